@@ -1,0 +1,16 @@
+// Node 20's test runner takes no globs, so the compiled test files are listed here.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+function find(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return find(p);
+    return e.name.endsWith('.test.js') ? [p] : [];
+  });
+}
+const filter = process.argv.slice(2);
+const files = find('dist').filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)));
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

@@ -1,0 +1,23 @@
+import { InputError } from './errors.js';
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** Parses "90d", "8h", "30m", "45s", "2w" into seconds; anything else is an input error naming `what`. */
+export function parseDuration(text: string, what = 'duration'): number {
+  const m = /^(\d+)([smhdw])$/.exec(String(text).trim());
+  if (!m || Number(m[1]) <= 0) {
+    throw new InputError(`${what}: "${text}" is not a duration (use a positive number with s, m, h, d or w, e.g. 8h or 90d)`);
+  }
+  return Number(m[1]) * UNITS[m[2]!]!;
+}
+
+export function formatDuration(seconds: number): string {
+  for (const [u, n] of [['w', 604800], ['d', 86400], ['h', 3600], ['m', 60]] as const) {
+    if (seconds % n === 0) return `${seconds / n}${u}`;
+  }
+  return `${seconds}s`;
+}
+
+export function addSeconds(d: Date, seconds: number): Date {
+  return new Date(d.getTime() + seconds * 1000);
+}

@@ -1,0 +1,167 @@
+/** The Gatehouse model (PRODUCT.md section 2), as the core sees it. */
+
+export const IDENTITY_KINDS = ['human', 'service_account', 'api_key', 'workload', 'ai_agent'] as const;
+export type IdentityKind = (typeof IDENTITY_KINDS)[number];
+export const IDENTITY_STATUSES = ['active', 'suspended', 'terminated'] as const;
+export type IdentityStatus = (typeof IDENTITY_STATUSES)[number];
+export const RISK_TIERS = ['low', 'medium', 'high', 'critical'] as const;
+export type RiskTier = (typeof RISK_TIERS)[number];
+
+/** Cedar sees risk as a number 1–4 so policies can compare tiers. */
+export function riskLevel(tier: RiskTier): number {
+  return RISK_TIERS.indexOf(tier) + 1;
+}
+
+export interface Identity {
+  id: string;
+  kind: IdentityKind;
+  status: IdentityStatus;
+  displayName: string;
+  department: string;
+  title: string;
+  manager: string;
+  /** Accountable human for a non-human identity; '' for people. */
+  owner: string;
+  /** Free-form attributes (location, employment_type, and any extra CSV column). */
+  attributes: Record<string, string>;
+}
+
+export interface Group {
+  id: string;
+  members: string[];
+}
+
+/** One approval stage rule: manager, owner, app_owner, group:NAME or identity:ID. */
+export interface StageRule {
+  rule: string;
+  minApprovals: number;
+}
+
+export interface App {
+  id: string;
+  name: string;
+  risk: RiskTier;
+  owner: string;
+  connector: string;
+  /** Seats per licence tier. */
+  licenceSeats: Record<string, number>;
+}
+
+export interface Entitlement {
+  id: string;
+  app: string;
+  risk: RiskTier;
+  privileged: boolean;
+  /** Seconds; null means no cap beyond the default. */
+  maxDuration: number | null;
+  defaultDuration: number | null;
+  /** May be held without expiry. */
+  standing: boolean;
+  kinds: IdentityKind[];
+  requiresTicket: boolean;
+  breakGlass: boolean;
+  /** Overrides the tier chain when set. */
+  approval: StageRule[] | null;
+  licenceTier: string | null;
+  target: Record<string, string>;
+}
+
+export type SodAction = 'block' | 'require_exception';
+
+export interface SodRule {
+  id: string;
+  description: string;
+  conflict: string[][];
+  onConflict: SodAction;
+  exception: { approvers: StageRule[]; maxDuration: number } | null;
+}
+
+export interface BirthrightRule {
+  /** Position in birthright.yaml; rules have no id of their own. */
+  index: number;
+  when: Record<string, string>;
+  grant: string[];
+  duration: number | null;
+  standing: boolean;
+}
+
+export interface Policy {
+  id: string;
+  text: string;
+  reason: string | null;
+  file: string;
+  line: number;
+}
+
+export interface ConnectorConfig {
+  name: string;
+  type: string;
+  /** Config as written, with ${ENV} references unresolved: secrets never reach the store. */
+  settings: Record<string, unknown>;
+}
+
+export interface Settings {
+  approvalTimeout: number;
+  fallbackGroup: string;
+  chains: Record<RiskTier, StageRule[]>;
+  emergencyMaxDuration: number;
+  emergencyReviewWithin: number;
+  revocationSla: number;
+  mover: 'revoke' | 'review';
+}
+
+export const DEFAULT_SETTINGS: Settings = {
+  approvalTimeout: 72 * 3600,
+  fallbackGroup: 'governance',
+  chains: {
+    low: [{ rule: 'manager', minApprovals: 1 }],
+    medium: [{ rule: 'manager', minApprovals: 1 }],
+    high: [
+      { rule: 'manager', minApprovals: 1 },
+      { rule: 'app_owner', minApprovals: 1 },
+    ],
+    critical: [
+      { rule: 'manager', minApprovals: 1 },
+      { rule: 'app_owner', minApprovals: 1 },
+    ],
+  },
+  emergencyMaxDuration: 4 * 3600,
+  emergencyReviewWithin: 24 * 3600,
+  revocationSla: 3600,
+  mover: 'revoke',
+};
+
+/** A whole configuration directory, parsed and cross-checked (CONFIG.md). */
+export interface GovernanceConfig {
+  settings: Settings;
+  identities: Identity[];
+  groups: Group[];
+  apps: App[];
+  entitlements: Entitlement[];
+  sod: SodRule[];
+  birthright: BirthrightRule[];
+  policies: Policy[];
+  connectors: ConnectorConfig[];
+}
+
+export type RequestStatus = 'pending_approval' | 'approved' | 'rejected' | 'cancelled' | 'lapsed';
+export type Outcome = 'auto_approved' | 'needs_approval' | 'rejected';
+
+export interface Reason {
+  code: string;
+  policy?: string;
+  message: string;
+}
+
+export interface Decision {
+  outcome: Outcome;
+  reasons: Reason[];
+  role_fit: number;
+  role_fit_explanation: string;
+  decided_at: string;
+  inputs: Record<string, unknown>;
+}
+
+export type GrantState = 'provisioning' | 'active' | 'revoking' | 'revoked' | 'failed';
+export type GrantTrigger = 'request' | 'birthright' | 'emergency' | 'adopted';
+export type RevokeTrigger = 'expiry' | 'manual' | 'mover' | 'leaver' | 'review' | 'policy';

@@ -1,0 +1,73 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import type { Sql } from '../core/sql.js';
+import { acquireLock } from './lock.js';
+import { migrate } from './migrate.js';
+import { pgliteSql } from './pglite-sql.js';
+import { pgSql } from './pg-sql.js';
+
+export interface Store {
+  sql: Sql;
+  /** 'embedded' (PGlite in a directory) or 'server' (DATABASE_URL). */
+  kind: 'embedded' | 'server';
+  location: string;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  /** Named in the lock so a second process can say who holds the store. */
+  command: string;
+}
+
+export async function openStore(opts: OpenOptions): Promise<Store> {
+  if (opts.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 4 });
+    const sql = pgSql(pool);
+    await migrate(sql);
+    return {
+      sql,
+      kind: 'server',
+      location: redact(opts.databaseUrl),
+      close: () => pool.end(),
+    };
+  }
+  const dir = resolve(opts.dataDir);
+  mkdirSync(dir, { recursive: true });
+  const release = acquireLock(dir, opts.command);
+  try {
+    const db = await PGlite.create(resolve(dir, 'pgdata'));
+    const sql = pgliteSql(db);
+    await migrate(sql);
+    return {
+      sql,
+      kind: 'embedded',
+      location: dir,
+      close: async () => {
+        await db.close();
+        release();
+      },
+    };
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+export function storeExists(opts: OpenOptions): boolean {
+  return Boolean(opts.databaseUrl) || existsSync(resolve(opts.dataDir, 'pgdata'));
+}
+
+/** A connection string without its password, for messages. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'DATABASE_URL';
+  }
+}

@@ -1,0 +1,43 @@
+import pg from 'pg';
+import type { Sql } from '../core/sql.js';
+
+// timestamptz and bigint come back as strings; the core converts where it needs to, the same
+// way it does for PGlite, so one dialect and one shape of row serve both stores.
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v));
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+pg.types.setTypeParser(pg.types.builtins.FLOAT8, (v) => Number(v));
+
+function clientSql(client: pg.PoolClient): Sql {
+  return {
+    async query<T>(text: string, params?: unknown[]) {
+      const r = await client.query(text, params);
+      return r.rows as T[];
+    },
+    async transaction<T>(fn: (tx: Sql) => Promise<T>) {
+      return fn(this);
+    },
+  };
+}
+
+export function pgSql(pool: pg.Pool): Sql {
+  return {
+    async query<T>(text: string, params?: unknown[]) {
+      const r = await pool.query(text, params);
+      return r.rows as T[];
+    },
+    async transaction<T>(fn: (tx: Sql) => Promise<T>) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(clientSql(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
