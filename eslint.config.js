@@ -13,6 +13,7 @@ export default tseslint.config(
   {
     // The domain core knows nothing of drivers, transports or the CLI: dependencies point inward.
     files: ['src/core/**/*.ts'],
+    ignores: ['src/core/**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -119,6 +119,7 @@ CREATE TABLE requests (
 CREATE INDEX requests_pending ON requests (beneficiary, entitlement) WHERE status = 'pending_approval';
 CREATE INDEX requests_lapse ON requests (lapses_at) WHERE status = 'pending_approval';
 CREATE INDEX requests_status ON requests (status, created_at);
+CREATE INDEX requests_extends ON requests (extends_grant) WHERE extends_grant IS NOT NULL;
 
 CREATE TABLE approval_stages (
   request_id text NOT NULL REFERENCES requests (id),
@@ -165,6 +166,7 @@ CREATE TABLE grants (
   failure text
 );
 CREATE INDEX grants_identity ON grants (identity, state);
+CREATE INDEX grants_request ON grants (request_id);
 CREATE INDEX grants_entitlement ON grants (entitlement, state);
 CREATE INDEX grants_app_live ON grants (app) WHERE state IN ('provisioning', 'active', 'revoking');
 CREATE INDEX grants_expiry ON grants (expires_at) WHERE state = 'active';

@@ -1,0 +1,113 @@
+import { actOnRequest } from '../core/approvals/act.js';
+import { exportAudit } from '../core/audit/export.js';
+import { traceAudit } from '../core/audit/trace.js';
+import { verifyAudit } from '../core/audit/verify.js';
+import type { CatalogCache } from '../core/catalog/catalog.js';
+import type { Clock } from '../core/clock.js';
+import type { ConnectorSource } from '../core/connectors/connector.js';
+import { applyConfig } from '../core/config/apply.js';
+import { decide } from '../core/decision/decide.js';
+import { RefusedError } from '../core/errors.js';
+import { requireGrant, startRevocation } from '../core/grants/grants.js';
+import { type GrantFilter, listGrants } from '../core/grants/view.js';
+import { identityView, listIdentities } from '../core/identities/view.js';
+import { syncIdentities } from '../core/lifecycle/sync.js';
+import type { GovernanceConfig, Identity, IdentityKind } from '../core/model.js';
+import { governanceReport } from '../core/report/report.js';
+import { type RequestInput, accessDecideInput, extendDecideInput, submitExtension, submitRequest } from '../core/requests/submit.js';
+import { listRequests, requestView } from '../core/requests/view.js';
+import { sweep } from '../core/jobs/sweep.js';
+import type { Sql } from '../core/sql.js';
+
+export interface GatehouseDeps {
+  sql: Sql;
+  clock: Clock;
+  catalog: CatalogCache;
+  connectors: ConnectorSource;
+  workerId: string;
+}
+
+/**
+ * The use cases, wired once. The CLI, the HTTP API and the background jobs all call these, so
+ * every path decides, audits and provisions the same way.
+ */
+export function gatehouse(d: GatehouseDeps) {
+  const cat = () => d.catalog.get(d.sql);
+  const now = () => d.clock.now();
+  const workerDeps = async () => ({ sql: d.sql, clock: d.clock, catalog: await cat(), connectors: d.connectors, workerId: d.workerId });
+
+  return {
+    clock: d.clock,
+    async request(input: RequestInput) {
+      return requestView(d.sql, await submitRequest(d.sql, await cat(), now(), input));
+    },
+    /** Steps 1–6 without writing anything: what would happen, and why. */
+    async explain(input: RequestInput) {
+      const catalog = await cat();
+      const at = now();
+      const di = await accessDecideInput(d.sql, catalog, input, false);
+      const plan = await decide(d.sql, catalog, at, di);
+      return {
+        id: null,
+        status: plan.status,
+        entitlement: di.entitlement.id,
+        beneficiary: di.beneficiary.id,
+        requester: di.requester,
+        decision: plan.decision,
+        approval: { stages: plan.stages.map((s, i) => ({ rule: s.rule, approvers: s.approvers, min_approvals: s.minApprovals, fallback: s.fallback, state: i === 0 ? 'pending' : 'waiting', acted: [] })) },
+        grant: null,
+        dry_run: true,
+      };
+    },
+    async explainExtension(input: { requester: string; grant: string; justification: string; duration?: number }) {
+      const catalog = await cat();
+      const di = await extendDecideInput(d.sql, catalog, input, false);
+      return decide(d.sql, catalog, now(), di);
+    },
+    async extend(input: { requester: string; grant: string; justification: string; duration?: number; ticket?: string | null }) {
+      return requestView(d.sql, await submitExtension(d.sql, await cat(), now(), input));
+    },
+    async act(requestId: string, actor: string, verdict: 'approve' | 'reject', comment: string) {
+      await actOnRequest(d.sql, await cat(), now(), { requestId, actor, verdict, comment });
+      return requestView(d.sql, requestId);
+    },
+    requests: (f: { status?: string; approver?: string }) => listRequests(d.sql, f),
+    requestView: (id: string) => requestView(d.sql, id),
+    grants: (f: GrantFilter) => listGrants(d.sql, { ...f, now: now() }),
+    /**
+     * Manual revocation: by the holder, the grant's accountable owner, the app owner or the
+     * governance (fallback) group.
+     */
+    async revoke(grantId: string, actor: string, reason: string) {
+      const catalog = await cat();
+      const g = await requireGrant(d.sql, grantId);
+      const allowed = new Set([g.identity, g.owner, catalog.apps.get(g.app)?.owner, ...(catalog.groups.get(catalog.settings.fallbackGroup) ?? [])]);
+      if (!allowed.has(actor)) {
+        throw new RefusedError(`${actor} may not revoke ${grantId}: only the holder, its owner, the app owner or group ${catalog.settings.fallbackGroup} may`);
+      }
+      await d.sql.transaction((tx) => startRevocation(tx, now(), actor, grantId, 'manual', reason));
+      return (await listGrants(d.sql, {})).find((x) => x.id === grantId)!;
+    },
+    async sweep() {
+      return sweep(await workerDeps());
+    },
+    async apply(cfg: GovernanceConfig, actor: string, dryRun: boolean) {
+      const result = await applyConfig(d.sql, cfg, now(), actor, dryRun);
+      if (!dryRun) d.catalog.invalidate();
+      return result;
+    },
+    async sync(snapshot: Identity[], actor: string, kinds?: IdentityKind[]) {
+      return syncIdentities(d.sql, await cat(), now(), actor, snapshot, kinds);
+    },
+    identities: () => listIdentities(d.sql),
+    identity: (id: string) => identityView(d.sql, id),
+    auditVerify: () => verifyAudit(d.sql),
+    auditTrace: (id: string) => traceAudit(d.sql, id),
+    auditExport: (since: Date | undefined, write: (line: string) => void) => exportAudit(d.sql, since, write),
+    async report() {
+      return governanceReport(d.sql, await cat(), now());
+    },
+  };
+}
+
+export type Gatehouse = ReturnType<typeof gatehouse>;

@@ -1,0 +1,45 @@
+import { DEMO_CONFIG, seedDemo } from '../../demo/seed.js';
+import { str } from '../args.js';
+import type { Command } from '../command.js';
+import { openContext } from '../context.js';
+import { table } from '../format.js';
+import { init } from './init.js';
+import { portOf, serveOptions, serveUntilStopped } from './serve.js';
+
+export const demo: Command = {
+  name: 'demo',
+  usage: 'demo [--port 8080] [--no-serve]',
+  summary: 'create the Acme demo organisation, run requests through every path, and serve',
+  options: { ...serveOptions, 'no-serve': { type: 'boolean' } },
+  store: false,
+  async run(r) {
+    await init.run({ ...r, io: { stdout: () => undefined, stderr: r.io.stderr } });
+    const data = typeof r.args.values.data === 'string' ? r.args.values.data : undefined;
+    const ctx = await openContext(r.env, { ...(data ? { data } : {}), command: 'demo' });
+    try {
+      const [seeded] = await ctx.store.sql.query(`SELECT 1 FROM meta WHERE key = 'demo_seeded'`);
+      const steps = seeded ? [] : await seedDemo(ctx.app, ctx.store.kind === 'embedded' ? ctx.store.location : r.env.cwd);
+      if (!seeded) await ctx.store.sql.query(`INSERT INTO meta (key, value) VALUES ('demo_seeded', $1)`, [new Date().toISOString()]);
+      const grants = await ctx.app.grants({ state: 'active' });
+      r.io.stdout(
+        [
+          seeded ? `demo organisation already in ${ctx.store.location}` : `created the Acme demo organisation in ${ctx.store.location} (config: ${DEMO_CONFIG})`,
+          ...(steps.length ? ['', table(steps as never[], ['path', 'request', 'status', 'outcome', 'reason'])] : []),
+          '',
+          `${grants.length} grants active and verified in the target database.`,
+          'Try:',
+          '  gatehouse requests --approver carol@acme.test      what waits on an engineering director',
+          '  gatehouse explain github:admin --for alice@acme.test',
+          '  gatehouse grants --identity dan@acme.test',
+          '  gatehouse audit trace <request or grant id>',
+          '  gatehouse report',
+          '(stop the server first: the embedded store admits one process at a time)',
+        ].join('\n'),
+      );
+      if (r.args.values['no-serve'] === true) return;
+      await serveUntilStopped(ctx.app, r.io, r.env.env, portOf(str(r.args, 'port'), 8080), 30);
+    } finally {
+      await ctx.close();
+    }
+  },
+};

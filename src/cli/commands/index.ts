@@ -1,0 +1,17 @@
+import type { Command } from '../command.js';
+import { auditExport, auditTrace, auditVerify, report } from './audit.js';
+import { apply, validate } from './config.js';
+import { demo } from './demo.js';
+import { grants, revoke, sweep } from './grants.js';
+import { identitiesList, identitiesShow, identitiesSync } from './identities.js';
+import { init } from './init.js';
+import { approve, explain, extend, reject, request, requests } from './requests.js';
+import { serve } from './serve.js';
+
+export const COMMANDS: Command[] = [
+  init, demo, serve, validate, apply,
+  identitiesSync, identitiesList, identitiesShow,
+  request, explain, extend, approve, reject, requests,
+  grants, revoke, sweep,
+  auditVerify, auditTrace, auditExport, report,
+];

@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import type { Gatehouse } from '../../app/gatehouse.js';
+import { parseDuration } from '../../core/duration.js';
+import { InputError } from '../../core/errors.js';
+import { buildServer } from '../../http/server.js';
+import { str } from '../args.js';
+import type { Command, Io } from '../command.js';
+
+export const serveOptions = { port: { type: 'string' }, interval: { type: 'string' } } as const;
+
+/**
+ * Serves the API and runs `sweep` every interval until the process is stopped. A sweep that fails
+ * is reported on stderr and retried at the next tick; its work stays in the outbox.
+ */
+export async function serveUntilStopped(app: Gatehouse, io: Io, env: Record<string, string | undefined>, port: number, intervalSeconds: number): Promise<void> {
+  const token = env.GATEHOUSE_API_TOKEN ?? randomBytes(18).toString('base64url');
+  const server = buildServer(app, token);
+  const address = await server.listen({ port, host: '127.0.0.1' });
+  io.stdout(`gatehouse serving at ${address} (sweep every ${intervalSeconds}s)`);
+  if (!env.GATEHOUSE_API_TOKEN) io.stdout(`API token for this run: ${token}   (set GATEHOUSE_API_TOKEN to choose one)`);
+  let running = false;
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const r = await app.sweep();
+      if (r.expired + r.lapsed + r.jobs_done + r.jobs_failed > 0) io.stdout(`sweep: ${JSON.stringify(r)}`);
+    } catch (e) {
+      io.stderr(`sweep failed: ${(e as Error).message}`);
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), intervalSeconds * 1000);
+  await tick();
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  clearInterval(timer);
+  await server.close();
+}
+
+export function portOf(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InputError(`--port: "${value}" is not a port number`);
+  return n;
+}
+
+export const serve: Command = {
+  name: 'serve',
+  usage: 'serve [--port 8080] [--interval 30s]',
+  summary: 'HTTP API and the background jobs (sweep on a schedule)',
+  options: serveOptions,
+  async run(r) {
+    await serveUntilStopped(r.app, r.io, r.env.env, portOf(str(r.args, 'port'), 8080), parseDuration(str(r.args, 'interval') ?? '30s', '--interval'));
+  },
+};

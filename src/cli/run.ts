@@ -1,0 +1,91 @@
+import { InputError, RefusedError, StoreLockedError, TargetError } from '../core/errors.js';
+import { ConfigError, formatIssue } from '../config/load.js';
+import { parseArgs } from 'node:util';
+import { GLOBAL_OPTIONS, parse } from './args.js';
+import type { Command, Io } from './command.js';
+import { type CliContext, type CliEnv, openContext } from './context.js';
+import { COMMANDS } from './commands/index.js';
+
+export type Opener = (env: CliEnv, opts: { data?: string; now?: string; command: string }) => Promise<CliContext>;
+
+/**
+ * Options may stand before or after the command, so the command words are read from a first,
+ * lenient parse that knows every command's options (a flag's value is never taken for a word).
+ */
+function findCommand(argv: string[]): Command | undefined {
+  const all = Object.assign({}, GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options ?? {}));
+  let words: string[];
+  try {
+    words = parseArgs({ args: argv, options: all, allowPositionals: true, strict: false }).positionals;
+  } catch {
+    words = argv.filter((a) => !a.startsWith('-'));
+  }
+  return COMMANDS.find((c) => c.name === words.slice(0, 2).join(' ')) ?? COMMANDS.find((c) => c.name === words[0]);
+}
+
+function help(): string {
+  return [
+    'gatehouse — access governance control plane',
+    '',
+    'usage: gatehouse COMMAND [options]   (global: --data DIR, --json, --as ID, --now ISO8601; DATABASE_URL selects a server)',
+    '',
+    ...COMMANDS.map((c) => `  ${c.usage.padEnd(92)} ${c.summary}`),
+  ].join('\n');
+}
+
+/** Exit codes of CLI.md: 0 success, 1 input error, 2 refused, 3 internal or target failure. */
+export function exitCode(e: unknown): number {
+  if (e instanceof InputError || e instanceof StoreLockedError) return 1;
+  if (e instanceof RefusedError) return 2;
+  return 3;
+}
+
+/**
+ * Runs one command. Everything the process touches is passed in — arguments, output streams,
+ * environment, and how to open the store — so tests drive the real CLI in-process.
+ */
+export async function runCli(argv: string[], io: Io, env: CliEnv, open: Opener = openContext): Promise<number> {
+  // Value-taking flags could be mistaken for command words, so the command is found on the
+  // parsed positionals, after a first permissive look for its options.
+  const guess = findCommand(argv);
+  let context: CliContext | undefined;
+  let json = argv.includes('--json');
+  try {
+    if (!guess || argv.includes('--help') || argv.includes('-h')) {
+      if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
+        io.stdout(guess ? `usage: gatehouse ${guess.usage}\n  ${guess.summary}` : help());
+        return 0;
+      }
+      throw new InputError(`unknown command "${argv.filter((a) => !a.startsWith('-'))[0] ?? argv[0]}"; run gatehouse --help`);
+    }
+    const args = parse(argv, guess.options ?? {});
+    const words = guess.name.split(' ');
+    if (words.some((w, i) => args.positionals[i] !== w)) throw new InputError(`unknown command "${args.positionals.slice(0, 2).join(' ')}"; run gatehouse --help`);
+    json = args.values.json === true;
+    if (guess.store !== false) {
+      context = await open(env, {
+        ...(typeof args.values.data === 'string' ? { data: args.values.data } : {}),
+        ...(typeof args.values.now === 'string' ? { now: args.values.now } : {}),
+        command: guess.name,
+      });
+    }
+    const out = await guess.run({ args, env, io, app: context?.app as never });
+    if (out) io.stdout(json ? JSON.stringify(out.json, null, 2) : out.text);
+    return 0;
+  } catch (e) {
+    const code = exitCode(e);
+    if (e instanceof ConfigError) {
+      for (const issue of e.issues) io.stderr(`error: ${formatIssue(issue)}`);
+    } else if (code === 3 && !(e instanceof TargetError)) {
+      // An internal failure: say so plainly; the stack is for whoever runs with GATEHOUSE_DEBUG.
+      io.stderr(`internal error: ${(e as Error).message}`);
+      if (env.env.GATEHOUSE_DEBUG) io.stderr(String((e as Error).stack));
+    } else {
+      io.stderr(`error: ${(e as Error).message}`);
+    }
+    if (json) io.stdout(JSON.stringify({ error: { code, message: (e as Error).message } }));
+    return code;
+  } finally {
+    await context?.close();
+  }
+}

@@ -1,0 +1,26 @@
+import type { ConnectorConfig } from '../core/model.js';
+import type { LoadContext } from './context.js';
+import type { ConfigFile } from './files.js';
+import { defineFromYaml } from './names.js';
+import { connectorsFile } from './schemas.js';
+import { checkSecrets } from './secrets.js';
+import { YamlSource } from './yaml-source.js';
+import { validate } from './zod-issues.js';
+
+/** connectors.yaml: targets and how to reach them; ${VAR} references stay unresolved. */
+export function loadConnectors(file: ConfigFile | undefined, ctx: LoadContext): ConnectorConfig[] {
+  if (!file) return [];
+  const src = YamlSource.parse(file.rel, file.text, ctx.issues);
+  defineFromYaml(ctx.reg.connectors, src, [], 'name', ctx.issues);
+  const y = validate(src, connectorsFile, ctx.issues, []);
+  if (src.ok) checkSecrets(src.value, src, [], ctx.issues);
+  if (!y) return [];
+  // Settings come from the raw value: validation converts durations, the connector wants the text.
+  const raw = (src.value ?? []) as Record<string, unknown>[];
+  return y.map((c, i) => {
+    const settings = Object.fromEntries(
+      Object.entries(raw[i] ?? {}).filter(([k]) => k !== 'name' && k !== 'type'),
+    );
+    return { name: c.name, type: c.type, settings };
+  });
+}

@@ -1,0 +1,463 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { InputError } from '../core/errors.js';
+import { DEFAULT_SETTINGS } from '../core/model.js';
+import { ConfigError, formatIssue, loadConfigDir, type ConfigIssue } from './load.js';
+
+// Fixtures stay in the source tree (the build copies no data from src/config); tests run from the repo root.
+const ACME = join(process.cwd(), 'src/config/fixtures/acme');
+
+type Edit = string | null | ((text: string) => string);
+
+const made: string[] = [];
+after(() => Promise.all(made.map((d) => rm(d, { recursive: true, force: true }))));
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-config-'));
+  made.push(dir);
+  return dir;
+}
+
+/** A copy of the acme example with some files replaced, rewritten or (null) removed. */
+async function variant(edits: Record<string, Edit>): Promise<string> {
+  const dir = await tempDir();
+  await cp(ACME, dir, { recursive: true });
+  for (const [rel, edit] of Object.entries(edits)) {
+    const path = join(dir, rel);
+    if (edit === null) {
+      await rm(path, { force: true });
+      continue;
+    }
+    const before = await readFile(path, 'utf8').catch(() => '');
+    const after = typeof edit === 'function' ? edit(before) : edit;
+    assert.notEqual(after, before, `edit of ${rel} changed nothing`);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, after);
+  }
+  return dir;
+}
+
+function replace(from: string, to: string): (text: string) => string {
+  return (text) => {
+    assert.ok(text.includes(from), `fixture has no "${from}"`);
+    return text.replace(from, to);
+  };
+}
+
+async function errorsOf(dir: string): Promise<ConfigIssue[]> {
+  try {
+    await loadConfigDir(dir);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    return e.issues;
+  }
+  assert.fail('the configuration loaded, but errors were expected');
+}
+
+function find(list: ConfigIssue[], file: string, line: number, pattern: RegExp): ConfigIssue {
+  const hit = list.find((i) => i.file === file && i.line === line && pattern.test(i.message));
+  assert.ok(hit, `no ${file}:${line} ${pattern} among:\n${list.map(formatIssue).join('\n')}`);
+  return hit;
+}
+
+test('the acme example loads with every part mapped onto the model', async () => {
+  const { config, warnings } = await loadConfigDir(ACME);
+  assert.deepEqual(warnings, []);
+  assert.equal(config.settings.approvalTimeout, 72 * 3600);
+  assert.equal(config.settings.fallbackGroup, 'governance');
+  assert.deepEqual(config.settings.chains.critical, [
+    { rule: 'manager', minApprovals: 1 },
+    { rule: 'app_owner', minApprovals: 1 },
+    { rule: 'group:security', minApprovals: 2 },
+  ]);
+  assert.equal(config.settings.mover, 'revoke');
+
+  const alice = config.identities.find((i) => i.id === 'alice@acme.test');
+  assert.deepEqual(alice, {
+    id: 'alice@acme.test',
+    kind: 'human',
+    status: 'active',
+    displayName: 'Alice Ng',
+    department: 'engineering',
+    title: 'staff engineer',
+    manager: 'carol@acme.test',
+    owner: '',
+    attributes: { location: 'berlin', employment_type: 'employee' },
+  });
+  const bot = config.identities.find((i) => i.id === 'agent:triage-bot');
+  assert.equal(bot?.owner, 'dave@acme.test');
+  assert.deepEqual(bot?.attributes, { location: '', employment_type: '' });
+
+  assert.deepEqual(
+    config.apps.map((a) => a.id),
+    ['erp', 'github', 'pg-analytics', 'prod', 'wiki'],
+  );
+  assert.deepEqual(config.apps.find((a) => a.id === 'github')?.licenceSeats, { standard: 200 });
+
+  const admin = config.entitlements.find((e) => e.id === 'github:admin');
+  assert.deepEqual(admin, {
+    id: 'github:admin',
+    app: 'github',
+    risk: 'critical',
+    privileged: true,
+    maxDuration: 8 * 3600,
+    defaultDuration: 8 * 3600,
+    standing: false,
+    kinds: ['human'],
+    requiresTicket: true,
+    breakGlass: true,
+    approval: [
+      { rule: 'app_owner', minApprovals: 1 },
+      { rule: 'group:security', minApprovals: 1 },
+    ],
+    licenceTier: null,
+    target: { group: 'gh-admins' },
+  });
+  const vendor = config.entitlements.find((e) => e.id === 'erp:vendor-create');
+  assert.equal(vendor?.risk, 'high', 'risk defaults to the app risk');
+  assert.equal(vendor?.approval, null);
+  const wikiRead = config.entitlements.find((e) => e.id === 'wiki:read');
+  assert.equal(wikiRead?.maxDuration, null);
+  assert.equal(wikiRead?.defaultDuration, 90 * 86400);
+  assert.equal(config.entitlements.find((e) => e.id === 'github:write')?.licenceTier, 'standard');
+
+  assert.deepEqual(config.sod[1], {
+    id: 'SOD-DEPLOY-1',
+    description: 'Code authors deploying to production need a second pair of eyes',
+    conflict: [['github:write'], ['prod:deploy']],
+    onConflict: 'require_exception',
+    exception: { approvers: [{ rule: 'group:risk', minApprovals: 1 }], maxDuration: 7 * 86400 },
+  });
+  assert.deepEqual(config.birthright, [
+    {
+      index: 0,
+      when: { department: 'engineering' },
+      grant: ['github:read', 'wiki:edit'],
+      duration: 180 * 86400,
+      standing: false,
+    },
+    { index: 1, when: { kind: 'human' }, grant: ['wiki:read'], duration: null, standing: true },
+  ]);
+
+  const noAgent = config.policies.find((p) => p.id === 'no-agent-privilege');
+  assert.equal(noAgent?.file, 'policies/eligibility.cedar');
+  assert.equal(noAgent?.line, 5);
+  assert.equal(noAgent?.reason, 'AI agents may not hold privileged entitlements');
+  assert.ok(noAgent?.text.startsWith('@id("no-agent-privilege")'));
+  assert.equal(config.policies.find((p) => p.id === 'everyone-may-ask')?.reason, null);
+
+  const ldap = config.connectors.find((c) => c.name === 'corp-ldap');
+  assert.equal(ldap?.type, 'ldap');
+  assert.equal(ldap?.settings['bind_password'], '${LDAP_PASSWORD}', 'references stay unresolved');
+  assert.deepEqual(
+    config.connectors.find((c) => c.name === 'pg-analytics')?.settings['reconcile'],
+    {
+      every: '1h',
+      unmanaged: 'report',
+      missing: 'remediate',
+      revocation_failed: 'remediate',
+    },
+  );
+  assert.deepEqual(config.groups[0], {
+    id: 'security',
+    members: ['sec1@acme.test', 'sec2@acme.test'],
+  });
+});
+
+test('an empty directory loads with the default settings and warns that the fallback group is undefined', async () => {
+  const dir = await tempDir();
+  const { config, warnings } = await loadConfigDir(dir);
+  assert.deepEqual(config.settings, DEFAULT_SETTINGS);
+  assert.equal(config.entitlements.length, 0);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!.message, /fallback group "governance".*no groups\.yaml/);
+});
+
+test('a chain given for one tier leaves the other tiers at their defaults', async () => {
+  const dir = await variant({ 'gatehouse.yaml': 'approval:\n  chains:\n    low: [owner]\n' });
+  const { config } = await loadConfigDir(dir);
+  assert.deepEqual(config.settings.chains.low, [{ rule: 'owner', minApprovals: 1 }]);
+  assert.deepEqual(config.settings.chains.high, DEFAULT_SETTINGS.chains.high);
+  assert.equal(config.settings.approvalTimeout, DEFAULT_SETTINGS.approvalTimeout);
+});
+
+test('a YAML syntax error is reported on its line', async () => {
+  const dir = await variant({ 'groups.yaml': replace('- id: risk\n', '- id: risk: x\n') });
+  const errors = await errorsOf(dir);
+  find(errors, 'groups.yaml', 3, /Nested mappings are not allowed/);
+  // A file that cannot be read hides no further noise: references to its groups are not reported.
+  assert.equal(errors.length, 1, errors.map(formatIssue).join('\n'));
+});
+
+test('a bad duration is reported with its file, line and field path', async () => {
+  const dir = await variant({
+    'apps/github.yaml': replace('max_duration: 8h', 'max_duration: 8x'),
+  });
+  const errors = await errorsOf(dir);
+  const issue = find(
+    errors,
+    'apps/github.yaml',
+    23,
+    /^entitlements\[2\]\.max_duration: "8x" is not a duration/,
+  );
+  assert.match(
+    formatIssue(issue),
+    /^apps\/github\.yaml:23: entitlements\[2\]\.max_duration: "8x" is not a duration \(use/,
+  );
+  assert.equal(errors.length, 1);
+});
+
+test('a typo in an entitlement field is reported with its file and line', async () => {
+  const dir = await variant({
+    'apps/github.yaml': replace('max_duration: 90d\n    target', 'max_duraton: 90d\n    target'),
+  });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'apps/github.yaml',
+    18,
+    /^entitlements\[1\]: unknown field "max_duraton" \(did you mean "max_duration"\?\)/,
+  );
+});
+
+test('a missing required field points at the entry that lacks it', async () => {
+  const dir = await variant({
+    'apps/prod.yaml': replace("    target: { queue: 'PROD-ACCESS' }\n", ''),
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'apps/prod.yaml', 7, /^entitlements\[0\]\.target: is required/);
+});
+
+test('an entitlement defined in two apps is reported naming both files', async () => {
+  const dir = await variant({ 'apps/wiki.yaml': replace('id: wiki:edit', 'id: github:write') });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'apps/wiki.yaml',
+    10,
+    /entitlement "github:write" is already defined at apps\/github\.yaml:15/,
+  );
+});
+
+test('a SoD rule naming an unknown entitlement is reported on its sod.yaml line with the id', async () => {
+  const dir = await variant({
+    'sod.yaml': replace('[[github:write], [prod:deploy]]', '[[github:write], [prod:deploi]]'),
+  });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'sod.yaml',
+    7,
+    /^\[1\]\.conflict\[1\]\[0\]: unknown entitlement "prod:deploi".*did you mean "prod:deploy"/,
+  );
+});
+
+test('a birthright rule granting an unknown entitlement is reported on its line', async () => {
+  const dir = await variant({
+    'birthright.yaml': replace('grant: [wiki:read]', 'grant:\n    - wiki:reader'),
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'birthright.yaml', 6, /^\[1\]\.grant\[0\]: unknown entitlement "wiki:reader"/);
+});
+
+test('a standing birthright grant of an entitlement without standing access is an error', async () => {
+  const dir = await variant({ 'apps/wiki.yaml': replace('    standing: true\n', '') });
+  const errors = await errorsOf(dir);
+  find(errors, 'birthright.yaml', 5, /wiki:read does not permit standing access/);
+});
+
+test('an app naming an unknown connector is reported in the app file, naming connectors.yaml', async () => {
+  const dir = await variant({
+    'apps/prod.yaml': replace('connector: helpdesk', 'connector: help-desk'),
+  });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'apps/prod.yaml',
+    5,
+    /^connector: connector "help-desk" is not defined in connectors\.yaml \(did you mean "helpdesk"\?\)/,
+  );
+});
+
+test('a chain naming an unknown group is an error naming groups.yaml', async () => {
+  const dir = await variant({ 'apps/github.yaml': replace('group:security]', 'group:secops]') });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'apps/github.yaml',
+    26,
+    /^entitlements\[2\]\.approval\[1\]: group "secops" is not defined in groups\.yaml/,
+  );
+});
+
+test('a word that is no approval rule is reported on its line', async () => {
+  const dir = await variant({ 'gatehouse.yaml': replace('medium: [manager]', 'medium: [managr]') });
+  const errors = await errorsOf(dir);
+  find(errors, 'gatehouse.yaml', 6, /"managr" is not an approval rule/);
+});
+
+test('an identity missing from identities.csv is a warning, not an error', async () => {
+  const dir = await variant({
+    'groups.yaml': replace(
+      'members: [risk1@acme.test]',
+      'members: [risk1@acme.test, newhire@acme.test]',
+    ),
+    'apps/prod.yaml': replace('owner: erin@acme.test', 'owner: ghost@acme.test'),
+  });
+  const { warnings } = await loadConfigDir(dir);
+  find(
+    warnings,
+    'groups.yaml',
+    4,
+    /^\[1\]\.members\[1\]: identity "newhire@acme.test" is not in identities\.csv/,
+  );
+  find(warnings, 'apps/prod.yaml', 4, /^owner: identity "ghost@acme.test"/);
+});
+
+test('a fallback group that groups.yaml does not define is an error', async () => {
+  const dir = await variant({
+    'gatehouse.yaml': replace('fallback_group: governance', 'fallback_group: gov'),
+  });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'gatehouse.yaml',
+    3,
+    /^approval\.fallback_group: group "gov" is not defined in groups\.yaml/,
+  );
+});
+
+test('a CSV row with the wrong number of fields is reported on its line', async () => {
+  const dir = await variant({
+    'identities.csv': replace(
+      'dave@acme.test,human,active,Dave Obi,',
+      'dave@acme.test,human,active,Dave,Obi,',
+    ),
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'identities.csv', 4, /row has 11 fields, the header has 10/);
+});
+
+test('an unknown identity kind in the CSV is reported on its line', async () => {
+  const dir = await variant({
+    'identities.csv': replace('svc:ci-deployer,service_account', 'svc:ci-deployer,robot'),
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'identities.csv', 11, /^kind: "robot" is not one of human, service_account/);
+});
+
+test('a duplicate identity id names both CSV lines', async () => {
+  const dir = await variant({
+    'identities.csv': (t) => `${t}"carol@acme.test",human,active,Carol D,,,,,,\n`,
+  });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'identities.csv',
+    13,
+    /identity "carol@acme.test" is already defined at identities\.csv:3/,
+  );
+});
+
+test('a Cedar syntax error is reported on its line even after multi-byte UTF-8 text', async () => {
+  const comment = `// Richtlinien für Überprüfung — ${'🚪'.repeat(40)}\n`;
+  const text = `${comment}@id("a")\npermit (principal, action == Action::"request", resource);\n\n@id("b")\nforbid (principal, action == Action::"request", resource)\nwhen { principal.kind == };\n`;
+  const dir = await variant({ 'policies/broken.cedar': text });
+  const errors = await errorsOf(dir);
+  find(errors, 'policies/broken.cedar', 7, /unexpected token/);
+  // The offset counted as characters would land later: the conversion is what gets line 7 right.
+  const byteOffset = Buffer.from(text).indexOf('};');
+  assert.notEqual(text.slice(0, byteOffset).split('\n').length, 7);
+});
+
+test('a policy without an @id is reported on its line', async () => {
+  const dir = await variant({
+    'policies/extra.cedar':
+      '// extra\n\n@reason("x")\npermit (principal, action == Action::"request", resource);\n',
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'policies/extra.cedar', 3, /no @id/);
+});
+
+test('a policy id used in two files is reported naming both places', async () => {
+  const dir = await variant({
+    'policies/extra.cedar':
+      '\n@id("everyone-may-ask")\npermit (principal, action == Action::"request", resource);\n',
+  });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'policies/extra.cedar',
+    2,
+    /policy id "everyone-may-ask" is already defined at policies\/eligibility\.cedar:2/,
+  );
+});
+
+test('a policy about an action Gatehouse never evaluates is a warning', async () => {
+  const dir = await variant({
+    'policies/extra.cedar':
+      '@id("odd")\npermit (principal, action == Action::"delete", resource);\n',
+  });
+  const { warnings } = await loadConfigDir(dir);
+  find(warnings, 'policies/extra.cedar', 1, /Action::"delete"/);
+});
+
+test('an inline secret in connectors.yaml is rejected without repeating it', async () => {
+  const dir = await variant({
+    'connectors.yaml': (t) =>
+      t
+        .replace('bind_password: ${LDAP_PASSWORD}', 'bind_password: hunter2')
+        .replace('url: ${ANALYTICS_DB_URL}', 'url: postgres://gh:s3cret@db.acme.test/analytics'),
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'connectors.yaml', 9, /^\[1\]\.bind_password: secrets must be a reference/);
+  find(errors, 'connectors.yaml', 3, /^\[0\]\.url: the URL holds a literal password/);
+  assert.ok(errors.every((e) => !/hunter2|s3cret/.test(e.message)));
+});
+
+test('a default duration longer than the maximum and an unknown licence tier are errors', async () => {
+  const dir = await variant({
+    'apps/github.yaml': (t) =>
+      t
+        .replace('default_duration: 90d', 'default_duration: 200d')
+        .replace('licence_tier: standard', 'licence_tier: premium'),
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'apps/github.yaml', 12, /default_duration: 200d is longer than max_duration 180d/);
+  find(
+    errors,
+    'apps/github.yaml',
+    17,
+    /licence_tier: "premium" is not a tier of licence\.seats \(standard\)/,
+  );
+});
+
+test('require_exception without an exception is an error on the rule', async () => {
+  const dir = await variant({
+    'sod.yaml': replace('  exception: { approvers: [group:risk], max_duration: 7d }\n', ''),
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'sod.yaml', 8, /needs an exception/);
+});
+
+test('all errors across files are reported at once, sorted, the first in the message', async () => {
+  const dir = await variant({
+    'apps/prod.yaml': replace('risk: critical', 'risk: extreme'),
+    'sod.yaml': replace('on_conflict: block', 'on_conflict: deny'),
+  });
+  try {
+    await loadConfigDir(dir);
+    assert.fail('expected errors');
+  } catch (e) {
+    assert.ok(e instanceof ConfigError && e instanceof InputError);
+    assert.deepEqual(
+      e.issues.map((i) => `${i.file}:${i.line}`),
+      ['apps/prod.yaml:3', 'sod.yaml:4'],
+    );
+    assert.equal(e.message, `${formatIssue(e.issues[0]!)} (and 1 more)`);
+    assert.match(e.message, /risk: "extreme" is not one of low, medium, high, critical/);
+  }
+});

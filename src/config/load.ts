@@ -1,0 +1,53 @@
+import type { GovernanceConfig } from '../core/model.js';
+import { loadApps } from './apps.js';
+import { loadBirthright } from './birthright.js';
+import { loadPolicies } from './cedar-parse.js';
+import { loadConnectors } from './connectors.js';
+import type { LoadContext } from './context.js';
+import { Refs, resolveRefs } from './crossref.js';
+import { loadIdentities } from './csv.js';
+import { readConfigFiles } from './files.js';
+import { loadGroups } from './groups.js';
+import { ConfigError, Issues, sortIssues, type ConfigIssue } from './issues.js';
+import { newRegistry } from './names.js';
+import { loadSettings } from './settings.js';
+import { loadSod } from './sod.js';
+
+export { ConfigError, formatIssue, type ConfigIssue } from './issues.js';
+
+/**
+ * Reads and cross-checks a configuration directory (CONFIG.md). Throws ConfigError listing every
+ * error found, each with its file and line; warnings (e.g. a name not in identities.csv, which the
+ * HR sync may still bring) are returned beside the config.
+ */
+export async function loadConfigDir(
+  dir: string,
+): Promise<{ config: GovernanceConfig; warnings: ConfigIssue[] }> {
+  const issues = new Issues();
+  const ctx: LoadContext = { issues, reg: newRegistry(), refs: new Refs() };
+  const files = await readConfigFiles(dir, issues);
+
+  const settings = loadSettings(files.settings, ctx);
+  const identities = loadIdentities(files.identities, ctx);
+  const groups = loadGroups(files.groups, ctx);
+  const connectors = loadConnectors(files.connectors, ctx);
+  const { apps, entitlements } = loadApps(files.apps, connectors, ctx);
+  const sod = loadSod(files.sod, ctx);
+  const birthright = loadBirthright(files.birthright, entitlements, ctx);
+  const policies = loadPolicies(files.policies, ctx);
+  resolveRefs(ctx.refs, ctx.reg, issues);
+
+  if (issues.errors.length > 0) throw new ConfigError(sortIssues(issues.errors));
+  const config = {
+    settings,
+    identities,
+    groups,
+    apps,
+    entitlements,
+    sod,
+    birthright,
+    policies,
+    connectors,
+  };
+  return { config, warnings: sortIssues(issues.warnings) };
+}

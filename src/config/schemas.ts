@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { IDENTITY_KINDS, RISK_TIERS } from '../core/model.js';
+import { chain, duration, fields, listOf, name } from './schema-kit.js';
+
+/** The shape of each YAML file as written (snake_case); meaning and cross-file checks come later. */
+
+export const settingsFile = fields({
+  approval: fields({
+    timeout: duration.optional(),
+    fallback_group: name.optional(),
+    chains: fields({
+      low: chain.optional(),
+      medium: chain.optional(),
+      high: chain.optional(),
+      critical: chain.optional(),
+    }).optional(),
+  }).optional(),
+  emergency: fields({
+    max_duration: duration.optional(),
+    review_within: duration.optional(),
+  }).optional(),
+  revocation_sla: duration.optional(),
+  mover: z.enum(['revoke', 'review']).optional(),
+});
+export type SettingsFile = z.output<typeof settingsFile>;
+
+export const groupsFile = listOf(fields({ id: name, members: z.array(name).default([]) }));
+
+const entitlement = fields({
+  id: name,
+  risk: z.enum(RISK_TIERS).optional(),
+  privileged: z.boolean().default(false),
+  max_duration: duration.optional(),
+  default_duration: duration.optional(),
+  standing: z.boolean().default(false),
+  kinds: z.array(z.enum(IDENTITY_KINDS)).min(1).default(['human']),
+  requires_ticket: z.boolean().default(false),
+  break_glass: z.boolean().default(false),
+  approval: chain.optional(),
+  licence_tier: name.optional(),
+  target: z.record(z.string(), z.string()),
+});
+export type EntitlementYaml = z.output<typeof entitlement>;
+
+export const appFile = fields({
+  id: name,
+  name: name.optional(),
+  risk: z.enum(RISK_TIERS),
+  owner: name,
+  connector: name,
+  licence: fields({ seats: z.record(z.string(), z.number().int().min(0)) }).optional(),
+  entitlements: z.array(entitlement).default([]),
+});
+export type AppFile = z.output<typeof appFile>;
+
+export const sodFile = listOf(
+  fields({
+    id: name,
+    description: z.string().default(''),
+    conflict: z
+      .array(z.array(name).min(1, 'a conflict set needs at least one entitlement'))
+      .min(2, 'a conflict needs at least two sets of entitlements'),
+    on_conflict: z.enum(['block', 'require_exception']).default('block'),
+    exception: fields({ approvers: chain, max_duration: duration }).optional(),
+  }),
+);
+export type SodFile = z.output<typeof sodFile>;
+
+/** Attribute values compare as text (CSV cells are text), so `remote: true` means "true". */
+const attributeValue = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+
+export const birthrightFile = listOf(
+  fields({
+    when: z.record(z.string(), attributeValue),
+    grant: z.array(name).min(1),
+    duration: duration.optional(),
+    standing: z.boolean().default(false),
+  }),
+);
+export type BirthrightFile = z.output<typeof birthrightFile>;
+
+export const CONNECTOR_TYPES = ['postgres', 'ldap', 'scim', 'webhook', 'manual'] as const;
+
+const remedy = z.enum(['report', 'remediate']);
+
+/** Remediation mode per reconciliation finding; only unmanaged access can be adopted. */
+const reconcile = fields({
+  every: duration.optional(),
+  unmanaged: z.enum(['report', 'remediate', 'adopt']).optional(),
+  missing: remedy.optional(),
+  revocation_failed: remedy.optional(),
+  orphaned: remedy.optional(),
+});
+
+/** Other connector settings belong to the connector and are kept verbatim, so any key is allowed. */
+export const connectorsFile = listOf(
+  z
+    .object({ name, type: z.enum(CONNECTOR_TYPES), reconcile: reconcile.optional() })
+    .catchall(z.unknown()),
+);
+export type ConnectorsFile = z.output<typeof connectorsFile>;

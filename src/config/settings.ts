@@ -1,0 +1,47 @@
+import { DEFAULT_SETTINGS, RISK_TIERS, type Settings } from '../core/model.js';
+import { noteChain, type LoadContext } from './context.js';
+import type { ConfigFile } from './files.js';
+import { settingsFile } from './schemas.js';
+import { YamlSource } from './yaml-source.js';
+import { validate } from './zod-issues.js';
+
+function defaults(): Settings {
+  return structuredClone(DEFAULT_SETTINGS);
+}
+
+/** gatehouse.yaml; a missing file or field takes DEFAULT_SETTINGS, a chain per tier at a time. */
+export function loadSettings(file: ConfigFile | undefined, ctx: LoadContext): Settings {
+  if (!file) {
+    ctx.refs.fallbackGroup = {
+      name: DEFAULT_SETTINGS.fallbackGroup,
+      place: { file: 'gatehouse.yaml', line: 0 },
+      label: 'approval.fallback_group',
+      explicit: false,
+    };
+    return defaults();
+  }
+  const src = YamlSource.parse(file.rel, file.text, ctx.issues);
+  const y = validate(src, settingsFile, ctx.issues, {});
+  if (!y) return defaults();
+  const s = defaults();
+  s.approvalTimeout = y.approval?.timeout ?? s.approvalTimeout;
+  s.fallbackGroup = y.approval?.fallback_group ?? s.fallbackGroup;
+  for (const tier of RISK_TIERS) {
+    const chain = y.approval?.chains?.[tier];
+    if (!chain) continue;
+    s.chains[tier] = chain;
+    noteChain(ctx, src, ['approval', 'chains', tier], chain);
+  }
+  s.emergencyMaxDuration = y.emergency?.max_duration ?? s.emergencyMaxDuration;
+  s.emergencyReviewWithin = y.emergency?.review_within ?? s.emergencyReviewWithin;
+  s.revocationSla = y.revocation_sla ?? s.revocationSla;
+  s.mover = y.mover ?? s.mover;
+  const explicit = y.approval?.fallback_group !== undefined;
+  ctx.refs.fallbackGroup = {
+    name: s.fallbackGroup,
+    place: explicit ? src.place(['approval', 'fallback_group']) : { file: file.rel, line: 0 },
+    label: 'approval.fallback_group',
+    explicit,
+  };
+  return s;
+}

@@ -1,0 +1,62 @@
+import type { Connector, ConnectorFactory, ConnectorSource } from '../core/connectors/connector.js';
+import { TargetError } from '../core/errors.js';
+import { postgresConnector } from './postgres.js';
+
+export const connectorFactories: Record<string, ConnectorFactory> = {
+  postgres: postgresConnector,
+};
+
+export interface ConnectorConfig {
+  name: string;
+  type: string;
+  settings: Record<string, unknown>;
+}
+
+/**
+ * Connectors by name, each built on first use: a command that touches one target does not need
+ * the credentials or the reachability of every other.
+ */
+export function connectorSource(
+  configs: ConnectorConfig[] | ((name: string) => Promise<ConnectorConfig | undefined>),
+  ctx: { env: NodeJS.ProcessEnv; dataDir: string },
+): ConnectorSource & { closeAll(): Promise<void> } {
+  const built = new Map<string, Promise<Connector>>();
+  return {
+    get(name: string): Promise<Connector> {
+      const cached = built.get(name);
+      if (cached) return cached;
+      const lookup =
+        typeof configs === 'function'
+          ? configs(name)
+          : Promise.resolve(configs.find((c) => c.name === name));
+      // The promise is cached so concurrent callers share one build; a failed build is dropped
+      // so that a later call (after the target or the environment is fixed) tries again.
+      const building = lookup.then((config) => {
+        if (!config) throw new TargetError(`connector "${name}" is not configured`);
+        const factory = Object.hasOwn(connectorFactories, config.type)
+          ? connectorFactories[config.type]
+          : undefined;
+        if (!factory) {
+          throw new TargetError(`connector ${name}: type "${config.type}" is not supported`);
+        }
+        return factory(config, ctx);
+      });
+      built.set(name, building);
+      building.catch(() => {
+        if (built.get(name) === building) built.delete(name);
+      });
+      return building;
+    },
+    async closeAll(): Promise<void> {
+      const all = [...built.values()];
+      built.clear();
+      const connectors = await Promise.allSettled(all);
+      // Close every connector even if one fails to, then report the first failure.
+      const closed = await Promise.allSettled(
+        connectors.map((c) => (c.status === 'fulfilled' ? c.value.close() : undefined)),
+      );
+      const failed = closed.find((c) => c.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  };
+}

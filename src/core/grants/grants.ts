@@ -1,0 +1,123 @@
+import { appendAudit } from '../audit/chain.js';
+import { addSeconds } from '../duration.js';
+import { newId } from '../ids.js';
+import type { Entitlement, GrantTrigger, Identity, RevokeTrigger } from '../model.js';
+import type { Sql } from '../sql.js';
+import { InputError } from '../errors.js';
+
+export interface GrantRow {
+  id: string;
+  identity: string;
+  entitlement: string;
+  app: string;
+  owner: string;
+  request_id: string | null;
+  trigger: string;
+  emergency: boolean;
+  state: string;
+  duration: number | null;
+  created_at: Date;
+  granted_at: Date | null;
+  expires_at: Date | null;
+  verified_at: Date | null;
+  revoke_trigger: string | null;
+  revoke_reason: string | null;
+  revoke_requested_at: Date | null;
+  revoked_at: Date | null;
+  revocation_latency_seconds: number | null;
+  failure: string | null;
+}
+
+export async function findGrant(sql: Sql, id: string, forUpdate = false): Promise<GrantRow | undefined> {
+  const [g] = await sql.query<GrantRow>(`SELECT * FROM grants WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
+  return g;
+}
+
+export async function requireGrant(sql: Sql, id: string, forUpdate = false): Promise<GrantRow> {
+  const g = await findGrant(sql, id, forUpdate);
+  if (!g) throw new InputError(`unknown grant "${id}"`);
+  return g;
+}
+
+async function enqueue(tx: Sql, now: Date, grantId: string, op: 'apply' | 'revoke'): Promise<void> {
+  await tx.query(
+    `INSERT INTO outbox (grant_id, op, state, next_attempt_at, created_at) VALUES ($1, $2, 'pending', $3, $3)`,
+    [grantId, op, now],
+  );
+}
+
+/**
+ * An approved request becomes a grant in `provisioning`, and the intent to provision is written in
+ * the same transaction (the outbox): a crash between approval and target loses nothing.
+ */
+export async function createGrant(
+  tx: Sql,
+  now: Date,
+  actor: string,
+  g: { identity: Identity; entitlement: Entitlement; requestId: string | null; trigger: GrantTrigger; emergency: boolean; duration: number | null },
+): Promise<string> {
+  const id = newId('grt');
+  // The accountable owner: a non-human identity's owner, else the person holding it.
+  const owner = g.identity.kind === 'human' ? g.identity.id : g.identity.owner;
+  await tx.query(
+    `INSERT INTO grants (id, identity, entitlement, app, owner, request_id, trigger, emergency, state, duration, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'provisioning', $9, $10)`,
+    [id, g.identity.id, g.entitlement.id, g.entitlement.app, owner, g.requestId, g.trigger, g.emergency, g.duration, now],
+  );
+  await enqueue(tx, now, id, 'apply');
+  await appendAudit(tx, now, {
+    actor,
+    action: 'grant.created',
+    subject: id,
+    refs: g.requestId ? [g.requestId] : [],
+    details: { identity: g.identity.id, entitlement: g.entitlement.id, trigger: g.trigger, emergency: g.emergency, duration_seconds: g.duration, state: 'provisioning' },
+  });
+  return id;
+}
+
+/**
+ * Starts revocation: the grant goes to `revoking` and a revoke job joins the outbox. Revoking a
+ * grant still being provisioned cancels its pending apply first.
+ */
+export async function startRevocation(
+  tx: Sql,
+  now: Date,
+  actor: string,
+  grantId: string,
+  trigger: RevokeTrigger,
+  reason: string,
+): Promise<void> {
+  const g = await requireGrant(tx, grantId, true);
+  if (!['active', 'provisioning', 'failed'].includes(g.state)) {
+    throw new InputError(`grant ${grantId} is ${g.state}; only active, provisioning or failed grants can be revoked`);
+  }
+  await tx.query(`UPDATE outbox SET state = 'cancelled', done_at = $2 WHERE grant_id = $1 AND state = 'pending'`, [grantId, now]);
+  await tx.query(
+    `UPDATE grants SET state = 'revoking', revoke_trigger = $2, revoke_reason = $3, revoke_requested_at = $4, failure = NULL WHERE id = $1`,
+    [grantId, trigger, reason, now],
+  );
+  await enqueue(tx, now, grantId, 'revoke');
+  await appendAudit(tx, now, {
+    actor,
+    action: trigger === 'expiry' ? 'grant.expired' : 'grant.revoke_requested',
+    subject: grantId,
+    refs: g.request_id ? [g.request_id] : [],
+    details: { identity: g.identity, entitlement: g.entitlement, trigger, reason, expires_at: g.expires_at?.toISOString() ?? null },
+  });
+}
+
+/** Moves an active grant's expiry (an approved extension): no second grant, no re-provisioning. */
+export async function extendGrant(tx: Sql, now: Date, actor: string, grantId: string, seconds: number, requestId: string): Promise<Date> {
+  const g = await requireGrant(tx, grantId, true);
+  const from = g.expires_at ?? now;
+  const expires = addSeconds(from, seconds);
+  await tx.query('UPDATE grants SET expires_at = $2 WHERE id = $1', [grantId, expires]);
+  await appendAudit(tx, now, {
+    actor,
+    action: 'grant.extended',
+    subject: grantId,
+    refs: [requestId],
+    details: { from: from.toISOString(), to: expires.toISOString(), request: requestId },
+  });
+  return expires;
+}

@@ -1,0 +1,79 @@
+import type { Catalog } from '../catalog/catalog.js';
+import type { Sql } from '../sql.js';
+
+export interface Percentiles {
+  p50: number | null;
+  p95: number | null;
+}
+
+/**
+ * Governance metrics (PRODUCT.md section 10) beside the service metrics, from the store: speed and
+ * control quality side by side, never speed alone.
+ */
+export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
+  const sla = catalog.settings.revocationSla;
+  const pct = async (expr: string, from: string): Promise<Percentiles> => {
+    const [r] = await sql.query<{ p50: number | null; p95: number | null }>(
+      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ${expr}) AS p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY ${expr}) AS p95 FROM ${from}`,
+    );
+    const round = (v: number | null | undefined) => (v == null ? null : Math.round(Number(v) * 1000) / 1000);
+    return { p50: round(r?.p50), p95: round(r?.p95) };
+  };
+  const count = async (text: string, params: unknown[] = []) => Number((await sql.query<{ n: number | string }>(text, params))[0]?.n ?? 0);
+
+  const byState = await sql.query<{ state: string; n: number | string }>('SELECT state, count(*) AS n FROM grants GROUP BY state ORDER BY state');
+  const openItems = await count(`SELECT count(*) AS n FROM review_items WHERE decision IS NULL`);
+  const allItems = await count(`SELECT count(*) AS n FROM review_items`);
+  return {
+    at: now.toISOString(),
+    revocation_latency_seconds: await pct('revocation_latency_seconds', `grants WHERE state = 'revoked' AND revocation_latency_seconds IS NOT NULL`),
+    revocation_sla_seconds: sla,
+    revocation_sla_breaches: await count(
+      `SELECT count(*) AS n FROM grants
+        WHERE (state = 'revoked' AND revocation_latency_seconds > $1)
+           OR (state IN ('revoking', 'failed') AND revoke_requested_at IS NOT NULL
+               AND extract(epoch FROM ($2::timestamptz - COALESCE(CASE WHEN revoke_trigger = 'expiry' THEN expires_at END, revoke_requested_at))) > $1)`,
+      [sla, now],
+    ),
+    grants_by_state: Object.fromEntries(byState.map((r) => [r.state, Number(r.n)])),
+    grants_without_expiry: await count(`SELECT count(*) AS n FROM grants WHERE state = 'active' AND expires_at IS NULL`),
+    standing_privileged: await count(
+      `SELECT count(*) AS n FROM grants g JOIN entitlements e ON e.id = g.entitlement WHERE g.state = 'active' AND e.privileged AND g.expires_at IS NULL`,
+    ),
+    failed_grants: await count(`SELECT count(*) AS n FROM grants WHERE state = 'failed'`),
+    emergency_grants_active: await count(`SELECT count(*) AS n FROM grants WHERE state = 'active' AND emergency`),
+    open_emergency_reviews: await count(`SELECT count(*) AS n FROM review_items WHERE kind = 'post_event' AND decision IS NULL`),
+    sod_exceptions_open: await count(
+      `SELECT count(*) AS n FROM grants g JOIN requests r ON r.id = g.request_id
+        WHERE g.state IN ('provisioning', 'active') AND r.decision->'reasons' @> '[{"code": "sod_exception_required"}]'`,
+    ),
+    manual_overrides: await count(`SELECT count(*) AS n FROM grants WHERE state = 'revoked' AND revoke_trigger = 'manual'`),
+    nhi_without_owner: await count(
+      `SELECT count(*) AS n FROM identities i WHERE i.kind <> 'human' AND i.status = 'active'
+         AND NOT EXISTS (SELECT 1 FROM identities o WHERE o.id = i.owner AND o.status = 'active')`,
+    ),
+    licence_seats_inactive: await count(
+      `SELECT count(*) AS n FROM grants g JOIN entitlements e ON e.id = g.entitlement JOIN identities i ON i.id = g.identity
+        WHERE g.state IN ('provisioning', 'active', 'revoking') AND e.licence_tier IS NOT NULL AND i.status <> 'active'`,
+    ),
+    findings_by_kind: { unmanaged: 0, missing: 0, revocation_failed: 0, orphaned: 0 },
+    time_to_decision_seconds: await pct(
+      'extract(epoch FROM (closed_at - created_at))',
+      `requests WHERE closed_at IS NOT NULL AND status IN ('approved', 'rejected') AND kind <> 'birthright'`,
+    ),
+    time_to_provision_seconds: await pct('extract(epoch FROM (granted_at - created_at))', `grants WHERE granted_at IS NOT NULL`),
+    approval_sla_breaches: await count(`SELECT count(*) AS n FROM requests WHERE status = 'lapsed'`),
+    requests_by_status: Object.fromEntries(
+      (await sql.query<{ status: string; n: number | string }>('SELECT status, count(*) AS n FROM requests GROUP BY status ORDER BY status')).map((r) => [r.status, Number(r.n)]),
+    ),
+    ...(allItems > 0
+      ? {
+          reviews: {
+            open_items: openItems,
+            overdue_items: await count(`SELECT count(*) AS n FROM review_items WHERE decision IS NULL AND due_at < $1`, [now]),
+            completion: Math.round(((allItems - openItems) / allItems) * 1000) / 1000,
+          },
+        }
+      : {}),
+  };
+}

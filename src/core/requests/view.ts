@@ -1,0 +1,99 @@
+import { InputError } from '../errors.js';
+import type { Decision } from '../model.js';
+import type { Sql } from '../sql.js';
+
+export interface RequestView {
+  id: string;
+  status: string;
+  kind: string;
+  entitlement: string;
+  beneficiary: string;
+  requester: string;
+  justification: string;
+  ticket: string | null;
+  emergency: boolean;
+  duration_seconds: number | null;
+  created_at: string;
+  lapses_at: string | null;
+  decision: Decision;
+  approval: { stages: { rule: string; approvers: string[]; min_approvals: number; fallback: boolean; state: string; acted: { approver: string; verdict: string; comment: string; at: string }[] }[] };
+  grant: { id: string; state: string; expires_at: string | null } | null;
+}
+
+const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
+
+/** The shape of CLI.md's `request --json`, built for many requests with three queries. */
+export async function requestViews(sql: Sql, ids: string[]): Promise<RequestView[]> {
+  if (ids.length === 0) return [];
+  const reqs = await sql.query<Record<string, unknown>>('SELECT * FROM requests WHERE id = ANY($1::text[])', [ids]);
+  const stages = await sql.query<Record<string, unknown>>('SELECT * FROM approval_stages WHERE request_id = ANY($1::text[]) ORDER BY idx', [ids]);
+  const acts = await sql.query<Record<string, unknown>>('SELECT * FROM approvals WHERE request_id = ANY($1::text[]) ORDER BY at', [ids]);
+  const grants = await sql.query<Record<string, unknown>>(
+    `SELECT g.id, g.state, g.expires_at, r.id AS request_id FROM requests r
+       JOIN grants g ON g.id = r.extends_grant OR g.request_id = r.id
+      WHERE r.id = ANY($1::text[])`,
+    [ids],
+  );
+  const byId = new Map(reqs.map((r) => [r.id as string, r]));
+  return ids.flatMap((id) => {
+    const r = byId.get(id);
+    if (!r) return [];
+    const g = grants.find((x) => x.request_id === id);
+    return [{
+      id,
+      status: r.status as string,
+      kind: r.kind as string,
+      entitlement: r.entitlement as string,
+      beneficiary: r.beneficiary as string,
+      requester: r.requester as string,
+      justification: r.justification as string,
+      ticket: (r.ticket as string | null) ?? null,
+      emergency: r.emergency as boolean,
+      duration_seconds: (r.duration as number | null) ?? null,
+      created_at: iso(r.created_at as Date)!,
+      lapses_at: iso(r.lapses_at as Date | null),
+      decision: r.decision as Decision,
+      approval: {
+        stages: stages
+          .filter((s) => s.request_id === id)
+          .map((s) => ({
+            rule: s.rule as string,
+            approvers: s.approvers as string[],
+            min_approvals: s.min_approvals as number,
+            fallback: s.fallback as boolean,
+            state: s.state as string,
+            acted: acts
+              .filter((a) => a.request_id === id && a.stage_idx === s.idx)
+              .map((a) => ({ approver: a.approver as string, verdict: a.verdict as string, comment: a.comment as string, at: iso(a.at as Date)! })),
+          })),
+      },
+      grant: g ? { id: g.id as string, state: g.state as string, expires_at: iso(g.expires_at as Date | null) } : null,
+    }];
+  });
+}
+
+export async function requestView(sql: Sql, id: string): Promise<RequestView> {
+  const [v] = await requestViews(sql, [id]);
+  if (!v) throw new InputError(`unknown request "${id}"`);
+  return v;
+}
+
+export async function listRequests(sql: Sql, f: { status?: string; approver?: string }): Promise<RequestView[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (f.status) {
+    params.push(f.status);
+    where.push(`r.status = $${params.length}`);
+  }
+  if (f.approver) {
+    params.push(f.approver);
+    where.push(`EXISTS (SELECT 1 FROM approval_stages s WHERE s.request_id = r.id AND s.state = 'pending' AND $${params.length} = ANY(s.approvers))
+                AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.request_id = r.id AND a.approver = $${params.length})`);
+    where.push(`r.status = 'pending_approval'`);
+  }
+  const rows = await sql.query<{ id: string }>(
+    `SELECT r.id FROM requests r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.created_at, r.id LIMIT 1000`,
+    params,
+  );
+  return requestViews(sql, rows.map((r) => r.id));
+}

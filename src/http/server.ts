@@ -1,0 +1,36 @@
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Gatehouse } from '../app/gatehouse.js';
+import { InputError, RefusedError } from '../core/errors.js';
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * The minimal read-only API that `serve` exposes until the HTTP API issue lands: health, report,
+ * grants and requests. Every call but the health check needs the bearer token.
+ */
+export function buildServer(app: Gatehouse, token: string): FastifyInstance {
+  const server = Fastify({ logger: false });
+  server.addHook('onRequest', async (req, reply) => {
+    if (req.url === '/healthz') return;
+    const header = req.headers.authorization ?? '';
+    if (!header.startsWith('Bearer ') || !sameToken(header.slice(7), token)) {
+      await reply.code(401).send({ error: 'a bearer token is required (GATEHOUSE_API_TOKEN)' });
+    }
+  });
+  server.setErrorHandler(async (err, _req, reply) => {
+    if (err instanceof InputError) return reply.code(400).send({ error: err.message });
+    if (err instanceof RefusedError) return reply.code(403).send({ error: err.message });
+    return reply.code(500).send({ error: 'internal error' });
+  });
+  server.get('/healthz', async () => ({ ok: true }));
+  server.get('/api/report', async () => app.report());
+  server.get<{ Querystring: { identity?: string; app?: string; state?: string } }>('/api/grants', async (req) => ({ grants: await app.grants(req.query) }));
+  server.get<{ Querystring: { status?: string; approver?: string } }>('/api/requests', async (req) => ({ requests: await app.requests(req.query) }));
+  server.get<{ Params: { id: string } }>('/api/requests/:id', async (req) => app.requestView(req.params.id));
+  return server;
+}
