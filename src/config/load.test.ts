@@ -461,3 +461,11 @@ test('all errors across files are reported at once, sorted, the first in the mes
     assert.match(e.message, /risk: "extreme" is not one of low, medium, high, critical/);
   }
 });
+
+test('a .yml file where .yaml is expected is ignored with a warning', async () => {
+  const dir = await variant({ 'apps/notes.yml': 'id: notes\n', 'sod.yml': '- id: x\n' });
+  const { config, warnings } = await loadConfigDir(dir);
+  assert.equal(config.apps.length, 5);
+  find(warnings, 'apps/notes.yml', 0, /ignored/);
+  find(warnings, 'sod.yml', 0, /must be named sod\.yaml/);
+});

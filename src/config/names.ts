@@ -55,11 +55,12 @@ export function newRegistry(): Registry {
 
 function valueAt(value: unknown, path: Path): unknown {
   let at = value;
-  for (const k of path)
+  for (const k of path) {
     at =
       typeof at === 'object' && at !== null
         ? (at as Record<string | number, unknown>)[k]
         : undefined;
+  }
   return at;
 }
 
