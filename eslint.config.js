@@ -3,11 +3,12 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.gatehouse/**'] },
+  { files: ['scripts/**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
   {
@@ -19,8 +20,21 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/store/**', '**/cli/**', '**/http/**', '**/connectors/**', '**/config/**', '**/demo/**'], message: 'src/core must not import adapters' },
-            { group: ['pg', '@electric-sql/*', 'fastify', 'yaml', 'csv-parse'], message: 'src/core must not import drivers or transports' },
+            {
+              group: [
+                '**/store/**',
+                '**/cli/**',
+                '**/http/**',
+                '**/connectors/**',
+                '**/config/**',
+                '**/demo/**',
+              ],
+              message: 'src/core must not import adapters',
+            },
+            {
+              group: ['pg', '@electric-sql/*', 'fastify', 'yaml', 'csv-parse'],
+              message: 'src/core must not import drivers or transports',
+            },
           ],
         },
       ],

@@ -12,5 +12,7 @@ function find(dir) {
 }
 const filter = process.argv.slice(2);
 const files = find('dist').filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)));
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
+  stdio: 'inherit',
+});
 process.exit(r.status ?? 1);

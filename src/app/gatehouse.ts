@@ -4,8 +4,8 @@ import { traceAudit } from '../core/audit/trace.js';
 import { verifyAudit } from '../core/audit/verify.js';
 import type { CatalogCache } from '../core/catalog/catalog.js';
 import type { Clock } from '../core/clock.js';
-import type { ConnectorSource } from '../core/connectors/connector.js';
-import { applyConfig } from '../core/config/apply.js';
+import type { ConnectorSource } from '../core/ports/connector.js';
+import { applyConfig } from '../core/catalog/apply.js';
 import { decide } from '../core/decision/decide.js';
 import { RefusedError } from '../core/errors.js';
 import { requireGrant, startRevocation } from '../core/grants/grants.js';
@@ -14,7 +14,13 @@ import { identityView, listIdentities } from '../core/identities/view.js';
 import { syncIdentities } from '../core/lifecycle/sync.js';
 import type { GovernanceConfig, Identity, IdentityKind } from '../core/model.js';
 import { governanceReport } from '../core/report/report.js';
-import { type RequestInput, accessDecideInput, extendDecideInput, submitExtension, submitRequest } from '../core/requests/submit.js';
+import {
+  type RequestInput,
+  accessDecideInput,
+  extendDecideInput,
+  submitExtension,
+  submitRequest,
+} from '../core/requests/submit.js';
 import { listRequests, requestView } from '../core/requests/view.js';
 import { sweep } from '../core/jobs/sweep.js';
 import type { Sql } from '../core/sql.js';
@@ -34,7 +40,13 @@ export interface GatehouseDeps {
 export function gatehouse(d: GatehouseDeps) {
   const cat = () => d.catalog.get(d.sql);
   const now = () => d.clock.now();
-  const workerDeps = async () => ({ sql: d.sql, clock: d.clock, catalog: await cat(), connectors: d.connectors, workerId: d.workerId });
+  const workerDeps = async () => ({
+    sql: d.sql,
+    clock: d.clock,
+    catalog: await cat(),
+    connectors: d.connectors,
+    workerId: d.workerId,
+  });
 
   return {
     clock: d.clock,
@@ -54,17 +66,37 @@ export function gatehouse(d: GatehouseDeps) {
         beneficiary: di.beneficiary.id,
         requester: di.requester,
         decision: plan.decision,
-        approval: { stages: plan.stages.map((s, i) => ({ rule: s.rule, approvers: s.approvers, min_approvals: s.minApprovals, fallback: s.fallback, state: i === 0 ? 'pending' : 'waiting', acted: [] })) },
+        approval: {
+          stages: plan.stages.map((s, i) => ({
+            rule: s.rule,
+            approvers: s.approvers,
+            min_approvals: s.minApprovals,
+            fallback: s.fallback,
+            state: i === 0 ? 'pending' : 'waiting',
+            acted: [],
+          })),
+        },
         grant: null,
         dry_run: true,
       };
     },
-    async explainExtension(input: { requester: string; grant: string; justification: string; duration?: number }) {
+    async explainExtension(input: {
+      requester: string;
+      grant: string;
+      justification: string;
+      duration?: number;
+    }) {
       const catalog = await cat();
       const di = await extendDecideInput(d.sql, catalog, input, false);
       return decide(d.sql, catalog, now(), di);
     },
-    async extend(input: { requester: string; grant: string; justification: string; duration?: number; ticket?: string | null }) {
+    async extend(input: {
+      requester: string;
+      grant: string;
+      justification: string;
+      duration?: number;
+      ticket?: string | null;
+    }) {
       return requestView(d.sql, await submitExtension(d.sql, await cat(), now(), input));
     },
     async act(requestId: string, actor: string, verdict: 'approve' | 'reject', comment: string) {
@@ -81,9 +113,16 @@ export function gatehouse(d: GatehouseDeps) {
     async revoke(grantId: string, actor: string, reason: string) {
       const catalog = await cat();
       const g = await requireGrant(d.sql, grantId);
-      const allowed = new Set([g.identity, g.owner, catalog.apps.get(g.app)?.owner, ...(catalog.groups.get(catalog.settings.fallbackGroup) ?? [])]);
+      const allowed = new Set([
+        g.identity,
+        g.owner,
+        catalog.apps.get(g.app)?.owner,
+        ...(catalog.groups.get(catalog.settings.fallbackGroup) ?? []),
+      ]);
       if (!allowed.has(actor)) {
-        throw new RefusedError(`${actor} may not revoke ${grantId}: only the holder, its owner, the app owner or group ${catalog.settings.fallbackGroup} may`);
+        throw new RefusedError(
+          `${actor} may not revoke ${grantId}: only the holder, its owner, the app owner or group ${catalog.settings.fallbackGroup} may`,
+        );
       }
       await d.sql.transaction((tx) => startRevocation(tx, now(), actor, grantId, 'manual', reason));
       return (await listGrants(d.sql, {})).find((x) => x.id === grantId)!;
@@ -103,7 +142,8 @@ export function gatehouse(d: GatehouseDeps) {
     identity: (id: string) => identityView(d.sql, id),
     auditVerify: () => verifyAudit(d.sql),
     auditTrace: (id: string) => traceAudit(d.sql, id),
-    auditExport: (since: Date | undefined, write: (line: string) => void) => exportAudit(d.sql, since, write),
+    auditExport: (since: Date | undefined, write: (line: string) => void) =>
+      exportAudit(d.sql, since, write),
     async report() {
       return governanceReport(d.sql, await cat(), now());
     },

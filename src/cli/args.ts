@@ -20,10 +20,17 @@ export interface Parsed {
 /** Parses strictly: an unknown flag is an input error naming it, never silently ignored. */
 export function parse(argv: string[], options: Record<string, OptionSpec>): Parsed {
   try {
-    const r = parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    const r = parseArgs({
+      args: argv,
+      options: { ...GLOBAL_OPTIONS, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
     return { positionals: r.positionals, values: r.values as Parsed['values'] };
   } catch (e) {
-    const msg = (e as Error).message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, '');
+    const msg = (e as Error).message
+      .split('\n')[0]!
+      .replace(/\. To specify a positional argument.*$/, '');
     throw new InputError(msg);
   }
 }

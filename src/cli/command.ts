@@ -36,6 +36,7 @@ export interface Command {
 
 export function actor(r: RunArgs, command: string): string {
   const as = r.args.values.as;
-  if (typeof as !== 'string' || as === '') throw new InputError(`${command} needs --as ID: the identity acting`);
+  if (typeof as !== 'string' || as === '')
+    throw new InputError(`${command} needs --as ID: the identity acting`);
   return as;
 }

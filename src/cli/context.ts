@@ -30,7 +30,9 @@ export async function clockFor(sql: Sql, now: string | undefined): Promise<Clock
   const at = new Date(now);
   if (Number.isNaN(at.getTime())) throw new InputError(`--now: "${now}" is not an ISO 8601 time`);
   if (!(await isSimulation(sql))) {
-    throw new InputError('--now is refused: this store was not created with `gatehouse init --simulation`, and a production clock cannot be moved');
+    throw new InputError(
+      '--now is refused: this store was not created with `gatehouse init --simulation`, and a production clock cannot be moved',
+    );
   }
   return { now: () => new Date(at) };
 }
@@ -40,22 +42,38 @@ export function dataDir(env: CliEnv, data: string | undefined): string {
 }
 
 /** Opens the store named by --data or DATABASE_URL and builds the application around it. */
-export async function openContext(env: CliEnv, opts: { data?: string; now?: string; command: string }): Promise<CliContext> {
+export async function openContext(
+  env: CliEnv,
+  opts: { data?: string; now?: string; command: string },
+): Promise<CliContext> {
   const dir = dataDir(env, opts.data);
   const where = { dataDir: dir, databaseUrl: env.env.DATABASE_URL, command: opts.command };
-  if (!storeExists(where)) throw new InputError(`no Gatehouse store in ${dir}: run \`gatehouse init\` (or \`gatehouse demo\`) first`);
+  if (!storeExists(where))
+    throw new InputError(
+      `no Gatehouse store in ${dir}: run \`gatehouse init\` (or \`gatehouse demo\`) first`,
+    );
   const store = await openStore(where);
   try {
     const [created] = await store.sql.query(`SELECT 1 FROM meta WHERE key = 'created_at'`);
-    if (!created) throw new InputError(`no Gatehouse store at ${store.location}: run \`gatehouse init\` first`);
+    if (!created)
+      throw new InputError(`no Gatehouse store at ${store.location}: run \`gatehouse init\` first`);
     const clock = await clockFor(store.sql, opts.now);
     const catalog = new CatalogCache();
     // Looked up when first used, so a configuration applied by this same process takes effect.
-    const connectors = connectorSource(async (name) => (await catalog.get(store.sql)).connectors.get(name), {
-      env: env.env as NodeJS.ProcessEnv,
-      dataDir: dir,
+    const connectors = connectorSource(
+      async (name) => (await catalog.get(store.sql)).connectors.get(name),
+      {
+        env: env.env as NodeJS.ProcessEnv,
+        dataDir: dir,
+      },
+    );
+    const app = gatehouse({
+      sql: store.sql,
+      clock,
+      catalog,
+      connectors,
+      workerId: `${hostname()}:${process.pid}`,
     });
-    const app = gatehouse({ sql: store.sql, clock, catalog, connectors, workerId: `${hostname()}:${process.pid}` });
     return {
       app,
       store,

@@ -10,20 +10,26 @@ describe('decision procedure', () => {
   before(async () => {
     h = await harness();
     // A suspended person, an agent whose owner left, and an agent with an active owner.
-    const r = await h.sync([
-      PEOPLE_HEADER,
-      ...demoPeople(),
-      'ivan@acme.test,human,suspended,Ivan Pol,engineering,staff engineer,carol@acme.test,,berlin,employee',
-      'olga@acme.test,human,terminated,Olga Ek,support,agent,dave@acme.test,,lisbon,employee',
-    ], ['--kinds', 'human']);
+    const r = await h.sync(
+      [
+        PEOPLE_HEADER,
+        ...demoPeople(),
+        'ivan@acme.test,human,suspended,Ivan Pol,engineering,staff engineer,carol@acme.test,,berlin,employee',
+        'olga@acme.test,human,terminated,Olga Ek,support,agent,dave@acme.test,,lisbon,employee',
+      ],
+      ['--kinds', 'human'],
+    );
     assert.equal(r.code, 0, r.stderr);
-    const nhi = await h.sync([
-      'id,kind,status,display_name,department,title,manager,owner',
-      'svc:ci-deployer,service_account,active,CI deployer,engineering,,,alice@acme.test',
-      'agent:triage-bot,ai_agent,active,Ticket triage agent,support,,,dave@acme.test',
-      'agent:orphan,ai_agent,active,Orphaned agent,support,,,olga@acme.test',
-      'key:billing,api_key,active,Billing API key,finance,,,frank@acme.test',
-    ], ['--kinds', 'service_account,ai_agent,api_key']);
+    const nhi = await h.sync(
+      [
+        'id,kind,status,display_name,department,title,manager,owner',
+        'svc:ci-deployer,service_account,active,CI deployer,engineering,,,alice@acme.test',
+        'agent:triage-bot,ai_agent,active,Ticket triage agent,support,,,dave@acme.test',
+        'agent:orphan,ai_agent,active,Orphaned agent,support,,,olga@acme.test',
+        'key:billing,api_key,active,Billing API key,finance,,,frank@acme.test',
+      ],
+      ['--kinds', 'service_account,ai_agent,api_key'],
+    );
     assert.equal(nhi.code, 0, nhi.stderr);
   });
   after(() => h.close());
@@ -31,7 +37,8 @@ describe('decision procedure', () => {
   const request = (ent: string, who: string, extra: string[] = [], as = who) =>
     h.cli(['request', ent, '--for', who, '--reason', WHY, '--as', as, ...extra]);
 
-  const reason = (r: { json: { decision: { reasons: { code: string }[] } } }) => r.json.decision.reasons[0]!.code;
+  const reason = (r: { json: { decision: { reasons: { code: string }[] } } }) =>
+    r.json.decision.reasons[0]!.code;
 
   test('a request for a suspended identity is rejected as identity_inactive', async () => {
     const r = await request('wiki:edit', 'ivan@acme.test', [], 'carol@acme.test');
@@ -51,9 +58,25 @@ describe('decision procedure', () => {
   });
 
   test('a missing or trivial justification is rejected as justification_required', async () => {
-    const none = await h.cli(['request', 'analytics:writer', '--for', 'bob@acme.test', '--as', 'bob@acme.test']);
+    const none = await h.cli([
+      'request',
+      'analytics:writer',
+      '--for',
+      'bob@acme.test',
+      '--as',
+      'bob@acme.test',
+    ]);
     assert.equal(reason(none), 'justification_required');
-    const trivial = await h.cli(['request', 'analytics:writer', '--for', 'bob@acme.test', '--reason', 'need it', '--as', 'bob@acme.test']);
+    const trivial = await h.cli([
+      'request',
+      'analytics:writer',
+      '--for',
+      'bob@acme.test',
+      '--reason',
+      'need it',
+      '--as',
+      'bob@acme.test',
+    ]);
     assert.equal(reason(trivial), 'justification_required');
   });
 
@@ -89,7 +112,12 @@ describe('decision procedure', () => {
       policy: 'contractors-no-prod',
       message: 'Contractors may not request production access',
     });
-    const agent = await request('github:admin', 'agent:triage-bot', ['--ticket', 'JIRA:ITSM-42'], 'dave@acme.test');
+    const agent = await request(
+      'github:admin',
+      'agent:triage-bot',
+      ['--ticket', 'JIRA:ITSM-42'],
+      'dave@acme.test',
+    );
     assert.equal(agent.json.decision.reasons[0].policy, 'no-agent-privilege');
   });
 
@@ -116,7 +144,10 @@ describe('decision procedure', () => {
     const r = await request('analytics:reader', 'bob@acme.test', ['--duration', '8h']);
     assert.equal(r.json.status, 'approved');
     assert.equal(r.json.decision.outcome, 'auto_approved');
-    assert.deepEqual(r.json.decision.reasons.map((x: { policy: string }) => x.policy), ['short-low-risk']);
+    assert.deepEqual(
+      r.json.decision.reasons.map((x: { policy: string }) => x.policy),
+      ['short-low-risk'],
+    );
     assert.equal(typeof r.json.decision.role_fit, 'number');
     assert.equal(r.json.grant.state, 'provisioning');
   });
@@ -138,7 +169,12 @@ describe('decision procedure', () => {
   });
 
   test('a privileged entitlement is never auto-approved', async () => {
-    const r = await request('prod:admin', 'carol@acme.test', ['--duration', '1h'], 'carol@acme.test');
+    const r = await request(
+      'prod:admin',
+      'carol@acme.test',
+      ['--duration', '1h'],
+      'carol@acme.test',
+    );
     assert.equal(r.json.decision.outcome, 'needs_approval');
   });
 
@@ -146,7 +182,15 @@ describe('decision procedure', () => {
     const dir = await import('node:fs').then((fs) => {
       const d = fs.mkdtempSync(`${h.dir}/cfg-`);
       fs.cpSync(new URL('../demo/acme', import.meta.url), d, { recursive: true });
-      fs.writeFileSync(`${d}/policies/eligibility.cedar`, fs.readFileSync(`${d}/policies/eligibility.cedar`, 'utf8').replace('permit (principal, action == Action::"request", resource);', 'permit (principal, action == Action::"request", resource) when { principal.department == "finance" };'));
+      fs.writeFileSync(
+        `${d}/policies/eligibility.cedar`,
+        fs
+          .readFileSync(`${d}/policies/eligibility.cedar`, 'utf8')
+          .replace(
+            'permit (principal, action == Action::"request", resource);',
+            'permit (principal, action == Action::"request", resource) when { principal.department == "finance" };',
+          ),
+      );
       return d;
     });
     assert.equal((await h.cli(['apply', dir])).code, 0);

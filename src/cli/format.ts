@@ -1,7 +1,10 @@
 import type { RequestView } from '../core/requests/view.js';
 import type { GrantView } from '../core/grants/view.js';
 
-type DecisionLike = Pick<RequestView, 'status' | 'entitlement' | 'beneficiary' | 'requester' | 'decision' | 'approval'> & {
+type DecisionLike = Pick<
+  RequestView,
+  'status' | 'entitlement' | 'beneficiary' | 'requester' | 'decision' | 'approval'
+> & {
   id: string | null;
   grant: RequestView['grant'];
 };
@@ -10,12 +13,17 @@ export function formatRequest(r: DecisionLike): string {
   const lines = [
     `${r.id ?? '(explain: nothing written)'}  ${r.status}  ${r.entitlement} for ${r.beneficiary} (requested by ${r.requester})`,
     `  decision: ${r.decision.outcome}  role fit ${r.decision.role_fit} (${r.decision.role_fit_explanation})`,
-    ...r.decision.reasons.map((x) => `  - ${x.code}${x.policy ? ` [${x.policy}]` : ''}: ${x.message}`),
+    ...r.decision.reasons.map(
+      (x) => `  - ${x.code}${x.policy ? ` [${x.policy}]` : ''}: ${x.message}`,
+    ),
   ];
   for (const [i, s] of r.approval.stages.entries()) {
     lines.push(`  stage ${i + 1} ${s.rule}: ${s.approvers.join(', ') || 'nobody'} (${s.state})`);
   }
-  if (r.grant) lines.push(`  grant ${r.grant.id}: ${r.grant.state}${r.grant.expires_at ? `, expires ${r.grant.expires_at}` : ''}`);
+  if (r.grant)
+    lines.push(
+      `  grant ${r.grant.id}: ${r.grant.state}${r.grant.expires_at ? `, expires ${r.grant.expires_at}` : ''}`,
+    );
   return lines.join('\n');
 }
 
@@ -23,10 +31,22 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
   if (rows.length === 0) return '(none)';
   const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(columns), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
 }
 
 export function formatGrants(grants: GrantView[]): string {
-  return table(grants as unknown as Record<string, unknown>[], ['id', 'identity', 'entitlement', 'state', 'expires_at', 'trigger', 'revoke_trigger']);
+  return table(grants as unknown as Record<string, unknown>[], [
+    'id',
+    'identity',
+    'entitlement',
+    'state',
+    'expires_at',
+    'trigger',
+    'revoke_trigger',
+  ]);
 }

@@ -6,7 +6,10 @@ import type { Command, Io } from './command.js';
 import { type CliContext, type CliEnv, openContext } from './context.js';
 import { COMMANDS } from './commands/index.js';
 
-export type Opener = (env: CliEnv, opts: { data?: string; now?: string; command: string }) => Promise<CliContext>;
+export type Opener = (
+  env: CliEnv,
+  opts: { data?: string; now?: string; command: string },
+) => Promise<CliContext>;
 
 /**
  * Options may stand before or after the command, so the command words are read from a first,
@@ -16,11 +19,19 @@ function findCommand(argv: string[]): Command | undefined {
   const all = Object.assign({}, GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options ?? {}));
   let words: string[];
   try {
-    words = parseArgs({ args: argv, options: all, allowPositionals: true, strict: false }).positionals;
+    words = parseArgs({
+      args: argv,
+      options: all,
+      allowPositionals: true,
+      strict: false,
+    }).positionals;
   } catch {
     words = argv.filter((a) => !a.startsWith('-'));
   }
-  return COMMANDS.find((c) => c.name === words.slice(0, 2).join(' ')) ?? COMMANDS.find((c) => c.name === words[0]);
+  return (
+    COMMANDS.find((c) => c.name === words.slice(0, 2).join(' ')) ??
+    COMMANDS.find((c) => c.name === words[0])
+  );
 }
 
 function help(): string {
@@ -44,7 +55,12 @@ export function exitCode(e: unknown): number {
  * Runs one command. Everything the process touches is passed in — arguments, output streams,
  * environment, and how to open the store — so tests drive the real CLI in-process.
  */
-export async function runCli(argv: string[], io: Io, env: CliEnv, open: Opener = openContext): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: Io,
+  env: CliEnv,
+  open: Opener = openContext,
+): Promise<number> {
   // Value-taking flags could be mistaken for command words, so the command is found on the
   // parsed positionals, after a first permissive look for its options.
   const guess = findCommand(argv);
@@ -56,11 +72,16 @@ export async function runCli(argv: string[], io: Io, env: CliEnv, open: Opener =
         io.stdout(guess ? `usage: gatehouse ${guess.usage}\n  ${guess.summary}` : help());
         return 0;
       }
-      throw new InputError(`unknown command "${argv.filter((a) => !a.startsWith('-'))[0] ?? argv[0]}"; run gatehouse --help`);
+      throw new InputError(
+        `unknown command "${argv.filter((a) => !a.startsWith('-'))[0] ?? argv[0]}"; run gatehouse --help`,
+      );
     }
     const args = parse(argv, guess.options ?? {});
     const words = guess.name.split(' ');
-    if (words.some((w, i) => args.positionals[i] !== w)) throw new InputError(`unknown command "${args.positionals.slice(0, 2).join(' ')}"; run gatehouse --help`);
+    if (words.some((w, i) => args.positionals[i] !== w))
+      throw new InputError(
+        `unknown command "${args.positionals.slice(0, 2).join(' ')}"; run gatehouse --help`,
+      );
     json = args.values.json === true;
     if (guess.store !== false) {
       context = await open(env, {

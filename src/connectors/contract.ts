@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Assignment, Connector } from '../core/connectors/connector.js';
+import type { Assignment, Connector } from '../core/ports/connector.js';
 import { TargetError } from '../core/errors.js';
 
 type Target = Record<string, string>;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import type { Connector } from '../core/connectors/connector.js';
+import type { Connector } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
 import { describeConnectorContract, type ContractFixture } from './contract.js';
 import { ident, postgresConnector } from './postgres.js';

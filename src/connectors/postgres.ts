@@ -7,7 +7,7 @@ import type {
   Assignment,
   Connector,
   ConnectorFactory,
-} from '../core/connectors/connector.js';
+} from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
 import { resolveSetting } from './env.js';
 

@@ -1,4 +1,4 @@
-import type { Connector, ConnectorFactory, ConnectorSource } from '../core/connectors/connector.js';
+import type { Connector, ConnectorFactory, ConnectorSource } from '../core/ports/connector.js';
 import { TargetError } from '../core/errors.js';
 import { postgresConnector } from './postgres.js';
 

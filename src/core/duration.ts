@@ -6,13 +6,20 @@ const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 60480
 export function parseDuration(text: string, what = 'duration'): number {
   const m = /^(\d+)([smhdw])$/.exec(String(text).trim());
   if (!m || Number(m[1]) <= 0) {
-    throw new InputError(`${what}: "${text}" is not a duration (use a positive number with s, m, h, d or w, e.g. 8h or 90d)`);
+    throw new InputError(
+      `${what}: "${text}" is not a duration (use a positive number with s, m, h, d or w, e.g. 8h or 90d)`,
+    );
   }
   return Number(m[1]) * UNITS[m[2]!]!;
 }
 
 export function formatDuration(seconds: number): string {
-  for (const [u, n] of [['w', 604800], ['d', 86400], ['h', 3600], ['m', 60]] as const) {
+  // Days, not weeks: configuration is written in days (7d, 90d), so messages echo it that way.
+  for (const [u, n] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
     if (seconds % n === 0) return `${seconds / n}${u}`;
   }
   return `${seconds}s`;

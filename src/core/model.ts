@@ -1,6 +1,12 @@
 /** The Gatehouse model (PRODUCT.md section 2), as the core sees it. */
 
-export const IDENTITY_KINDS = ['human', 'service_account', 'api_key', 'workload', 'ai_agent'] as const;
+export const IDENTITY_KINDS = [
+  'human',
+  'service_account',
+  'api_key',
+  'workload',
+  'ai_agent',
+] as const;
 export type IdentityKind = (typeof IDENTITY_KINDS)[number];
 export const IDENTITY_STATUSES = ['active', 'suspended', 'terminated'] as const;
 export type IdentityStatus = (typeof IDENTITY_STATUSES)[number];

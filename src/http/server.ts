@@ -29,8 +29,16 @@ export function buildServer(app: Gatehouse, token: string): FastifyInstance {
   });
   server.get('/healthz', async () => ({ ok: true }));
   server.get('/api/report', async () => app.report());
-  server.get<{ Querystring: { identity?: string; app?: string; state?: string } }>('/api/grants', async (req) => ({ grants: await app.grants(req.query) }));
-  server.get<{ Querystring: { status?: string; approver?: string } }>('/api/requests', async (req) => ({ requests: await app.requests(req.query) }));
-  server.get<{ Params: { id: string } }>('/api/requests/:id', async (req) => app.requestView(req.params.id));
+  server.get<{ Querystring: { identity?: string; app?: string; state?: string } }>(
+    '/api/grants',
+    async (req) => ({ grants: await app.grants(req.query) }),
+  );
+  server.get<{ Querystring: { status?: string; approver?: string } }>(
+    '/api/requests',
+    async (req) => ({ requests: await app.requests(req.query) }),
+  );
+  server.get<{ Params: { id: string } }>('/api/requests/:id', async (req) =>
+    app.requestView(req.params.id),
+  );
   return server;
 }

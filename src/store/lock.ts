@@ -26,7 +26,12 @@ function alive(pid: number): boolean {
  */
 export function acquireLock(dir: string, command: string): () => void {
   const path = join(dir, 'gatehouse.lock');
-  const me: Holder = { pid: process.pid, host: hostname(), command, since: new Date().toISOString() };
+  const me: Holder = {
+    pid: process.pid,
+    host: hostname(),
+    command,
+    since: new Date().toISOString(),
+  };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx');
@@ -60,5 +65,7 @@ export function acquireLock(dir: string, command: string): () => void {
       unlinkSync(path);
     }
   }
-  throw new StoreLockedError(`store ${dir} is locked (${path}); remove the file if no Gatehouse process is running`);
+  throw new StoreLockedError(
+    `store ${dir} is locked (${path}); remove the file if no Gatehouse process is running`,
+  );
 }

@@ -9,33 +9,58 @@ export function migrationFiles(): { version: number; name: string; text: string 
   return readdirSync(DIR)
     .filter((f) => /^\d+_.*\.sql$/.test(f))
     .sort()
-    .map((f) => ({ version: Number(f.split('_')[0]), name: f, text: readFileSync(join(DIR, f), 'utf8') }));
+    .map((f) => ({
+      version: Number(f.split('_')[0]),
+      name: f,
+      text: readFileSync(join(DIR, f), 'utf8'),
+    }));
 }
 
+/** Held (per transaction) by whoever migrates, so nodes starting together take turns. */
+const LOCK = `SELECT pg_advisory_xact_lock(hashtext('gatehouse.migrate'))`;
+
 /**
- * Applies pending migrations, each in one transaction with its row written first so two migrators
- * collide on the primary key instead of both applying. A schema newer than this code is refused.
+ * Applies pending migrations, each in one transaction with its row written first. Migrators take
+ * turns under an advisory lock and re-check under it, so several nodes starting together on one
+ * server database apply each migration once and none fails. A schema newer than this code is refused.
  */
 export async function migrate(sql: Sql): Promise<number> {
-  await sql.query(
-    `CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-  );
+  await sql.transaction(async (tx) => {
+    await tx.query(LOCK);
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+  });
   const files = migrationFiles();
-  const done = await sql.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+  const done = await sql.query<{ version: number }>(
+    'SELECT version FROM schema_migrations ORDER BY version',
+  );
   const latest = files.at(-1)?.version ?? 0;
   const newest = done.at(-1)?.version ?? 0;
   if (newest > latest) {
-    throw new Error(`the store's schema is version ${newest}, newer than this Gatehouse knows (${latest}); upgrade Gatehouse`);
+    throw new Error(
+      `the store's schema is version ${newest}, newer than this Gatehouse knows (${latest}); upgrade Gatehouse`,
+    );
   }
   const have = new Set(done.map((d) => d.version));
   let applied = 0;
   for (const f of files) {
     if (have.has(f.version)) continue;
-    await sql.transaction(async (tx) => {
-      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [f.version, f.name]);
+    const mine = await sql.transaction(async (tx) => {
+      await tx.query(LOCK);
+      // Another node may have applied it while this one waited for the lock.
+      const [taken] = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [
+        f.version,
+      ]);
+      if (taken) return false;
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+        f.version,
+        f.name,
+      ]);
       for (const stmt of splitStatements(f.text)) await tx.query(stmt);
+      return true;
     });
-    applied++;
+    if (mine) applied++;
   }
   return applied;
 }

@@ -24,7 +24,11 @@ export interface TestStore {
 
 const schemaHash = () =>
   createHash('sha256')
-    .update(migrationFiles().map((f) => f.text).join('\n'))
+    .update(
+      migrationFiles()
+        .map((f) => f.text)
+        .join('\n'),
+    )
     .digest('hex')
     .slice(0, 12);
 

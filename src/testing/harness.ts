@@ -1,4 +1,12 @@
-import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -41,7 +49,10 @@ const START = '2026-03-02T09:00:00.000Z';
 async function targetTemplate(): Promise<string> {
   const { config } = await loadConfigDir(DEMO_CONFIG);
   const roles = config.entitlements.map((e) => e.target.role!).sort();
-  const template = join(tmpdir(), `gatehouse-demo-target-${roles.length}-${Buffer.from(roles.join(',')).toString('base64url').slice(-16)}`);
+  const template = join(
+    tmpdir(),
+    `gatehouse-demo-target-${roles.length}-${Buffer.from(roles.join(',')).toString('base64url').slice(-16)}`,
+  );
   if (existsSync(template)) return template;
   const building = mkdtempSync(join(tmpdir(), 'gatehouse-target-build-'));
   const db = await PGlite.create(join(building, 'target'));
@@ -64,13 +75,23 @@ export async function harness(opts: { people?: boolean; config?: string } = {}):
   const store = await testStore();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-h-'));
   cpSync(await targetTemplate(), dir, { recursive: true });
-  await store.sql.query(`INSERT INTO meta (key, value) VALUES ('simulation', 'true'), ('created_at', $1)`, [START]);
+  await store.sql.query(
+    `INSERT INTO meta (key, value) VALUES ('simulation', 'true'), ('created_at', $1)`,
+    [START],
+  );
   const catalog = new CatalogCache();
-  const connectors = connectorSource(async (name) => (await catalog.get(store.sql)).connectors.get(name), { env: process.env, dataDir: dir });
+  const connectors = connectorSource(
+    async (name) => (await catalog.get(store.sql)).connectors.get(name),
+    { env: process.env, dataDir: dir },
+  );
   const open = async (_env: unknown, o: { now?: string }): Promise<CliContext> => {
     const clock = await clockFor(store.sql, o.now);
     const app = gatehouse({ sql: store.sql, clock, catalog, connectors, workerId: 'test-worker' });
-    return { app, store: { sql: store.sql, kind: store.kind, location: dir, close: async () => undefined }, close: async () => undefined };
+    return {
+      app,
+      store: { sql: store.sql, kind: store.kind, location: dir, close: async () => undefined },
+      close: async () => undefined,
+    };
   };
   const h: Harness = {
     store,
@@ -79,7 +100,12 @@ export async function harness(opts: { people?: boolean; config?: string } = {}):
     async cli(args) {
       const out: string[] = [];
       const err: string[] = [];
-      const code = await runCli([...args, '--json', '--now', h.now], { stdout: (t) => out.push(t), stderr: (t) => err.push(t) }, { env: process.env, cwd: dir }, open);
+      const code = await runCli(
+        [...args, '--json', '--now', h.now],
+        { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
+        { env: process.env, cwd: dir },
+        open,
+      );
       const stdout = out.join('\n');
       let json: unknown;
       try {
@@ -119,7 +145,8 @@ export async function harness(opts: { people?: boolean; config?: string } = {}):
   return h;
 }
 
-export const PEOPLE_HEADER = 'id,kind,status,display_name,department,title,manager,owner,location,employment_type';
+export const PEOPLE_HEADER =
+  'id,kind,status,display_name,department,title,manager,owner,location,employment_type';
 
 /** The demo's people, one CSV row each (no header), for tests that change or extend the feed. */
 export function demoPeople(): string[] {

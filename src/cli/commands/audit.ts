@@ -11,7 +11,9 @@ export const auditVerify: Command = {
     const result = await r.app.auditVerify();
     return {
       json: result,
-      text: result.ok ? `ok: ${result.events} events, chain intact` : `BROKEN at event ${result.first_bad}: ${result.reason}`,
+      text: result.ok
+        ? `ok: ${result.events} events, chain intact`
+        : `BROKEN at event ${result.first_bad}: ${result.reason}`,
     };
   },
 };
@@ -21,9 +23,21 @@ export const auditTrace: Command = {
   usage: 'audit trace ID',
   summary: 'reconstruct a request or grant from request to verified removal',
   async run(r) {
-    const events = await r.app.auditTrace(positional(r.args, 2, 'ID: a request (req_…) or grant (grt_…)'));
-    const rows = events.map((e) => ({ seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, details: JSON.stringify(e.details) }));
-    return { json: { events }, text: table(rows, ['seq', 'at', 'actor', 'action', 'subject', 'details']) };
+    const events = await r.app.auditTrace(
+      positional(r.args, 2, 'ID: a request (req_…) or grant (grt_…)'),
+    );
+    const rows = events.map((e) => ({
+      seq: e.seq,
+      at: e.at,
+      actor: e.actor,
+      action: e.action,
+      subject: e.subject,
+      details: JSON.stringify(e.details),
+    }));
+    return {
+      json: { events },
+      text: table(rows, ['seq', 'at', 'actor', 'action', 'subject', 'details']),
+    };
   },
 };
 
@@ -35,7 +49,8 @@ export const auditExport: Command = {
   async run(r) {
     const s = str(r.args, 'since');
     const since = s === undefined ? undefined : new Date(s);
-    if (since && Number.isNaN(since.getTime())) throw new InputError(`--since: "${s}" is not an ISO 8601 time`);
+    if (since && Number.isNaN(since.getTime()))
+      throw new InputError(`--since: "${s}" is not an ISO 8601 time`);
     // JSON lines are already machine-readable: --json changes nothing here.
     await r.app.auditExport(since, (line) => r.io.stdout(line));
   },
@@ -48,7 +63,9 @@ export const report: Command = {
   async run(r) {
     const rep = await r.app.report();
     const text = Object.entries(rep)
-      .map(([k, v]) => `${k}: ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)
+      .map(
+        ([k, v]) => `${k}: ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`,
+      )
       .join('\n');
     return { json: rep, text };
   },

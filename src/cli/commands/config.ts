@@ -25,7 +25,9 @@ export const validate: Command = {
     for (const w of warnings) r.io.stderr(`warning: ${formatIssue(w)}`);
     return {
       json: { ok: true, counts, warnings },
-      text: `ok: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}`,
+      text: `ok: ${Object.entries(counts)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')}`,
     };
   },
 };
@@ -43,7 +45,10 @@ export const apply: Command = {
     const as = typeof r.args.values.as === 'string' ? r.args.values.as : 'config:apply';
     const result = await r.app.apply(config, as, dryRun);
     const head = dryRun ? 'dry run, nothing written' : `applied configuration ${result.hash}`;
-    const changes = result.changes.length === 0 ? 'no changes' : table(result.changes as never[], ['change', 'kind', 'id']);
+    const changes =
+      result.changes.length === 0
+        ? 'no changes'
+        : table(result.changes as never[], ['change', 'kind', 'id']);
     const impact =
       result.impact.length === 0
         ? 'no live grant is affected'

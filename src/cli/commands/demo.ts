@@ -18,13 +18,22 @@ export const demo: Command = {
     const ctx = await openContext(r.env, { ...(data ? { data } : {}), command: 'demo' });
     try {
       const [seeded] = await ctx.store.sql.query(`SELECT 1 FROM meta WHERE key = 'demo_seeded'`);
-      const steps = seeded ? [] : await seedDemo(ctx.app, ctx.store.kind === 'embedded' ? ctx.store.location : r.env.cwd);
-      if (!seeded) await ctx.store.sql.query(`INSERT INTO meta (key, value) VALUES ('demo_seeded', $1)`, [new Date().toISOString()]);
+      const steps = seeded
+        ? []
+        : await seedDemo(ctx.app, ctx.store.kind === 'embedded' ? ctx.store.location : r.env.cwd);
+      if (!seeded)
+        await ctx.store.sql.query(`INSERT INTO meta (key, value) VALUES ('demo_seeded', $1)`, [
+          new Date().toISOString(),
+        ]);
       const grants = await ctx.app.grants({ state: 'active' });
       r.io.stdout(
         [
-          seeded ? `demo organisation already in ${ctx.store.location}` : `created the Acme demo organisation in ${ctx.store.location} (config: ${DEMO_CONFIG})`,
-          ...(steps.length ? ['', table(steps as never[], ['path', 'request', 'status', 'outcome', 'reason'])] : []),
+          seeded
+            ? `demo organisation already in ${ctx.store.location}`
+            : `created the Acme demo organisation in ${ctx.store.location} (config: ${DEMO_CONFIG})`,
+          ...(steps.length
+            ? ['', table(steps as never[], ['path', 'request', 'status', 'outcome', 'reason'])]
+            : []),
           '',
           `${grants.length} grants active and verified in the target database.`,
           'Try:',

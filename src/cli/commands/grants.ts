@@ -7,7 +7,12 @@ export const grants: Command = {
   name: 'grants',
   usage: 'grants [--identity ID] [--app APP] [--state S] [--expiring-within 7d]',
   summary: 'the live entitlement record',
-  options: { identity: { type: 'string' }, app: { type: 'string' }, state: { type: 'string' }, 'expiring-within': { type: 'string' } },
+  options: {
+    identity: { type: 'string' },
+    app: { type: 'string' },
+    state: { type: 'string' },
+    'expiring-within': { type: 'string' },
+  },
   async run(r) {
     const within = str(r.args, 'expiring-within');
     const list = await r.app.grants({
@@ -26,7 +31,11 @@ export const revoke: Command = {
   summary: 'revoke now (trigger manual); removal is verified by the next sweep',
   options: { reason: { type: 'string' } },
   async run(r) {
-    const g = await r.app.revoke(positional(r.args, 1, 'GRANT: the grant to revoke'), actor(r, 'revoke'), need(r.args, 'reason', 'say why the grant is revoked'));
+    const g = await r.app.revoke(
+      positional(r.args, 1, 'GRANT: the grant to revoke'),
+      actor(r, 'revoke'),
+      need(r.args, 'reason', 'say why the grant is revoked'),
+    );
     return { json: g, text: formatGrants([g]) };
   },
 };

@@ -10,7 +10,8 @@ function kinds(value: string | undefined): IdentityKind[] | undefined {
   if (value === undefined) return undefined;
   const list = value.split(',').map((k) => k.trim());
   for (const k of list) {
-    if (!(IDENTITY_KINDS as readonly string[]).includes(k)) throw new InputError(`--kinds: "${k}" is not one of ${IDENTITY_KINDS.join(', ')}`);
+    if (!(IDENTITY_KINDS as readonly string[]).includes(k))
+      throw new InputError(`--kinds: "${k}" is not one of ${IDENTITY_KINDS.join(', ')}`);
   }
   return list as IdentityKind[];
 }
@@ -41,7 +42,19 @@ export const identitiesList: Command = {
   summary: 'identities, with owner, status and live grants',
   async run(r) {
     const list = await r.app.identities();
-    return { json: { identities: list }, text: table(list, ['id', 'kind', 'status', 'owner', 'manager', 'department', 'title', 'grants']) };
+    return {
+      json: { identities: list },
+      text: table(list, [
+        'id',
+        'kind',
+        'status',
+        'owner',
+        'manager',
+        'department',
+        'title',
+        'grants',
+      ]),
+    };
   },
 };
 

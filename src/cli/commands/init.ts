@@ -10,20 +10,32 @@ export const init: Command = {
   options: { simulation: { type: 'boolean' } },
   store: false,
   async run(r) {
-    const store = await openStore({ dataDir: dataDir(r.env, r.args.values.data as string | undefined), databaseUrl: r.env.env.DATABASE_URL, command: 'init' });
+    const store = await openStore({
+      dataDir: dataDir(r.env, r.args.values.data as string | undefined),
+      databaseUrl: r.env.env.DATABASE_URL,
+      command: 'init',
+    });
     try {
       const wanted = r.args.values.simulation === true;
-      const [existing] = await store.sql.query<{ value: string }>(`SELECT value FROM meta WHERE key = 'simulation'`);
+      const [existing] = await store.sql.query<{ value: string }>(
+        `SELECT value FROM meta WHERE key = 'simulation'`,
+      );
       if (existing && (existing.value === 'true') !== wanted) {
         throw new InputError(
           `the store at ${store.location} already exists as a ${existing.value === 'true' ? 'simulation' : 'production'} store; a store's kind is fixed when it is created`,
         );
       }
       if (!existing) {
-        await store.sql.query(`INSERT INTO meta (key, value) VALUES ('simulation', $1), ('created_at', $2)`, [String(wanted), new Date().toISOString()]);
+        await store.sql.query(
+          `INSERT INTO meta (key, value) VALUES ('simulation', $1), ('created_at', $2)`,
+          [String(wanted), new Date().toISOString()],
+        );
       }
       const kind = wanted ? 'simulation' : 'production';
-      return { json: { store: store.location, kind: store.kind, simulation: wanted }, text: `${existing ? 'store ready' : 'created'}: ${store.location} (${store.kind}, ${kind})` };
+      return {
+        json: { store: store.location, kind: store.kind, simulation: wanted },
+        text: `${existing ? 'store ready' : 'created'}: ${store.location} (${store.kind}, ${kind})`,
+      };
     } finally {
       await store.close();
     }

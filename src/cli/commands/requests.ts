@@ -19,7 +19,8 @@ const requestOptions = {
 
 export const request: Command = {
   name: 'request',
-  usage: 'request ENT --for ID [--duration 8h] --reason TEXT [--ticket SYS:KEY] [--emergency] --as ID',
+  usage:
+    'request ENT --for ID [--duration 8h] --reason TEXT [--ticket SYS:KEY] [--emergency] --as ID',
   summary: 'submit a request; prints it with its decision',
   options: requestOptions,
   async run(r) {
@@ -38,7 +39,8 @@ export const request: Command = {
 
 export const explain: Command = {
   name: 'explain',
-  usage: 'explain ENT --for ID [--duration 8h] [--reason TEXT] [--ticket SYS:KEY] [--emergency] [--as ID]',
+  usage:
+    'explain ENT --for ID [--duration 8h] [--reason TEXT] [--ticket SYS:KEY] [--emergency] [--as ID]',
   summary: 'dry run of the decision; nothing is written',
   options: requestOptions,
   async run(r) {
@@ -81,7 +83,12 @@ export const approve: Command = {
   summary: "approve the request's current stage",
   options: { comment: { type: 'string' } },
   async run(r) {
-    const view = await r.app.act(positional(r.args, 1, 'REQ: the request to approve'), actor(r, 'approve'), 'approve', str(r.args, 'comment') ?? '');
+    const view = await r.app.act(
+      positional(r.args, 1, 'REQ: the request to approve'),
+      actor(r, 'approve'),
+      'approve',
+      str(r.args, 'comment') ?? '',
+    );
     return { json: view, text: formatRequest(view) };
   },
 };
@@ -93,7 +100,12 @@ export const reject: Command = {
   options: { comment: { type: 'string' } },
   async run(r) {
     const id = positional(r.args, 1, 'REQ: the request to reject');
-    const view = await r.app.act(id, actor(r, 'reject'), 'reject', need(r.args, 'comment', 'say why the request is rejected'));
+    const view = await r.app.act(
+      id,
+      actor(r, 'reject'),
+      'reject',
+      need(r.args, 'comment', 'say why the request is rejected'),
+    );
     return { json: view, text: formatRequest(view) };
   },
 };
@@ -106,8 +118,30 @@ export const requests: Command = {
   async run(r) {
     const status = str(r.args, 'status');
     const approver = str(r.args, 'approver');
-    const list = await r.app.requests({ ...(status ? { status } : {}), ...(approver ? { approver } : {}) });
-    const rows = list.map((v) => ({ id: v.id, status: v.status, entitlement: v.entitlement, beneficiary: v.beneficiary, requester: v.requester, outcome: v.decision.outcome, created: v.created_at }));
-    return { json: { requests: list }, text: table(rows, ['id', 'status', 'entitlement', 'beneficiary', 'requester', 'outcome', 'created']) };
+    const list = await r.app.requests({
+      ...(status ? { status } : {}),
+      ...(approver ? { approver } : {}),
+    });
+    const rows = list.map((v) => ({
+      id: v.id,
+      status: v.status,
+      entitlement: v.entitlement,
+      beneficiary: v.beneficiary,
+      requester: v.requester,
+      outcome: v.decision.outcome,
+      created: v.created_at,
+    }));
+    return {
+      json: { requests: list },
+      text: table(rows, [
+        'id',
+        'status',
+        'entitlement',
+        'beneficiary',
+        'requester',
+        'outcome',
+        'created',
+      ]),
+    };
   },
 };

@@ -12,19 +12,27 @@ export const serveOptions = { port: { type: 'string' }, interval: { type: 'strin
  * Serves the API and runs `sweep` every interval until the process is stopped. A sweep that fails
  * is reported on stderr and retried at the next tick; its work stays in the outbox.
  */
-export async function serveUntilStopped(app: Gatehouse, io: Io, env: Record<string, string | undefined>, port: number, intervalSeconds: number): Promise<void> {
+export async function serveUntilStopped(
+  app: Gatehouse,
+  io: Io,
+  env: Record<string, string | undefined>,
+  port: number,
+  intervalSeconds: number,
+): Promise<void> {
   const token = env.GATEHOUSE_API_TOKEN ?? randomBytes(18).toString('base64url');
   const server = buildServer(app, token);
   const address = await server.listen({ port, host: '127.0.0.1' });
   io.stdout(`gatehouse serving at ${address} (sweep every ${intervalSeconds}s)`);
-  if (!env.GATEHOUSE_API_TOKEN) io.stdout(`API token for this run: ${token}   (set GATEHOUSE_API_TOKEN to choose one)`);
+  if (!env.GATEHOUSE_API_TOKEN)
+    io.stdout(`API token for this run: ${token}   (set GATEHOUSE_API_TOKEN to choose one)`);
   let running = false;
   const tick = async () => {
     if (running) return;
     running = true;
     try {
       const r = await app.sweep();
-      if (r.expired + r.lapsed + r.jobs_done + r.jobs_failed > 0) io.stdout(`sweep: ${JSON.stringify(r)}`);
+      if (r.expired + r.lapsed + r.jobs_done + r.jobs_failed > 0)
+        io.stdout(`sweep: ${JSON.stringify(r)}`);
     } catch (e) {
       io.stderr(`sweep failed: ${(e as Error).message}`);
     } finally {
@@ -45,7 +53,8 @@ export async function serveUntilStopped(app: Gatehouse, io: Io, env: Record<stri
 export function portOf(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InputError(`--port: "${value}" is not a port number`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InputError(`--port: "${value}" is not a port number`);
   return n;
 }
 
@@ -55,6 +64,12 @@ export const serve: Command = {
   summary: 'HTTP API and the background jobs (sweep on a schedule)',
   options: serveOptions,
   async run(r) {
-    await serveUntilStopped(r.app, r.io, r.env.env, portOf(str(r.args, 'port'), 8080), parseDuration(str(r.args, 'interval') ?? '30s', '--interval'));
+    await serveUntilStopped(
+      r.app,
+      r.io,
+      r.env.env,
+      portOf(str(r.args, 'port'), 8080),
+      parseDuration(str(r.args, 'interval') ?? '30s', '--interval'),
+    );
   },
 };

@@ -23,16 +23,24 @@ export async function actOnRequest(
   now: Date,
   a: { requestId: string; actor: string; verdict: 'approve' | 'reject'; comment: string },
 ): Promise<void> {
-  if (a.verdict === 'reject' && a.comment.trim() === '') throw new InputError('reject needs --comment saying why');
+  if (a.verdict === 'reject' && a.comment.trim() === '')
+    throw new InputError('reject needs --comment saying why');
   await sql.transaction(async (tx) => {
-    const [r] = await tx.query<{ id: string; requester: string; beneficiary: string; status: string }>(
-      'SELECT id, requester, beneficiary, status FROM requests WHERE id = $1 FOR UPDATE',
-      [a.requestId],
-    );
+    const [r] = await tx.query<{
+      id: string;
+      requester: string;
+      beneficiary: string;
+      status: string;
+    }>('SELECT id, requester, beneficiary, status FROM requests WHERE id = $1 FOR UPDATE', [
+      a.requestId,
+    ]);
     if (!r) throw new InputError(`unknown request "${a.requestId}"`);
-    if (r.status !== 'pending_approval') throw new InputError(`request ${r.id} is ${r.status}, not pending approval`);
+    if (r.status !== 'pending_approval')
+      throw new InputError(`request ${r.id} is ${r.status}, not pending approval`);
     if (a.actor === r.requester || a.actor === r.beneficiary) {
-      throw new RefusedError(`${a.actor} may not ${a.verdict} request ${r.id}: nobody approves a request they made or that is for themselves`);
+      throw new RefusedError(
+        `${a.actor} may not ${a.verdict} request ${r.id}: nobody approves a request they made or that is for themselves`,
+      );
     }
     const [stage] = await tx.query<StageRow>(
       `SELECT idx, rule, approvers, min_approvals, state FROM approval_stages WHERE request_id = $1 AND state = 'pending'`,
@@ -40,10 +48,18 @@ export async function actOnRequest(
     );
     if (!stage) throw new Error(`request ${r.id} is pending with no pending stage`);
     if (!stage.approvers.includes(a.actor)) {
-      throw new RefusedError(`${a.actor} is not an approver of the current stage (${stage.rule}: ${stage.approvers.join(', ') || 'nobody'}) of ${r.id}`);
+      throw new RefusedError(
+        `${a.actor} is not an approver of the current stage (${stage.rule}: ${stage.approvers.join(', ') || 'nobody'}) of ${r.id}`,
+      );
     }
-    const dup = await tx.query('SELECT 1 FROM approvals WHERE request_id = $1 AND stage_idx = $2 AND approver = $3', [r.id, stage.idx, a.actor]);
-    if (dup.length > 0) throw new InputError(`${a.actor} has already acted on stage ${stage.idx} (${stage.rule}) of ${r.id}`);
+    const dup = await tx.query(
+      'SELECT 1 FROM approvals WHERE request_id = $1 AND stage_idx = $2 AND approver = $3',
+      [r.id, stage.idx, a.actor],
+    );
+    if (dup.length > 0)
+      throw new InputError(
+        `${a.actor} has already acted on stage ${stage.idx} (${stage.rule}) of ${r.id}`,
+      );
     await tx.query(
       'INSERT INTO approvals (request_id, stage_idx, approver, verdict, comment, at) VALUES ($1, $2, $3, $4, $5, $6)',
       [r.id, stage.idx, a.actor, a.verdict, a.comment, now],
@@ -55,8 +71,14 @@ export async function actOnRequest(
       details: { stage: stage.idx, rule: stage.rule, comment: a.comment },
     });
     if (a.verdict === 'reject') {
-      await tx.query(`UPDATE approval_stages SET state = 'rejected' WHERE request_id = $1 AND idx = $2`, [r.id, stage.idx]);
-      await tx.query(`UPDATE requests SET status = 'rejected', closed_at = $2 WHERE id = $1`, [r.id, now]);
+      await tx.query(
+        `UPDATE approval_stages SET state = 'rejected' WHERE request_id = $1 AND idx = $2`,
+        [r.id, stage.idx],
+      );
+      await tx.query(`UPDATE requests SET status = 'rejected', closed_at = $2 WHERE id = $1`, [
+        r.id,
+        now,
+      ]);
       return;
     }
     const [count] = await tx.query<{ n: number | string }>(
@@ -64,14 +86,25 @@ export async function actOnRequest(
       [r.id, stage.idx],
     );
     if (Number(count?.n) < stage.min_approvals) return;
-    await tx.query(`UPDATE approval_stages SET state = 'approved' WHERE request_id = $1 AND idx = $2`, [r.id, stage.idx]);
+    await tx.query(
+      `UPDATE approval_stages SET state = 'approved' WHERE request_id = $1 AND idx = $2`,
+      [r.id, stage.idx],
+    );
     const next = await tx.query<{ idx: number }>(
       `UPDATE approval_stages SET state = 'pending' WHERE request_id = $1 AND idx = $2 RETURNING idx`,
       [r.id, stage.idx + 1],
     );
     if (next.length > 0) return;
-    await tx.query(`UPDATE requests SET status = 'approved', closed_at = $2 WHERE id = $1`, [r.id, now]);
-    await appendAudit(tx, now, { actor: a.actor, action: 'request.approved', subject: r.id, details: { stages: stage.idx + 1 } });
+    await tx.query(`UPDATE requests SET status = 'approved', closed_at = $2 WHERE id = $1`, [
+      r.id,
+      now,
+    ]);
+    await appendAudit(tx, now, {
+      actor: a.actor,
+      action: 'request.approved',
+      subject: r.id,
+      details: { stages: stage.idx + 1 },
+    });
     await fulfil(tx, catalog, now, r.id, a.actor);
   });
 }
@@ -84,9 +117,20 @@ export async function lapseOverdue(sql: Sql, now: Date): Promise<number> {
       [now],
     );
     for (const r of due) {
-      await tx.query(`UPDATE requests SET status = 'lapsed', closed_at = $2 WHERE id = $1`, [r.id, now]);
-      await tx.query(`UPDATE approval_stages SET state = 'lapsed' WHERE request_id = $1 AND state IN ('pending', 'waiting')`, [r.id]);
-      await appendAudit(tx, now, { actor: 'gatehouse', action: 'request.lapsed', subject: r.id, details: { reason: 'approval timeout' } });
+      await tx.query(`UPDATE requests SET status = 'lapsed', closed_at = $2 WHERE id = $1`, [
+        r.id,
+        now,
+      ]);
+      await tx.query(
+        `UPDATE approval_stages SET state = 'lapsed' WHERE request_id = $1 AND state IN ('pending', 'waiting')`,
+        [r.id],
+      );
+      await appendAudit(tx, now, {
+        actor: 'gatehouse',
+        action: 'request.lapsed',
+        subject: r.id,
+        details: { reason: 'approval timeout' },
+      });
     }
     return due.length;
   });

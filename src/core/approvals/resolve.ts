@@ -12,13 +12,21 @@ export interface ResolvedStage {
 }
 
 /** The people a stage rule names, before exclusions. */
-async function candidates(sql: Sql, catalog: Catalog, rule: string, beneficiary: Identity, app: App): Promise<string[]> {
+async function candidates(
+  sql: Sql,
+  catalog: Catalog,
+  rule: string,
+  beneficiary: Identity,
+  app: App,
+): Promise<string[]> {
   if (rule === 'manager') {
     // A non-human identity has no manager of its own: its owner's manager approves.
-    const subject = beneficiary.kind === 'human' ? beneficiary : await findIdentity(sql, beneficiary.owner);
+    const subject =
+      beneficiary.kind === 'human' ? beneficiary : await findIdentity(sql, beneficiary.owner);
     return subject?.manager ? [subject.manager] : [];
   }
-  if (rule === 'owner') return beneficiary.kind !== 'human' && beneficiary.owner ? [beneficiary.owner] : [];
+  if (rule === 'owner')
+    return beneficiary.kind !== 'human' && beneficiary.owner ? [beneficiary.owner] : [];
   if (rule === 'app_owner') return app.owner ? [app.owner] : [];
   if (rule.startsWith('group:')) return catalog.groups.get(rule.slice(6)) ?? [];
   if (rule.startsWith('identity:')) return [rule.slice(9)];
@@ -43,7 +51,9 @@ export async function resolveChain(
   };
   const stages: ResolvedStage[] = [];
   for (const s of chain) {
-    let approvers = await eligible(await candidates(sql, catalog, s.rule, ctx.beneficiary, ctx.app));
+    let approvers = await eligible(
+      await candidates(sql, catalog, s.rule, ctx.beneficiary, ctx.app),
+    );
     let fallback = false;
     if (approvers.length < s.minApprovals) {
       approvers = await eligible(catalog.groups.get(catalog.settings.fallbackGroup) ?? []);

@@ -68,7 +68,17 @@ export async function appendAudit(tx: Sql, at: Date, input: AuditInput): Promise
   await tx.query(
     `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [event.seq, event.at, event.actor, event.action, event.subject, JSON.stringify(event.details), event.refs, event.prev_hash, event.hash],
+    [
+      event.seq,
+      event.at,
+      event.actor,
+      event.action,
+      event.subject,
+      JSON.stringify(event.details),
+      event.refs,
+      event.prev_hash,
+      event.hash,
+    ],
   );
   await tx.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [event.seq, event.hash]);
   return event;

@@ -1,5 +1,12 @@
 import { InputError } from '../errors.js';
-import type { App, BirthrightRule, ConnectorConfig, Entitlement, Settings, SodRule } from '../model.js';
+import type {
+  App,
+  BirthrightRule,
+  ConnectorConfig,
+  Entitlement,
+  Settings,
+  SodRule,
+} from '../model.js';
 import { DEFAULT_SETTINGS } from '../model.js';
 import { PolicyEngine } from '../policy/engine.js';
 import type { Sql } from '../sql.js';
@@ -26,7 +33,9 @@ export class CatalogCache {
 
   /** The catalog of the configuration in force; one indexed read when nothing changed. */
   async get(sql: Sql): Promise<Catalog> {
-    const [state] = await sql.query<{ config_hash: string }>('SELECT config_hash FROM config_state WHERE id = 1');
+    const [state] = await sql.query<{ config_hash: string }>(
+      'SELECT config_hash FROM config_state WHERE id = 1',
+    );
     const hash = state?.config_hash ?? 'empty';
     if (this.current?.hash === hash) return this.current;
     this.current = await loadCatalog(sql, hash);
@@ -39,11 +48,15 @@ export class CatalogCache {
 }
 
 export async function loadCatalog(sql: Sql, hash: string): Promise<Catalog> {
-  const [state] = await sql.query<{ settings: Settings }>('SELECT settings FROM config_state WHERE id = 1');
+  const [state] = await sql.query<{ settings: Settings }>(
+    'SELECT settings FROM config_state WHERE id = 1',
+  );
   const apps = (await sql.query('SELECT * FROM apps')).map(toApp);
   const ents = (await sql.query('SELECT * FROM entitlements WHERE NOT retired')).map(toEntitlement);
   const sod = (await sql.query('SELECT * FROM sod_rules ORDER BY id')).map(toSodRule);
-  const birthright = (await sql.query('SELECT * FROM birthright_rules ORDER BY idx')).map(toBirthright);
+  const birthright = (await sql.query('SELECT * FROM birthright_rules ORDER BY idx')).map(
+    toBirthright,
+  );
   const members = await sql.query<{ id: string; member: string | null }>(
     'SELECT g.id, m.identity_id AS member FROM groups g LEFT JOIN group_members m ON m.group_id = g.id ORDER BY g.id, m.identity_id',
   );

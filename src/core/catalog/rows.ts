@@ -1,4 +1,13 @@
-import type { App, BirthrightRule, ConnectorConfig, Entitlement, Identity, Policy, SodRule, StageRule } from '../model.js';
+import type {
+  App,
+  BirthrightRule,
+  ConnectorConfig,
+  Entitlement,
+  Identity,
+  Policy,
+  SodRule,
+  StageRule,
+} from '../model.js';
 
 /** Row shapes as both drivers return them, and their mapping onto the model. */
 export interface IdentityRow {
@@ -77,9 +86,19 @@ export function toBirthright(r: Record<string, unknown>): BirthrightRule {
 }
 
 export function toPolicy(r: Record<string, unknown>): Policy {
-  return { id: r.id as string, text: r.text as string, reason: (r.reason as string | null) ?? null, file: r.file as string, line: r.line as number };
+  return {
+    id: r.id as string,
+    text: r.text as string,
+    reason: (r.reason as string | null) ?? null,
+    file: r.file as string,
+    line: r.line as number,
+  };
 }
 
 export function toConnector(r: Record<string, unknown>): ConnectorConfig {
-  return { name: r.name as string, type: r.type as string, settings: r.settings as Record<string, unknown> };
+  return {
+    name: r.name as string,
+    type: r.type as string,
+    settings: r.settings as Record<string, unknown>,
+  };
 }

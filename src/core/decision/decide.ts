@@ -2,7 +2,15 @@ import type { Catalog } from '../catalog/catalog.js';
 import { appOf } from '../catalog/catalog.js';
 import { formatDuration } from '../duration.js';
 import { findIdentity } from '../identities/queries.js';
-import type { Decision, Entitlement, Identity, Reason, RequestStatus, SodRule, StageRule } from '../model.js';
+import type {
+  Decision,
+  Entitlement,
+  Identity,
+  Reason,
+  RequestStatus,
+  SodRule,
+  StageRule,
+} from '../model.js';
 import type { PolicyContext } from '../policy/engine.js';
 import type { Sql } from '../sql.js';
 import { type ResolvedStage, resolveChain } from '../approvals/resolve.js';
@@ -22,7 +30,13 @@ export interface DecideInput {
   emergency: boolean;
   kind: RequestKind;
   /** For extend: the grant whose expiry would move. */
-  grant?: { id: string; expiresAt: Date | null; state: string; identity: string; entitlement: string };
+  grant?: {
+    id: string;
+    expiresAt: Date | null;
+    state: string;
+    identity: string;
+    entitlement: string;
+  };
   /** For birthright: the rule's index. */
   birthrightRule?: number;
 }
@@ -48,7 +62,12 @@ function trivial(text: string): boolean {
  * The decision procedure of PRODUCT.md section 3, steps 1–6 (and 7 for break-glass). It only
  * reads: `request` writes the plan, `explain` prints it.
  */
-export async function decide(sql: Sql, catalog: Catalog, now: Date, input: DecideInput): Promise<DecisionPlan> {
+export async function decide(
+  sql: Sql,
+  catalog: Catalog,
+  now: Date,
+  input: DecideInput,
+): Promise<DecisionPlan> {
   const { beneficiary: who, entitlement: ent } = input;
   const app = appOf(catalog, ent.app);
   const settings = catalog.settings;
@@ -56,15 +75,31 @@ export async function decide(sql: Sql, catalog: Catalog, now: Date, input: Decid
   let duration: number | null = input.duration === undefined ? ent.defaultDuration : input.duration;
   const inputs: Record<string, unknown> = {
     requester: input.requester,
-    beneficiary: { id: who.id, kind: who.kind, status: who.status, department: who.department, title: who.title },
+    beneficiary: {
+      id: who.id,
+      kind: who.kind,
+      status: who.status,
+      department: who.department,
+      title: who.title,
+    },
     entitlement: { id: ent.id, app: ent.app, risk: ent.risk, privileged: ent.privileged },
-    requested_duration: input.duration === undefined ? 'default' : input.duration === null ? 'standing' : formatDuration(input.duration),
+    requested_duration:
+      input.duration === undefined
+        ? 'default'
+        : input.duration === null
+          ? 'standing'
+          : formatDuration(input.duration),
     ticket: input.ticket,
     emergency: input.emergency,
     kind: input.kind,
     role_fit: fit.score,
   };
-  const plan = (status: DecisionPlan['status'], outcome: Decision['outcome'], reasons: Reason[], extra: Partial<DecisionPlan> = {}): DecisionPlan => ({
+  const plan = (
+    status: DecisionPlan['status'],
+    outcome: Decision['outcome'],
+    reasons: Reason[],
+    extra: Partial<DecisionPlan> = {},
+  ): DecisionPlan => ({
     status,
     decision: {
       outcome,
@@ -87,25 +122,41 @@ export async function decide(sql: Sql, catalog: Catalog, now: Date, input: Decid
   if (who.kind !== 'human') {
     const owner = who.owner ? await findIdentity(sql, who.owner) : undefined;
     if (!owner || owner.status !== 'active') {
-      return reject('owner_missing', who.owner ? `owner ${who.owner} of ${who.id} is not active` : `${who.id} has no owner`);
+      return reject(
+        'owner_missing',
+        who.owner ? `owner ${who.owner} of ${who.id} is not active` : `${who.id} has no owner`,
+      );
     }
   }
   if (!ent.kinds.includes(who.kind)) {
-    return reject('kind_not_allowed', `${ent.id} may be held by ${ent.kinds.join(', ')}, not ${who.kind}`);
+    return reject(
+      'kind_not_allowed',
+      `${ent.id} may be held by ${ent.kinds.join(', ')}, not ${who.kind}`,
+    );
   }
   if (input.kind !== 'birthright' && trivial(input.justification)) {
-    return reject('justification_required', `a justification of at least ${MIN_JUSTIFICATION} characters and two words is required`);
+    return reject(
+      'justification_required',
+      `a justification of at least ${MIN_JUSTIFICATION} characters and two words is required`,
+    );
   }
-  if (ent.requiresTicket && !input.ticket) return reject('ticket_required', `${ent.id} requires a ticket reference (--ticket SYS:KEY)`);
-  if (input.emergency && !ent.breakGlass) return reject('break_glass_not_allowed', `${ent.id} does not allow break-glass access`);
+  if (ent.requiresTicket && !input.ticket)
+    return reject('ticket_required', `${ent.id} requires a ticket reference (--ticket SYS:KEY)`);
+  if (input.emergency && !ent.breakGlass)
+    return reject('break_glass_not_allowed', `${ent.id} does not allow break-glass access`);
   if (duration === null && !ent.standing) {
-    return reject('duration_exceeds_max', `${ent.id} does not allow standing access; ask for a duration`);
+    return reject(
+      'duration_exceeds_max',
+      `${ent.id} does not allow standing access; ask for a duration`,
+    );
   }
-  if (input.emergency) duration = Math.min(duration ?? settings.emergencyMaxDuration, settings.emergencyMaxDuration);
+  if (input.emergency)
+    duration = Math.min(duration ?? settings.emergencyMaxDuration, settings.emergencyMaxDuration);
   // An extension moves the expiry by `duration`; the cap applies to what would then remain.
-  const span = input.kind === 'extend' && input.grant?.expiresAt && duration !== null
-    ? Math.max(0, (input.grant.expiresAt.getTime() - now.getTime()) / 1000) + duration
-    : duration;
+  const span =
+    input.kind === 'extend' && input.grant?.expiresAt && duration !== null
+      ? Math.max(0, (input.grant.expiresAt.getTime() - now.getTime()) / 1000) + duration
+      : duration;
   if (span !== null && ent.maxDuration !== null && span > ent.maxDuration) {
     return reject(
       'duration_exceeds_max',
@@ -115,16 +166,30 @@ export async function decide(sql: Sql, catalog: Catalog, now: Date, input: Decid
   const held = await heldBy(sql, who.id);
   if (input.kind === 'extend') {
     if (!input.grant || input.grant.state !== 'active') {
-      return reject('not_extendable', `grant ${input.grant?.id ?? '?'} is ${input.grant?.state ?? 'unknown'}, not active`);
+      return reject(
+        'not_extendable',
+        `grant ${input.grant?.id ?? '?'} is ${input.grant?.state ?? 'unknown'}, not active`,
+      );
     }
-    if (input.grant.expiresAt === null) return reject('not_extendable', `grant ${input.grant.id} is standing and has no expiry to move`);
+    if (input.grant.expiresAt === null)
+      return reject(
+        'not_extendable',
+        `grant ${input.grant.id} is standing and has no expiry to move`,
+      );
   } else {
     const grantId = held.grants.get(ent.id);
     if (grantId) {
-      return reject('duplicate', `${who.id} already holds ${ent.id} (grant ${grantId}); to get more time use: gatehouse extend ${grantId}`);
+      return reject(
+        'duplicate',
+        `${who.id} already holds ${ent.id} (grant ${grantId}); to get more time use: gatehouse extend ${grantId}`,
+      );
     }
     const pendingId = held.pending.get(ent.id);
-    if (pendingId) return reject('duplicate', `${who.id} already has a pending request for ${ent.id} (${pendingId})`);
+    if (pendingId)
+      return reject(
+        'duplicate',
+        `${who.id} already has a pending request for ${ent.id} (${pendingId})`,
+      );
   }
 
   // 2. Eligibility.
@@ -151,11 +216,16 @@ export async function decide(sql: Sql, catalog: Catalog, now: Date, input: Decid
   let sodException: SodRule | null = null;
   for (const v of sodViolations(catalog.sod, others, ent.id)) {
     if (v.rule.onConflict === 'block') {
-      return reject('sod_conflict', `${v.rule.id}: ${v.rule.description} (conflicts with ${v.with.join(', ')})`, v.rule.id);
+      return reject(
+        'sod_conflict',
+        `${v.rule.id}: ${v.rule.description} (conflicts with ${v.with.join(', ')})`,
+        v.rule.id,
+      );
     }
     sodException ??= v.rule;
   }
-  if (sodException?.exception && duration !== null) duration = Math.min(duration, sodException.exception.maxDuration);
+  if (sodException?.exception && duration !== null)
+    duration = Math.min(duration, sodException.exception.maxDuration);
 
   // 4. Licence fit. An extension keeps the seat it already has.
   if (ent.licenceTier && input.kind !== 'extend') {
@@ -172,12 +242,21 @@ export async function decide(sql: Sql, catalog: Catalog, now: Date, input: Decid
   // 7 before 5: break-glass and birthright are approved by rule, not by the auto-approve policies.
   if (input.emergency) {
     return plan('approved', 'auto_approved', [
-      { code: 'break_glass', message: `emergency access, capped at ${formatDuration(duration!)}; post-event review due within ${formatDuration(settings.emergencyReviewWithin)}` },
+      {
+        code: 'break_glass',
+        message: `emergency access, capped at ${formatDuration(duration!)}; post-event review due within ${formatDuration(settings.emergencyReviewWithin)}`,
+      },
       ...sodNote(sodException),
     ]);
   }
   if (input.kind === 'birthright') {
-    return plan('approved', 'auto_approved', [{ code: 'birthright', policy: `birthright[${input.birthrightRule ?? 0}]`, message: 'baseline access for this identity\'s attributes' }]);
+    return plan('approved', 'auto_approved', [
+      {
+        code: 'birthright',
+        policy: `birthright[${input.birthrightRule ?? 0}]`,
+        message: "baseline access for this identity's attributes",
+      },
+    ]);
   }
 
   // 5. Auto-approval.
@@ -186,7 +265,11 @@ export async function decide(sql: Sql, catalog: Catalog, now: Date, input: Decid
     return plan(
       'approved',
       'auto_approved',
-      auto.policies.map((p) => ({ code: 'auto_approved', policy: p, message: catalog.policy.message(p) })),
+      auto.policies.map((p) => ({
+        code: 'auto_approved',
+        policy: p,
+        message: catalog.policy.message(p),
+      })),
     );
   }
 
@@ -196,10 +279,15 @@ export async function decide(sql: Sql, catalog: Catalog, now: Date, input: Decid
   const stages = await resolveChain(sql, catalog, chain, route);
   if (sodException?.exception) {
     const extra = await resolveChain(sql, catalog, sodException.exception.approvers, route);
-    stages.push(...extra.map((s) => ({ ...s, rule: `sod_exception:${sodException!.id}:${s.rule}` })));
+    stages.push(
+      ...extra.map((s) => ({ ...s, rule: `sod_exception:${sodException!.id}:${s.rule}` })),
+    );
   }
   const reasons: Reason[] = [
-    { code: 'approval_required', message: `needs approval: ${stages.map((s) => s.rule).join(' → ')}${ent.privileged ? ' (privileged entitlement)' : ''}` },
+    {
+      code: 'approval_required',
+      message: `needs approval: ${stages.map((s) => s.rule).join(' → ')}${ent.privileged ? ' (privileged entitlement)' : ''}`,
+    },
     ...sodNote(sodException),
   ];
   return plan('pending_approval', 'needs_approval', reasons, { stages, sodException });
@@ -207,23 +295,33 @@ export async function decide(sql: Sql, catalog: Catalog, now: Date, input: Decid
 
 function sodNote(rule: SodRule | null): Reason[] {
   if (!rule) return [];
-  return [{
-    code: 'sod_exception_required',
-    policy: rule.id,
-    message: `${rule.id}: ${rule.description}; an exception approval is required and the duration is capped at ${formatDuration(rule.exception?.maxDuration ?? 0)}`,
-  }];
+  return [
+    {
+      code: 'sod_exception_required',
+      policy: rule.id,
+      message: `${rule.id}: ${rule.description}; an exception approval is required and the duration is capped at ${formatDuration(rule.exception?.maxDuration ?? 0)}`,
+    },
+  ];
 }
 
 /** A lower-risk entitlement of the same app with a free seat (or needing none), to suggest instead. */
-async function lesserWithSeats(sql: Sql, catalog: Catalog, ent: Entitlement): Promise<string | undefined> {
+async function lesserWithSeats(
+  sql: Sql,
+  catalog: Catalog,
+  ent: Entitlement,
+): Promise<string | undefined> {
   const app = appOf(catalog, ent.app);
   const order = ['low', 'medium', 'high', 'critical'];
   const candidates = [...catalog.entitlements.values()]
-    .filter((e) => e.app === ent.app && e.id !== ent.id && order.indexOf(e.risk) <= order.indexOf(ent.risk))
+    .filter(
+      (e) =>
+        e.app === ent.app && e.id !== ent.id && order.indexOf(e.risk) <= order.indexOf(ent.risk),
+    )
     .sort((a, b) => order.indexOf(b.risk) - order.indexOf(a.risk));
   for (const c of candidates) {
     if (!c.licenceTier) return c.id;
-    if ((await seatsUsed(sql, app.id, c.licenceTier)) < (app.licenceSeats[c.licenceTier] ?? 0)) return c.id;
+    if ((await seatsUsed(sql, app.id, c.licenceTier)) < (app.licenceSeats[c.licenceTier] ?? 0))
+      return c.id;
   }
   return undefined;
 }

@@ -11,7 +11,11 @@ export interface SodViolation {
  * more of its sets, and the requested entitlement is one of them (a conflict that exists already
  * without it is reported by reconciliation and dry-run, not pinned on this request).
  */
-export function sodViolations(rules: SodRule[], held: Set<string>, requested: string): SodViolation[] {
+export function sodViolations(
+  rules: SodRule[],
+  held: Set<string>,
+  requested: string,
+): SodViolation[] {
   const out: SodViolation[] = [];
   for (const rule of rules) {
     const mine = rule.conflict.findIndex((set) => set.includes(requested));

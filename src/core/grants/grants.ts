@@ -28,8 +28,15 @@ export interface GrantRow {
   failure: string | null;
 }
 
-export async function findGrant(sql: Sql, id: string, forUpdate = false): Promise<GrantRow | undefined> {
-  const [g] = await sql.query<GrantRow>(`SELECT * FROM grants WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
+export async function findGrant(
+  sql: Sql,
+  id: string,
+  forUpdate = false,
+): Promise<GrantRow | undefined> {
+  const [g] = await sql.query<GrantRow>(
+    `SELECT * FROM grants WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+    [id],
+  );
   return g;
 }
 
@@ -54,7 +61,14 @@ export async function createGrant(
   tx: Sql,
   now: Date,
   actor: string,
-  g: { identity: Identity; entitlement: Entitlement; requestId: string | null; trigger: GrantTrigger; emergency: boolean; duration: number | null },
+  g: {
+    identity: Identity;
+    entitlement: Entitlement;
+    requestId: string | null;
+    trigger: GrantTrigger;
+    emergency: boolean;
+    duration: number | null;
+  },
 ): Promise<string> {
   const id = newId('grt');
   // The accountable owner: a non-human identity's owner, else the person holding it.
@@ -62,7 +76,18 @@ export async function createGrant(
   await tx.query(
     `INSERT INTO grants (id, identity, entitlement, app, owner, request_id, trigger, emergency, state, duration, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'provisioning', $9, $10)`,
-    [id, g.identity.id, g.entitlement.id, g.entitlement.app, owner, g.requestId, g.trigger, g.emergency, g.duration, now],
+    [
+      id,
+      g.identity.id,
+      g.entitlement.id,
+      g.entitlement.app,
+      owner,
+      g.requestId,
+      g.trigger,
+      g.emergency,
+      g.duration,
+      now,
+    ],
   );
   await enqueue(tx, now, id, 'apply');
   await appendAudit(tx, now, {
@@ -70,7 +95,14 @@ export async function createGrant(
     action: 'grant.created',
     subject: id,
     refs: g.requestId ? [g.requestId] : [],
-    details: { identity: g.identity.id, entitlement: g.entitlement.id, trigger: g.trigger, emergency: g.emergency, duration_seconds: g.duration, state: 'provisioning' },
+    details: {
+      identity: g.identity.id,
+      entitlement: g.entitlement.id,
+      trigger: g.trigger,
+      emergency: g.emergency,
+      duration_seconds: g.duration,
+      state: 'provisioning',
+    },
   });
   return id;
 }
@@ -89,9 +121,14 @@ export async function startRevocation(
 ): Promise<void> {
   const g = await requireGrant(tx, grantId, true);
   if (!['active', 'provisioning', 'failed'].includes(g.state)) {
-    throw new InputError(`grant ${grantId} is ${g.state}; only active, provisioning or failed grants can be revoked`);
+    throw new InputError(
+      `grant ${grantId} is ${g.state}; only active, provisioning or failed grants can be revoked`,
+    );
   }
-  await tx.query(`UPDATE outbox SET state = 'cancelled', done_at = $2 WHERE grant_id = $1 AND state = 'pending'`, [grantId, now]);
+  await tx.query(
+    `UPDATE outbox SET state = 'cancelled', done_at = $2 WHERE grant_id = $1 AND state = 'pending'`,
+    [grantId, now],
+  );
   await tx.query(
     `UPDATE grants SET state = 'revoking', revoke_trigger = $2, revoke_reason = $3, revoke_requested_at = $4, failure = NULL WHERE id = $1`,
     [grantId, trigger, reason, now],
@@ -102,12 +139,25 @@ export async function startRevocation(
     action: trigger === 'expiry' ? 'grant.expired' : 'grant.revoke_requested',
     subject: grantId,
     refs: g.request_id ? [g.request_id] : [],
-    details: { identity: g.identity, entitlement: g.entitlement, trigger, reason, expires_at: g.expires_at?.toISOString() ?? null },
+    details: {
+      identity: g.identity,
+      entitlement: g.entitlement,
+      trigger,
+      reason,
+      expires_at: g.expires_at?.toISOString() ?? null,
+    },
   });
 }
 
 /** Moves an active grant's expiry (an approved extension): no second grant, no re-provisioning. */
-export async function extendGrant(tx: Sql, now: Date, actor: string, grantId: string, seconds: number, requestId: string): Promise<Date> {
+export async function extendGrant(
+  tx: Sql,
+  now: Date,
+  actor: string,
+  grantId: string,
+  seconds: number,
+  requestId: string,
+): Promise<Date> {
   const g = await requireGrant(tx, grantId, true);
   const from = g.expires_at ?? now;
   const expires = addSeconds(from, seconds);

@@ -63,7 +63,10 @@ export async function listGrants(sql: Sql, f: GrantFilter): Promise<GrantView[]>
   if (f.app) add('app = ?', f.app);
   if (f.state) add('state = ?', f.state);
   if (f.expiringWithin !== undefined && f.now) {
-    add(`state = 'active' AND expires_at <= ?`, new Date(f.now.getTime() + f.expiringWithin * 1000));
+    add(
+      `state = 'active' AND expires_at <= ?`,
+      new Date(f.now.getTime() + f.expiringWithin * 1000),
+    );
   }
   const rows = await sql.query<GrantRow>(
     `SELECT * FROM grants ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT 10000`,

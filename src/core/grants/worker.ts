@@ -1,7 +1,7 @@
 import { appendAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Clock } from '../clock.js';
-import type { AccessRef, ConnectorSource } from '../connectors/connector.js';
+import type { AccessRef, ConnectorSource } from '../ports/connector.js';
 import { addSeconds } from '../duration.js';
 import type { Sql } from '../sql.js';
 import type { GrantRow } from './grants.js';
@@ -43,16 +43,18 @@ async function lease(d: WorkerDeps): Promise<Job | undefined> {
       [now],
     );
     if (!job) return undefined;
-    await tx.query('UPDATE outbox SET lease_owner = $2, lease_until = $3, attempts = attempts + 1 WHERE id = $1', [
-      job.id,
-      d.workerId,
-      addSeconds(now, LEASE_SECONDS),
-    ]);
+    await tx.query(
+      'UPDATE outbox SET lease_owner = $2, lease_until = $3, attempts = attempts + 1 WHERE id = $1',
+      [job.id, d.workerId, addSeconds(now, LEASE_SECONDS)],
+    );
     return { ...job, attempts: job.attempts + 1 };
   });
 }
 
-async function accessRef(d: WorkerDeps, g: GrantRow): Promise<{ connector: string; ref: AccessRef }> {
+async function accessRef(
+  d: WorkerDeps,
+  g: GrantRow,
+): Promise<{ connector: string; ref: AccessRef }> {
   const app = d.catalog.apps.get(g.app);
   const ent = d.catalog.entitlements.get(g.entitlement);
   if (!app || !ent) throw new Error(`${g.entitlement} is no longer in the configuration`);
@@ -60,7 +62,10 @@ async function accessRef(d: WorkerDeps, g: GrantRow): Promise<{ connector: strin
   const attr = typeof settings.account_attribute === 'string' ? settings.account_attribute : '';
   let account = g.identity;
   if (attr) {
-    const [row] = await d.sql.query<{ attributes: Record<string, string> }>('SELECT attributes FROM identities WHERE id = $1', [g.identity]);
+    const [row] = await d.sql.query<{ attributes: Record<string, string> }>(
+      'SELECT attributes FROM identities WHERE id = $1',
+      [g.identity],
+    );
     account = row?.attributes?.[attr] || g.identity;
   }
   return { connector: app.connector, ref: { account, target: ent.target } };
@@ -72,32 +77,52 @@ async function perform(d: WorkerDeps, job: Job, g: GrantRow): Promise<void> {
   const connector = await d.connectors.get(name);
   if (job.op === 'apply') {
     await connector.apply(ref);
-    if (!(await connector.readBack(ref))) throw new Error(`${name} does not show ${ref.account} in ${JSON.stringify(ref.target)} after apply`);
+    if (!(await connector.readBack(ref)))
+      throw new Error(
+        `${name} does not show ${ref.account} in ${JSON.stringify(ref.target)} after apply`,
+      );
   } else {
     await connector.revoke(ref);
-    if (await connector.readBack(ref)) throw new Error(`${name} still shows ${ref.account} in ${JSON.stringify(ref.target)} after revoke`);
+    if (await connector.readBack(ref))
+      throw new Error(
+        `${name} still shows ${ref.account} in ${JSON.stringify(ref.target)} after revoke`,
+      );
   }
 }
 
 async function succeed(d: WorkerDeps, job: Job, g: GrantRow): Promise<void> {
   const now = d.clock.now();
   await d.sql.transaction(async (tx) => {
-    const mine = await tx.query(`UPDATE outbox SET state = 'done', done_at = $3, last_error = NULL WHERE id = $1 AND lease_owner = $2 AND state = 'pending' RETURNING id`, [job.id, d.workerId, now]);
+    const mine = await tx.query(
+      `UPDATE outbox SET state = 'done', done_at = $3, last_error = NULL WHERE id = $1 AND lease_owner = $2 AND state = 'pending' RETURNING id`,
+      [job.id, d.workerId, now],
+    );
     if (mine.length === 0) return; // the lease ran out and another node finished it
     const refs = g.request_id ? [g.request_id] : [];
     if (job.op === 'apply') {
       // Duration runs from verified activation, so a slow approval or outage eats none of it.
       const expires = g.duration === null ? null : addSeconds(now, g.duration);
-      await tx.query(`UPDATE grants SET state = 'active', granted_at = $2, verified_at = $2, expires_at = $3, failure = NULL WHERE id = $1`, [g.id, now, expires]);
+      await tx.query(
+        `UPDATE grants SET state = 'active', granted_at = $2, verified_at = $2, expires_at = $3, failure = NULL WHERE id = $1`,
+        [g.id, now, expires],
+      );
       await appendAudit(tx, now, {
         actor: d.workerId,
         action: 'grant.activated',
         subject: g.id,
         refs,
-        details: { verified: true, granted_at: now.toISOString(), expires_at: expires?.toISOString() ?? null, attempts: job.attempts },
+        details: {
+          verified: true,
+          granted_at: now.toISOString(),
+          expires_at: expires?.toISOString() ?? null,
+          attempts: job.attempts,
+        },
       });
     } else {
-      const from = g.revoke_trigger === 'expiry' && g.expires_at ? g.expires_at : (g.revoke_requested_at ?? now);
+      const from =
+        g.revoke_trigger === 'expiry' && g.expires_at
+          ? g.expires_at
+          : (g.revoke_requested_at ?? now);
       const latency = Math.max(0, (now.getTime() - from.getTime()) / 1000);
       await tx.query(
         `UPDATE grants SET state = 'revoked', revoked_at = $2, verified_at = $2, revocation_latency_seconds = $3, failure = NULL WHERE id = $1`,
@@ -108,7 +133,12 @@ async function succeed(d: WorkerDeps, job: Job, g: GrantRow): Promise<void> {
         action: 'grant.revoked',
         subject: g.id,
         refs,
-        details: { verified_removed: true, trigger: g.revoke_trigger, revocation_latency_seconds: latency, attempts: job.attempts },
+        details: {
+          verified_removed: true,
+          trigger: g.revoke_trigger,
+          revocation_latency_seconds: latency,
+          attempts: job.attempts,
+        },
       });
     }
   });
@@ -121,28 +151,55 @@ async function fail(d: WorkerDeps, job: Job, g: GrantRow, error: string): Promis
     const mine = await tx.query(
       `UPDATE outbox SET state = $3, last_error = $4, next_attempt_at = $5, lease_owner = NULL, lease_until = NULL, done_at = $6
         WHERE id = $1 AND lease_owner = $2 AND state = 'pending' RETURNING id`,
-      [job.id, d.workerId, final ? 'failed' : 'pending', error, addSeconds(now, backoffSeconds(job.attempts)), final ? now : null],
+      [
+        job.id,
+        d.workerId,
+        final ? 'failed' : 'pending',
+        error,
+        addSeconds(now, backoffSeconds(job.attempts)),
+        final ? now : null,
+      ],
     );
     if (mine.length === 0) return;
     const refs = g.request_id ? [g.request_id] : [];
     if (final) {
-      await tx.query(`UPDATE grants SET state = 'failed', failure = $2 WHERE id = $1`, [g.id, `${job.op} failed after ${job.attempts} attempts: ${error}`]);
-      await appendAudit(tx, now, { actor: d.workerId, action: 'grant.failed', subject: g.id, refs, details: { op: job.op, attempts: job.attempts, error } });
+      await tx.query(`UPDATE grants SET state = 'failed', failure = $2 WHERE id = $1`, [
+        g.id,
+        `${job.op} failed after ${job.attempts} attempts: ${error}`,
+      ]);
+      await appendAudit(tx, now, {
+        actor: d.workerId,
+        action: 'grant.failed',
+        subject: g.id,
+        refs,
+        details: { op: job.op, attempts: job.attempts, error },
+      });
     } else {
-      await tx.query('UPDATE grants SET failure = $2 WHERE id = $1', [g.id, `${job.op} attempt ${job.attempts} failed: ${error}`]);
+      await tx.query('UPDATE grants SET failure = $2 WHERE id = $1', [
+        g.id,
+        `${job.op} attempt ${job.attempts} failed: ${error}`,
+      ]);
       await appendAudit(tx, now, {
         actor: d.workerId,
         action: 'provision.retry_scheduled',
         subject: g.id,
         refs,
-        details: { op: job.op, attempt: job.attempts, error, next_attempt_at: addSeconds(now, backoffSeconds(job.attempts)).toISOString() },
+        details: {
+          op: job.op,
+          attempt: job.attempts,
+          error,
+          next_attempt_at: addSeconds(now, backoffSeconds(job.attempts)).toISOString(),
+        },
       });
     }
   });
 }
 
 /** Runs due outbox jobs until none is left (or `limit` ran); returns how many it ran. */
-export async function drainOutbox(d: WorkerDeps, limit = Infinity): Promise<{ done: number; failed: number }> {
+export async function drainOutbox(
+  d: WorkerDeps,
+  limit = Infinity,
+): Promise<{ done: number; failed: number }> {
   let done = 0;
   let failed = 0;
   while (done + failed < limit) {

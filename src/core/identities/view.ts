@@ -10,7 +10,16 @@ export async function listIdentities(sql: Sql) {
   );
   return rows.map((r) => {
     const i = toIdentity(r);
-    return { id: i.id, kind: i.kind, status: i.status, owner: i.owner || null, manager: i.manager || null, department: i.department, title: i.title, grants: Number(r.grants) };
+    return {
+      id: i.id,
+      kind: i.kind,
+      status: i.status,
+      owner: i.owner || null,
+      manager: i.manager || null,
+      department: i.department,
+      title: i.title,
+      grants: Number(r.grants),
+    };
   });
 }
 
@@ -19,7 +28,10 @@ export async function identityView(sql: Sql, id: string) {
   const [r] = await sql.query<IdentityRow>('SELECT * FROM identities WHERE id = $1', [id]);
   if (!r) throw new InputError(`unknown identity "${id}"`);
   const i = toIdentity(r);
-  const owns = await sql.query<{ id: string }>(`SELECT id FROM identities WHERE owner = $1 ORDER BY id`, [id]);
+  const owns = await sql.query<{ id: string }>(
+    `SELECT id FROM identities WHERE owner = $1 ORDER BY id`,
+    [id],
+  );
   return {
     id: i.id,
     kind: i.kind,

@@ -26,7 +26,12 @@ export interface SweepResult {
 export async function sweep(d: WorkerDeps): Promise<SweepResult> {
   const now = d.clock.now();
   let expired = 0;
-  for (let n = await expireDue(d.sql, now, d.workerId); n > 0; n = await expireDue(d.sql, now, d.workerId)) expired += n;
+  for (
+    let n = await expireDue(d.sql, now, d.workerId);
+    n > 0;
+    n = await expireDue(d.sql, now, d.workerId)
+  )
+    expired += n;
   const lapsed = await lapseOverdue(d.sql, now);
   const { done, failed } = await drainOutbox(d);
   return { expired, lapsed, jobs_done: done, jobs_failed: failed };

@@ -1,7 +1,7 @@
 import { appendAudit, canonical } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { type IdentityRow, toIdentity } from '../catalog/rows.js';
-import { upsertIdentity } from '../config/apply.js';
+import { upsertIdentity } from '../catalog/apply.js';
 import { decide } from '../decision/decide.js';
 import { LIVE_STATES } from '../decision/inputs.js';
 import { addSeconds } from '../duration.js';
@@ -24,11 +24,26 @@ export interface SyncResult {
 }
 
 const RELEVANT = (i: Identity) =>
-  canonical({ kind: i.kind, department: i.department, title: i.title, manager: i.manager, owner: i.owner, attributes: i.attributes });
+  canonical({
+    kind: i.kind,
+    department: i.department,
+    title: i.title,
+    manager: i.manager,
+    owner: i.owner,
+    attributes: i.attributes,
+  });
 
 function matches(rule: BirthrightRule, i: Identity): boolean {
   const value = (k: string) =>
-    k === 'kind' ? i.kind : k === 'department' ? i.department : k === 'title' ? i.title : k === 'manager' ? i.manager : (i.attributes[k] ?? '');
+    k === 'kind'
+      ? i.kind
+      : k === 'department'
+        ? i.department
+        : k === 'title'
+          ? i.title
+          : k === 'manager'
+            ? i.manager
+            : (i.attributes[k] ?? '');
   return Object.entries(rule.when).every(([k, v]) => value(k) === String(v));
 }
 
@@ -47,10 +62,25 @@ export async function syncIdentities(
   kinds?: IdentityKind[],
 ): Promise<SyncResult> {
   const scope = kinds ?? [...new Set(snapshot.map((i) => i.kind))];
-  const result: SyncResult = { kinds: scope, joined: [], moved: [], left: [], unchanged: 0, birthright_requests: [], revoked: [], sent_to_review: [], reassigned: [] };
+  const result: SyncResult = {
+    kinds: scope,
+    joined: [],
+    moved: [],
+    left: [],
+    unchanged: 0,
+    birthright_requests: [],
+    revoked: [],
+    sent_to_review: [],
+    reassigned: [],
+  };
   await sql.transaction(async (tx) => {
     const current = new Map(
-      (await tx.query<IdentityRow>('SELECT * FROM identities WHERE kind = ANY($1::text[]) FOR UPDATE', [scope])).map((r) => [r.id, toIdentity(r)]),
+      (
+        await tx.query<IdentityRow>(
+          'SELECT * FROM identities WHERE kind = ANY($1::text[]) FOR UPDATE',
+          [scope],
+        )
+      ).map((r) => [r.id, toIdentity(r)]),
     );
     const leavers: Identity[] = [];
     const movers: Identity[] = [];
@@ -59,16 +89,34 @@ export async function syncIdentities(
       const before = current.get(next.id);
       await upsertIdentity(tx, next, 'sync', now);
       if (!before) {
-        await appendAudit(tx, now, { actor, action: 'identity.joined', subject: next.id, details: { kind: next.kind, status: next.status, department: next.department, title: next.title } });
+        await appendAudit(tx, now, {
+          actor,
+          action: 'identity.joined',
+          subject: next.id,
+          details: {
+            kind: next.kind,
+            status: next.status,
+            department: next.department,
+            title: next.title,
+          },
+        });
         if (next.status === 'active') joiners.push(next);
         else if (next.status === 'terminated') leavers.push(next);
         result.joined.push(next.id);
       } else if (next.status === 'terminated' && before.status !== 'terminated') {
         leavers.push(next);
       } else if (RELEVANT(before) !== RELEVANT(next) || before.status !== next.status) {
-        const changed = (['kind', 'status', 'department', 'title', 'manager', 'owner'] as const).filter((k) => before[k] !== next[k]);
-        if (canonical(before.attributes) !== canonical(next.attributes)) changed.push('attributes' as never);
-        await appendAudit(tx, now, { actor, action: 'identity.moved', subject: next.id, details: { changed, from: pick(before, changed), to: pick(next, changed) } });
+        const changed = (
+          ['kind', 'status', 'department', 'title', 'manager', 'owner'] as const
+        ).filter((k) => before[k] !== next[k]);
+        if (canonical(before.attributes) !== canonical(next.attributes))
+          changed.push('attributes' as never);
+        await appendAudit(tx, now, {
+          actor,
+          action: 'identity.moved',
+          subject: next.id,
+          details: { changed, from: pick(before, changed), to: pick(next, changed) },
+        });
         if (next.status === 'active') movers.push(next);
         result.moved.push(next.id);
       } else {
@@ -93,7 +141,13 @@ function pick(i: Identity, keys: readonly string[]): Record<string, unknown> {
   return Object.fromEntries(keys.map((k) => [k, (i as unknown as Record<string, unknown>)[k]]));
 }
 
-async function grantBirthright(tx: Sql, catalog: Catalog, now: Date, who: Identity, result: SyncResult): Promise<void> {
+async function grantBirthright(
+  tx: Sql,
+  catalog: Catalog,
+  now: Date,
+  who: Identity,
+  result: SyncResult,
+): Promise<void> {
   for (const rule of catalog.birthright.filter((r) => matches(r, who))) {
     for (const entId of rule.grant) {
       const entitlement = catalog.entitlements.get(entId);
@@ -115,65 +169,138 @@ async function grantBirthright(tx: Sql, catalog: Catalog, now: Date, who: Identi
         kind: 'birthright' as const,
         birthrightRule: rule.index,
       };
-      result.birthright_requests.push(await recordDecision(tx, catalog, now, input, await decide(tx, catalog, now, input)));
+      result.birthright_requests.push(
+        await recordDecision(tx, catalog, now, input, await decide(tx, catalog, now, input)),
+      );
     }
   }
 }
 
 /** A mover's live grants are re-evaluated with the new attributes; what no longer fits goes. */
-async function reevaluate(tx: Sql, catalog: Catalog, now: Date, actor: string, who: Identity, result: SyncResult): Promise<void> {
+async function reevaluate(
+  tx: Sql,
+  catalog: Catalog,
+  now: Date,
+  actor: string,
+  who: Identity,
+  result: SyncResult,
+): Promise<void> {
   const grants = await tx.query<{ id: string; entitlement: string; trigger: string }>(
     `SELECT id, entitlement, trigger FROM grants WHERE identity = $1 AND state IN ('active', 'provisioning') ORDER BY id`,
     [who.id],
   );
-  const birthright = new Set(catalog.birthright.filter((r) => matches(r, who)).flatMap((r) => r.grant));
+  const birthright = new Set(
+    catalog.birthright.filter((r) => matches(r, who)).flatMap((r) => r.grant),
+  );
   for (const g of grants) {
     const ent = catalog.entitlements.get(g.entitlement);
     let why: string | undefined;
     if (!ent) why = 'entitlement no longer configured';
     else if (!ent.kinds.includes(who.kind)) why = `kind ${who.kind} not allowed`;
     else if (g.trigger === 'birthright') {
-      if (!birthright.has(g.entitlement)) why = 'no birthright rule grants it for the new attributes';
+      if (!birthright.has(g.entitlement))
+        why = 'no birthright rule grants it for the new attributes';
     } else {
-      const answer = catalog.policy.authorize('request', who, ent, { duration_hours: 0, emergency: false, ticket: true, role_fit: 0, requester_is_beneficiary: false });
-      if (!answer.allowed) why = answer.policies[0] ? `forbidden by ${answer.policies[0]}: ${catalog.policy.message(answer.policies[0])}` : 'no policy permits it any more';
+      const answer = catalog.policy.authorize('request', who, ent, {
+        duration_hours: 0,
+        emergency: false,
+        ticket: true,
+        role_fit: 0,
+        requester_is_beneficiary: false,
+      });
+      if (!answer.allowed)
+        why = answer.policies[0]
+          ? `forbidden by ${answer.policies[0]}: ${catalog.policy.message(answer.policies[0])}`
+          : 'no policy permits it any more';
     }
     if (!why) continue;
     if (catalog.settings.mover === 'review') {
-      const item = await openItem(tx, now, { kind: 'mover', grant: g.id, identity: who.id, entitlement: g.entitlement, reviewers: [who.manager].filter(Boolean), note: `after a move: ${why}` });
+      const item = await openItem(tx, now, {
+        kind: 'mover',
+        grant: g.id,
+        identity: who.id,
+        entitlement: g.entitlement,
+        reviewers: [who.manager].filter(Boolean),
+        note: `after a move: ${why}`,
+      });
       result.sent_to_review.push(item);
     } else {
       await startRevocation(tx, now, actor, g.id, 'mover', why);
-      result.revoked.push({ grant: g.id, identity: who.id, entitlement: g.entitlement, trigger: 'mover' });
+      result.revoked.push({
+        grant: g.id,
+        identity: who.id,
+        entitlement: g.entitlement,
+        trigger: 'mover',
+      });
     }
   }
   await grantBirthright(tx, catalog, now, who, result);
 }
 
 /** A leaver loses every grant, pending requests are cancelled, owned non-human identities move on. */
-async function leave(tx: Sql, catalog: Catalog, now: Date, actor: string, who: Identity, result: SyncResult): Promise<void> {
+async function leave(
+  tx: Sql,
+  catalog: Catalog,
+  now: Date,
+  actor: string,
+  who: Identity,
+  result: SyncResult,
+): Promise<void> {
   result.left.push(who.id);
-  await appendAudit(tx, now, { actor, action: 'identity.left', subject: who.id, details: { status: 'terminated' } });
+  await appendAudit(tx, now, {
+    actor,
+    action: 'identity.left',
+    subject: who.id,
+    details: { status: 'terminated' },
+  });
   const grants = await tx.query<{ id: string; entitlement: string }>(
     `SELECT id, entitlement FROM grants WHERE identity = $1 AND state IN ('active', 'provisioning', 'failed') ORDER BY id`,
     [who.id],
   );
   for (const g of grants) {
     await startRevocation(tx, now, actor, g.id, 'leaver', `${who.id} left`);
-    result.revoked.push({ grant: g.id, identity: who.id, entitlement: g.entitlement, trigger: 'leaver' });
+    result.revoked.push({
+      grant: g.id,
+      identity: who.id,
+      entitlement: g.entitlement,
+      trigger: 'leaver',
+    });
   }
   const pending = await tx.query<{ id: string }>(
     `UPDATE requests SET status = 'cancelled', closed_at = $2 WHERE beneficiary = $1 AND status = 'pending_approval' RETURNING id`,
     [who.id, now],
   );
-  for (const r of pending) await appendAudit(tx, now, { actor, action: 'request.cancelled', subject: r.id, details: { reason: `${who.id} left` } });
-  const owned = await tx.query<{ id: string }>(`SELECT id FROM identities WHERE owner = $1 AND kind <> 'human' AND status <> 'terminated' ORDER BY id`, [who.id]);
+  for (const r of pending)
+    await appendAudit(tx, now, {
+      actor,
+      action: 'request.cancelled',
+      subject: r.id,
+      details: { reason: `${who.id} left` },
+    });
+  const owned = await tx.query<{ id: string }>(
+    `SELECT id FROM identities WHERE owner = $1 AND kind <> 'human' AND status <> 'terminated' ORDER BY id`,
+    [who.id],
+  );
   if (owned.length === 0) return;
   const heir = await successor(tx, catalog, who);
   for (const o of owned) {
-    await tx.query('UPDATE identities SET owner = $2, updated_at = $3 WHERE id = $1', [o.id, heir, now]);
-    await appendAudit(tx, now, { actor, action: 'identity.owner_reassigned', subject: o.id, details: { from: who.id, to: heir, reason: `${who.id} left` } });
-    await openItem(tx, now, { kind: 'nhi_reassigned', identity: o.id, reviewers: [heir], note: `ownership moved from ${who.id}, who left` });
+    await tx.query('UPDATE identities SET owner = $2, updated_at = $3 WHERE id = $1', [
+      o.id,
+      heir,
+      now,
+    ]);
+    await appendAudit(tx, now, {
+      actor,
+      action: 'identity.owner_reassigned',
+      subject: o.id,
+      details: { from: who.id, to: heir, reason: `${who.id} left` },
+    });
+    await openItem(tx, now, {
+      kind: 'nhi_reassigned',
+      identity: o.id,
+      reviewers: [heir],
+      note: `ownership moved from ${who.id}, who left`,
+    });
     result.reassigned.push({ identity: o.id, from: who.id, to: heir });
   }
 }
@@ -181,18 +308,31 @@ async function leave(tx: Sql, catalog: Catalog, now: Date, actor: string, who: I
 /** Nothing is left ownerless: the leaver's active manager, else the first member of the fallback group. */
 async function successor(tx: Sql, catalog: Catalog, who: Identity): Promise<string> {
   if (who.manager) {
-    const [m] = await tx.query<{ id: string }>(`SELECT id FROM identities WHERE id = $1 AND status = 'active'`, [who.manager]);
+    const [m] = await tx.query<{ id: string }>(
+      `SELECT id FROM identities WHERE id = $1 AND status = 'active'`,
+      [who.manager],
+    );
     if (m) return m.id;
   }
   const members = catalog.groups.get(catalog.settings.fallbackGroup) ?? [];
-  const [first] = await tx.query<{ id: string }>(`SELECT id FROM identities WHERE id = ANY($1::text[]) AND status = 'active' ORDER BY id LIMIT 1`, [members]);
+  const [first] = await tx.query<{ id: string }>(
+    `SELECT id FROM identities WHERE id = ANY($1::text[]) AND status = 'active' ORDER BY id LIMIT 1`,
+    [members],
+  );
   return first?.id ?? `group:${catalog.settings.fallbackGroup}`;
 }
 
 async function openItem(
   tx: Sql,
   now: Date,
-  i: { kind: string; grant?: string; identity: string; entitlement?: string; reviewers: string[]; note: string },
+  i: {
+    kind: string;
+    grant?: string;
+    identity: string;
+    entitlement?: string;
+    reviewers: string[];
+    note: string;
+  },
 ): Promise<string> {
   const id = newId('itm');
   const due = addSeconds(now, 14 * 86400);
@@ -200,6 +340,12 @@ async function openItem(
     `INSERT INTO review_items (id, kind, grant_id, identity, entitlement, reviewers, note, due_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
     [id, i.kind, i.grant ?? null, i.identity, i.entitlement ?? null, i.reviewers, i.note, due, now],
   );
-  await appendAudit(tx, now, { actor: 'gatehouse', action: 'review.item_opened', subject: id, refs: i.grant ? [i.grant] : [], details: { kind: i.kind, identity: i.identity, reviewers: i.reviewers, note: i.note } });
+  await appendAudit(tx, now, {
+    actor: 'gatehouse',
+    action: 'review.item_opened',
+    subject: id,
+    refs: i.grant ? [i.grant] : [],
+    details: { kind: i.kind, identity: i.identity, reviewers: i.reviewers, note: i.note },
+  });
   return id;
 }

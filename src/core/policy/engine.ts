@@ -63,12 +63,19 @@ export class PolicyEngine {
     for (const p of policies) staticPolicies[p.id] = p.text;
     const r = cedar.preparsePolicySet(key, { staticPolicies });
     if (r.type !== 'success') {
-      throw new Error(`stored policy set does not parse: ${r.errors.map((e) => e.message).join('; ')}`);
+      throw new Error(
+        `stored policy set does not parse: ${r.errors.map((e) => e.message).join('; ')}`,
+      );
     }
     return new PolicyEngine(key, new Map(policies.map((p) => [p.id, p])));
   }
 
-  authorize(action: PolicyAction, principal: Identity, entitlement: Entitlement, context: PolicyContext): PolicyAnswer {
+  authorize(
+    action: PolicyAction,
+    principal: Identity,
+    entitlement: Entitlement,
+    context: PolicyContext,
+  ): PolicyAnswer {
     const answer = cedar.statefulIsAuthorized({
       principal: { type: 'Identity', id: principal.id },
       action: { type: 'Action', id: action },
@@ -78,7 +85,9 @@ export class PolicyEngine {
       preparsedPolicySetId: this.key,
     });
     if (answer.type !== 'success') {
-      throw new Error(`policy evaluation failed: ${answer.errors.map((e) => e.message).join('; ')}`);
+      throw new Error(
+        `policy evaluation failed: ${answer.errors.map((e) => e.message).join('; ')}`,
+      );
     }
     const { decision, diagnostics } = answer.response;
     return {

@@ -16,17 +16,24 @@ export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
     const [r] = await sql.query<{ p50: number | null; p95: number | null }>(
       `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ${expr}) AS p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY ${expr}) AS p95 FROM ${from}`,
     );
-    const round = (v: number | null | undefined) => (v == null ? null : Math.round(Number(v) * 1000) / 1000);
+    const round = (v: number | null | undefined) =>
+      v == null ? null : Math.round(Number(v) * 1000) / 1000;
     return { p50: round(r?.p50), p95: round(r?.p95) };
   };
-  const count = async (text: string, params: unknown[] = []) => Number((await sql.query<{ n: number | string }>(text, params))[0]?.n ?? 0);
+  const count = async (text: string, params: unknown[] = []) =>
+    Number((await sql.query<{ n: number | string }>(text, params))[0]?.n ?? 0);
 
-  const byState = await sql.query<{ state: string; n: number | string }>('SELECT state, count(*) AS n FROM grants GROUP BY state ORDER BY state');
+  const byState = await sql.query<{ state: string; n: number | string }>(
+    'SELECT state, count(*) AS n FROM grants GROUP BY state ORDER BY state',
+  );
   const openItems = await count(`SELECT count(*) AS n FROM review_items WHERE decision IS NULL`);
   const allItems = await count(`SELECT count(*) AS n FROM review_items`);
   return {
     at: now.toISOString(),
-    revocation_latency_seconds: await pct('revocation_latency_seconds', `grants WHERE state = 'revoked' AND revocation_latency_seconds IS NOT NULL`),
+    revocation_latency_seconds: await pct(
+      'revocation_latency_seconds',
+      `grants WHERE state = 'revoked' AND revocation_latency_seconds IS NOT NULL`,
+    ),
     revocation_sla_seconds: sla,
     revocation_sla_breaches: await count(
       `SELECT count(*) AS n FROM grants
@@ -36,18 +43,26 @@ export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
       [sla, now],
     ),
     grants_by_state: Object.fromEntries(byState.map((r) => [r.state, Number(r.n)])),
-    grants_without_expiry: await count(`SELECT count(*) AS n FROM grants WHERE state = 'active' AND expires_at IS NULL`),
+    grants_without_expiry: await count(
+      `SELECT count(*) AS n FROM grants WHERE state = 'active' AND expires_at IS NULL`,
+    ),
     standing_privileged: await count(
       `SELECT count(*) AS n FROM grants g JOIN entitlements e ON e.id = g.entitlement WHERE g.state = 'active' AND e.privileged AND g.expires_at IS NULL`,
     ),
     failed_grants: await count(`SELECT count(*) AS n FROM grants WHERE state = 'failed'`),
-    emergency_grants_active: await count(`SELECT count(*) AS n FROM grants WHERE state = 'active' AND emergency`),
-    open_emergency_reviews: await count(`SELECT count(*) AS n FROM review_items WHERE kind = 'post_event' AND decision IS NULL`),
+    emergency_grants_active: await count(
+      `SELECT count(*) AS n FROM grants WHERE state = 'active' AND emergency`,
+    ),
+    open_emergency_reviews: await count(
+      `SELECT count(*) AS n FROM review_items WHERE kind = 'post_event' AND decision IS NULL`,
+    ),
     sod_exceptions_open: await count(
       `SELECT count(*) AS n FROM grants g JOIN requests r ON r.id = g.request_id
         WHERE g.state IN ('provisioning', 'active') AND r.decision->'reasons' @> '[{"code": "sod_exception_required"}]'`,
     ),
-    manual_overrides: await count(`SELECT count(*) AS n FROM grants WHERE state = 'revoked' AND revoke_trigger = 'manual'`),
+    manual_overrides: await count(
+      `SELECT count(*) AS n FROM grants WHERE state = 'revoked' AND revoke_trigger = 'manual'`,
+    ),
     nhi_without_owner: await count(
       `SELECT count(*) AS n FROM identities i WHERE i.kind <> 'human' AND i.status = 'active'
          AND NOT EXISTS (SELECT 1 FROM identities o WHERE o.id = i.owner AND o.status = 'active')`,
@@ -61,16 +76,28 @@ export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
       'extract(epoch FROM (closed_at - created_at))',
       `requests WHERE closed_at IS NOT NULL AND status IN ('approved', 'rejected') AND kind <> 'birthright'`,
     ),
-    time_to_provision_seconds: await pct('extract(epoch FROM (granted_at - created_at))', `grants WHERE granted_at IS NOT NULL`),
-    approval_sla_breaches: await count(`SELECT count(*) AS n FROM requests WHERE status = 'lapsed'`),
+    time_to_provision_seconds: await pct(
+      'extract(epoch FROM (granted_at - created_at))',
+      `grants WHERE granted_at IS NOT NULL`,
+    ),
+    approval_sla_breaches: await count(
+      `SELECT count(*) AS n FROM requests WHERE status = 'lapsed'`,
+    ),
     requests_by_status: Object.fromEntries(
-      (await sql.query<{ status: string; n: number | string }>('SELECT status, count(*) AS n FROM requests GROUP BY status ORDER BY status')).map((r) => [r.status, Number(r.n)]),
+      (
+        await sql.query<{ status: string; n: number | string }>(
+          'SELECT status, count(*) AS n FROM requests GROUP BY status ORDER BY status',
+        )
+      ).map((r) => [r.status, Number(r.n)]),
     ),
     ...(allItems > 0
       ? {
           reviews: {
             open_items: openItems,
-            overdue_items: await count(`SELECT count(*) AS n FROM review_items WHERE decision IS NULL AND due_at < $1`, [now]),
+            overdue_items: await count(
+              `SELECT count(*) AS n FROM review_items WHERE decision IS NULL AND due_at < $1`,
+              [now],
+            ),
             completion: Math.round(((allItems - openItems) / allItems) * 1000) / 1000,
           },
         }

@@ -15,18 +15,37 @@ export async function openPostEventReview(
   tx: Sql,
   catalog: Catalog,
   now: Date,
-  e: { grantId: string; requestId: string; requester: string; identity: Identity; entitlement: Entitlement },
+  e: {
+    grantId: string;
+    requestId: string;
+    requester: string;
+    identity: Identity;
+    entitlement: Entitlement;
+  },
 ): Promise<string> {
   const app = appOf(catalog, e.entitlement.app);
   const chain = e.entitlement.approval ?? catalog.settings.chains[e.entitlement.risk];
-  const stages = await resolveChain(tx, catalog, chain, { requester: e.requester, beneficiary: e.identity, app });
+  const stages = await resolveChain(tx, catalog, chain, {
+    requester: e.requester,
+    beneficiary: e.identity,
+    app,
+  });
   const reviewers = [...new Set(stages.flatMap((s) => s.approvers))].sort();
   const id = newId('itm');
   const due = addSeconds(now, catalog.settings.emergencyReviewWithin);
   await tx.query(
     `INSERT INTO review_items (id, kind, grant_id, identity, entitlement, reviewers, note, due_at, created_at)
      VALUES ($1, 'post_event', $2, $3, $4, $5, $6, $7, $8)`,
-    [id, e.grantId, e.identity.id, e.entitlement.id, reviewers, 'break-glass access: post-event review', due, now],
+    [
+      id,
+      e.grantId,
+      e.identity.id,
+      e.entitlement.id,
+      reviewers,
+      'break-glass access: post-event review',
+      due,
+      now,
+    ],
   );
   await appendAudit(tx, now, {
     actor: 'gatehouse',

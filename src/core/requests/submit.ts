@@ -24,12 +24,18 @@ const TICKET = /^[A-Z][A-Z0-9_]*:[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export function checkTicket(ticket: string | null | undefined): string | null {
   if (ticket == null || ticket === '') return null;
-  if (!TICKET.test(ticket)) throw new InputError(`--ticket: "${ticket}" is not SYSTEM:KEY (e.g. JIRA:ITSM-42)`);
+  if (!TICKET.test(ticket))
+    throw new InputError(`--ticket: "${ticket}" is not SYSTEM:KEY (e.g. JIRA:ITSM-42)`);
   return ticket;
 }
 
 /** Reads what a decision needs for an access request; shared by request and explain. */
-export async function accessDecideInput(sql: Sql, catalog: Catalog, input: RequestInput, lock: boolean): Promise<DecideInput> {
+export async function accessDecideInput(
+  sql: Sql,
+  catalog: Catalog,
+  input: RequestInput,
+  lock: boolean,
+): Promise<DecideInput> {
   // Locking the beneficiary serialises decisions about one identity across nodes, so two
   // concurrent requests cannot both pass the duplicate and SoD checks.
   const beneficiary = await requireIdentity(sql, input.beneficiary, 'identity', lock);
@@ -49,7 +55,13 @@ export async function accessDecideInput(sql: Sql, catalog: Catalog, input: Reque
 export async function extendDecideInput(
   sql: Sql,
   catalog: Catalog,
-  input: { requester: string; grant: string; justification: string; duration?: number; ticket?: string | null },
+  input: {
+    requester: string;
+    grant: string;
+    justification: string;
+    duration?: number;
+    ticket?: string | null;
+  },
   lock: boolean,
 ): Promise<DecideInput> {
   const g = await requireGrant(sql, input.grant);
@@ -65,7 +77,13 @@ export async function extendDecideInput(
     ticket: checkTicket(input.ticket),
     emergency: false,
     kind: 'extend',
-    grant: { id: g.id, expiresAt: g.expires_at, state: g.state, identity: g.identity, entitlement: g.entitlement },
+    grant: {
+      id: g.id,
+      expiresAt: g.expires_at,
+      state: g.state,
+      identity: g.identity,
+      entitlement: g.entitlement,
+    },
   };
 }
 
@@ -73,16 +91,35 @@ export async function extendDecideInput(
  * Records a decided request and carries out its plan in one transaction: the request, its
  * decision record, approval stages, the grant and its outbox job, and their audit events.
  */
-export async function recordDecision(tx: Sql, catalog: Catalog, now: Date, input: DecideInput, plan: DecisionPlan): Promise<string> {
+export async function recordDecision(
+  tx: Sql,
+  catalog: Catalog,
+  now: Date,
+  input: DecideInput,
+  plan: DecisionPlan,
+): Promise<string> {
   const id = newId('req');
-  const lapsesAt = plan.status === 'pending_approval' ? addSeconds(now, catalog.settings.approvalTimeout) : null;
+  const lapsesAt =
+    plan.status === 'pending_approval' ? addSeconds(now, catalog.settings.approvalTimeout) : null;
   await tx.query(
     `INSERT INTO requests (id, requester, beneficiary, entitlement, justification, duration, ticket, emergency, kind,
                            extends_grant, status, decision, created_at, lapses_at, closed_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
     [
-      id, input.requester, input.beneficiary.id, input.entitlement.id, input.justification, plan.duration, input.ticket,
-      input.emergency, input.kind, input.grant?.id ?? null, plan.status, JSON.stringify(plan.decision), now, lapsesAt,
+      id,
+      input.requester,
+      input.beneficiary.id,
+      input.entitlement.id,
+      input.justification,
+      plan.duration,
+      input.ticket,
+      input.emergency,
+      input.kind,
+      input.grant?.id ?? null,
+      plan.status,
+      JSON.stringify(plan.decision),
+      now,
+      lapsesAt,
       plan.status === 'pending_approval' ? null : now,
     ],
   );
@@ -93,11 +130,22 @@ export async function recordDecision(tx: Sql, catalog: Catalog, now: Date, input
     subject: id,
     refs,
     details: {
-      kind: input.kind, beneficiary: input.beneficiary.id, entitlement: input.entitlement.id, justification: input.justification,
-      ticket: input.ticket, emergency: input.emergency, extends_grant: input.grant?.id ?? null,
+      kind: input.kind,
+      beneficiary: input.beneficiary.id,
+      entitlement: input.entitlement.id,
+      justification: input.justification,
+      ticket: input.ticket,
+      emergency: input.emergency,
+      extends_grant: input.grant?.id ?? null,
     },
   });
-  await appendAudit(tx, now, { actor: 'gatehouse', action: 'request.decided', subject: id, refs, details: { status: plan.status, decision: plan.decision } });
+  await appendAudit(tx, now, {
+    actor: 'gatehouse',
+    action: 'request.decided',
+    subject: id,
+    refs,
+    details: { status: plan.status, decision: plan.decision },
+  });
   for (const [idx, s] of plan.stages.entries()) {
     await tx.query(
       `INSERT INTO approval_stages (request_id, idx, rule, approvers, min_approvals, fallback, state) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -109,9 +157,21 @@ export async function recordDecision(tx: Sql, catalog: Catalog, now: Date, input
 }
 
 /** Carries out an approved request: a new grant (with its outbox job), or a moved expiry. */
-export async function fulfil(tx: Sql, catalog: Catalog, now: Date, requestId: string, actor: string): Promise<void> {
+export async function fulfil(
+  tx: Sql,
+  catalog: Catalog,
+  now: Date,
+  requestId: string,
+  actor: string,
+): Promise<void> {
   const [r] = await tx.query<{
-    beneficiary: string; entitlement: string; duration: number | null; emergency: boolean; kind: string; extends_grant: string | null; requester: string;
+    beneficiary: string;
+    entitlement: string;
+    duration: number | null;
+    emergency: boolean;
+    kind: string;
+    extends_grant: string | null;
+    requester: string;
   }>('SELECT * FROM requests WHERE id = $1', [requestId]);
   if (!r) throw new Error(`request ${requestId} vanished`);
   if (r.kind === 'extend' && r.extends_grant) {
@@ -128,10 +188,22 @@ export async function fulfil(tx: Sql, catalog: Catalog, now: Date, requestId: st
     emergency: r.emergency,
     duration: r.duration,
   });
-  if (r.emergency) await openPostEventReview(tx, catalog, now, { grantId, requestId, requester: r.requester, identity, entitlement });
+  if (r.emergency)
+    await openPostEventReview(tx, catalog, now, {
+      grantId,
+      requestId,
+      requester: r.requester,
+      identity,
+      entitlement,
+    });
 }
 
-export async function submitRequest(sql: Sql, catalog: Catalog, now: Date, input: RequestInput): Promise<string> {
+export async function submitRequest(
+  sql: Sql,
+  catalog: Catalog,
+  now: Date,
+  input: RequestInput,
+): Promise<string> {
   return sql.transaction(async (tx) => {
     const di = await accessDecideInput(tx, catalog, input, true);
     return recordDecision(tx, catalog, now, di, await decide(tx, catalog, now, di));
@@ -142,7 +214,13 @@ export async function submitExtension(
   sql: Sql,
   catalog: Catalog,
   now: Date,
-  input: { requester: string; grant: string; justification: string; duration?: number; ticket?: string | null },
+  input: {
+    requester: string;
+    grant: string;
+    justification: string;
+    duration?: number;
+    ticket?: string | null;
+  },
 ): Promise<string> {
   return sql.transaction(async (tx) => {
     const di = await extendDecideInput(tx, catalog, input, true);

@@ -16,7 +16,16 @@ export interface RequestView {
   created_at: string;
   lapses_at: string | null;
   decision: Decision;
-  approval: { stages: { rule: string; approvers: string[]; min_approvals: number; fallback: boolean; state: string; acted: { approver: string; verdict: string; comment: string; at: string }[] }[] };
+  approval: {
+    stages: {
+      rule: string;
+      approvers: string[];
+      min_approvals: number;
+      fallback: boolean;
+      state: string;
+      acted: { approver: string; verdict: string; comment: string; at: string }[];
+    }[];
+  };
   grant: { id: string; state: string; expires_at: string | null } | null;
 }
 
@@ -25,9 +34,18 @@ const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : nul
 /** The shape of CLI.md's `request --json`, built for many requests with three queries. */
 export async function requestViews(sql: Sql, ids: string[]): Promise<RequestView[]> {
   if (ids.length === 0) return [];
-  const reqs = await sql.query<Record<string, unknown>>('SELECT * FROM requests WHERE id = ANY($1::text[])', [ids]);
-  const stages = await sql.query<Record<string, unknown>>('SELECT * FROM approval_stages WHERE request_id = ANY($1::text[]) ORDER BY idx', [ids]);
-  const acts = await sql.query<Record<string, unknown>>('SELECT * FROM approvals WHERE request_id = ANY($1::text[]) ORDER BY at', [ids]);
+  const reqs = await sql.query<Record<string, unknown>>(
+    'SELECT * FROM requests WHERE id = ANY($1::text[])',
+    [ids],
+  );
+  const stages = await sql.query<Record<string, unknown>>(
+    'SELECT * FROM approval_stages WHERE request_id = ANY($1::text[]) ORDER BY idx',
+    [ids],
+  );
+  const acts = await sql.query<Record<string, unknown>>(
+    'SELECT * FROM approvals WHERE request_id = ANY($1::text[]) ORDER BY at',
+    [ids],
+  );
   const grants = await sql.query<Record<string, unknown>>(
     `SELECT g.id, g.state, g.expires_at, r.id AS request_id FROM requests r
        JOIN grants g ON g.id = r.extends_grant OR g.request_id = r.id
@@ -39,36 +57,49 @@ export async function requestViews(sql: Sql, ids: string[]): Promise<RequestView
     const r = byId.get(id);
     if (!r) return [];
     const g = grants.find((x) => x.request_id === id);
-    return [{
-      id,
-      status: r.status as string,
-      kind: r.kind as string,
-      entitlement: r.entitlement as string,
-      beneficiary: r.beneficiary as string,
-      requester: r.requester as string,
-      justification: r.justification as string,
-      ticket: (r.ticket as string | null) ?? null,
-      emergency: r.emergency as boolean,
-      duration_seconds: (r.duration as number | null) ?? null,
-      created_at: iso(r.created_at as Date)!,
-      lapses_at: iso(r.lapses_at as Date | null),
-      decision: r.decision as Decision,
-      approval: {
-        stages: stages
-          .filter((s) => s.request_id === id)
-          .map((s) => ({
-            rule: s.rule as string,
-            approvers: s.approvers as string[],
-            min_approvals: s.min_approvals as number,
-            fallback: s.fallback as boolean,
-            state: s.state as string,
-            acted: acts
-              .filter((a) => a.request_id === id && a.stage_idx === s.idx)
-              .map((a) => ({ approver: a.approver as string, verdict: a.verdict as string, comment: a.comment as string, at: iso(a.at as Date)! })),
-          })),
+    return [
+      {
+        id,
+        status: r.status as string,
+        kind: r.kind as string,
+        entitlement: r.entitlement as string,
+        beneficiary: r.beneficiary as string,
+        requester: r.requester as string,
+        justification: r.justification as string,
+        ticket: (r.ticket as string | null) ?? null,
+        emergency: r.emergency as boolean,
+        duration_seconds: (r.duration as number | null) ?? null,
+        created_at: iso(r.created_at as Date)!,
+        lapses_at: iso(r.lapses_at as Date | null),
+        decision: r.decision as Decision,
+        approval: {
+          stages: stages
+            .filter((s) => s.request_id === id)
+            .map((s) => ({
+              rule: s.rule as string,
+              approvers: s.approvers as string[],
+              min_approvals: s.min_approvals as number,
+              fallback: s.fallback as boolean,
+              state: s.state as string,
+              acted: acts
+                .filter((a) => a.request_id === id && a.stage_idx === s.idx)
+                .map((a) => ({
+                  approver: a.approver as string,
+                  verdict: a.verdict as string,
+                  comment: a.comment as string,
+                  at: iso(a.at as Date)!,
+                })),
+            })),
+        },
+        grant: g
+          ? {
+              id: g.id as string,
+              state: g.state as string,
+              expires_at: iso(g.expires_at as Date | null),
+            }
+          : null,
       },
-      grant: g ? { id: g.id as string, state: g.state as string, expires_at: iso(g.expires_at as Date | null) } : null,
-    }];
+    ];
   });
 }
 
@@ -78,7 +109,10 @@ export async function requestView(sql: Sql, id: string): Promise<RequestView> {
   return v;
 }
 
-export async function listRequests(sql: Sql, f: { status?: string; approver?: string }): Promise<RequestView[]> {
+export async function listRequests(
+  sql: Sql,
+  f: { status?: string; approver?: string },
+): Promise<RequestView[]> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (f.status) {
@@ -95,5 +129,8 @@ export async function listRequests(sql: Sql, f: { status?: string; approver?: st
     `SELECT r.id FROM requests r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.created_at, r.id LIMIT 1000`,
     params,
   );
-  return requestViews(sql, rows.map((r) => r.id));
+  return requestViews(
+    sql,
+    rows.map((r) => r.id),
+  );
 }

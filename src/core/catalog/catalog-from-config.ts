@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonical } from '../audit/chain.js';
-import type { Catalog } from '../catalog/catalog.js';
+import type { Catalog } from './catalog.js';
 import type { GovernanceConfig } from '../model.js';
 import { PolicyEngine } from '../policy/engine.js';
 

@@ -1,5 +1,5 @@
-import type { Catalog } from '../catalog/catalog.js';
-import { type IdentityRow, toIdentity } from '../catalog/rows.js';
+import type { Catalog } from './catalog.js';
+import { type IdentityRow, toIdentity } from './rows.js';
 import { LIVE_STATES } from '../decision/inputs.js';
 import { violatedRules } from '../decision/sod.js';
 import type { Identity } from '../model.js';
@@ -17,12 +17,18 @@ export interface ImpactItem {
  * The live grants a candidate configuration would no longer permit: policy changes are access
  * changes too. Reads live grants in keyset batches, so it scales with the grants, not memory.
  */
-export async function grantImpact(sql: Sql, next: Catalog, identities: Map<string, Identity>): Promise<ImpactItem[]> {
+export async function grantImpact(
+  sql: Sql,
+  next: Catalog,
+  identities: Map<string, Identity>,
+): Promise<ImpactItem[]> {
   const out: ImpactItem[] = [];
   const heldBy = new Map<string, { grant: string; entitlement: string }[]>();
   let after = '';
   for (;;) {
-    const batch = await sql.query<{ id: string; identity: string; entitlement: string } & IdentityRow & { identity_id: string }>(
+    const batch = await sql.query<
+      { id: string; identity: string; entitlement: string } & IdentityRow & { identity_id: string }
+    >(
       `SELECT g.id, g.identity, g.entitlement, i.id AS identity_id, i.kind, i.status, i.display_name, i.department, i.title,
               i.manager, i.owner, i.attributes
          FROM grants g LEFT JOIN identities i ON i.id = g.identity
@@ -33,7 +39,13 @@ export async function grantImpact(sql: Sql, next: Catalog, identities: Map<strin
     after = batch.at(-1)!.id;
     for (const row of batch) {
       const item = (reason: string, rule?: string) =>
-        out.push({ grant: row.id, identity: row.identity, entitlement: row.entitlement, reason, ...(rule ? { rule } : {}) });
+        out.push({
+          grant: row.id,
+          identity: row.identity,
+          entitlement: row.entitlement,
+          reason,
+          ...(rule ? { rule } : {}),
+        });
       const list = heldBy.get(row.identity) ?? [];
       list.push({ grant: row.id, entitlement: row.entitlement });
       heldBy.set(row.identity, list);
@@ -42,7 +54,9 @@ export async function grantImpact(sql: Sql, next: Catalog, identities: Map<strin
         item('entitlement_removed');
         continue;
       }
-      const who = identities.get(row.identity) ?? (row.identity_id ? toIdentity({ ...row, id: row.identity_id }) : undefined);
+      const who =
+        identities.get(row.identity) ??
+        (row.identity_id ? toIdentity({ ...row, id: row.identity_id }) : undefined);
       if (!who) continue;
       if (!ent.kinds.includes(who.kind)) {
         item('kind_not_allowed');
@@ -63,9 +77,18 @@ export async function grantImpact(sql: Sql, next: Catalog, identities: Map<strin
   }
   for (const [identity, held] of heldBy) {
     const set = new Set(held.map((h) => h.entitlement));
-    for (const rule of violatedRules(next.sod.filter((r) => r.onConflict === 'block'), set)) {
+    for (const rule of violatedRules(
+      next.sod.filter((r) => r.onConflict === 'block'),
+      set,
+    )) {
       for (const h of held.filter((x) => rule.conflict.some((s) => s.includes(x.entitlement)))) {
-        out.push({ grant: h.grant, identity, entitlement: h.entitlement, reason: 'sod_conflict', rule: rule.id });
+        out.push({
+          grant: h.grant,
+          identity,
+          entitlement: h.entitlement,
+          reason: 'sod_conflict',
+          rule: rule.id,
+        });
       }
     }
   }
@@ -76,7 +99,13 @@ export async function grantImpact(sql: Sql, next: Catalog, identities: Map<strin
   for (const s of seats) {
     const cap = next.apps.get(s.app)?.licenceSeats[s.tier];
     if (cap !== undefined && Number(s.n) > cap) {
-      out.push({ grant: '*', identity: '*', entitlement: `${s.app}/${s.tier}`, reason: 'licence_over_capacity', rule: `${s.n} seats in use, ${cap} allowed` });
+      out.push({
+        grant: '*',
+        identity: '*',
+        entitlement: `${s.app}/${s.tier}`,
+        reason: 'licence_over_capacity',
+        rule: `${s.n} seats in use, ${cap} allowed`,
+      });
     }
   }
   return out;
