@@ -15,9 +15,9 @@ import { syncIdentities } from '../core/lifecycle/sync.js';
 import type { GovernanceConfig, Identity, IdentityKind } from '../core/model.js';
 import { governanceReport } from '../core/report/report.js';
 import {
+  type ExtensionInput,
   type RequestInput,
   accessDecideInput,
-  extendDecideInput,
   submitExtension,
   submitRequest,
 } from '../core/requests/submit.js';
@@ -80,23 +80,7 @@ export function gatehouse(d: GatehouseDeps) {
         dry_run: true,
       };
     },
-    async explainExtension(input: {
-      requester: string;
-      grant: string;
-      justification: string;
-      duration?: number;
-    }) {
-      const catalog = await cat();
-      const di = await extendDecideInput(d.sql, catalog, input, false);
-      return decide(d.sql, catalog, now(), di);
-    },
-    async extend(input: {
-      requester: string;
-      grant: string;
-      justification: string;
-      duration?: number;
-      ticket?: string | null;
-    }) {
+    async extend(input: ExtensionInput) {
       return requestView(d.sql, await submitExtension(d.sql, await cat(), now(), input));
     },
     async act(requestId: string, actor: string, verdict: 'approve' | 'reject', comment: string) {
@@ -135,8 +119,13 @@ export function gatehouse(d: GatehouseDeps) {
       if (!dryRun) d.catalog.invalidate();
       return result;
     },
-    async sync(snapshot: Identity[], actor: string, kinds?: IdentityKind[]) {
-      return syncIdentities(d.sql, await cat(), now(), actor, snapshot, kinds);
+    async sync(
+      snapshot: Identity[],
+      actor: string,
+      kinds?: IdentityKind[],
+      allowMassLeave = false,
+    ) {
+      return syncIdentities(d.sql, await cat(), now(), actor, snapshot, kinds, { allowMassLeave });
     },
     identities: () => listIdentities(d.sql),
     identity: (id: string) => identityView(d.sql, id),

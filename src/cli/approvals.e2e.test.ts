@@ -109,6 +109,7 @@ describe('approval procedure', () => {
 
   test('a request not decided within the approval timeout lapses at the next sweep', async () => {
     const r = await request('analytics:writer', 'sam@acme.test');
+    const late = await request('erp:vendor-create', 'sue@acme.test');
     h.advance(71 * 3600);
     await h.cli(['sweep']);
     assert.equal(
@@ -118,6 +119,9 @@ describe('approval procedure', () => {
       true,
     );
     h.advance(2 * 3600);
+    const tooLate = await h.cli(['approve', late.json.id, '--as', 'carol@acme.test']);
+    assert.equal(tooLate.code, 1, 'past the timeout nobody can approve, even before the sweep');
+    assert.match(tooLate.stderr, /lapsed/);
     const s = await h.cli(['sweep']);
     assert.ok(s.json.lapsed >= 1);
     const after = await h.cli(['requests', '--status', 'lapsed']);

@@ -32,7 +32,7 @@ describe('gatehouse binary', () => {
   test('a production store refuses --now; a simulation store accepts it and runs the lifecycle', async () => {
     assert.equal(run('init', '--data', 'prod').code, 0);
     const refused = run('--data', 'prod', 'grants', '--now', '2027-01-01T00:00:00Z');
-    assert.equal(refused.code, 1);
+    assert.equal(refused.code, 2);
     assert.match(
       refused.stderr,
       /--now is refused: this store was not created with `gatehouse init --simulation`/,

@@ -22,6 +22,8 @@ export interface RunArgs {
 export interface Output {
   json: unknown;
   text: string;
+  /** Non-zero when the command ran but what it found is a failure (a broken audit chain). */
+  exitCode?: number;
 }
 
 export interface Command {

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { CatalogCache } from '../core/catalog/catalog.js';
 import { type Clock, systemClock } from '../core/clock.js';
-import { InputError } from '../core/errors.js';
+import { InputError, RefusedError } from '../core/errors.js';
 import type { Sql } from '../core/sql.js';
 import { connectorSource } from '../connectors/registry.js';
 import { type Store, openStore, storeExists } from '../store/open.js';
@@ -30,7 +30,7 @@ export async function clockFor(sql: Sql, now: string | undefined): Promise<Clock
   const at = new Date(now);
   if (Number.isNaN(at.getTime())) throw new InputError(`--now: "${now}" is not an ISO 8601 time`);
   if (!(await isSimulation(sql))) {
-    throw new InputError(
+    throw new RefusedError(
       '--now is refused: this store was not created with `gatehouse init --simulation`, and a production clock cannot be moved',
     );
   }

@@ -165,6 +165,46 @@ describe('grant lifecycle', () => {
     );
   });
 
+  test('a grant has one pending extension at a time', async () => {
+    const r = await h.cli([
+      'request',
+      'analytics:writer',
+      '--for',
+      'heidi@acme.test',
+      '--duration',
+      '7d',
+      '--reason',
+      WHY,
+      '--as',
+      'heidi@acme.test',
+    ]);
+    await h.cli(['approve', r.json.id, '--as', 'carol@acme.test']);
+    await h.cli(['sweep']);
+    const g = await grantOf('heidi@acme.test', 'analytics:writer');
+    const first = await h.cli([
+      'extend',
+      g.id,
+      '--duration',
+      '7d',
+      '--reason',
+      'the migration slipped a week',
+      '--as',
+      'heidi@acme.test',
+    ]);
+    assert.equal(first.json.status, 'pending_approval');
+    const second = await h.cli([
+      'extend',
+      g.id,
+      '--duration',
+      '7d',
+      '--reason',
+      'and another week to be safe',
+      '--as',
+      'heidi@acme.test',
+    ]);
+    assert.equal(second.json.decision.reasons[0].code, 'duplicate');
+  });
+
   test('manual revocation is refused to others (exit 2) and verified in the target for the owner', async () => {
     const g = await grantOf('bob@acme.test', 'wiki:edit');
     const refused = await h.cli(['revoke', g.id, '--reason', 'cleanup', '--as', 'dan@acme.test']);
@@ -260,11 +300,62 @@ describe('grant lifecycle', () => {
     );
   });
 
-  test('a people snapshot never touches service accounts, and the audit chain verifies', async () => {
+  test('a people snapshot never touches service accounts, and re-applying the configuration keeps the new owner', async () => {
     const svc = await h.cli(['identities', 'show', 'svc:ci-deployer']);
     assert.equal(svc.json.status, 'active');
+    const again = await h.cli(['apply', new URL('../demo/acme', import.meta.url).pathname]);
+    assert.equal(again.code, 0);
+    assert.equal(
+      (await h.cli(['identities', 'show', 'svc:ci-deployer'])).json.owner,
+      'carol@acme.test',
+    );
+  });
+
+  test('a feed that would make most people leavers is refused, and nothing of it is applied', async () => {
+    const r = await h.sync(
+      [
+        PEOPLE_HEADER,
+        'carol@acme.test,human,active,Carol Diaz,engineering,director,,,berlin,employee',
+      ],
+      ['--kinds', 'human'],
+    );
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /would make \d+ of \d+ active human identities leavers.*--allow-mass-leave/,
+    );
+    assert.equal((await h.cli(['identities', 'show', 'dan@acme.test'])).json.status, 'active');
+  });
+
+  test('grants of an entitlement removed from the configuration can still be revoked and verified', async () => {
+    const g = await grantOf('dan@acme.test', 'wiki:edit');
+    const dir = configVariant(h.dir, {
+      'apps/wiki.yaml': (t) => t.replace(/ {2}- id: wiki:edit\n( {4}.*\n)+/, ''),
+      'birthright.yaml': (t) =>
+        t.replace('grant: [github:read, wiki:edit]', 'grant: [github:read]'),
+    });
+    const applied = await h.cli(['apply', dir]);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.ok(
+      applied.json.impact.some(
+        (i: { grant: string; reason: string }) =>
+          i.grant === g.id && i.reason === 'entitlement_removed',
+      ),
+    );
+    await h.cli(['revoke', g.id, '--reason', 'entitlement retired', '--as', 'dan@acme.test']);
+    await h.cli(['sweep']);
+    assert.equal((await grantsOf('dan@acme.test')).find((x) => x.id === g.id)!.state, 'revoked');
+    assert.ok(!(await h.members('wiki_edit')).includes('dan@acme.test'));
+  });
+
+  test('the audit chain verifies, and a tampered event fails verify with exit 3', async () => {
     const v = await h.cli(['audit', 'verify']);
     assert.equal(v.json.ok, true);
     assert.ok(v.json.events > 50);
+    await h.store.sql.query(`UPDATE audit_events SET details = '{"forged": true}' WHERE seq = 10`);
+    const broken = await h.cli(['audit', 'verify']);
+    assert.equal(broken.code, 3);
+    assert.equal(broken.json.ok, false);
+    assert.equal(broken.json.first_bad, 10);
   });
 });

@@ -92,7 +92,7 @@ export async function runCli(
     }
     const out = await guess.run({ args, env, io, app: context?.app as never });
     if (out) io.stdout(json ? JSON.stringify(out.json, null, 2) : out.text);
-    return 0;
+    return out?.exitCode ?? 0;
   } catch (e) {
     const code = exitCode(e);
     if (e instanceof ConfigError) {

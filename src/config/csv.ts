@@ -9,7 +9,7 @@ import {
 import type { LoadContext } from './context.js';
 import type { ConfigFile } from './files.js';
 
-const NAMED = [
+export const NAMED_COLUMNS = [
   'id',
   'kind',
   'status',
@@ -134,7 +134,7 @@ function toIdentity(
   }
   if (!ok) return undefined;
   const attributes: Record<string, string> = {};
-  for (const c of header) if (!member(NAMED, c)) attributes[c] = cell(c);
+  for (const c of header) if (!member(NAMED_COLUMNS, c)) attributes[c] = cell(c);
   const identity: Identity = {
     id,
     kind: kind as IdentityKind,

@@ -3,21 +3,11 @@ import { basename } from 'node:path';
 import { IDENTITY_KINDS, IDENTITY_STATUSES, type Identity } from '../core/model.js';
 import type { LoadContext } from './context.js';
 import { Refs } from './crossref.js';
-import { loadIdentities } from './csv.js';
+import { NAMED_COLUMNS, loadIdentities } from './csv.js';
 import { ConfigError, Issues, sortIssues } from './issues.js';
 import { newRegistry } from './names.js';
 
-const NAMED = new Set([
-  'id',
-  'kind',
-  'status',
-  'display_name',
-  'department',
-  'title',
-  'manager',
-  'owner',
-  'attributes',
-]);
+const NAMED = new Set<string>([...NAMED_COLUMNS, 'attributes']);
 
 /** A JSON snapshot: an array of identity objects (the CSV columns as fields, or an `attributes` object). */
 function fromJson(file: string, text: string, issues: Issues): Identity[] {

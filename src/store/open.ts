@@ -26,6 +26,9 @@ export interface OpenOptions {
 export async function openStore(opts: OpenOptions): Promise<Store> {
   if (opts.databaseUrl) {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 4 });
+    // An idle connection the server drops (restart, failover) must not end the process: the pool
+    // discards it and the next query connects afresh.
+    pool.on('error', () => undefined);
     const sql = pgSql(pool);
     await migrate(sql);
     return {

@@ -97,6 +97,8 @@ async function serverStore(url: string): Promise<TestStore> {
   }
   const dbUrl = withDb(url, name);
   const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
+  // DROP … WITH (FORCE) below may still meet connections pool.end() has not closed yet.
+  pool.on('error', () => undefined);
   await migrate(pgSql(pool)); // a no-op unless the template was cloned while half-built
   return {
     sql: pgSql(pool),

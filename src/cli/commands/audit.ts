@@ -14,6 +14,7 @@ export const auditVerify: Command = {
       text: result.ok
         ? `ok: ${result.events} events, chain intact`
         : `BROKEN at event ${result.first_bad}: ${result.reason}`,
+      exitCode: result.ok ? 0 : 3,
     };
   },
 };

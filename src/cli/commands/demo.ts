@@ -1,7 +1,7 @@
 import { DEMO_CONFIG, seedDemo } from '../../demo/seed.js';
 import { str } from '../args.js';
 import type { Command } from '../command.js';
-import { openContext } from '../context.js';
+import { dataDir, openContext } from '../context.js';
 import { table } from '../format.js';
 import { init } from './init.js';
 import { portOf, serveOptions, serveUntilStopped } from './serve.js';
@@ -18,9 +18,7 @@ export const demo: Command = {
     const ctx = await openContext(r.env, { ...(data ? { data } : {}), command: 'demo' });
     try {
       const [seeded] = await ctx.store.sql.query(`SELECT 1 FROM meta WHERE key = 'demo_seeded'`);
-      const steps = seeded
-        ? []
-        : await seedDemo(ctx.app, ctx.store.kind === 'embedded' ? ctx.store.location : r.env.cwd);
+      const steps = seeded ? [] : await seedDemo(ctx.app, dataDir(r.env, data));
       if (!seeded)
         await ctx.store.sql.query(`INSERT INTO meta (key, value) VALUES ('demo_seeded', $1)`, [
           new Date().toISOString(),

@@ -18,14 +18,19 @@ function kinds(value: string | undefined): IdentityKind[] | undefined {
 
 export const identitiesSync: Command = {
   name: 'identities sync',
-  usage: 'identities sync FILE [--kinds human,service_account] [--as ID]',
+  usage: 'identities sync FILE [--kinds human,service_account] [--allow-mass-leave] [--as ID]',
   summary: 'apply an identity snapshot (CSV or JSON): joiners, movers, leavers',
-  options: { kinds: { type: 'string' } },
+  options: { kinds: { type: 'string' }, 'allow-mass-leave': { type: 'boolean' } },
   async run(r) {
     const file = resolve(r.env.cwd, positional(r.args, 2, 'FILE: the snapshot (CSV or JSON)'));
     const snapshot = await loadSnapshot(file);
     const as = typeof r.args.values.as === 'string' ? r.args.values.as : 'hr:sync';
-    const result = await r.app.sync(snapshot, as, kinds(str(r.args, 'kinds')));
+    const result = await r.app.sync(
+      snapshot,
+      as,
+      kinds(str(r.args, 'kinds')),
+      r.args.values['allow-mass-leave'] === true,
+    );
     const text = [
       `snapshot authoritative for: ${result.kinds.join(', ')}`,
       `joined ${result.joined.length}, moved ${result.moved.length}, left ${result.left.length}, unchanged ${result.unchanged}`,

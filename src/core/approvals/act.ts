@@ -31,12 +31,20 @@ export async function actOnRequest(
       requester: string;
       beneficiary: string;
       status: string;
-    }>('SELECT id, requester, beneficiary, status FROM requests WHERE id = $1 FOR UPDATE', [
-      a.requestId,
-    ]);
+      lapses_at: Date | null;
+    }>(
+      'SELECT id, requester, beneficiary, status, lapses_at FROM requests WHERE id = $1 FOR UPDATE',
+      [a.requestId],
+    );
     if (!r) throw new InputError(`unknown request "${a.requestId}"`);
     if (r.status !== 'pending_approval')
       throw new InputError(`request ${r.id} is ${r.status}, not pending approval`);
+    // Past the timeout it has lapsed, whether or not a sweep has recorded that yet.
+    if (r.lapses_at && r.lapses_at <= now) {
+      throw new InputError(
+        `request ${r.id} lapsed at ${r.lapses_at.toISOString()} (approval timeout); it can no longer be decided`,
+      );
+    }
     if (a.actor === r.requester || a.actor === r.beneficiary) {
       throw new RefusedError(
         `${a.actor} may not ${a.verdict} request ${r.id}: nobody approves a request they made or that is for themselves`,
@@ -50,6 +58,16 @@ export async function actOnRequest(
     if (!stage.approvers.includes(a.actor)) {
       throw new RefusedError(
         `${a.actor} is not an approver of the current stage (${stage.rule}: ${stage.approvers.join(', ') || 'nobody'}) of ${r.id}`,
+      );
+    }
+    // Resolved approvers may have left or been suspended since the request was routed.
+    const [actor] = await tx.query<{ status: string }>(
+      'SELECT status FROM identities WHERE id = $1',
+      [a.actor],
+    );
+    if (actor?.status !== 'active') {
+      throw new RefusedError(
+        `${a.actor} is ${actor?.status ?? 'unknown'} and may not act on ${r.id}`,
       );
     }
     const dup = await tx.query(

@@ -45,18 +45,20 @@ export async function resolveChain(
   ctx: { requester: string; beneficiary: Identity; app: App },
 ): Promise<ResolvedStage[]> {
   const excluded = new Set([ctx.requester, ctx.beneficiary.id]);
-  const eligible = async (ids: string[]) => {
-    const active = await activeIdentities(sql, ids);
-    return [...new Set(ids)].filter((id) => !excluded.has(id) && active.has(id)).sort();
-  };
+  const fallbackGroup = catalog.groups.get(catalog.settings.fallbackGroup) ?? [];
+  const named = await Promise.all(
+    chain.map((s) => candidates(sql, catalog, s.rule, ctx.beneficiary, ctx.app)),
+  );
+  // One look-up of who is active, for every stage and the fallback group together.
+  const active = await activeIdentities(sql, [...new Set([...named.flat(), ...fallbackGroup])]);
+  const eligible = (ids: string[]) =>
+    [...new Set(ids)].filter((id) => !excluded.has(id) && active.has(id)).sort();
   const stages: ResolvedStage[] = [];
-  for (const s of chain) {
-    let approvers = await eligible(
-      await candidates(sql, catalog, s.rule, ctx.beneficiary, ctx.app),
-    );
+  for (const [i, s] of chain.entries()) {
+    let approvers = eligible(named[i]!);
     let fallback = false;
     if (approvers.length < s.minApprovals) {
-      approvers = await eligible(catalog.groups.get(catalog.settings.fallbackGroup) ?? []);
+      approvers = eligible(fallbackGroup);
       fallback = true;
     }
     stages.push({ rule: s.rule, approvers, minApprovals: s.minApprovals, fallback });

@@ -55,10 +55,14 @@ function sections(cfg: GovernanceConfig, now: Date): Section<unknown>[] {
       key: 'id',
       items: cfg.identities,
       id: (i: Identity) => i.id,
+      // identities.csv seeds identities; once one exists, `identities sync` and the lifecycle own
+      // it (a leaver's agents get a new owner), so apply never rewrites it.
       current: async (sql) =>
-        (await sql.query<IdentityRow>(`SELECT * FROM identities WHERE source = 'config'`)).map(
-          toIdentity,
-        ),
+        (
+          await sql.query<IdentityRow>(`SELECT * FROM identities WHERE id = ANY($1::text[])`, [
+            cfg.identities.map((i) => i.id),
+          ])
+        ).map((r) => cfg.identities.find((i) => i.id === r.id) ?? toIdentity(r)),
       write: (tx, i: Identity) => upsertIdentity(tx, i, 'config', now),
       // Identities leave through the HR feed (a leaver), never by disappearing from config.
       remove: async () => undefined,

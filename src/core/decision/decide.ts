@@ -176,6 +176,17 @@ export async function decide(
         'not_extendable',
         `grant ${input.grant.id} is standing and has no expiry to move`,
       );
+    // One extension at a time: two pending ones would each pass the cap and together exceed it.
+    const [pendingExtension] = await sql.query<{ id: string }>(
+      `SELECT id FROM requests WHERE extends_grant = $1 AND status = 'pending_approval'`,
+      [input.grant.id],
+    );
+    if (pendingExtension) {
+      return reject(
+        'duplicate',
+        `grant ${input.grant.id} already has a pending extension (${pendingExtension.id})`,
+      );
+    }
   } else {
     const grantId = held.grants.get(ent.id);
     if (grantId) {
@@ -230,11 +241,12 @@ export async function decide(
   // 4. Licence fit. An extension keeps the seat it already has.
   if (ent.licenceTier && input.kind !== 'extend') {
     const seats = app.licenceSeats[ent.licenceTier] ?? 0;
-    if ((await seatsUsed(sql, app.id, ent.licenceTier)) >= seats) {
+    const used = await seatsUsed(sql, app.id, ent.licenceTier);
+    if (used >= seats) {
       const lesser = await lesserWithSeats(sql, catalog, ent);
       return reject(
         'no_licence_seat',
-        `no free ${ent.licenceTier} seat for ${app.id} (${seats} in use)${lesser ? `; ${lesser} has capacity` : ''}`,
+        `no free ${ent.licenceTier} seat for ${app.id} (${used} of ${seats} in use)${lesser ? `; ${lesser} has capacity` : ''}`,
       );
     }
   }

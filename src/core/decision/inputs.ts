@@ -12,17 +12,15 @@ export interface Held {
 }
 
 export async function heldBy(sql: Sql, identity: string): Promise<Held> {
-  const g = await sql.query<{ id: string; entitlement: string }>(
-    `SELECT id, entitlement FROM grants WHERE identity = $1 AND state IN ${LIVE_STATES}`,
-    [identity],
-  );
-  const p = await sql.query<{ id: string; entitlement: string }>(
-    `SELECT id, entitlement FROM requests WHERE beneficiary = $1 AND status = 'pending_approval'`,
+  const rows = await sql.query<{ id: string; entitlement: string; pending: boolean }>(
+    `SELECT id, entitlement, false AS pending FROM grants WHERE identity = $1 AND state IN ${LIVE_STATES}
+     UNION ALL
+     SELECT id, entitlement, true AS pending FROM requests WHERE beneficiary = $1 AND status = 'pending_approval'`,
     [identity],
   );
   return {
-    grants: new Map(g.map((r) => [r.entitlement, r.id])),
-    pending: new Map(p.map((r) => [r.entitlement, r.id])),
+    grants: new Map(rows.filter((r) => !r.pending).map((r) => [r.entitlement, r.id])),
+    pending: new Map(rows.filter((r) => r.pending).map((r) => [r.entitlement, r.id])),
   };
 }
 

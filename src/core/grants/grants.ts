@@ -159,6 +159,9 @@ export async function extendGrant(
   requestId: string,
 ): Promise<Date> {
   const g = await requireGrant(tx, grantId, true);
+  // The grant may have expired or been revoked while its extension waited for approval.
+  if (g.state !== 'active')
+    throw new InputError(`grant ${grantId} is ${g.state}; its extension can no longer be approved`);
   const from = g.expires_at ?? now;
   const expires = addSeconds(from, seconds);
   await tx.query('UPDATE grants SET expires_at = $2 WHERE id = $1', [grantId, expires]);

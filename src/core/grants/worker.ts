@@ -5,6 +5,7 @@ import type { AccessRef, ConnectorSource } from '../ports/connector.js';
 import { addSeconds } from '../duration.js';
 import type { Sql } from '../sql.js';
 import type { GrantRow } from './grants.js';
+import { toEntitlement } from '../catalog/rows.js';
 
 export const MAX_ATTEMPTS = 5;
 const LEASE_SECONDS = 120;
@@ -56,7 +57,12 @@ async function accessRef(
   g: GrantRow,
 ): Promise<{ connector: string; ref: AccessRef }> {
   const app = d.catalog.apps.get(g.app);
-  const ent = d.catalog.entitlements.get(g.entitlement);
+  // A retired entitlement is out of the catalog but its live grants must still be removable.
+  const ent =
+    d.catalog.entitlements.get(g.entitlement) ??
+    (await d.sql.query('SELECT * FROM entitlements WHERE id = $1', [g.entitlement])).map(
+      toEntitlement,
+    )[0];
   if (!app || !ent) throw new Error(`${g.entitlement} is no longer in the configuration`);
   const settings = d.catalog.connectors.get(app.connector)?.settings ?? {};
   const attr = typeof settings.account_attribute === 'string' ? settings.account_attribute : '';

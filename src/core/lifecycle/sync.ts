@@ -1,3 +1,4 @@
+import { InputError } from '../errors.js';
 import { appendAudit, canonical } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { type IdentityRow, toIdentity } from '../catalog/rows.js';
@@ -10,6 +11,10 @@ import { newId } from '../ids.js';
 import type { BirthrightRule, Identity, IdentityKind } from '../model.js';
 import { recordDecision } from '../requests/submit.js';
 import type { Sql } from '../sql.js';
+
+/** More leavers than this share of the active identities in scope (and than the minimum) is refused. */
+const MASS_LEAVE_SHARE = 0.2;
+const MASS_LEAVE_MIN = 5;
 
 export interface SyncResult {
   kinds: IdentityKind[];
@@ -60,6 +65,7 @@ export async function syncIdentities(
   actor: string,
   snapshot: Identity[],
   kinds?: IdentityKind[],
+  opts: { allowMassLeave?: boolean } = {},
 ): Promise<SyncResult> {
   const scope = kinds ?? [...new Set(snapshot.map((i) => i.kind))];
   const result: SyncResult = {
@@ -129,6 +135,14 @@ export async function syncIdentities(
       const left = { ...gone, status: 'terminated' as const };
       await upsertIdentity(tx, left, 'sync', now);
       leavers.push(left);
+    }
+    // A truncated or wrong feed must not terminate the workforce: many leavers at once need a flag.
+    const activeBefore = [...current.values()].filter((i) => i.status === 'active').length;
+    const limit = Math.max(MASS_LEAVE_MIN, Math.floor(activeBefore * MASS_LEAVE_SHARE));
+    if (leavers.length > limit && !opts.allowMassLeave) {
+      throw new InputError(
+        `this snapshot would make ${leavers.length} of ${activeBefore} active ${scope.join(', ')} identities leavers (more than ${limit}); nothing was applied. Check the feed, or pass --allow-mass-leave`,
+      );
     }
     for (const j of joiners) await grantBirthright(tx, catalog, now, j, result);
     for (const m of movers) await reevaluate(tx, catalog, now, actor, m, result);

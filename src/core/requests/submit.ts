@@ -20,6 +20,14 @@ export interface RequestInput {
   emergency?: boolean;
 }
 
+export interface ExtensionInput {
+  requester: string;
+  grant: string;
+  justification: string;
+  duration?: number;
+  ticket?: string | null;
+}
+
 const TICKET = /^[A-Z][A-Z0-9_]*:[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export function checkTicket(ticket: string | null | undefined): string | null {
@@ -55,13 +63,7 @@ export async function accessDecideInput(
 export async function extendDecideInput(
   sql: Sql,
   catalog: Catalog,
-  input: {
-    requester: string;
-    grant: string;
-    justification: string;
-    duration?: number;
-    ticket?: string | null;
-  },
+  input: ExtensionInput,
   lock: boolean,
 ): Promise<DecideInput> {
   const g = await requireGrant(sql, input.grant);
@@ -214,13 +216,7 @@ export async function submitExtension(
   sql: Sql,
   catalog: Catalog,
   now: Date,
-  input: {
-    requester: string;
-    grant: string;
-    justification: string;
-    duration?: number;
-    ticket?: string | null;
-  },
+  input: ExtensionInput,
 ): Promise<string> {
   return sql.transaction(async (tx) => {
     const di = await extendDecideInput(tx, catalog, input, true);
