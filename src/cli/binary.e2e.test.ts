@@ -23,6 +23,30 @@ describe('gatehouse binary', () => {
   };
   after(() => rmSync(root, { recursive: true, force: true }));
 
+  test('the README demo builds Acme on the embedded store and provisions into its target', () => {
+    const r = run('demo', '--no-serve', '--data', 'demo');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /created the Acme demo organisation/);
+    for (const path of [
+      'auto-approved by policy',
+      'licence: no free seat',
+      'segregation of duties: blocked',
+      'forbidden by policy',
+      'SoD exception stage',
+      'break-glass',
+    ]) {
+      assert.match(r.stdout, new RegExp(path));
+    }
+    assert.match(r.stdout, /\d+ grants active and verified in the target database/);
+    const again = run('demo', '--no-serve', '--data', 'demo');
+    assert.match(
+      again.stdout,
+      /demo organisation already in/,
+      'running the demo again does not repeat it',
+    );
+    assert.equal(JSON.parse(run('audit', 'verify', '--data', 'demo', '--json').stdout).ok, true);
+  });
+
   test('a command before init says to run init', () => {
     const r = run('grants', '--data', 'nothing-here');
     assert.equal(r.code, 1);

@@ -46,10 +46,13 @@ export async function roleFit(
   who: { id: string; department: string; title: string },
   entitlement: string,
 ): Promise<RoleFit> {
+  // EXISTS per peer probes the (identity, entitlement) live-grant index: cost follows the size of
+  // the peer group, never the number of grants of a popular entitlement.
   const [r] = await sql.query<{ peers: number | string; holding: number | string }>(
-    `SELECT count(*) AS peers, count(g.id) AS holding
+    `SELECT count(*) AS peers,
+            count(*) FILTER (WHERE EXISTS (
+              SELECT 1 FROM grants g WHERE g.identity = i.id AND g.entitlement = $3 AND g.state IN ${LIVE_STATES})) AS holding
        FROM identities i
-       LEFT JOIN grants g ON g.identity = i.id AND g.entitlement = $3 AND g.state IN ${LIVE_STATES}
       WHERE i.department = $1 AND i.title = $2 AND i.status = 'active' AND i.id <> $4`,
     [who.department, who.title, entitlement, who.id],
   );
