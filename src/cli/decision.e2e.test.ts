@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { configVariant } from '../testing/config-variant.js';
 import { type Harness, PEOPLE_HEADER, demoPeople, harness } from '../testing/harness.js';
 
 const WHY = 'needed for the quarterly close';
@@ -196,6 +197,17 @@ describe('decision procedure', () => {
     assert.equal((await h.cli(['apply', dir])).code, 0);
     const r = await request('wiki:edit', 'sam@acme.test');
     assert.equal(reason(r), 'not_eligible');
+  });
+
+  test('a policy that fails at run time is skipped by Cedar and named in the decision record', async () => {
+    const dir = configVariant(h.dir, {
+      'policies/clearance.cedar': () =>
+        '@id("needs-clearance")\n@reason("Production needs clearance")\nforbid (principal, action == Action::"request", resource in App::"prod")\nwhen { principal.clearance == "none" };\n',
+    });
+    assert.equal((await h.cli(['apply', dir])).code, 0);
+    const r = await h.cli(['explain', 'prod:deploy', '--for', 'sam@acme.test']);
+    assert.notEqual(r.json.decision.reasons[0].code, 'forbidden_by_policy');
+    assert.match(r.json.decision.inputs.policy_errors.join('\n'), /needs-clearance/);
   });
 
   test('explain writes nothing', async () => {

@@ -10,7 +10,7 @@ export const demo: Command = {
   name: 'demo',
   usage: 'demo [--port 8080] [--no-serve]',
   summary: 'create the Acme demo organisation, run requests through every path, and serve',
-  options: { ...serveOptions, 'no-serve': { type: 'boolean' } },
+  options: { port: serveOptions.port, 'no-serve': { type: 'boolean' } },
   store: false,
   async run(r) {
     await init.run({ ...r, io: { stdout: () => undefined, stderr: r.io.stderr } });

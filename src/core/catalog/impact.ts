@@ -1,3 +1,4 @@
+import { RECHECK_CONTEXT } from '../policy/engine.js';
 import type { Catalog } from './catalog.js';
 import { type IdentityRow, toIdentity } from './rows.js';
 import { LIVE_STATES } from '../decision/inputs.js';
@@ -62,13 +63,7 @@ export async function grantImpact(
         item('kind_not_allowed');
         continue;
       }
-      const answer = next.policy.authorize('request', who, ent, {
-        duration_hours: 0,
-        emergency: false,
-        ticket: true,
-        role_fit: 100,
-        requester_is_beneficiary: false,
-      });
+      const answer = next.policy.authorize('request', who, ent, RECHECK_CONTEXT);
       if (!answer.allowed) {
         if (answer.policies[0]) item('forbidden_by_policy', answer.policies[0]);
         else item('not_eligible');

@@ -213,6 +213,8 @@ export async function decide(
   };
   if (input.kind !== 'birthright') {
     const eligible = catalog.policy.authorize('request', who, ent, context);
+    // A policy that errors (a missing attribute, say) is skipped by Cedar; the record says so.
+    if (eligible.errors.length > 0) inputs.policy_errors = eligible.errors;
     if (!eligible.allowed) {
       const forbid = eligible.policies[0];
       return forbid
@@ -235,8 +237,10 @@ export async function decide(
     }
     sodException ??= v.rule;
   }
-  if (sodException?.exception && duration !== null)
-    duration = Math.min(duration, sodException.exception.maxDuration);
+  // An exception is temporary by nature: it caps even a request for standing access.
+  if (sodException?.exception) {
+    duration = Math.min(duration ?? Infinity, sodException.exception.maxDuration);
+  }
 
   // 4. Licence fit. An extension keeps the seat it already has.
   if (ent.licenceTier && input.kind !== 'extend') {
@@ -273,6 +277,8 @@ export async function decide(
 
   // 5. Auto-approval.
   const auto = catalog.policy.authorize('auto_approve', who, ent, context);
+  if (auto.errors.length > 0)
+    inputs.policy_errors = [...((inputs.policy_errors as string[]) ?? []), ...auto.errors];
   if (auto.allowed && !sodException && !ent.privileged) {
     return plan(
       'approved',

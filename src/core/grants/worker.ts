@@ -40,6 +40,10 @@ async function lease(d: WorkerDeps): Promise<Job | undefined> {
     const [job] = await tx.query<Job>(
       `SELECT id, grant_id, op, attempts FROM outbox
         WHERE state = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
+          -- One change at a time per grant: a revoke waits for an apply still running on another
+          -- node (its row is cancelled but still leased), so the apply cannot land after it.
+          AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.grant_id = outbox.grant_id AND o.id <> outbox.id
+                            AND o.lease_owner IS NOT NULL AND o.lease_until >= $1 AND o.state IN ('pending', 'cancelled'))
         ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`,
       [now],
     );

@@ -1,3 +1,4 @@
+import { RECHECK_CONTEXT } from '../policy/engine.js';
 import { InputError } from '../errors.js';
 import { appendAudit, canonical } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -48,7 +49,11 @@ function matches(rule: BirthrightRule, i: Identity): boolean {
           ? i.title
           : k === 'manager'
             ? i.manager
-            : (i.attributes[k] ?? '');
+            : k === 'owner'
+              ? i.owner
+              : k === 'status'
+                ? i.status
+                : (i.attributes[k] ?? '');
   return Object.entries(rule.when).every(([k, v]) => value(k) === String(v));
 }
 
@@ -215,13 +220,7 @@ async function reevaluate(
       if (!birthright.has(g.entitlement))
         why = 'no birthright rule grants it for the new attributes';
     } else {
-      const answer = catalog.policy.authorize('request', who, ent, {
-        duration_hours: 0,
-        emergency: false,
-        ticket: true,
-        role_fit: 0,
-        requester_is_beneficiary: false,
-      });
+      const answer = catalog.policy.authorize('request', who, ent, RECHECK_CONTEXT);
       if (!answer.allowed)
         why = answer.policies[0]
           ? `forbidden by ${answer.policies[0]}: ${catalog.policy.message(answer.policies[0])}`

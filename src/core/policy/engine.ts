@@ -12,6 +12,18 @@ export interface PolicyContext {
   requester_is_beneficiary: boolean;
 }
 
+/**
+ * The context for re-checking access someone already holds (mover, configuration impact): what
+ * matters is whether they may hold it at all, so request-time facts are neutral.
+ */
+export const RECHECK_CONTEXT: PolicyContext = {
+  duration_hours: 0,
+  emergency: false,
+  ticket: true,
+  role_fit: 0,
+  requester_is_beneficiary: false,
+};
+
 export interface PolicyAnswer {
   allowed: boolean;
   /** @id of every policy that determined the answer. */
