@@ -2,12 +2,12 @@ import { actOnRequest } from '../core/approvals/act.js';
 import { exportAudit } from '../core/audit/export.js';
 import { traceAudit } from '../core/audit/trace.js';
 import { verifyAudit } from '../core/audit/verify.js';
-import type { CatalogCache } from '../core/catalog/catalog.js';
+import type { Catalog, CatalogCache } from '../core/catalog/catalog.js';
 import type { Clock } from '../core/clock.js';
 import type { ConnectorSource } from '../core/ports/connector.js';
 import { applyConfig } from '../core/catalog/apply.js';
 import { decide } from '../core/decision/decide.js';
-import { RefusedError } from '../core/errors.js';
+import { RefusedError, StaleCatalogError } from '../core/errors.js';
 import { requireGrant, startRevocation } from '../core/grants/grants.js';
 import { type GrantFilter, listGrants } from '../core/grants/view.js';
 import { identityView, listIdentities } from '../core/identities/view.js';
@@ -40,6 +40,19 @@ export interface GatehouseDeps {
 export function gatehouse(d: GatehouseDeps) {
   const cat = () => d.catalog.get(d.sql);
   const now = () => d.clock.now();
+  /**
+   * Decisions start from the cached catalog and check its hash in the query that reads their
+   * facts, saving a round trip; a catalog gone stale is reloaded and the decision run again.
+   */
+  const deciding = async <T>(fn: (catalog: Catalog) => Promise<T>): Promise<T> => {
+    try {
+      return await fn(d.catalog.peek() ?? (await cat()));
+    } catch (e) {
+      if (!(e instanceof StaleCatalogError)) throw e;
+      d.catalog.invalidate();
+      return fn(await cat());
+    }
+  };
   const workerDeps = async () => ({
     sql: d.sql,
     clock: d.clock,
@@ -51,14 +64,15 @@ export function gatehouse(d: GatehouseDeps) {
   return {
     clock: d.clock,
     async request(input: RequestInput) {
-      return requestView(d.sql, await submitRequest(d.sql, await cat(), now(), input));
+      return requestView(d.sql, await deciding((c) => submitRequest(d.sql, c, now(), input)));
     },
     /** Steps 1–6 without writing anything: what would happen, and why. */
     async explain(input: RequestInput) {
-      const catalog = await cat();
       const at = now();
-      const di = await accessDecideInput(d.sql, catalog, input, false);
-      const plan = await decide(d.sql, catalog, at, di);
+      const { di, plan } = await deciding(async (catalog) => {
+        const di = await accessDecideInput(d.sql, catalog, input, false);
+        return { di, plan: await decide(d.sql, catalog, at, di) };
+      });
       return {
         id: null,
         status: plan.status,
@@ -81,7 +95,7 @@ export function gatehouse(d: GatehouseDeps) {
       };
     },
     async extend(input: ExtensionInput) {
-      return requestView(d.sql, await submitExtension(d.sql, await cat(), now(), input));
+      return requestView(d.sql, await deciding((c) => submitExtension(d.sql, c, now(), input)));
     },
     async act(requestId: string, actor: string, verdict: 'approve' | 'reject', comment: string) {
       await actOnRequest(d.sql, await cat(), now(), { requestId, actor, verdict, comment });

@@ -20,3 +20,14 @@ export class TargetError extends Error {
 export class StoreLockedError extends Error {
   readonly kind = 'locked';
 }
+
+/**
+ * The configuration changed (another node applied one) since this process cached it: the caller
+ * reloads the catalog and decides again.
+ */
+export class StaleCatalogError extends Error {
+  readonly kind = 'stale';
+  constructor() {
+    super('the configuration changed while deciding; reload and retry');
+  }
+}

@@ -70,6 +70,7 @@ async function serverStore(url: string): Promise<TestStore> {
   const template = `gatehouse_template_${schemaHash()}`;
   const name = `gatehouse_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
   try {
+    await dropLeftovers(admin);
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [template]);
     if (exists.rowCount === 0) {
       // Two test processes may race to build the template: the loser's CREATE fails and it waits.
@@ -112,6 +113,22 @@ async function serverStore(url: string): Promise<TestStore> {
       await c.end();
     },
   };
+}
+
+/** Databases of test processes that died before closing their store (the name holds the pid). */
+async function dropLeftovers(admin: pg.Client): Promise<void> {
+  const rows = await admin.query<{ datname: string }>(
+    `SELECT datname FROM pg_database WHERE datname LIKE 'gatehouse\\_test\\_%'`,
+  );
+  for (const { datname } of rows.rows) {
+    const pid = Number(datname.split('_')[2]);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`).catch(() => undefined);
+    }
+  }
 }
 
 export function withDb(url: string, db: string): string {

@@ -42,6 +42,11 @@ export class CatalogCache {
     return this.current;
   }
 
+  /** The cached catalog without asking the store; decisions verify its hash in their own query. */
+  peek(): Catalog | undefined {
+    return this.current;
+  }
+
   invalidate(): void {
     this.current = undefined;
   }

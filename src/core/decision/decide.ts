@@ -1,7 +1,6 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { appOf } from '../catalog/catalog.js';
 import { formatDuration } from '../duration.js';
-import { findIdentity } from '../identities/queries.js';
 import type {
   Decision,
   Entitlement,
@@ -14,7 +13,8 @@ import type {
 import type { PolicyContext } from '../policy/engine.js';
 import type { Sql } from '../sql.js';
 import { type ResolvedStage, resolveChain } from '../approvals/resolve.js';
-import { heldBy, roleFit, seatsUsed } from './inputs.js';
+import { type DecisionFacts, loadFacts, seatsUsed } from './inputs.js';
+import { InputError, StaleCatalogError } from '../errors.js';
 import { sodViolations } from './sod.js';
 
 export type RequestKind = 'access' | 'extend' | 'birthright';
@@ -39,6 +39,8 @@ export interface DecideInput {
   };
   /** For birthright: the rule's index. */
   birthrightRule?: number;
+  /** Read with the beneficiary when the caller already had to (request, extend); else loaded here. */
+  facts?: DecisionFacts;
 }
 
 export interface DecisionPlan {
@@ -71,7 +73,20 @@ export async function decide(
   const { beneficiary: who, entitlement: ent } = input;
   const app = appOf(catalog, ent.app);
   const settings = catalog.settings;
-  const fit = await roleFit(sql, who, ent.id);
+  const facts =
+    input.facts ??
+    (
+      await loadFacts(sql, {
+        beneficiary: who.id,
+        requester: input.requester,
+        entitlement: ent.id,
+        lock: false,
+      })
+    )?.facts;
+  if (!facts) throw new InputError(`unknown identity "${who.id}"`);
+  // The facts say which configuration is in force; deciding on another would be wrong.
+  if (facts.configHash !== catalog.hash) throw new StaleCatalogError();
+  const fit = facts.fit;
   let duration: number | null = input.duration === undefined ? ent.defaultDuration : input.duration;
   const inputs: Record<string, unknown> = {
     requester: input.requester,
@@ -120,8 +135,7 @@ export async function decide(
   // 1. Well-formed.
   if (who.status !== 'active') return reject('identity_inactive', `${who.id} is ${who.status}`);
   if (who.kind !== 'human') {
-    const owner = who.owner ? await findIdentity(sql, who.owner) : undefined;
-    if (!owner || owner.status !== 'active') {
+    if (facts.ownerStatus !== 'active') {
       return reject(
         'owner_missing',
         who.owner ? `owner ${who.owner} of ${who.id} is not active` : `${who.id} has no owner`,
@@ -163,7 +177,7 @@ export async function decide(
       `${formatDuration(Math.round(span))}${input.kind === 'extend' ? ' of remaining access' : ''} exceeds the maximum of ${formatDuration(ent.maxDuration)} for ${ent.id}`,
     );
   }
-  const held = await heldBy(sql, who.id);
+  const held = facts.held;
   if (input.kind === 'extend') {
     if (!input.grant || input.grant.state !== 'active') {
       return reject(

@@ -1,3 +1,5 @@
+import { type IdentityRow, toIdentity } from '../catalog/rows.js';
+import type { Identity } from '../model.js';
 import type { Sql } from '../sql.js';
 
 /** Decision inputs read by index for one beneficiary, never by scanning all grants. */
@@ -11,16 +13,93 @@ export interface Held {
   pending: Map<string, string>;
 }
 
-export async function heldBy(sql: Sql, identity: string): Promise<Held> {
-  const rows = await sql.query<{ id: string; entitlement: string; pending: boolean }>(
-    `SELECT id, entitlement, false AS pending FROM grants WHERE identity = $1 AND state IN ${LIVE_STATES}
-     UNION ALL
-     SELECT id, entitlement, true AS pending FROM requests WHERE beneficiary = $1 AND status = 'pending_approval'`,
-    [identity],
+export interface RoleFit {
+  score: number;
+  peers: number;
+  holding: number;
+  explanation: string;
+}
+
+/** What the store knows that a decision about one person and one entitlement needs. */
+export interface DecisionFacts {
+  /** The configuration in force when the facts were read ('empty' before any apply). */
+  configHash: string;
+  /** Status of a non-human beneficiary's owner; null when there is no such identity. */
+  ownerStatus: string | null;
+  held: Held;
+  fit: RoleFit;
+}
+
+export interface LoadedFacts {
+  beneficiary: Identity;
+  requesterExists: boolean;
+  facts: DecisionFacts;
+}
+
+interface FactsRow {
+  beneficiary: IdentityRow;
+  config_hash: string | null;
+  requester_exists: boolean;
+  owner_status: string | null;
+  held: { id: string; entitlement: string; pending: boolean }[];
+  peers: number | string;
+  holding: number | string;
+}
+
+/**
+ * Everything in one round trip. Role fit is the share (0–100) of the beneficiary's peers — same
+ * department and title — holding the entitlement; EXISTS per peer probes the (identity,
+ * entitlement) live-grant index, so its cost follows the peer group, never the number of grants.
+ * With `lock`, the beneficiary's row is locked: decisions about one identity queue across nodes,
+ * so two concurrent requests cannot both pass the duplicate and SoD checks.
+ */
+export async function loadFacts(
+  sql: Sql,
+  q: { beneficiary: string; requester: string; entitlement: string; lock: boolean },
+): Promise<LoadedFacts | undefined> {
+  const [r] = await sql.query<FactsRow>(
+    `WITH b AS (SELECT * FROM identities WHERE id = $1${q.lock ? ' FOR UPDATE' : ''})
+     SELECT row_to_json(b) AS beneficiary,
+            (SELECT config_hash FROM config_state WHERE id = 1) AS config_hash,
+            EXISTS (SELECT 1 FROM identities WHERE id = $2) AS requester_exists,
+            (SELECT o.status FROM identities o WHERE o.id = b.owner) AS owner_status,
+            (SELECT coalesce(json_agg(h), '[]'::json) FROM (
+               SELECT id, entitlement, false AS pending FROM grants WHERE identity = $1 AND state IN ${LIVE_STATES}
+               UNION ALL
+               SELECT id, entitlement, true AS pending FROM requests WHERE beneficiary = $1 AND status = 'pending_approval'
+             ) h) AS held,
+            (SELECT count(*) FROM identities i
+              WHERE i.department = b.department AND i.title = b.title AND i.status = 'active' AND i.id <> b.id) AS peers,
+            (SELECT count(*) FROM identities i
+              WHERE i.department = b.department AND i.title = b.title AND i.status = 'active' AND i.id <> b.id
+                AND EXISTS (SELECT 1 FROM grants g WHERE g.identity = i.id AND g.entitlement = $3 AND g.state IN ${LIVE_STATES})) AS holding
+       FROM b`,
+    [q.beneficiary, q.requester, q.entitlement],
   );
+  if (!r) return undefined;
+  const beneficiary = toIdentity(r.beneficiary);
+  const peers = Number(r.peers);
+  const holding = Number(r.holding);
   return {
-    grants: new Map(rows.filter((r) => !r.pending).map((r) => [r.entitlement, r.id])),
-    pending: new Map(rows.filter((r) => r.pending).map((r) => [r.entitlement, r.id])),
+    beneficiary,
+    requesterExists: r.requester_exists,
+    facts: {
+      configHash: r.config_hash ?? 'empty',
+      ownerStatus: r.owner_status,
+      held: {
+        grants: new Map(r.held.filter((h) => !h.pending).map((h) => [h.entitlement, h.id])),
+        pending: new Map(r.held.filter((h) => h.pending).map((h) => [h.entitlement, h.id])),
+      },
+      fit: {
+        score: peers === 0 ? 0 : Math.round((100 * holding) / peers),
+        peers,
+        holding,
+        explanation:
+          peers === 0
+            ? 'no peers with the same department and title'
+            : `held by ${holding} of ${peers} peers (${beneficiary.department || '-'} / ${beneficiary.title || '-'})`,
+      },
+    },
   };
 }
 
@@ -31,37 +110,4 @@ export async function seatsUsed(sql: Sql, app: string, tier: string): Promise<nu
     [app, tier],
   );
   return Number(r?.n ?? 0);
-}
-
-export interface RoleFit {
-  score: number;
-  peers: number;
-  holding: number;
-  explanation: string;
-}
-
-/** Share (0–100) of the beneficiary's peers — same department and title — holding the entitlement. */
-export async function roleFit(
-  sql: Sql,
-  who: { id: string; department: string; title: string },
-  entitlement: string,
-): Promise<RoleFit> {
-  // EXISTS per peer probes the (identity, entitlement) live-grant index: cost follows the size of
-  // the peer group, never the number of grants of a popular entitlement.
-  const [r] = await sql.query<{ peers: number | string; holding: number | string }>(
-    `SELECT count(*) AS peers,
-            count(*) FILTER (WHERE EXISTS (
-              SELECT 1 FROM grants g WHERE g.identity = i.id AND g.entitlement = $3 AND g.state IN ${LIVE_STATES})) AS holding
-       FROM identities i
-      WHERE i.department = $1 AND i.title = $2 AND i.status = 'active' AND i.id <> $4`,
-    [who.department, who.title, entitlement, who.id],
-  );
-  const peers = Number(r?.peers ?? 0);
-  const holding = Number(r?.holding ?? 0);
-  const score = peers === 0 ? 0 : Math.round((100 * holding) / peers);
-  const explanation =
-    peers === 0
-      ? 'no peers with the same department and title'
-      : `held by ${holding} of ${peers} peers (${who.department || '-'} / ${who.title || '-'})`;
-  return { score, peers, holding, explanation };
 }

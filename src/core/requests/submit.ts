@@ -2,6 +2,7 @@ import { appendAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { entitlementOf } from '../catalog/catalog.js';
 import { type DecideInput, type DecisionPlan, decide } from '../decision/decide.js';
+import { loadFacts } from '../decision/inputs.js';
 import { addSeconds } from '../duration.js';
 import { InputError } from '../errors.js';
 import { createGrant, extendGrant, requireGrant } from '../grants/grants.js';
@@ -37,6 +38,20 @@ export function checkTicket(ticket: string | null | undefined): string | null {
   return ticket;
 }
 
+/** The beneficiary and the decision facts in one round trip; unknown people are input errors. */
+async function factsFor(
+  sql: Sql,
+  beneficiary: string,
+  requester: string,
+  entitlement: string,
+  lock: boolean,
+) {
+  const loaded = await loadFacts(sql, { beneficiary, requester, entitlement, lock });
+  if (!loaded) throw new InputError(`unknown identity "${beneficiary}"`);
+  if (!loaded.requesterExists) throw new InputError(`unknown requester "${requester}"`);
+  return loaded;
+}
+
 /** Reads what a decision needs for an access request; shared by request and explain. */
 export async function accessDecideInput(
   sql: Sql,
@@ -44,14 +59,19 @@ export async function accessDecideInput(
   input: RequestInput,
   lock: boolean,
 ): Promise<DecideInput> {
-  // Locking the beneficiary serialises decisions about one identity across nodes, so two
-  // concurrent requests cannot both pass the duplicate and SoD checks.
-  const beneficiary = await requireIdentity(sql, input.beneficiary, 'identity', lock);
-  await requireIdentity(sql, input.requester, 'requester');
+  const entitlement = entitlementOf(catalog, input.entitlement);
+  const { beneficiary, facts } = await factsFor(
+    sql,
+    input.beneficiary,
+    input.requester,
+    entitlement.id,
+    lock,
+  );
   return {
     requester: input.requester,
     beneficiary,
-    entitlement: entitlementOf(catalog, input.entitlement),
+    facts,
+    entitlement,
     justification: input.justification ?? '',
     duration: input.duration,
     ticket: checkTicket(input.ticket),
@@ -67,12 +87,18 @@ export async function extendDecideInput(
   lock: boolean,
 ): Promise<DecideInput> {
   const g = await requireGrant(sql, input.grant);
-  const beneficiary = await requireIdentity(sql, g.identity, 'identity', lock);
-  await requireIdentity(sql, input.requester, 'requester');
   const entitlement = entitlementOf(catalog, g.entitlement);
+  const { beneficiary, facts } = await factsFor(
+    sql,
+    g.identity,
+    input.requester,
+    entitlement.id,
+    lock,
+  );
   return {
     requester: input.requester,
     beneficiary,
+    facts,
     entitlement,
     justification: input.justification ?? '',
     duration: input.duration ?? entitlement.defaultDuration,
