@@ -9,7 +9,8 @@ import { applyConfig } from '../core/catalog/apply.js';
 import { decide } from '../core/decision/decide.js';
 import { RefusedError, StaleCatalogError } from '../core/errors.js';
 import { requireGrant, startRevocation } from '../core/grants/grants.js';
-import { type GrantFilter, listGrants } from '../core/grants/view.js';
+import { letExpire } from '../core/grants/reminders.js';
+import { type GrantFilter, grantView, listGrants } from '../core/grants/view.js';
 import { identityView, listIdentities } from '../core/identities/view.js';
 import { syncIdentities } from '../core/lifecycle/sync.js';
 import type { GovernanceConfig, Identity, IdentityKind } from '../core/model.js';
@@ -124,6 +125,11 @@ export function gatehouse(d: GatehouseDeps) {
       }
       await d.sql.transaction((tx) => startRevocation(tx, now(), actor, grantId, 'manual', reason));
       return (await listGrants(d.sql, {})).find((x) => x.id === grantId)!;
+    },
+    /** The answer to an expiry reminder, by the holder or an owner: stop reminding, let it run out. */
+    async letExpire(grantId: string, actor: string) {
+      await letExpire(d.sql, now(), grantId, actor);
+      return grantView(await requireGrant(d.sql, grantId));
     },
     async sweep() {
       return sweep(await workerDeps());

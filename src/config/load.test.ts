@@ -184,6 +184,32 @@ test('a chain given for one tier leaves the other tiers at their defaults', asyn
   assert.equal(config.settings.approvalTimeout, DEFAULT_SETTINGS.approvalTimeout);
 });
 
+test('expiry reminders are read as seconds before expiry, largest first and each once; an empty list turns them off', async () => {
+  assert.deepEqual(DEFAULT_SETTINGS.expiryReminders, [7 * 86400, 86400]);
+  const { config } = await loadConfigDir(
+    await variant({ 'gatehouse.yaml': (t) => `${t}expiry_reminders: [1d, 12h, 7d, 1d]\n` }),
+  );
+  assert.deepEqual(config.settings.expiryReminders, [7 * 86400, 86400, 12 * 3600]);
+  const off = await loadConfigDir(
+    await variant({ 'gatehouse.yaml': (t) => `${t}expiry_reminders: []\n` }),
+  );
+  assert.deepEqual(off.config.settings.expiryReminders, []);
+});
+
+test('a bad expiry_reminders entry is reported with gatehouse.yaml and its line', async () => {
+  // The fixture has 13 lines: the key lands on line 14, its entries on lines 15 to 17.
+  const dir = await variant({
+    'gatehouse.yaml': (t) => `${t}expiry_reminders:\n  - 7d\n  - soon\n  - 0d\n`,
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'gatehouse.yaml', 16, /^expiry_reminders\[1\]: "soon" is not a duration/);
+  find(errors, 'gatehouse.yaml', 17, /^expiry_reminders\[2\]: "0d" is not a duration/);
+  const notAList = await errorsOf(
+    await variant({ 'gatehouse.yaml': (t) => `${t}expiry_reminders: 7d\n` }),
+  );
+  find(notAList, 'gatehouse.yaml', 14, /^expiry_reminders: expected a list, got "7d"/);
+});
+
 test('a YAML syntax error is reported on its line', async () => {
   const dir = await variant({ 'groups.yaml': replace('- id: risk\n', '- id: risk: x\n') });
   const errors = await errorsOf(dir);

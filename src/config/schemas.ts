@@ -21,6 +21,7 @@ export const settingsFile = fields({
   }).optional(),
   revocation_sla: duration.optional(),
   mover: z.enum(['revoke', 'review']).optional(),
+  expiry_reminders: z.array(duration).optional(),
 });
 export type SettingsFile = z.output<typeof settingsFile>;
 

@@ -36,6 +36,9 @@ export function loadSettings(file: ConfigFile | undefined, ctx: LoadContext): Se
   s.emergencyReviewWithin = y.emergency?.review_within ?? s.emergencyReviewWithin;
   s.revocationSla = y.revocation_sla ?? s.revocationSla;
   s.mover = y.mover ?? s.mover;
+  // Largest first, each once: the order written in the file does not matter.
+  if (y.expiry_reminders)
+    s.expiryReminders = [...new Set(y.expiry_reminders)].sort((a, b) => b - a);
   const explicit = y.approval?.fallback_group !== undefined;
   ctx.refs.fallbackGroup = {
     name: s.fallbackGroup,

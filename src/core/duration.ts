@@ -22,7 +22,20 @@ export function formatDuration(seconds: number): string {
   ] as const) {
     if (seconds % n === 0) return `${seconds / n}${u}`;
   }
-  return `${seconds}s`;
+  // Not a whole unit (the time left on a grant, say): largest units first, to the minute.
+  const parts: string[] = [];
+  let rest = Math.round(seconds / 60) * 60;
+  for (const [u, n] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
+    if (rest >= n) {
+      parts.push(`${Math.floor(rest / n)}${u}`);
+      rest %= n;
+    }
+  }
+  return parts.join('') || `${seconds}s`;
 }
 
 export function addSeconds(d: Date, seconds: number): Date {

@@ -114,6 +114,8 @@ export interface Settings {
   emergencyReviewWithin: number;
   revocationSla: number;
   mover: 'revoke' | 'review';
+  /** Seconds before `expires_at` at which holders and owners are reminded, largest first; empty: never. */
+  expiryReminders: number[];
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -135,6 +137,7 @@ export const DEFAULT_SETTINGS: Settings = {
   emergencyReviewWithin: 24 * 3600,
   revocationSla: 3600,
   mover: 'revoke',
+  expiryReminders: [7 * 86400, 86400],
 };
 
 /** A whole configuration directory, parsed and cross-checked (CONFIG.md). */

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Gatehouse } from '../app/gatehouse.js';
 import { InputError, RefusedError } from '../core/errors.js';
+import { registerMetrics } from './metrics.js';
 
 function sameToken(given: string, expected: string): boolean {
   const a = Buffer.from(given);
@@ -11,7 +12,8 @@ function sameToken(given: string, expected: string): boolean {
 
 /**
  * The minimal read-only API that `serve` exposes until the HTTP API issue lands: health, report,
- * grants and requests. Every call but the health check needs the bearer token.
+ * grants and requests, and the Prometheus metrics. Every call but the health check needs the
+ * bearer token.
  */
 export function buildServer(app: Gatehouse, token: string): FastifyInstance {
   const server = Fastify({ logger: false });
@@ -40,5 +42,6 @@ export function buildServer(app: Gatehouse, token: string): FastifyInstance {
   server.get<{ Params: { id: string } }>('/api/requests/:id', async (req) =>
     app.requestView(req.params.id),
   );
+  registerMetrics(server, app);
   return server;
 }

@@ -40,15 +40,28 @@ export const revoke: Command = {
   },
 };
 
+export const letExpire: Command = {
+  name: 'let-expire',
+  usage: 'let-expire GRANT --as ID',
+  summary: 'answer an expiry reminder: no more reminders, the grant expires as planned',
+  async run(r) {
+    const g = await r.app.letExpire(
+      positional(r.args, 1, 'GRANT: the grant to let expire'),
+      actor(r, 'let-expire'),
+    );
+    return { json: g, text: formatGrants([g]) };
+  },
+};
+
 export const sweep: Command = {
   name: 'sweep',
   usage: 'sweep',
-  summary: 'run every due job now: provisioning and retries, expiries, lapses',
+  summary: 'run every due job now: provisioning and retries, expiries, reminders, lapses',
   async run(r) {
     const result = await r.app.sweep();
     return {
       json: result,
-      text: `expired ${result.expired}, lapsed ${result.lapsed}, target jobs done ${result.jobs_done}, failed attempts ${result.jobs_failed}`,
+      text: `expired ${result.expired}, reminded ${result.reminded}, lapsed ${result.lapsed}, target jobs done ${result.jobs_done}, failed attempts ${result.jobs_failed}`,
     };
   },
 };

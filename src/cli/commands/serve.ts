@@ -31,7 +31,7 @@ export async function serveUntilStopped(
     running = true;
     try {
       const r = await app.sweep();
-      if (r.expired + r.lapsed + r.jobs_done + r.jobs_failed > 0)
+      if (r.expired + r.lapsed + r.reminded + r.jobs_done + r.jobs_failed > 0)
         io.stdout(`sweep: ${JSON.stringify(r)}`);
     } catch (e) {
       io.stderr(`sweep failed: ${(e as Error).message}`);

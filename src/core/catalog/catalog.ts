@@ -75,7 +75,8 @@ export async function loadCatalog(sql: Sql, hash: string): Promise<Catalog> {
   const policies = (await sql.query('SELECT * FROM policies ORDER BY id')).map(toPolicy);
   return {
     hash,
-    settings: state?.settings ?? DEFAULT_SETTINGS,
+    // Settings stored by an older Gatehouse lack the fields added since: those take their defaults.
+    settings: { ...DEFAULT_SETTINGS, ...state?.settings },
     apps: new Map(apps.map((a) => [a.id, a])),
     entitlements: new Map(ents.map((e) => [e.id, e])),
     sod,

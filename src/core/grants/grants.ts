@@ -26,6 +26,10 @@ export interface GrantRow {
   revoked_at: Date | null;
   revocation_latency_seconds: number | null;
   failure: string | null;
+  /** The holder or owner answered a reminder with "let it expire": no more reminders. */
+  let_expire: boolean;
+  let_expire_by: string | null;
+  last_reminder_at: Date | null;
 }
 
 export async function findGrant(
@@ -164,13 +168,22 @@ export async function extendGrant(
     throw new InputError(`grant ${grantId} is ${g.state}; its extension can no longer be approved`);
   const from = g.expires_at ?? now;
   const expires = addSeconds(from, seconds);
-  await tx.query('UPDATE grants SET expires_at = $2 WHERE id = $1', [grantId, expires]);
+  // "Let it expire" answered the old expiry; whoever extends wants reminders for the new one.
+  await tx.query(
+    'UPDATE grants SET expires_at = $2, let_expire = false, let_expire_by = NULL WHERE id = $1',
+    [grantId, expires],
+  );
   await appendAudit(tx, now, {
     actor,
     action: 'grant.extended',
     subject: grantId,
     refs: [requestId],
-    details: { from: from.toISOString(), to: expires.toISOString(), request: requestId },
+    details: {
+      from: from.toISOString(),
+      to: expires.toISOString(),
+      request: requestId,
+      ...(g.let_expire ? { let_expire_cleared: true } : {}),
+    },
   });
   return expires;
 }

@@ -18,6 +18,8 @@ export interface GrantView {
   revoke_trigger: string | null;
   revocation_latency_seconds: number | null;
   failure: string | null;
+  let_expire: boolean;
+  last_reminder_at: string | null;
 }
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
@@ -40,6 +42,8 @@ export function grantView(g: GrantRow): GrantView {
     revoke_trigger: g.revoke_trigger,
     revocation_latency_seconds: g.revocation_latency_seconds,
     failure: g.failure,
+    let_expire: g.let_expire,
+    last_reminder_at: iso(g.last_reminder_at),
   };
 }
 

@@ -1,5 +1,6 @@
 import { lapseOverdue } from '../approvals/act.js';
 import { startRevocation } from '../grants/grants.js';
+import { remindExpiring } from '../grants/reminders.js';
 import { type WorkerDeps, drainOutbox } from '../grants/worker.js';
 import type { Sql } from '../sql.js';
 
@@ -17,12 +18,16 @@ export async function expireDue(sql: Sql, now: Date, actor: string): Promise<num
 
 export interface SweepResult {
   expired: number;
+  reminded: number;
   lapsed: number;
   jobs_done: number;
   jobs_failed: number;
 }
 
-/** Runs all due work now: expiries, lapses, then the outbox (provisioning, revocation, retries). */
+/**
+ * Runs all due work now: expiries, expiry reminders, lapses, then the outbox (provisioning,
+ * revocation, retries).
+ */
 export async function sweep(d: WorkerDeps): Promise<SweepResult> {
   const now = d.clock.now();
   let expired = 0;
@@ -32,7 +37,8 @@ export async function sweep(d: WorkerDeps): Promise<SweepResult> {
     n = await expireDue(d.sql, now, d.workerId)
   )
     expired += n;
+  const reminded = await remindExpiring(d.sql, d.catalog, now, d.workerId);
   const lapsed = await lapseOverdue(d.sql, now);
   const { done, failed } = await drainOutbox(d);
-  return { expired, lapsed, jobs_done: done, jobs_failed: failed };
+  return { expired, reminded, lapsed, jobs_done: done, jobs_failed: failed };
 }

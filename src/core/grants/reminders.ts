@@ -1,0 +1,184 @@
+import { appendAudit } from '../audit/chain.js';
+import type { Catalog } from '../catalog/catalog.js';
+import { InputError, RefusedError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Sql } from '../sql.js';
+import { requireGrant } from './grants.js';
+
+const BATCH = 1000;
+
+interface Due {
+  id: string;
+  identity: string;
+  entitlement: string;
+  owner: string;
+  request_id: string | null;
+  expires_at: Date;
+  holder_kind: string | null;
+  holder_status: string | null;
+  owner_status: string | null;
+  current_owner: string | null;
+  current_owner_status: string | null;
+}
+
+/**
+ * Who is told: the holder if a person, the grant's accountable owner, and, for a non-human
+ * holder, its current owner (a leaver's agents are handed on, but `grants.owner` keeps who was
+ * accountable when the grant was made). Only active identities, each once.
+ */
+function recipients(d: Due): string[] {
+  const told = new Set<string>();
+  if (d.holder_kind === 'human' && d.holder_status === 'active') told.add(d.identity);
+  if (d.owner_status === 'active') told.add(d.owner);
+  if (d.current_owner && d.current_owner_status === 'active') told.add(d.current_owner);
+  return [...told];
+}
+
+function message(d: Due, to: string): { subject: string; body: string } {
+  const what = `${d.entitlement} for ${d.identity} expires ${new Date(d.expires_at).toISOString()}`;
+  return {
+    subject: what,
+    body: [
+      `${what} (grant ${d.id}), and is then removed.`,
+      `To keep it, ask for more time: gatehouse extend ${d.id} --reason TEXT --as ${to}`,
+      `To let it expire and stop these reminders: gatehouse let-expire ${d.id} --as ${to}`,
+    ].join('\n'),
+  };
+}
+
+/**
+ * One batch of due reminders, in one transaction. A grant is due when some threshold T has been
+ * crossed (`expires_at - T <= now`) since its last reminder, and the grant was already active at
+ * that point (a 2h grant is not "reminded" of its 1d threshold the moment it starts). Any crossed
+ * threshold past the last reminder implies the smallest crossed one is too, so one reminder
+ * covers every threshold skipped while sweep did not run.
+ */
+async function remindBatch(
+  sql: Sql,
+  thresholds: number[],
+  now: Date,
+  actor: string,
+): Promise<number> {
+  return sql.transaction(async (tx) => {
+    const due = await tx.query<Due>(
+      `SELECT g.id, g.identity, g.entitlement, g.owner, g.request_id, g.expires_at,
+              h.kind AS holder_kind, h.status AS holder_status, o.status AS owner_status,
+              c.id AS current_owner, c.status AS current_owner_status
+         FROM grants g
+         LEFT JOIN identities h ON h.id = g.identity
+         LEFT JOIN identities o ON o.id = g.owner
+         LEFT JOIN identities c ON c.id = h.owner AND h.kind <> 'human'
+        WHERE g.state = 'active' AND NOT g.let_expire
+          AND g.expires_at > $1::timestamptz
+          AND g.expires_at <= $1::timestamptz + $3::int * interval '1 second'
+          AND EXISTS (
+            SELECT 1 FROM unnest($2::int[]) AS t (s)
+             WHERE g.expires_at - t.s * interval '1 second' <= $1::timestamptz
+               AND g.expires_at - t.s * interval '1 second' > COALESCE(g.granted_at, g.created_at)
+               AND (g.last_reminder_at IS NULL
+                    OR g.last_reminder_at < g.expires_at - t.s * interval '1 second'))
+        ORDER BY g.expires_at, g.id LIMIT ${BATCH} FOR UPDATE OF g SKIP LOCKED`,
+      [now, thresholds, thresholds[0]],
+    );
+    for (const d of due) {
+      const left = (new Date(d.expires_at).getTime() - now.getTime()) / 1000;
+      // The most recent threshold crossed (thresholds are largest first): the one this answers.
+      const threshold = thresholds.filter((t) => t >= left).at(-1) ?? thresholds.at(-1)!;
+      const to = recipients(d);
+      for (const r of to) {
+        const m = message(d, r);
+        await tx.query(
+          `INSERT INTO notifications (id, kind, grant_id, recipient, subject, body, created_at)
+           VALUES ($1, 'expiry_reminder', $2, $3, $4, $5, $6)`,
+          [newId('ntf'), d.id, r, m.subject, m.body, now],
+        );
+      }
+      await tx.query('UPDATE grants SET last_reminder_at = $2 WHERE id = $1', [d.id, now]);
+      await appendAudit(tx, now, {
+        actor,
+        action: 'grant.expiry_reminder',
+        subject: d.id,
+        refs: d.request_id ? [d.request_id] : [],
+        details: {
+          expires_at: new Date(d.expires_at).toISOString(),
+          threshold_seconds: threshold,
+          recipients: to,
+        },
+      });
+    }
+    return due.length;
+  });
+}
+
+/**
+ * Tells holders and owners that access is about to expire (the `expiry_reminders` setting), by
+ * writing to the notifications outbox; a notifier delivers. Returns the grants reminded.
+ */
+export async function remindExpiring(
+  sql: Sql,
+  catalog: Catalog,
+  now: Date,
+  actor: string,
+): Promise<number> {
+  const thresholds = [...catalog.settings.expiryReminders].sort((a, b) => b - a);
+  if (thresholds.length === 0) return 0;
+  let reminded = 0;
+  // Each reminded grant leaves the query (its last_reminder_at is now), so this ends.
+  for (;;) {
+    const n = await remindBatch(sql, thresholds, now, actor);
+    if (n === 0) return reminded;
+    reminded += n;
+  }
+}
+
+/**
+ * The answer to a reminder: the holder or an owner lets the grant run out. Reminders stop; the
+ * grant still expires (and is revoked) at `expires_at` as any other.
+ */
+export async function letExpire(
+  sql: Sql,
+  now: Date,
+  grantId: string,
+  actor: string,
+): Promise<void> {
+  await sql.transaction(async (tx) => {
+    const g = await requireGrant(tx, grantId, true);
+    const [holder] = await tx.query<{ kind: string; owner: string }>(
+      'SELECT kind, owner FROM identities WHERE id = $1',
+      [g.identity],
+    );
+    // The holder and the owners reminders go to.
+    const allowed = new Set([g.identity, g.owner]);
+    if (holder && holder.kind !== 'human' && holder.owner) allowed.add(holder.owner);
+    if (!allowed.has(actor)) {
+      throw new RefusedError(
+        `${actor} may not let ${grantId} expire: only its holder or owner may (${[...allowed].join(', ')})`,
+      );
+    }
+    if (g.state !== 'active')
+      throw new InputError(
+        `grant ${grantId} is ${g.state}; only an active grant can be let expire`,
+      );
+    if (!g.expires_at) {
+      throw new InputError(
+        `grant ${grantId} is standing and has no expiry; to end it use: gatehouse revoke ${grantId}`,
+      );
+    }
+    if (g.let_expire) return; // already answered: nothing changes, nothing to audit
+    await tx.query('UPDATE grants SET let_expire = true, let_expire_by = $2 WHERE id = $1', [
+      grantId,
+      actor,
+    ]);
+    await appendAudit(tx, now, {
+      actor,
+      action: 'grant.let_expire',
+      subject: grantId,
+      refs: g.request_id ? [g.request_id] : [],
+      details: {
+        identity: g.identity,
+        entitlement: g.entitlement,
+        expires_at: g.expires_at.toISOString(),
+      },
+    });
+  });
+}
