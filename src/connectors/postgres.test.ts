@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Connector } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
 import { describeConnectorContract, type ContractFixture } from './contract.js';
 import { ident, postgresConnector } from './postgres.js';
+import { pgliteTemplate } from '../store/pglite-template.js';
 
 const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -101,7 +101,13 @@ const open = (name: string, url: string, createAccounts: boolean, dataDir = tmpd
     'postgres (embedded)',
     async () => {
       dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-conn-'));
-      cpSync(await template(setupSql(n)), join(dataDir, 'target'), { recursive: true });
+      cpSync(
+        await pgliteTemplate('target', setupSql(n).join(';\n'), async (db) => {
+          for (const s of setupSql(n)) await db.query(s);
+        }),
+        join(dataDir, 'target'),
+        { recursive: true },
+      );
       opened.push(await open('pg-embedded', 'embedded', false, dataDir));
       opened.push(await open('pg-embedded-creating', 'embedded', true, dataDir));
       assert.ok(
@@ -115,28 +121,6 @@ const open = (name: string, url: string, createAccounts: boolean, dataDir = tmpd
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   );
-}
-
-/**
- * Creating a PGlite directory costs ~7 s and copying one far less, so the target with its roles is
- * built once per machine, as src/store/test-store.ts does for the store.
- */
-async function template(sql: string[]): Promise<string> {
-  const hash = createHash('sha256').update(sql.join(';\n')).digest('hex').slice(0, 12);
-  const dir = join(tmpdir(), `gatehouse-target-template-${hash}`);
-  if (existsSync(dir)) return dir;
-  const building = mkdtempSync(join(tmpdir(), 'gatehouse-target-build-'));
-  try {
-    const db = await PGlite.create(join(building, 'pgdata'));
-    for (const s of sql) await db.query(s);
-    await db.close();
-    renameSync(join(building, 'pgdata'), dir);
-  } catch (e) {
-    if (!existsSync(dir)) throw e; // else another test process built it first
-  } finally {
-    rmSync(building, { recursive: true, force: true });
-  }
-  return dir;
 }
 
 test('identifiers are double-quoted with embedded double quotes doubled', () => {

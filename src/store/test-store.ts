@@ -1,4 +1,5 @@
-import { cpSync, existsSync, mkdtempSync, rmSync, renameSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { pgliteTemplate } from './pglite-template.js';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,20 +39,11 @@ export async function testStore(): Promise<TestStore> {
 }
 
 async function embeddedStore(): Promise<TestStore> {
-  const template = join(tmpdir(), `gatehouse-template-${schemaHash()}`);
-  if (!existsSync(template)) {
-    const building = mkdtempSync(join(tmpdir(), 'gatehouse-template-build-'));
-    const db = await PGlite.create(join(building, 'pgdata'));
+  const template = await pgliteTemplate('store', schemaHash(), async (db) => {
     await migrate(pgliteSql(db));
-    await db.close();
-    try {
-      renameSync(building, template);
-    } catch {
-      rmSync(building, { recursive: true, force: true }); // another test file built it first
-    }
-  }
+  });
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
-  cpSync(template, dir, { recursive: true });
+  cpSync(template, join(dir, 'pgdata'), { recursive: true });
   const db = await PGlite.create(join(dir, 'pgdata'));
   return {
     sql: pgliteSql(db),

@@ -1,15 +1,6 @@
-import {
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { gatehouse } from '../app/gatehouse.js';
 import { runCli } from '../cli/run.js';
 import { clockFor, type CliContext } from '../cli/context.js';
@@ -18,6 +9,7 @@ import { CatalogCache } from '../core/catalog/catalog.js';
 import { connectorSource } from '../connectors/registry.js';
 import { ident } from '../connectors/postgres.js';
 import { DEMO_CONFIG, DEMO_PEOPLE } from '../demo/seed.js';
+import { pgliteTemplate } from '../store/pglite-template.js';
 import { type TestStore, testStore } from '../store/test-store.js';
 
 export interface CliResult {
@@ -45,25 +37,13 @@ export interface Harness {
 
 const START = '2026-03-02T09:00:00.000Z';
 
-/** A PGlite target with every demo role, copied per test instead of created (~5 s each). */
+/** A PGlite target with every demo role, copied per test instead of created. */
 async function targetTemplate(): Promise<string> {
   const { config } = await loadConfigDir(DEMO_CONFIG);
   const roles = config.entitlements.map((e) => e.target.role!).sort();
-  const template = join(
-    tmpdir(),
-    `gatehouse-demo-target-${roles.length}-${Buffer.from(roles.join(',')).toString('base64url').slice(-16)}`,
-  );
-  if (existsSync(template)) return template;
-  const building = mkdtempSync(join(tmpdir(), 'gatehouse-target-build-'));
-  const db = await PGlite.create(join(building, 'target'));
-  for (const r of roles) await db.exec(`CREATE ROLE ${ident(r)} NOLOGIN`);
-  await db.close();
-  try {
-    renameSync(building, template);
-  } catch {
-    rmSync(building, { recursive: true, force: true });
-  }
-  return template;
+  return pgliteTemplate('demo-target', roles.join(','), async (db) => {
+    for (const r of roles) await db.exec(`CREATE ROLE ${ident(r)} NOLOGIN`);
+  });
 }
 
 /**
@@ -74,7 +54,7 @@ async function targetTemplate(): Promise<string> {
 export async function harness(opts: { people?: boolean; config?: string } = {}): Promise<Harness> {
   const store = await testStore();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-h-'));
-  cpSync(await targetTemplate(), dir, { recursive: true });
+  cpSync(await targetTemplate(), join(dir, 'target'), { recursive: true });
   await store.sql.query(
     `INSERT INTO meta (key, value) VALUES ('simulation', 'true'), ('created_at', $1)`,
     [START],

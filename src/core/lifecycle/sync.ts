@@ -1,3 +1,4 @@
+import { openReviewItem } from '../reviews/items.js';
 import { RECHECK_CONTEXT } from '../policy/engine.js';
 import { InputError } from '../errors.js';
 import { appendAudit, canonical } from '../audit/chain.js';
@@ -8,7 +9,6 @@ import { decide } from '../decision/decide.js';
 import { LIVE_STATES } from '../decision/inputs.js';
 import { addSeconds } from '../duration.js';
 import { startRevocation } from '../grants/grants.js';
-import { newId } from '../ids.js';
 import type { BirthrightRule, Identity, IdentityKind } from '../model.js';
 import { recordDecision } from '../requests/submit.js';
 import type { Sql } from '../sql.js';
@@ -335,11 +335,12 @@ async function successor(tx: Sql, catalog: Catalog, who: Identity): Promise<stri
   return first?.id ?? `group:${catalog.settings.fallbackGroup}`;
 }
 
+/** Mover and ownership review items are due within 14 days. */
 async function openItem(
   tx: Sql,
   now: Date,
   i: {
-    kind: string;
+    kind: 'mover' | 'nhi_reassigned';
     grant?: string;
     identity: string;
     entitlement?: string;
@@ -347,18 +348,15 @@ async function openItem(
     note: string;
   },
 ): Promise<string> {
-  const id = newId('itm');
-  const due = addSeconds(now, 14 * 86400);
-  await tx.query(
-    `INSERT INTO review_items (id, kind, grant_id, identity, entitlement, reviewers, note, due_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [id, i.kind, i.grant ?? null, i.identity, i.entitlement ?? null, i.reviewers, i.note, due, now],
-  );
-  await appendAudit(tx, now, {
-    actor: 'gatehouse',
-    action: 'review.item_opened',
-    subject: id,
+  return openReviewItem(tx, now, {
+    kind: i.kind,
+    grantId: i.grant ?? null,
+    identity: i.identity,
+    entitlement: i.entitlement ?? null,
+    reviewers: i.reviewers,
+    note: i.note,
+    due: addSeconds(now, 14 * 86400),
     refs: i.grant ? [i.grant] : [],
     details: { kind: i.kind, identity: i.identity, reviewers: i.reviewers, note: i.note },
   });
-  return id;
 }

@@ -1,9 +1,8 @@
-import { appendAudit } from '../audit/chain.js';
+import { openReviewItem } from '../reviews/items.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { appOf } from '../catalog/catalog.js';
 import { resolveChain } from '../approvals/resolve.js';
 import { addSeconds } from '../duration.js';
-import { newId } from '../ids.js';
 import type { Entitlement, Identity } from '../model.js';
 import type { Sql } from '../sql.js';
 
@@ -31,28 +30,16 @@ export async function openPostEventReview(
     app,
   });
   const reviewers = [...new Set(stages.flatMap((s) => s.approvers))].sort();
-  const id = newId('itm');
   const due = addSeconds(now, catalog.settings.emergencyReviewWithin);
-  await tx.query(
-    `INSERT INTO review_items (id, kind, grant_id, identity, entitlement, reviewers, note, due_at, created_at)
-     VALUES ($1, 'post_event', $2, $3, $4, $5, $6, $7, $8)`,
-    [
-      id,
-      e.grantId,
-      e.identity.id,
-      e.entitlement.id,
-      reviewers,
-      'break-glass access: post-event review',
-      due,
-      now,
-    ],
-  );
-  await appendAudit(tx, now, {
-    actor: 'gatehouse',
-    action: 'review.item_opened',
-    subject: id,
+  return openReviewItem(tx, now, {
+    kind: 'post_event',
+    grantId: e.grantId,
+    identity: e.identity.id,
+    entitlement: e.entitlement.id,
+    reviewers,
+    note: 'break-glass access: post-event review',
+    due,
     refs: [e.grantId, e.requestId],
     details: { kind: 'post_event', reviewers, due: due.toISOString(), emergency: true },
   });
-  return id;
 }
