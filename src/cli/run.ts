@@ -1,4 +1,10 @@
-import { InputError, RefusedError, StoreLockedError, TargetError } from '../core/errors.js';
+import {
+  InputError,
+  RefusedError,
+  StoreLockedError,
+  TargetError,
+  errorCode,
+} from '../core/errors.js';
 import { ConfigError, formatIssue } from '../config/load.js';
 import { parseArgs } from 'node:util';
 import { GLOBAL_OPTIONS, parse } from './args.js';
@@ -104,7 +110,12 @@ export async function runCli(
     } else {
       io.stderr(`error: ${(e as Error).message}`);
     }
-    if (json) io.stdout(JSON.stringify({ error: { code, message: (e as Error).message } }));
+    if (json)
+      io.stdout(
+        JSON.stringify({
+          error: { ...errorCode(e), exit_code: code, message: (e as Error).message },
+        }),
+      );
     return code;
   } finally {
     await context?.close();
