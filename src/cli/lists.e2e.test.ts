@@ -90,6 +90,22 @@ describe('lists and single-record answers', () => {
     assert.equal(typeof r.json.next_cursor, 'string');
   });
 
+  test('the text output says how to get the next page, and nothing on the last', async () => {
+    const first = await h.cli(['grants', '--app', 'github', '--limit', '2'], false);
+    assert.equal(first.code, 0, first.stderr);
+    const more = /^\(2 shown; more follow: run again with --cursor ([A-Za-z0-9_-]+)\)$/m.exec(
+      first.stdout,
+    );
+    assert.ok(more, first.stdout);
+    const next = await h.cli(['grants', '--app', 'github', '--limit', '2', '--cursor', more[1]!]);
+    assert.equal(next.code, 0, next.stderr);
+    assert.ok(!first.stdout.includes(next.json.grants[0].id), 'the cursor starts the next page');
+
+    const last = await h.cli(['identities', 'list', '--limit', '1000'], false);
+    assert.equal(last.code, 0, last.stderr);
+    assert.doesNotMatch(last.stdout, /more follow/);
+  });
+
   test('grants expiring within a window come soonest first, paged on that order', async () => {
     await h.store.sql.query(
       `UPDATE grants SET expires_at = timestamptz '2026-03-03T00:00:00Z' + (right(id, 2)::int % 3) * interval '1 hour'
@@ -150,6 +166,35 @@ describe('lists and single-record answers', () => {
     );
     assert.equal(reqs.length, count!.n);
     assert.equal(new Set(reqs).size, count!.n);
+  });
+
+  test('identities show gives the first 1000 grants and the cursor of the rest', async () => {
+    await h.store.sql.query(
+      `INSERT INTO grants (id, identity, entitlement, app, owner, trigger, state, created_at)
+       SELECT 'grt_sam' || lpad(i::text, 6, '0'), 'sam@acme.test', 'wiki:read', 'wiki',
+              'sam@acme.test', 'request', 'revoked', timestamptz '2026-03-01T00:00:00Z'
+         FROM generate_series(1, 1001) AS i`,
+    );
+    const [held] = await h.store.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM grants WHERE identity = 'sam@acme.test'`,
+    );
+    const shown = await h.cli(['identities', 'show', 'sam@acme.test']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(shown.json.grants.length, 1000);
+    assert.equal(typeof shown.json.grants_next_cursor, 'string');
+    const rest = await h.cli([
+      'grants',
+      '--identity',
+      'sam@acme.test',
+      '--cursor',
+      shown.json.grants_next_cursor,
+    ]);
+    assert.equal(rest.code, 0, rest.stderr);
+    assert.equal(rest.json.next_cursor, null);
+    const all = [...shown.json.grants, ...rest.json.grants].map((g: Grant) => g.id);
+    assert.equal(new Set(all).size, held!.n);
+    const text = await h.cli(['identities', 'show', 'sam@acme.test'], false);
+    assert.match(text.stdout, /1000 grants shown; more follow: .* --cursor /);
   });
 
   test('a malformed cursor is exit 1 naming the cursor', async () => {
