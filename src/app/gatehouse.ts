@@ -24,6 +24,7 @@ import {
 } from '../core/requests/submit.js';
 import { listRequests, requestView } from '../core/requests/view.js';
 import { sweep } from '../core/jobs/sweep.js';
+import type { PageInput } from '../core/paging.js';
 import type { Sql } from '../core/sql.js';
 
 export interface GatehouseDeps {
@@ -102,9 +103,11 @@ export function gatehouse(d: GatehouseDeps) {
       await actOnRequest(d.sql, await cat(), now(), { requestId, actor, verdict, comment });
       return requestView(d.sql, requestId);
     },
-    requests: (f: { status?: string; approver?: string }) => listRequests(d.sql, f),
+    requests: (f: { status?: string; approver?: string }, page?: PageInput) =>
+      listRequests(d.sql, f, page),
     requestView: (id: string) => requestView(d.sql, id),
-    grants: (f: GrantFilter) => listGrants(d.sql, { ...f, now: now() }),
+    grants: (f: GrantFilter, page?: PageInput) => listGrants(d.sql, { ...f, now: now() }, page),
+    grant: async (id: string) => grantView(await requireGrant(d.sql, id)),
     /**
      * Manual revocation: by the holder, the grant's accountable owner, the app owner or the
      * governance (fallback) group.
@@ -124,7 +127,7 @@ export function gatehouse(d: GatehouseDeps) {
         );
       }
       await d.sql.transaction((tx) => startRevocation(tx, now(), actor, grantId, 'manual', reason));
-      return (await listGrants(d.sql, {})).find((x) => x.id === grantId)!;
+      return grantView(await requireGrant(d.sql, grantId));
     },
     /** The answer to an expiry reminder, by the holder or an owner: stop reminding, let it run out. */
     async letExpire(grantId: string, actor: string) {
@@ -147,7 +150,7 @@ export function gatehouse(d: GatehouseDeps) {
     ) {
       return syncIdentities(d.sql, await cat(), now(), actor, snapshot, kinds, { allowMassLeave });
     },
-    identities: () => listIdentities(d.sql),
+    identities: (page?: PageInput) => listIdentities(d.sql, page),
     identity: (id: string) => identityView(d.sql, id),
     auditVerify: () => verifyAudit(d.sql),
     auditTrace: (id: string) => traceAudit(d.sql, id),

@@ -51,3 +51,17 @@ export function positional(p: Parsed, index: number, what: string): string {
   if (v === undefined) throw new InputError(`missing ${what}`);
   return v;
 }
+
+/** `--limit N --cursor C`: the page options every list command takes. */
+export const PAGE_OPTIONS: Record<string, OptionSpec> = {
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+};
+
+export const PAGE_USAGE = '[--limit N] [--cursor C]';
+
+export function pageArgs(p: Parsed): { limit?: string; cursor?: string } {
+  const limit = str(p, 'limit');
+  const cursor = str(p, 'cursor');
+  return { ...(limit !== undefined ? { limit } : {}), ...(cursor !== undefined ? { cursor } : {}) };
+}

@@ -50,3 +50,9 @@ export function formatGrants(grants: GrantView[]): string {
     'revoke_trigger',
   ]);
 }
+
+/** A list's text output with, when a page follows, how to ask for it: nothing is cut unsaid. */
+export function paged(text: string, shown: number, nextCursor: string | null): string {
+  if (nextCursor === null) return text;
+  return `${text}\n(${shown} shown; more follow: run again with --cursor ${nextCursor})`;
+}

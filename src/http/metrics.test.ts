@@ -23,7 +23,7 @@ test('GET /metrics serves the governance gauges in the Prometheus format behind 
     const { config } = await loadConfigDir(DEMO_CONFIG);
     await app.apply(config, 'test', false);
     await app.sync(await loadSnapshot(DEMO_PEOPLE), 'test', ['human']);
-    const provisioning = (await app.grants({ state: 'provisioning' })).length;
+    const provisioning = (await app.grants({ state: 'provisioning' })).grants.length;
     assert.ok(provisioning > 0, 'the sync made birthright grants, not provisioned yet');
 
     let reports = 0;

@@ -31,13 +31,20 @@ export function buildServer(app: Gatehouse, token: string): FastifyInstance {
   });
   server.get('/healthz', async () => ({ ok: true }));
   server.get('/api/report', async () => app.report());
-  server.get<{ Querystring: { identity?: string; app?: string; state?: string } }>(
+  type Page = { cursor?: string; limit?: string };
+  server.get<{ Querystring: { identity?: string; app?: string; state?: string } & Page }>(
     '/api/grants',
-    async (req) => ({ grants: await app.grants(req.query) }),
+    async (req) => {
+      const { cursor, limit, identity, app: appId, state } = req.query;
+      return app.grants({ identity, app: appId, state }, { cursor, limit });
+    },
   );
-  server.get<{ Querystring: { status?: string; approver?: string } }>(
+  server.get<{ Querystring: { status?: string; approver?: string } & Page }>(
     '/api/requests',
-    async (req) => ({ requests: await app.requests(req.query) }),
+    async (req) => {
+      const { cursor, limit, status, approver } = req.query;
+      return app.requests({ status, approver }, { cursor, limit });
+    },
   );
   server.get<{ Params: { id: string } }>('/api/requests/:id', async (req) =>
     app.requestView(req.params.id),

@@ -25,8 +25,11 @@ export interface Harness {
   dir: string;
   /** The engine's clock for the next commands (passed as --now). */
   now: string;
-  /** Runs the real CLI in-process against this store, with --json and --now added. */
-  cli(args: string[]): Promise<CliResult>;
+  /**
+   * Runs the real CLI in-process against this store, with --json and --now added (--json left
+   * out when `json` is false: the text a person reads).
+   */
+  cli(args: string[], json?: boolean): Promise<CliResult>;
   /** Applies a CSV identity snapshot written from `rows` (header first). */
   sync(rows: string[], extra?: string[]): Promise<CliResult>;
   /** Direct members of a role in the embedded target database. */
@@ -77,11 +80,11 @@ export async function harness(opts: { people?: boolean; config?: string } = {}):
     store,
     dir,
     now: START,
-    async cli(args) {
+    async cli(args, asJson = true) {
       const out: string[] = [];
       const err: string[] = [];
       const code = await runCli(
-        [...args, '--json', '--now', h.now],
+        [...args, ...(asJson ? ['--json'] : []), '--now', h.now],
         { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
         { env: process.env, cwd: dir },
         open,

@@ -23,7 +23,7 @@ export const demo: Command = {
         await ctx.store.sql.query(`INSERT INTO meta (key, value) VALUES ('demo_seeded', $1)`, [
           new Date().toISOString(),
         ]);
-      const grants = await ctx.app.grants({ state: 'active' });
+      const active = (await ctx.app.report()).grants_by_state.active ?? 0;
       r.io.stdout(
         [
           seeded
@@ -33,7 +33,7 @@ export const demo: Command = {
             ? ['', table(steps as never[], ['path', 'request', 'status', 'outcome', 'reason'])]
             : []),
           '',
-          `${grants.length} grants active and verified in the target database.`,
+          `${active} grants active and verified in the target database.`,
           'Try:',
           '  gatehouse requests --approver carol@acme.test      what waits on an engineering director',
           '  gatehouse explain github:admin --for alice@acme.test',

@@ -1,27 +1,35 @@
 import { parseDuration } from '../../core/duration.js';
-import { need, positional, str } from '../args.js';
+import { PAGE_OPTIONS, PAGE_USAGE, need, pageArgs, positional, str } from '../args.js';
 import { type Command, actor } from '../command.js';
-import { formatGrants } from '../format.js';
+import { formatGrants, paged } from '../format.js';
 
 export const grants: Command = {
   name: 'grants',
-  usage: 'grants [--identity ID] [--app APP] [--state S] [--expiring-within 7d]',
-  summary: 'the live entitlement record',
+  usage: `grants [--identity ID] [--app APP] [--state S] [--expiring-within 7d] ${PAGE_USAGE}`,
+  summary:
+    'the live entitlement record, a page at a time (soonest expiry first with --expiring-within)',
   options: {
     identity: { type: 'string' },
     app: { type: 'string' },
     state: { type: 'string' },
     'expiring-within': { type: 'string' },
+    ...PAGE_OPTIONS,
   },
   async run(r) {
     const within = str(r.args, 'expiring-within');
-    const list = await r.app.grants({
-      ...(str(r.args, 'identity') ? { identity: str(r.args, 'identity') } : {}),
-      ...(str(r.args, 'app') ? { app: str(r.args, 'app') } : {}),
-      ...(str(r.args, 'state') ? { state: str(r.args, 'state') } : {}),
-      ...(within ? { expiringWithin: parseDuration(within, '--expiring-within') } : {}),
-    });
-    return { json: { grants: list }, text: formatGrants(list) };
+    const page = await r.app.grants(
+      {
+        ...(str(r.args, 'identity') ? { identity: str(r.args, 'identity') } : {}),
+        ...(str(r.args, 'app') ? { app: str(r.args, 'app') } : {}),
+        ...(str(r.args, 'state') ? { state: str(r.args, 'state') } : {}),
+        ...(within ? { expiringWithin: parseDuration(within, '--expiring-within') } : {}),
+      },
+      pageArgs(r.args),
+    );
+    return {
+      json: page,
+      text: paged(formatGrants(page.grants), page.grants.length, page.next_cursor),
+    };
   },
 };
 

@@ -2,9 +2,9 @@ import { resolve } from 'node:path';
 import { loadSnapshot } from '../../config/snapshot.js';
 import { InputError } from '../../core/errors.js';
 import { IDENTITY_KINDS, type IdentityKind } from '../../core/model.js';
-import { positional, str } from '../args.js';
+import { PAGE_OPTIONS, PAGE_USAGE, pageArgs, positional, str } from '../args.js';
 import type { Command } from '../command.js';
-import { formatGrants, table } from '../format.js';
+import { formatGrants, paged, table } from '../format.js';
 
 function kinds(value: string | undefined): IdentityKind[] | undefined {
   if (value === undefined) return undefined;
@@ -43,22 +43,27 @@ export const identitiesSync: Command = {
 
 export const identitiesList: Command = {
   name: 'identities list',
-  usage: 'identities list',
-  summary: 'identities, with owner, status and live grants',
+  usage: `identities list ${PAGE_USAGE}`,
+  summary: 'identities, with owner, status and live grants, a page at a time',
+  options: PAGE_OPTIONS,
   async run(r) {
-    const list = await r.app.identities();
+    const page = await r.app.identities(pageArgs(r.args));
     return {
-      json: { identities: list },
-      text: table(list, [
-        'id',
-        'kind',
-        'status',
-        'owner',
-        'manager',
-        'department',
-        'title',
-        'grants',
-      ]),
+      json: page,
+      text: paged(
+        table(page.identities, [
+          'id',
+          'kind',
+          'status',
+          'owner',
+          'manager',
+          'department',
+          'title',
+          'grants',
+        ]),
+        page.identities.length,
+        page.next_cursor,
+      ),
     };
   },
 };
@@ -74,6 +79,11 @@ export const identitiesShow: Command = {
       `attributes: ${JSON.stringify(v.attributes)}`,
       ...(v.owns.length ? [`owns: ${v.owns.join(', ')}`] : []),
       formatGrants(v.grants),
+      ...(v.grants_next_cursor
+        ? [
+            `(${v.grants.length} grants shown; more follow: gatehouse grants --identity ${v.id} --cursor ${v.grants_next_cursor})`,
+          ]
+        : []),
     ].join('\n');
     return { json: v, text };
   },

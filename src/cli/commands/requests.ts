@@ -1,7 +1,7 @@
 import { parseDuration } from '../../core/duration.js';
-import { positional, need, str } from '../args.js';
+import { PAGE_OPTIONS, PAGE_USAGE, pageArgs, positional, need, str } from '../args.js';
 import { type Command, actor } from '../command.js';
-import { formatRequest, table } from '../format.js';
+import { formatRequest, paged, table } from '../format.js';
 
 /** `--duration 8h`, or `standing` for access without expiry where the entitlement allows it. */
 function duration(value: string | undefined): number | null | undefined {
@@ -112,17 +112,20 @@ export const reject: Command = {
 
 export const requests: Command = {
   name: 'requests',
-  usage: 'requests [--status S] [--approver ID]',
-  summary: 'list requests; --approver lists what waits on that person',
-  options: { status: { type: 'string' }, approver: { type: 'string' } },
+  usage: `requests [--status S] [--approver ID] ${PAGE_USAGE}`,
+  summary: 'list requests, a page at a time; --approver lists what waits on that person',
+  options: { status: { type: 'string' }, approver: { type: 'string' }, ...PAGE_OPTIONS },
   async run(r) {
     const status = str(r.args, 'status');
     const approver = str(r.args, 'approver');
-    const list = await r.app.requests({
-      ...(status ? { status } : {}),
-      ...(approver ? { approver } : {}),
-    });
-    const rows = list.map((v) => ({
+    const page = await r.app.requests(
+      {
+        ...(status ? { status } : {}),
+        ...(approver ? { approver } : {}),
+      },
+      pageArgs(r.args),
+    );
+    const rows = page.requests.map((v) => ({
       id: v.id,
       status: v.status,
       entitlement: v.entitlement,
@@ -132,16 +135,20 @@ export const requests: Command = {
       created: v.created_at,
     }));
     return {
-      json: { requests: list },
-      text: table(rows, [
-        'id',
-        'status',
-        'entitlement',
-        'beneficiary',
-        'requester',
-        'outcome',
-        'created',
-      ]),
+      json: page,
+      text: paged(
+        table(rows, [
+          'id',
+          'status',
+          'entitlement',
+          'beneficiary',
+          'requester',
+          'outcome',
+          'created',
+        ]),
+        rows.length,
+        page.next_cursor,
+      ),
     };
   },
 };

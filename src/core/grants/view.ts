@@ -1,5 +1,6 @@
 import type { Sql } from '../sql.js';
 import type { GrantRow } from './grants.js';
+import { type PageInput, cutPage, decodeCursor, instantKey, pageLimit } from '../paging.js';
 
 export interface GrantView {
   id: string;
@@ -51,30 +52,49 @@ export interface GrantFilter {
   identity?: string;
   app?: string;
   state?: string;
-  /** Seconds: active grants expiring within this window from `now`. */
+  /** Seconds: active grants expiring within this window from `now`, soonest first. */
   expiringWithin?: number;
   now?: Date;
 }
 
-export async function listGrants(sql: Sql, f: GrantFilter): Promise<GrantView[]> {
+export interface GrantPage {
+  grants: GrantView[];
+  /** Where the next page starts; null when this page is the last. */
+  next_cursor: string | null;
+}
+
+/**
+ * Grants in the order they were created, or soonest expiry first for an expiry window, one keyset
+ * page at a time. Each filter and ordering has an index whose columns are the filter then the
+ * key (migration 006), so a page is an index range read however many grants the store holds.
+ */
+export async function listGrants(
+  sql: Sql,
+  f: GrantFilter,
+  page: PageInput = {},
+): Promise<GrantPage> {
+  const limit = pageLimit(page.limit);
+  const byExpiry = f.expiringWithin !== undefined && f.now !== undefined;
+  const tag = byExpiry ? 'grants:expiry' : 'grants';
+  const order = byExpiry ? ['expires_at', 'id'] : ['created_at', 'id'];
+  const after = decodeCursor(page.cursor, tag, ['instant', 'text']);
   const where: string[] = [];
   const params: unknown[] = [];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    where.push(clause.replace('?', `$${params.length}`));
-  };
-  if (f.identity) add('identity = ?', f.identity);
-  if (f.app) add('app = ?', f.app);
-  if (f.state) add('state = ?', f.state);
-  if (f.expiringWithin !== undefined && f.now) {
-    add(
-      `state = 'active' AND expires_at <= ?`,
-      new Date(f.now.getTime() + f.expiringWithin * 1000),
-    );
+  const p = (value: unknown) => `$${params.push(value)}`;
+  if (f.identity) where.push(`identity = ${p(f.identity)}`);
+  if (f.app) where.push(`app = ${p(f.app)}`);
+  if (f.state) where.push(`state = ${p(f.state)}`);
+  if (byExpiry) {
+    const until = new Date(f.now!.getTime() + f.expiringWithin! * 1000);
+    where.push(`state = 'active' AND expires_at <= ${p(until)}`);
   }
-  const rows = await sql.query<GrantRow>(
-    `SELECT * FROM grants ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT 10000`,
+  if (after) where.push(`(${order.join(', ')}) > (${p(after[0])}::timestamptz, ${p(after[1])})`);
+  const rows = await sql.query<GrantRow & { page_at: string }>(
+    `SELECT *, ${instantKey(order[0]!)} AS page_at FROM grants
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY ${order.join(', ')} LIMIT ${p(limit + 1)}`,
     params,
   );
-  return rows.map(grantView);
+  const cut = cutPage(rows, limit, tag, (r) => [r.page_at, r.id]);
+  return { grants: cut.rows.map(grantView), next_cursor: cut.next_cursor };
 }

@@ -1,6 +1,7 @@
 import { InputError } from '../errors.js';
 import type { Decision } from '../model.js';
 import type { Sql } from '../sql.js';
+import { type PageInput, cutPage, decodeCursor, instantKey, pageLimit } from '../paging.js';
 
 export interface RequestView {
   id: string;
@@ -109,28 +110,47 @@ export async function requestView(sql: Sql, id: string): Promise<RequestView> {
   return v;
 }
 
+export interface RequestPage {
+  requests: RequestView[];
+  /** Where the next page starts; null when this page is the last. */
+  next_cursor: string | null;
+}
+
+/**
+ * Requests in the order they were made, one keyset page at a time on (created_at, id), by
+ * index: `requests_page`, or `requests_status_page` with a status (migration 006).
+ */
 export async function listRequests(
   sql: Sql,
   f: { status?: string; approver?: string },
-): Promise<RequestView[]> {
+  page: PageInput = {},
+): Promise<RequestPage> {
+  const limit = pageLimit(page.limit);
+  const after = decodeCursor(page.cursor, 'requests', ['instant', 'text']);
   const where: string[] = [];
   const params: unknown[] = [];
-  if (f.status) {
-    params.push(f.status);
-    where.push(`r.status = $${params.length}`);
-  }
+  const p = (value: unknown) => `$${params.push(value)}`;
+  if (f.status) where.push(`r.status = ${p(f.status)}`);
   if (f.approver) {
-    params.push(f.approver);
-    where.push(`EXISTS (SELECT 1 FROM approval_stages s WHERE s.request_id = r.id AND s.state = 'pending' AND $${params.length} = ANY(s.approvers))
-                AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.request_id = r.id AND a.approver = $${params.length})`);
+    const who = p(f.approver);
+    // @> is what the GIN index on pending stages' approvers serves; = ANY() would scan them all.
+    where.push(`r.id IN (SELECT s.request_id FROM approval_stages s WHERE s.state = 'pending' AND s.approvers @> ARRAY[${who}]::text[])
+                AND NOT EXISTS (SELECT 1 FROM approvals a WHERE a.request_id = r.id AND a.approver = ${who})`);
     where.push(`r.status = 'pending_approval'`);
   }
-  const rows = await sql.query<{ id: string }>(
-    `SELECT r.id FROM requests r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.created_at, r.id LIMIT 1000`,
+  if (after) where.push(`(r.created_at, r.id) > (${p(after[0])}::timestamptz, ${p(after[1])})`);
+  const rows = await sql.query<{ id: string; page_at: string }>(
+    `SELECT r.id, ${instantKey('r.created_at')} AS page_at FROM requests r
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY r.created_at, r.id LIMIT ${p(limit + 1)}`,
     params,
   );
-  return requestViews(
-    sql,
-    rows.map((r) => r.id),
-  );
+  const cut = cutPage(rows, limit, 'requests', (r) => [r.page_at, r.id]);
+  return {
+    requests: await requestViews(
+      sql,
+      cut.rows.map((r) => r.id),
+    ),
+    next_cursor: cut.next_cursor,
+  };
 }
