@@ -254,12 +254,18 @@ CREATE INDEX approval_stages_pending ON approval_stages USING gin (approvers) WH
 CREATE INDEX audit_refs ON audit_events USING gin (refs);
 CREATE INDEX entitlements_app ON entitlements USING btree (app);
 CREATE INDEX grants_app_live ON grants USING btree (app) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text]));
+CREATE INDEX grants_app_page ON grants USING btree (app, created_at, id);
+CREATE INDEX grants_app_state_page ON grants USING btree (app, state, created_at, id);
 CREATE INDEX grants_entitlement ON grants USING btree (entitlement, state);
 CREATE INDEX grants_expiry ON grants USING btree (expires_at) WHERE (state = 'active'::text);
+CREATE INDEX grants_expiry_page ON grants USING btree (expires_at, id) WHERE (state = 'active'::text);
 CREATE INDEX grants_identity ON grants USING btree (identity, state);
+CREATE INDEX grants_identity_page ON grants USING btree (identity, created_at, id);
 CREATE UNIQUE INDEX grants_one_live ON grants USING btree (identity, entitlement) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text]));
+CREATE INDEX grants_page ON grants USING btree (created_at, id);
 CREATE INDEX grants_remind ON grants USING btree (expires_at) WHERE ((state = 'active'::text) AND (NOT let_expire));
 CREATE INDEX grants_request ON grants USING btree (request_id);
+CREATE INDEX grants_state_page ON grants USING btree (state, created_at, id);
 CREATE INDEX identities_manager ON identities USING btree (manager) WHERE (manager <> ''::text);
 CREATE INDEX identities_owner ON identities USING btree (owner) WHERE (owner <> ''::text);
 CREATE INDEX identities_peers ON identities USING btree (department, title) WHERE (status = 'active'::text);
@@ -267,6 +273,8 @@ CREATE INDEX notifications_undelivered ON notifications USING btree (created_at)
 CREATE INDEX outbox_due ON outbox USING btree (next_attempt_at) WHERE (state = 'pending'::text);
 CREATE INDEX requests_extends ON requests USING btree (extends_grant) WHERE (extends_grant IS NOT NULL);
 CREATE INDEX requests_lapse ON requests USING btree (lapses_at) WHERE (status = 'pending_approval'::text);
+CREATE INDEX requests_page ON requests USING btree (created_at, id);
 CREATE INDEX requests_pending ON requests USING btree (beneficiary, entitlement) WHERE (status = 'pending_approval'::text);
 CREATE INDEX requests_status ON requests USING btree (status, created_at);
+CREATE INDEX requests_status_page ON requests USING btree (status, created_at, id);
 CREATE INDEX review_items_open ON review_items USING btree (kind) WHERE (decision IS NULL);
