@@ -98,16 +98,18 @@ const HELD = `SELECT EXISTS (SELECT 1 FROM pg_auth_members
     AND member = (SELECT oid FROM pg_roles WHERE rolname = $2)) AS held`;
 
 /**
- * One page of memberships after the keyset (roleid, member), in the order of pg_auth_members'
- * (roleid, member) index, so each page is an index range scan however many came before. DISTINCT:
- * since PostgreSQL 16 one membership may be granted by several grantors.
+ * One page of a role's members after the keyset `member`, in the order of pg_auth_members'
+ * (roleid, member) index: each page is one index range scan, however many pages came before and
+ * however stale the statistics. One role at a time, since an `= ANY` over several roles would
+ * sort every remaining member for each page. DISTINCT: since PostgreSQL 16 one membership may be
+ * granted by several grantors.
  */
-const PAGE = `SELECT m.roleid::text AS role_id, m.member::text AS member_id, a.rolname AS account
-  FROM (SELECT DISTINCT roleid, member FROM pg_auth_members
-        WHERE roleid = ANY($1::oid[]) AND (roleid, member) > ($2::oid, $3::oid)
-        ORDER BY roleid, member LIMIT $4) m
+const PAGE = `SELECT m.member::text AS member_id, a.rolname AS account
+  FROM (SELECT DISTINCT member FROM pg_auth_members
+        WHERE roleid = $1::oid AND member > $2::oid
+        ORDER BY member LIMIT $3) m
   JOIN pg_roles a ON a.oid = m.member
-  ORDER BY m.roleid, m.member`;
+  ORDER BY m.member`;
 
 class PostgresConnector implements Connector {
   readonly type = 'postgres';
@@ -172,23 +174,18 @@ class PostgresConnector implements Connector {
     const wanted = [...new Set(targets.map((t) => this.role(t)))];
     if (wanted.length === 0) return;
     const found = await this.run(
-      'SELECT oid::text AS id, rolname FROM pg_roles WHERE rolname = ANY($1::text[])',
+      'SELECT oid::text AS id, rolname FROM pg_roles WHERE rolname = ANY($1::text[]) ORDER BY oid',
       [wanted],
     );
-    const roles = new Map(found.map((r) => [String(r.id), String(r.rolname)]));
-    if (roles.size === 0) return;
-    let after = ['0', '0'];
-    for (;;) {
-      const rows = await this.run(PAGE, [[...roles.keys()], after[0], after[1], pageSize]);
-      if (rows.length > 0) {
-        yield rows.map((r) => ({
-          account: String(r.account),
-          target: { role: roles.get(String(r.role_id))! },
-        }));
+    for (const r of found) {
+      const target = { role: String(r.rolname) };
+      let after = '0';
+      for (;;) {
+        const rows = await this.run(PAGE, [String(r.id), after, pageSize]);
+        if (rows.length > 0) yield rows.map((row) => ({ account: String(row.account), target }));
+        if (rows.length < pageSize) break;
+        after = String(rows[rows.length - 1]!.member_id);
       }
-      if (rows.length < pageSize) return;
-      const last = rows[rows.length - 1]!;
-      after = [String(last.role_id), String(last.member_id)];
     }
   }
 
