@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { InputError, TargetError } from '../core/errors.js';
+import { noListing } from './module.js';
 import { connectorSource } from './registry.js';
 import { CONNECTOR_TYPES, connectorModule, connectorModules } from './modules.js';
 
@@ -62,4 +63,15 @@ test('an unknown connector name or an unavailable type is a permanent TargetErro
     });
   }
   await source.closeAll();
+});
+
+test('a listing a type cannot do fails on its first page with a permanent capability_unsupported', async () => {
+  const pages = noListing('helpdesk')[Symbol.asyncIterator]();
+  await assert.rejects(pages.next(), (e: Error) => {
+    assert.ok(e instanceof TargetError, String(e));
+    assert.equal(e.code, 'capability_unsupported');
+    assert.equal(e.retryable, false);
+    assert.match(e.message, /^connector helpdesk: /);
+    return true;
+  });
 });
