@@ -1,3 +1,4 @@
+import type { AuditAction } from './actions.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Sql } from '../sql.js';
@@ -26,7 +27,7 @@ async function appendTen(sql: Sql): Promise<void> {
     await sql.transaction((tx) =>
       appendAudit(tx, at(i), {
         actor: 'alice@acme.test',
-        action: 'test.event',
+        action: 'config.applied',
         subject: `req_${i}`,
         details: { n: i, nested: { b: [1, 2], a: 'x' } },
       }),
@@ -178,7 +179,12 @@ test('trace follows a request to its grant and the grant to its extension', asyn
     ];
     for (const [i, [action, subject, refs]] of log.entries()) {
       await sql.transaction((tx) =>
-        appendAudit(tx, at(i + 1), { actor: 'system', action, subject, refs }),
+        appendAudit(tx, at(i + 1), {
+          actor: 'system',
+          action: action as AuditAction,
+          subject,
+          refs,
+        }),
       );
     }
     const seqs = async (id: string) => (await traceAudit(sql, id)).map((e) => e.seq);

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Sql } from '../sql.js';
+import type { AuditAction } from './actions.js';
 
 export interface AuditInput {
   actor: string;
-  action: string;
+  action: AuditAction;
   subject: string;
   details?: Record<string, unknown>;
   /** Request and grant ids this event concerns, beyond the subject. */

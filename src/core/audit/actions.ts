@@ -1,0 +1,35 @@
+/**
+ * Every action the audit trail records. A typed union, so an event cannot be written under a
+ * misspelt or undocumented name, and readers (trace, export, reports, ITSM write-back) can switch
+ * over a closed set. docs/decision-procedure.md describes each.
+ */
+export const AUDIT_ACTIONS = [
+  'request.submitted',
+  'request.decided',
+  'request.approved',
+  'request.approved_stage',
+  'request.rejected',
+  'request.cancelled',
+  'request.lapsed',
+  'grant.created',
+  'grant.activated',
+  'grant.extended',
+  'grant.failed',
+  'grant.expired',
+  'grant.revoke_requested',
+  'grant.revoked',
+  'grant.let_expire',
+  'grant.expiry_reminder',
+  'provision.retry_scheduled',
+  'identity.joined',
+  'identity.moved',
+  'identity.left',
+  'identity.owner_reassigned',
+  'review.item_opened',
+  'config.applied',
+] as const;
+
+/** `apply` writes one event per changed configuration row: `config.<kind>_<change>`. */
+export type ConfigChangeAction = `config.${string}_${'added' | 'changed' | 'removed'}`;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number] | ConfigChangeAction;
