@@ -6,8 +6,7 @@ import { connectorsFile } from './schemas.js';
 import { checkSecrets } from './secrets.js';
 import { YamlSource } from './yaml-source.js';
 import { validate, validateAt } from './zod-issues.js';
-import { connectorModule } from '../connectors/modules.js';
-import { ownSettings } from '../connectors/module.js';
+import { connectorModule, ownSettings } from '../connectors/modules.js';
 
 /**
  * The type's own settings against its module's schema. A type declared but not implemented is

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TargetError } from '../core/errors.js';
-import { fields } from '../config/schema-kit.js';
+import { fields } from './schema.js';
 import type { ConnectorFactory } from '../core/ports/connector.js';
 import { timeoutSettings, type ConnectorModule } from './module.js';
 

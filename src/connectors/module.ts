@@ -5,8 +5,7 @@ import type {
   ConnectorFactory,
 } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
-import { duration } from '../config/schema-kit.js';
-import { yamlWording, withPath } from '../config/zod-issues.js';
+import { duration, firstProblem } from './schema.js';
 
 /**
  * One connector type: what its settings and its entitlements' targets must hold, what it can do,
@@ -51,18 +50,12 @@ export function parseSettings<S extends z.ZodType>(
   schema: S,
   config: { name: string; settings: Record<string, unknown> },
 ): z.output<S> {
-  const r = schema.safeParse(ownSettings(config.settings), { error: yamlWording });
+  const r = schema.safeParse(ownSettings(config.settings));
   if (r.success) return r.data;
-  const first = r.error.issues[0]!;
-  const path = first.path.filter((k): k is string | number => typeof k !== 'symbol');
-  const unknown =
-    first.code === 'custom' && (first.params as { unknownField?: boolean })?.unknownField;
-  const message = unknown
-    ? withPath(path.slice(0, -1), `unknown setting "${String(path[path.length - 1])}"`)
-    : withPath(path, first.message);
-  throw new InputError(`connector ${config.name}: ${message}`, {
+  const problem = firstProblem(r.error);
+  throw new InputError(`connector ${config.name}: ${problem.message}`, {
     code: 'invalid_connector_settings',
-    field: path.map(String).join('.') || undefined,
+    field: problem.path || undefined,
   });
 }
 

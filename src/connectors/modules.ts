@@ -1,5 +1,7 @@
 import { ldapModule, manualModule, scimModule, webhookModule } from './declared.js';
 import type { ConnectorModule } from './module.js';
+
+export { ownSettings, type ConnectorModule } from './module.js';
 import { postgresModule } from './postgres.js';
 
 /**

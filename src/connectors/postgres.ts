@@ -12,7 +12,7 @@ import type {
   ListOptions,
 } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
-import { fields } from '../config/schema-kit.js';
+import { fields } from './schema.js';
 import { resolveSetting } from './env.js';
 import {
   DEFAULT_CONNECT_TIMEOUT,
