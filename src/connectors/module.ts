@@ -59,12 +59,15 @@ export function parseSettings<S extends z.ZodType>(
   });
 }
 
+/** A timeout long enough to hold a job for an hour is a hang by another name. */
+const timeout = duration.refine((s) => s <= 3600, 'must be at most 1h');
+
 /** A connect and a per-statement timeout, for types that talk to a server over a network. */
 export const timeoutSettings = {
   /** Seconds to open a connection and log in; a target that accepts and never answers fails then. */
-  connect_timeout: duration.optional(),
+  connect_timeout: timeout.optional(),
   /** Seconds any one statement or request may take, the answer included. */
-  statement_timeout: duration.optional(),
+  statement_timeout: timeout.optional(),
 };
 export const DEFAULT_CONNECT_TIMEOUT = 5;
 export const DEFAULT_STATEMENT_TIMEOUT = 15;

@@ -260,6 +260,7 @@ test('timeouts and other settings are checked against the postgres settings sche
     assert.equal(e.message, 'connector pg-x: unknown setting "statment_timeout"');
     return true;
   });
+  await assert.rejects(build({ url: 'embedded', statement_timeout: '2h' }), /at most 1h/);
   // The keys every type shares are not the module's to refuse.
   const parsed = postgresModule.settings.safeParse({ url: 'embedded', connect_timeout: '2s' });
   assert.ok(parsed.success);
