@@ -44,8 +44,13 @@ const urlSetting = z
 const settingsSchema = fields({
   url: urlSetting,
   create_accounts: z.boolean().optional(),
+  /** Connections to a server target; calls beyond them wait, for at most connect_timeout. */
+  max_connections: z.number().int().min(1).max(32).optional(),
   ...timeoutSettings,
 });
+
+/** As many as the job runtime's default calls in flight per connector. */
+const DEFAULT_MAX_CONNECTIONS = 4;
 
 /**
  * Target type "postgres": an entitlement `{ role: "analytics_reader" }` is direct membership of
@@ -60,8 +65,8 @@ export const postgresConnector: ConnectorFactory = async (config, ctx) => {
     connect: s.connect_timeout ?? DEFAULT_CONNECT_TIMEOUT,
     statement: s.statement_timeout ?? DEFAULT_STATEMENT_TIMEOUT,
   };
-  const backend =
-    url === 'embedded' ? await embedded(name, ctx.dataDir) : server(name, url, timeouts);
+  const pool = { ...timeouts, max: s.max_connections ?? DEFAULT_MAX_CONNECTIONS };
+  const backend = url === 'embedded' ? await embedded(name, ctx.dataDir) : server(name, url, pool);
   return new PostgresConnector(name, backend, s.create_accounts ?? false);
 };
 
@@ -347,7 +352,7 @@ export function ident(name: string): string {
 function server(
   connector: string,
   url: string,
-  timeouts: { connect: number; statement: number },
+  timeouts: { connect: number; statement: number; max: number },
 ): Backend {
   let u: URL | undefined;
   try {
@@ -365,7 +370,7 @@ function server(
   const secrets = [u.password, safeDecode(u.password)].filter((s) => s.length > 0);
   const pool = new pg.Pool({
     connectionString: url,
-    max: 2,
+    max: timeouts.max,
     connectionTimeoutMillis: timeouts.connect * 1000,
     statement_timeout: timeouts.statement * 1000,
     query_timeout: (timeouts.statement + 1) * 1000,
