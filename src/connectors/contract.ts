@@ -32,12 +32,11 @@ export interface ContractFixture {
   /** An account that does not exist yet. */
   missingAccount: string;
   /**
-   * Connectors of this type whose target accepts connections and never answers (at connect, at a
-   * statement…), with short timeouts; omit only for types that reach no network.
+   * The faults every connector must survive, with short timeouts: connectors of this type whose
+   * target accepts connections and never answers (at connect, after login…), and one whose
+   * target refuses connections. A type that reaches no network (manual) says why instead.
    */
-  unresponsive?: Connector[];
-  /** A connector of this type whose target refuses connections. */
-  refusing?: Connector;
+  faults: { unresponsive: Connector[]; refusing: Connector } | { none: string };
 }
 
 const CAPABILITIES: (keyof ConnectorCapabilities)[] = [
@@ -80,6 +79,8 @@ async function contract(t: TestContext, f: ContractFixture): Promise<void> {
   const [g0, g1] = f.governed;
   const [a0, a1] = f.accounts;
   const noListing = caps.listsAssignments ? false : 'the type does not list assignments';
+  const faults = 'none' in f.faults ? undefined : f.faults;
+  const noFaults = 'none' in f.faults ? f.faults.none : false;
 
   await t.test('the module is the registered one and declares its schemas and capabilities', () => {
     assert.equal(connectorModule(m.type), m, 'listed in src/connectors/modules.ts');
@@ -229,10 +230,11 @@ async function contract(t: TestContext, f: ContractFixture): Promise<void> {
 
   await t.test(
     'every call to a target that never answers fails with a retryable timeout',
-    { skip: f.unresponsive ? false : 'this connector type reaches no network' },
+    { skip: noFaults },
     async () => {
       const ref = { account: a0, target: g0 };
-      for (const hung of f.unresponsive ?? []) {
+      assert.ok(faults && faults.unresponsive.length > 0, 'at least one unresponsive target');
+      for (const hung of faults.unresponsive) {
         // At once: a call waiting for a free connection is bounded by the same timeouts.
         const errors = await Promise.all(
           [
@@ -254,9 +256,10 @@ async function contract(t: TestContext, f: ContractFixture): Promise<void> {
 
   await t.test(
     'a target refusing connections is a retryable TargetError',
-    { skip: f.refusing ? false : 'this connector type reaches no network' },
+    { skip: noFaults },
     async () => {
-      const err = await rejection((f.refusing as Connector).readBack({ account: a0, target: g0 }));
+      assert.ok(faults);
+      const err = await rejection(faults.refusing.readBack({ account: a0, target: g0 }));
       assert.ok(err instanceof TargetError, String(err));
       assert.equal(err.code, 'target_unreachable', err.message);
       assert.equal(err.retryable, true);

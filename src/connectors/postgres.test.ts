@@ -64,7 +64,7 @@ function fixture(
   return {
     module: postgresModule,
     settings: { url: '${TARGET_URL}', create_accounts: false, ...SHORT },
-    ...fault,
+    faults: fault,
     connector,
     creatingConnector: creating,
     governed: [{ role: n.roles[0]! }, { role: n.roles[1]! }],
