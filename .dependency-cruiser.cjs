@@ -26,6 +26,12 @@ module.exports = {
     layer('connectors', 'core', 'connectors'),
     { from: { path: '^src/connectors/', pathNot: '\\.test\\.ts$' }, to: npm },
     layer('config', 'core', 'config'),
+    // Validation checks connector settings and entitlement targets against each connector type's
+    // declared schemas (ADR 0007): config may read the one list of types, nothing else there.
+    {
+      from: { path: '^src/config/', pathNot: '\\.test\\.ts$' },
+      to: { path: '^src/connectors/modules\\.ts$' },
+    },
     { from: { path: '^src/config/', pathNot: '\\.test\\.ts$' }, to: npm },
     // The composition root wires use cases from the core only.
     layer('app', 'core', 'app'),

@@ -5,13 +5,11 @@ import type { ConfigFile } from './files.js';
 import { defineFromYaml } from './names.js';
 import { appFile, type AppFile, type EntitlementYaml } from './schemas.js';
 import { YamlSource } from './yaml-source.js';
-import { validate } from './zod-issues.js';
+import { validate, validateAt } from './zod-issues.js';
+import { connectorModule } from '../connectors/modules.js';
 
 /** Neither default_duration nor max_duration given: grants still expire (PRODUCT.md section 4). */
 const FALLBACK_DURATION = 90 * 86400;
-
-/** The target field each connector type provisions (CONFIG.md, connectors.yaml). */
-const TARGET_FIELD: Record<string, string> = { postgres: 'role', ldap: 'group', scim: 'group' };
 
 export interface LoadedApps {
   apps: App[];
@@ -22,7 +20,7 @@ function toEntitlement(
   e: EntitlementYaml,
   index: number,
   app: AppFile,
-  connectorType: string | undefined,
+  connector: ConnectorConfig | undefined,
   src: YamlSource,
   ctx: LoadContext,
 ): Entitlement {
@@ -48,9 +46,10 @@ function toEntitlement(
       `"${e.licence_tier}" is not a tier of licence.seats (${tiers.length ? tiers.join(', ') : 'the app has none'})`,
     );
   }
-  const field = connectorType && TARGET_FIELD[connectorType];
-  if (field && !e.target[field]) {
-    err('target', `a ${connectorType} connector needs target.${field}`);
+  const module = connector && connectorModule(connector.type);
+  if (module) {
+    const why = ` (connector ${connector.name} is of type ${connector.type})`;
+    validateAt(src, [...path, 'target'], module.target, e.target, ctx.issues, why);
   }
   if (e.approval) noteChain(ctx, src, [...path, 'approval'], e.approval);
   return {
@@ -77,7 +76,7 @@ export function loadApps(
   ctx: LoadContext,
 ): LoadedApps {
   const out: LoadedApps = { apps: [], entitlements: [] };
-  const types = new Map(connectors.map((c) => [c.name, c.type]));
+  const byName = new Map(connectors.map((c) => [c.name, c]));
   for (const file of files) {
     const src = YamlSource.parse(file.rel, file.text, ctx.issues);
     defineFromYaml(ctx.reg.apps, src, ['id'], undefined, ctx.issues);
@@ -95,7 +94,7 @@ export function loadApps(
       licenceSeats: y.licence?.seats ?? {},
     });
     y.entitlements.forEach((e, i) => {
-      out.entitlements.push(toEntitlement(e, i, y, types.get(y.connector), src, ctx));
+      out.entitlements.push(toEntitlement(e, i, y, byName.get(y.connector), src, ctx));
     });
   }
   return out;

@@ -5,7 +5,31 @@ import { defineFromYaml } from './names.js';
 import { connectorsFile } from './schemas.js';
 import { checkSecrets } from './secrets.js';
 import { YamlSource } from './yaml-source.js';
-import { validate } from './zod-issues.js';
+import { validate, validateAt } from './zod-issues.js';
+import { connectorModule, ownSettings } from '../connectors/modules.js';
+
+/**
+ * The type's own settings against its module's schema. A type declared but not implemented is
+ * checked too, and warned about: it would pass otherwise as if it could provision.
+ */
+function checkSettings(
+  name: string,
+  type: string,
+  settings: Record<string, unknown>,
+  index: number,
+  src: YamlSource,
+  ctx: LoadContext,
+): void {
+  const module = connectorModule(type);
+  if (!module) return; // connectorsFile has reported the type already
+  validateAt(src, [index], module.settings, ownSettings(settings), ctx.issues);
+  if (module.unavailable) {
+    ctx.issues.warn(
+      src.place([index, 'type']),
+      `[${index}].type: connector ${name} is of type "${type}", which this version of Gatehouse cannot provision through yet; grants through it fail (connector_unavailable)`,
+    );
+  }
+}
 
 /** connectors.yaml: targets and how to reach them; ${VAR} references stay unresolved. */
 export function loadConnectors(file: ConfigFile | undefined, ctx: LoadContext): ConnectorConfig[] {
@@ -21,6 +45,7 @@ export function loadConnectors(file: ConfigFile | undefined, ctx: LoadContext): 
     const settings = Object.fromEntries(
       Object.entries(raw[i] ?? {}).filter(([k]) => k !== 'name' && k !== 'type'),
     );
+    checkSettings(c.name, c.type, settings, i, src, ctx);
     return { name: c.name, type: c.type, settings };
   });
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IDENTITY_KINDS, RISK_TIERS } from '../core/model.js';
+import { CONNECTOR_TYPES } from '../connectors/modules.js';
 import { chain, duration, fields, listOf, name } from './schema-kit.js';
 
 /** The shape of each YAML file as written (snake_case); meaning and cross-file checks come later. */
@@ -80,8 +81,6 @@ export const birthrightFile = listOf(
 );
 export type BirthrightFile = z.output<typeof birthrightFile>;
 
-export const CONNECTOR_TYPES = ['postgres', 'ldap', 'scim', 'webhook', 'manual'] as const;
-
 const remedy = z.enum(['report', 'remediate']);
 
 /** Remediation mode per reconciliation finding; only unmanaged access can be adopted. */
@@ -93,10 +92,18 @@ const reconcile = fields({
   orphaned: remedy.optional(),
 });
 
-/** Other connector settings belong to the connector and are kept verbatim, so any key is allowed. */
+/**
+ * The keys every connector type shares. The others belong to the type: its module's settings
+ * schema checks them (src/config/connectors.ts); here they are kept verbatim.
+ */
 export const connectorsFile = listOf(
   z
-    .object({ name, type: z.enum(CONNECTOR_TYPES), reconcile: reconcile.optional() })
+    .object({
+      name,
+      type: z.enum(CONNECTOR_TYPES),
+      reconcile: reconcile.optional(),
+      account_attribute: name.optional(),
+    })
     .catchall(z.unknown()),
 );
 export type ConnectorsFile = z.output<typeof connectorsFile>;

@@ -61,17 +61,27 @@ export function yamlWording(iss: z.core.$ZodRawIssue): string | undefined {
   }
 }
 
-export function reportZod(src: YamlSource, error: z.ZodError, issues: Issues): void {
+/** Reports each issue at its line; `prefix` is where the validated value sits in the file. */
+export function reportZod(
+  src: YamlSource,
+  error: z.ZodError,
+  issues: Issues,
+  prefix: Path = [],
+  suffix = '',
+): void {
   for (const i of error.issues) {
-    const path = i.path.filter((k): k is string | number => typeof k !== 'symbol');
+    const path = [...prefix, ...i.path.filter((k): k is string | number => typeof k !== 'symbol')];
     const params =
       i.code === 'custom' ? (i.params as { unknownField?: boolean; known?: string[] }) : {};
     if (params?.unknownField) {
       const key = String(path[path.length - 1]);
       const hint = didYouMean(key, params.known ?? []);
-      issues.error(src.place(path), withPath(path.slice(0, -1), `unknown field "${key}"${hint}`));
+      issues.error(
+        src.place(path),
+        withPath(path.slice(0, -1), `unknown field "${key}"${hint}${suffix}`),
+      );
     } else {
-      issues.error(src.place(path), withPath(path, i.message));
+      issues.error(src.place(path), withPath(path, `${i.message}${suffix}`));
     }
   }
 }
@@ -87,5 +97,20 @@ export function validate<T extends z.ZodType>(
   const r = schema.safeParse(src.value ?? ifEmpty, { error: yamlWording });
   if (r.success) return r.data;
   reportZod(src, r.error, issues);
+  return undefined;
+}
+
+/** Validates one value inside a file (a connector's settings, an entitlement's target) at `path`. */
+export function validateAt<T extends z.ZodType>(
+  src: YamlSource,
+  path: Path,
+  schema: T,
+  value: unknown,
+  issues: Issues,
+  suffix = '',
+): z.output<T> | undefined {
+  const r = schema.safeParse(value, { error: yamlWording });
+  if (r.success) return r.data;
+  reportZod(src, r.error, issues, path, suffix);
   return undefined;
 }

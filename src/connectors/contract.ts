@@ -1,12 +1,23 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Assignment, Connector } from '../core/ports/connector.js';
+import {
+  collectAssignments,
+  type Assignment,
+  type Connector,
+  type ConnectorCapabilities,
+} from '../core/ports/connector.js';
 import { TargetError } from '../core/errors.js';
+import type { ConnectorModule } from './module.js';
+import { connectorModule } from './modules.js';
 
 type Target = Record<string, string>;
 
 /** What a connector type's test sets up in a throwaway target for the shared contract. */
 export interface ContractFixture {
+  /** The module the connectors were built from; it must be the one listed in modules.ts. */
+  module: ConnectorModule;
+  /** The settings `connector` was built from, as connectors.yaml would hold them. */
+  settings: Record<string, unknown>;
   /** create_accounts off. */
   connector: Connector;
   /** The same target with create_accounts on; omit for types that cannot create accounts. */
@@ -20,7 +31,20 @@ export interface ContractFixture {
   accounts: [string, string];
   /** An account that does not exist yet. */
   missingAccount: string;
+  /**
+   * The faults every connector must survive, with short timeouts: connectors of this type whose
+   * target accepts connections and never answers (at connect, after login…), and one whose
+   * target refuses connections. A type that reaches no network (manual) says why instead.
+   */
+  faults: { unresponsive: Connector[]; refusing: Connector } | { none: string };
 }
+
+const CAPABILITIES: (keyof ConnectorCapabilities)[] = [
+  'listsAssignments',
+  'issuesCredentials',
+  'reportsLastUse',
+  'fulfilsAsynchronously',
+];
 
 const sorted = (list: Assignment[]) =>
   list.map((a) => JSON.stringify([a.account, a.target])).sort();
@@ -50,15 +74,42 @@ export function describeConnectorContract(
 
 async function contract(t: TestContext, f: ContractFixture): Promise<void> {
   const c = f.connector;
+  const m = f.module;
+  const caps = m.capabilities;
   const [g0, g1] = f.governed;
   const [a0, a1] = f.accounts;
+  const noListing = caps.listsAssignments ? false : 'the type does not list assignments';
+  const faults = 'none' in f.faults ? undefined : f.faults;
+  const noFaults = 'none' in f.faults ? f.faults.none : false;
+
+  await t.test('the module is the registered one and declares its schemas and capabilities', () => {
+    assert.equal(connectorModule(m.type), m, 'listed in src/connectors/modules.ts');
+    assert.equal(c.type, m.type);
+    assert.deepEqual(c.capabilities, caps, "the connector reports its module's capabilities");
+    for (const k of CAPABILITIES) assert.equal(typeof caps[k], 'boolean', k);
+    assert.equal(m.unavailable, undefined, 'an implemented type is not marked unavailable');
+    assert.ok(m.settings.safeParse(f.settings).success, 'its own settings are valid');
+    assert.ok(
+      !m.settings.safeParse({ ...f.settings, no_such_setting: 1 }).success,
+      'an unknown setting is refused, not ignored',
+    );
+    for (const target of [g0, g1, f.ungoverned, f.missingTarget]) {
+      assert.ok(m.target.safeParse(target).success, JSON.stringify(target));
+    }
+    assert.ok(!m.target.safeParse({}).success, 'an empty target is refused');
+  });
 
   await t.test('readBack reports false for access never granted', async () => {
     assert.equal(await c.readBack({ account: a0, target: g0 }), false);
   });
 
   await t.test('apply grants access that readBack then reports', async () => {
-    await c.apply({ account: a0, target: g0 });
+    const result = await c.apply({ account: a0, target: g0 });
+    if (caps.fulfilsAsynchronously) {
+      assert.ok(result === undefined || result.pending === true, JSON.stringify(result));
+    } else {
+      assert.equal(result, undefined, 'only asynchronous types answer pending');
+    }
     assert.equal(await c.readBack({ account: a0, target: g0 }), true);
     assert.equal(await c.readBack({ account: a1, target: g0 }), false);
   });
@@ -78,40 +129,90 @@ async function contract(t: TestContext, f: ContractFixture): Promise<void> {
     assert.equal(await c.readBack({ account: a0, target: g0 }), false);
   });
 
-  await t.test('listAll lists exactly the assignments of the governed targets', async () => {
-    await c.apply({ account: a0, target: g0 });
-    await c.apply({ account: a1, target: g0 });
-    await c.apply({ account: a1, target: g1 });
-    await c.apply({ account: a0, target: f.ungoverned });
-    const expected = [
-      { account: a0, target: g0 },
-      { account: a1, target: g0 },
-      { account: a1, target: g1 },
-    ];
-    assert.deepEqual(sorted(await c.listAll([g0, g1])), sorted(expected));
-    assert.deepEqual(sorted(await c.listAll([g1])), sorted([{ account: a1, target: g1 }]));
-    assert.deepEqual(await c.listAll([]), []);
-  });
+  await t.test(
+    'listAll lists exactly the assignments of the governed targets',
+    { skip: noListing },
+    async () => {
+      await c.apply({ account: a0, target: g0 });
+      await c.apply({ account: a1, target: g0 });
+      await c.apply({ account: a1, target: g1 });
+      await c.apply({ account: a0, target: f.ungoverned });
+      const expected = [
+        { account: a0, target: g0 },
+        { account: a1, target: g0 },
+        { account: a1, target: g1 },
+      ];
+      assert.deepEqual(sorted(await collectAssignments(c.listAll([g0, g1]))), sorted(expected));
+      assert.deepEqual(
+        sorted(await collectAssignments(c.listAll([g1]))),
+        sorted([{ account: a1, target: g1 }]),
+      );
+      assert.deepEqual(await collectAssignments(c.listAll([])), []);
+      assert.deepEqual(await collectAssignments(c.listAll([f.missingTarget])), []);
+    },
+  );
 
-  await t.test('apply to a missing target fails with a TargetError naming it', async () => {
-    const err = await rejection(c.apply({ account: a0, target: f.missingTarget }));
-    assert.ok(err instanceof TargetError, String(err));
-    assert.ok(err.message.includes(c.name));
-    for (const v of Object.values(f.missingTarget)) assert.ok(err.message.includes(v));
-    assert.ok(err.message.includes(a0));
-  });
+  await t.test(
+    'listAll returns every assignment once across pages no larger than asked',
+    { skip: noListing },
+    async () => {
+      await c.apply({ account: a0, target: g1 });
+      const expected = sorted([
+        { account: a0, target: g0 },
+        { account: a1, target: g0 },
+        { account: a0, target: g1 },
+        { account: a1, target: g1 },
+      ]);
+      for (const pageSize of [1, 3]) {
+        const pages: Assignment[][] = [];
+        for await (const page of c.listAll([g0, g1], { pageSize })) pages.push(page);
+        assert.ok(pages.length >= Math.ceil(4 / pageSize), `${pages.length} pages of ${pageSize}`);
+        for (const page of pages) assert.ok(page.length >= 1 && page.length <= pageSize);
+        assert.deepEqual(sorted(pages.flat()), expected, `page size ${pageSize}`);
+      }
+    },
+  );
 
-  await t.test('a target without its mapping fails with a TargetError', async () => {
+  await t.test(
+    'a type that lists no assignments says so with a permanent error',
+    { skip: caps.listsAssignments ? 'the type lists assignments' : false },
+    async () => {
+      const err = await rejection(collectAssignments(c.listAll([g0])));
+      assert.ok(err instanceof TargetError, String(err));
+      assert.equal(err.code, 'capability_unsupported');
+      assert.equal(err.retryable, false);
+    },
+  );
+
+  await t.test(
+    'apply to a missing target is a permanent TargetError with a code, naming it',
+    async () => {
+      const err = await rejection(c.apply({ account: a0, target: f.missingTarget }));
+      assert.ok(err instanceof TargetError, String(err));
+      assert.equal(err.retryable, false, 'waiting does not create the target');
+      assert.match(err.code, /^[a-z]+(_[a-z]+)*$/);
+      assert.notEqual(err.code, 'target_error', 'a specific code');
+      assert.ok(err.message.includes(c.name));
+      for (const v of Object.values(f.missingTarget)) assert.ok(err.message.includes(v));
+      assert.ok(err.message.includes(a0));
+    },
+  );
+
+  await t.test('a target without its mapping fails with a permanent TargetError', async () => {
     const ref = { account: a0, target: {} };
-    for (const call of [c.apply(ref), c.revoke(ref), c.readBack(ref), c.listAll([{}])]) {
+    const calls: Promise<unknown>[] = [c.apply(ref), c.revoke(ref), c.readBack(ref)];
+    if (caps.listsAssignments) calls.push(collectAssignments(c.listAll([{}])));
+    for (const call of calls) {
       const err = await rejection(call);
       assert.ok(err instanceof TargetError, String(err));
+      assert.equal(err.retryable, false);
     }
   });
 
   await t.test('apply for a missing account fails while create_accounts is off', async () => {
     const err = await rejection(c.apply({ account: f.missingAccount, target: g0 }));
     assert.ok(err instanceof TargetError, String(err));
+    assert.equal(err.retryable, false);
     assert.ok(err.message.includes(c.name) && err.message.includes(f.missingAccount));
     assert.equal(await c.readBack({ account: f.missingAccount, target: g0 }), false);
   });
@@ -124,6 +225,44 @@ async function contract(t: TestContext, f: ContractFixture): Promise<void> {
       await creating.apply({ account: f.missingAccount, target: g0 });
       await creating.apply({ account: f.missingAccount, target: g0 });
       assert.equal(await c.readBack({ account: f.missingAccount, target: g0 }), true);
+    },
+  );
+
+  await t.test(
+    'every call to a target that never answers fails with a retryable timeout',
+    { skip: noFaults },
+    async () => {
+      const ref = { account: a0, target: g0 };
+      assert.ok(faults && faults.unresponsive.length > 0, 'at least one unresponsive target');
+      for (const hung of faults.unresponsive) {
+        // At once: a call waiting for a free connection is bounded by the same timeouts.
+        const errors = await Promise.all(
+          [
+            hung.apply(ref),
+            hung.revoke(ref),
+            hung.readBack(ref),
+            collectAssignments(hung.listAll([g0])),
+          ].map(rejection),
+        );
+        for (const err of errors) {
+          assert.ok(err instanceof TargetError, String(err));
+          assert.equal(err.code, 'target_timeout', err.message);
+          assert.equal(err.retryable, true);
+          assert.ok(err.message.includes(hung.name));
+        }
+      }
+    },
+  );
+
+  await t.test(
+    'a target refusing connections is a retryable TargetError',
+    { skip: noFaults },
+    async () => {
+      assert.ok(faults);
+      const err = await rejection(faults.refusing.readBack({ account: a0, target: g0 }));
+      assert.ok(err instanceof TargetError, String(err));
+      assert.equal(err.code, 'target_unreachable', err.message);
+      assert.equal(err.retryable, true);
     },
   );
 

@@ -8,7 +8,8 @@ import pg from 'pg';
 import type { Connector } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
 import { describeConnectorContract, type ContractFixture } from './contract.js';
-import { ident, postgresConnector } from './postgres.js';
+import { classify, ident, postgresConnector, postgresModule } from './postgres.js';
+import { refusingPort, unresponsiveTarget, type TestTarget } from './test-targets.js';
 import { pgliteTemplate } from '../store/pglite-template.js';
 
 const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -28,8 +29,42 @@ type Names = ReturnType<typeof names>;
 const setupSql = (n: Names) =>
   [...n.roles, ...n.accounts].map((r) => `CREATE ROLE ${ident(r)} NOLOGIN`);
 
-function fixture(n: Names, connector: Connector, creating: Connector): ContractFixture {
+/** Short timeouts, so the fault checks finish quickly. */
+const SHORT = { connect_timeout: '1s', statement_timeout: '1s' };
+
+/**
+ * The faults the contract checks on every network target: one server that never answers at all,
+ * one that logs us in and then never answers a statement, and a port that refuses connections.
+ */
+async function faults(targets: TestTarget[], opened: Connector[]) {
+  const silent = await unresponsiveTarget();
+  const stalling = await unresponsiveTarget((socket) => {
+    // AuthenticationOk, then ReadyForQuery (idle): the client is logged in; then nothing more.
+    socket.once('data', () =>
+      socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49])),
+    );
+  });
+  targets.push(silent, stalling);
+  const refused = `postgres://gatehouse@127.0.0.1:${await refusingPort()}/x`;
+  const unresponsive = [
+    await open('pg-silent', silent.url('postgres'), false, tmpdir(), SHORT),
+    await open('pg-stalling', stalling.url('postgres'), false, tmpdir(), SHORT),
+  ];
+  const refusing = await open('pg-refusing', refused, false, tmpdir(), SHORT);
+  opened.push(...unresponsive, refusing);
+  return { unresponsive, refusing };
+}
+
+function fixture(
+  n: Names,
+  connector: Connector,
+  creating: Connector,
+  fault: { unresponsive: Connector[]; refusing: Connector },
+): ContractFixture {
   return {
+    module: postgresModule,
+    settings: { url: '${TARGET_URL}', create_accounts: false, ...SHORT },
+    faults: fault,
     connector,
     creatingConnector: creating,
     governed: [{ role: n.roles[0]! }, { role: n.roles[1]! }],
@@ -41,12 +76,18 @@ function fixture(n: Names, connector: Connector, creating: Connector): ContractF
 }
 
 /** The url goes through ${VAR} as in connectors.yaml. */
-const open = (name: string, url: string, createAccounts: boolean, dataDir = tmpdir()) =>
+const open = (
+  name: string,
+  url: string,
+  createAccounts: boolean,
+  dataDir = tmpdir(),
+  extra: Record<string, unknown> = {},
+) =>
   postgresConnector(
     {
       name,
       type: 'postgres',
-      settings: { url: '${TARGET_URL}', create_accounts: createAccounts },
+      settings: { url: '${TARGET_URL}', create_accounts: createAccounts, ...extra },
     },
     { env: { TARGET_URL: url }, dataDir },
   );
@@ -57,6 +98,7 @@ const open = (name: string, url: string, createAccounts: boolean, dataDir = tmpd
   const database = `gatehouse_conn_${run}`;
   const n = names(prefix);
   const opened: Connector[] = [];
+  const targets: TestTarget[] = [];
   let admin: pg.Client | undefined;
   describeConnectorContract(
     'postgres (server)',
@@ -74,10 +116,11 @@ const open = (name: string, url: string, createAccounts: boolean, dataDir = tmpd
       u.pathname = `/${database}`;
       opened.push(await open('pg-server', u.toString(), false));
       opened.push(await open('pg-server-creating', u.toString(), true));
-      return fixture(n, opened[0]!, opened[1]!);
+      return fixture(n, opened[0]!, opened[1]!, await faults(targets, opened));
     },
     async () => {
       for (const c of opened) await c.close();
+      for (const t of targets) await t.close();
       if (!admin) return;
       try {
         const { rows } = await admin.query<{ rolname: string }>(
@@ -97,6 +140,7 @@ const open = (name: string, url: string, createAccounts: boolean, dataDir = tmpd
   const n = names('gh_');
   let dataDir: string | undefined;
   const opened: Connector[] = [];
+  const targets: TestTarget[] = [];
   describeConnectorContract(
     'postgres (embedded)',
     async () => {
@@ -114,10 +158,11 @@ const open = (name: string, url: string, createAccounts: boolean, dataDir = tmpd
         existsSync(join(dataDir, 'target', 'PG_VERSION')),
         'the target is <dataDir>/target',
       );
-      return fixture(n, opened[0]!, opened[1]!);
+      return fixture(n, opened[0]!, opened[1]!, await faults(targets, opened));
     },
     async () => {
       for (const c of opened) await c.close();
+      for (const t of targets) await t.close();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   );
@@ -163,5 +208,102 @@ test('a role name longer than PostgreSQL keeps is refused rather than truncated'
     await assert.rejects(c.apply({ account: 'a', target: { role: 'r'.repeat(64) } }), /63 bytes/);
   } finally {
     await c.close();
+  }
+});
+
+test('PostgreSQL errors are classified: what waiting cannot fix is permanent, the rest retried', () => {
+  const server = (code: string) => Object.assign(new Error(code), { code, severity: 'ERROR' });
+  const cases: [unknown, string, boolean][] = [
+    [server('42704'), 'target_not_found', false], // undefined role
+    [server('3D000'), 'target_not_found', false], // database does not exist
+    [server('42501'), 'target_forbidden', false], // insufficient privilege
+    [server('28P01'), 'target_auth_failed', false], // invalid password
+    [server('28000'), 'target_auth_failed', false],
+    [server('42601'), 'target_rejected', false], // syntax error
+    [server('57P01'), 'target_unavailable', true], // admin shutdown
+    [server('57P03'), 'target_unavailable', true], // cannot connect now
+    [server('08006'), 'target_unavailable', true],
+    [server('53300'), 'target_busy', true], // too many connections
+    [server('57014'), 'target_timeout', true], // statement_timeout
+    [server('40P01'), 'target_conflict', true], // deadlock
+    [server('XX000'), 'target_error', true], // unknown: retried, never dropped
+    [
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      'target_unreachable',
+      true,
+    ],
+    [
+      Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }),
+      'target_unreachable',
+      true,
+    ],
+    [new Error('Connection terminated unexpectedly'), 'target_unreachable', true],
+    [new Error('Connection terminated due to connection timeout'), 'target_timeout', true],
+    [new Error('Query read timeout'), 'target_timeout', true],
+  ];
+  for (const [e, code, retryable] of cases) {
+    const c = classify(e);
+    assert.deepEqual([c.code, c.retryable], [code, retryable], String((e as Error).message));
+  }
+});
+
+test('timeouts and other settings are checked against the postgres settings schema', async () => {
+  const build = (settings: Record<string, unknown>) =>
+    postgresConnector({ name: 'pg-x', type: 'postgres', settings }, { env: {}, dataDir: tmpdir() });
+  await assert.rejects(build({ url: 'embedded', connect_timeout: 5 }), (e: Error) => {
+    assert.ok(e instanceof InputError, String(e));
+    assert.match(e.message, /^connector pg-x: connect_timeout: /);
+    return true;
+  });
+  await assert.rejects(build({ url: 'embedded', statment_timeout: '5s' }), (e: Error) => {
+    assert.ok(e instanceof InputError, String(e));
+    assert.equal(e.message, 'connector pg-x: unknown setting "statment_timeout"');
+    return true;
+  });
+  await assert.rejects(build({ url: 'embedded', statement_timeout: '2h' }), /at most 1h/);
+  // The keys every type shares are not the module's to refuse.
+  const parsed = postgresModule.settings.safeParse({ url: 'embedded', connect_timeout: '2s' });
+  assert.ok(parsed.success);
+});
+
+test('on a server, a login without the privilege to grant and a missing database are permanent', async (t) => {
+  const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await admin.connect();
+  } catch (e) {
+    t.skip(`no PostgreSQL server at 127.0.0.1:5432 (${(e as Error).message})`);
+    return;
+  }
+  const prefix = `gh_${randomBytes(4).toString('hex')}_`;
+  const [login, role, account] = ['login', 'role', 'account'].map((s) => prefix + s) as [
+    string,
+    string,
+    string,
+  ];
+  const opened: Connector[] = [];
+  try {
+    await admin.query(`CREATE ROLE ${ident(login)} LOGIN`);
+    for (const r of [role, account]) await admin.query(`CREATE ROLE ${ident(r)} NOLOGIN`);
+    const u = new URL(ADMIN_URL);
+    u.username = login;
+    const limited = await open('pg-limited', u.toString(), false);
+    opened.push(limited);
+    const denied = await limited.apply({ account, target: { role } }).catch((e: unknown) => e);
+    assert.ok(denied instanceof TargetError, String(denied));
+    assert.equal(denied.code, 'target_forbidden', denied.message);
+    assert.equal(denied.retryable, false);
+
+    u.username = 'postgres';
+    u.pathname = `/${prefix}no_such_database`;
+    const nowhere = await open('pg-nowhere', u.toString(), false);
+    opened.push(nowhere);
+    const missing = await nowhere.readBack({ account, target: { role } }).catch((e: unknown) => e);
+    assert.ok(missing instanceof TargetError, String(missing));
+    assert.equal(missing.code, 'target_not_found', missing.message);
+    assert.equal(missing.retryable, false);
+  } finally {
+    for (const c of opened) await c.close();
+    for (const r of [account, role, login]) await admin.query(`DROP ROLE IF EXISTS ${ident(r)}`);
+    await admin.end();
   }
 });

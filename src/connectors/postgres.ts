@@ -2,14 +2,55 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { z } from 'zod';
 import type {
   AccessRef,
+  ApplyResult,
   Assignment,
   Connector,
   ConnectorFactory,
+  ListOptions,
 } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
+import { fields } from './schema.js';
 import { resolveSetting } from './env.js';
+import {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_STATEMENT_TIMEOUT,
+  parseSettings,
+  timeoutSettings,
+  type ConnectorModule,
+} from './module.js';
+
+/** PostgreSQL silently truncates longer names, which would grant a different role than asked. */
+const pgName = z
+  .string()
+  .min(1)
+  .refine((v) => !v.includes('\0'), 'must not contain a NUL character')
+  .refine(
+    (v) => Buffer.byteLength(v) <= 63,
+    'is longer than the 63 bytes PostgreSQL keeps (it would truncate it to another name)',
+  );
+
+/** The value may hold a password: messages say what is expected, never what was given. */
+const urlSetting = z
+  .string()
+  .min(1)
+  .refine(
+    (v) => v === 'embedded' || v.includes('${') || /^postgres(ql)?:\/\//.test(v),
+    'must be a postgres:// URL, a ${VAR} reference to one, or "embedded"',
+  );
+
+const settingsSchema = fields({
+  url: urlSetting,
+  create_accounts: z.boolean().optional(),
+  /** Connections to a server target; calls beyond them wait, for at most connect_timeout. */
+  max_connections: z.number().int().min(1).max(32).optional(),
+  ...timeoutSettings,
+});
+
+/** As many as the job runtime's default calls in flight per connector. */
+const DEFAULT_MAX_CONNECTIONS = 4;
 
 /**
  * Target type "postgres": an entitlement `{ role: "analytics_reader" }` is direct membership of
@@ -17,31 +58,67 @@ import { resolveSetting } from './env.js';
  * demo needs no server.
  */
 export const postgresConnector: ConnectorFactory = async (config, ctx) => {
-  const { name, settings } = config;
-  const createAccounts = settings.create_accounts ?? false;
-  if (typeof createAccounts !== 'boolean') {
-    throw new InputError(`connector ${name}: create_accounts must be true or false`);
-  }
-  const url = resolveSetting(name, 'url', settings.url, ctx.env);
-  const backend = url === 'embedded' ? await embedded(name, ctx.dataDir) : server(name, url);
-  return new PostgresConnector(name, backend, createAccounts);
+  const { name } = config;
+  const s = parseSettings(settingsSchema, config);
+  const url = resolveSetting(name, 'url', s.url, ctx.env);
+  const timeouts = {
+    connect: s.connect_timeout ?? DEFAULT_CONNECT_TIMEOUT,
+    statement: s.statement_timeout ?? DEFAULT_STATEMENT_TIMEOUT,
+  };
+  const pool = { ...timeouts, max: s.max_connections ?? DEFAULT_MAX_CONNECTIONS };
+  const backend = url === 'embedded' ? await embedded(name, ctx.dataDir) : server(name, url, pool);
+  return new PostgresConnector(name, backend, s.create_accounts ?? false);
 };
+
+export const postgresModule: ConnectorModule = {
+  type: 'postgres',
+  settings: settingsSchema,
+  target: fields({ role: pgName }),
+  capabilities: {
+    listsAssignments: true,
+    issuesCredentials: false,
+    reportsLastUse: false,
+    fulfilsAsynchronously: false,
+  },
+  create: postgresConnector,
+};
+
+/** Large enough that a listing is few round trips, small enough that a page is cheap to hold. */
+const DEFAULT_PAGE_SIZE = 1000;
 
 interface Backend {
   query(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   /** Where the target is, for messages: a host, never a credential. */
   where: string;
+  /** The timeouts in force, for messages; empty for the in-process embedded target. */
+  limits: string;
   /** Values to scrub from any message that reaches us from the driver. */
   secrets: string[];
   close(): Promise<void>;
 }
 
-const MEMBERSHIP = `FROM pg_auth_members m
-  JOIN pg_roles r ON r.oid = m.roleid
-  JOIN pg_roles a ON a.oid = m.member`;
+/** Through pg_auth_members' (roleid, member) index, never a walk of the role's members. */
+const HELD = `SELECT EXISTS (SELECT 1 FROM pg_auth_members
+  WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = $1)
+    AND member = (SELECT oid FROM pg_roles WHERE rolname = $2)) AS held`;
+
+/**
+ * One page of a role's members after the keyset `member`, in the order of pg_auth_members'
+ * (roleid, member) index: each page is one index range scan, however many pages came before and
+ * however stale the statistics. One role at a time, since an `= ANY` over several roles would
+ * sort every remaining member for each page. DISTINCT: since PostgreSQL 16 one membership may be
+ * granted by several grantors.
+ */
+const PAGE = `SELECT m.member::text AS member_id, a.rolname AS account
+  FROM (SELECT DISTINCT member FROM pg_auth_members
+        WHERE roleid = $1::oid AND member > $2::oid
+        ORDER BY member LIMIT $3) m
+  JOIN pg_roles a ON a.oid = m.member
+  ORDER BY m.member`;
 
 class PostgresConnector implements Connector {
   readonly type = 'postgres';
+  readonly capabilities = postgresModule.capabilities;
   private closed = false;
 
   constructor(
@@ -50,16 +127,20 @@ class PostgresConnector implements Connector {
     private readonly createAccounts: boolean,
   ) {}
 
-  async apply(ref: AccessRef): Promise<void> {
+  async apply(ref: AccessRef): Promise<ApplyResult> {
     const { role, account } = this.parse(ref);
     const found = await this.existing(role, account);
     if (!found.has(role)) {
-      throw this.fail(`role "${role}" does not exist (granting it to "${account}")`);
+      throw this.fail(`role "${role}" does not exist (granting it to "${account}")`, {
+        code: 'target_not_found',
+        retryable: false,
+      });
     }
     if (!found.has(account)) {
       if (!this.createAccounts) {
         throw this.fail(
           `account role "${account}" does not exist and create_accounts is off (granting "${role}")`,
+          { code: 'account_not_found', retryable: false },
         );
       }
       // 42710: a concurrent apply created it first, which is what we wanted.
@@ -81,23 +162,36 @@ class PostgresConnector implements Connector {
 
   async readBack(ref: AccessRef): Promise<boolean> {
     const { role, account } = this.parse(ref);
-    const rows = await this.run(
-      `SELECT EXISTS (SELECT 1 ${MEMBERSHIP} WHERE r.rolname = $1 AND a.rolname = $2) AS held`,
-      [role, account],
-      { role, account },
-    );
+    const rows = await this.run(HELD, [role, account], { role, account });
     return rows[0]?.held === true;
   }
 
-  async listAll(targets: Record<string, string>[]): Promise<Assignment[]> {
-    const roles = [...new Set(targets.map((t) => this.role(t)))];
-    if (roles.length === 0) return [];
-    const rows = await this.run(
-      `SELECT DISTINCT r.rolname AS role, a.rolname AS account ${MEMBERSHIP}
-       WHERE r.rolname = ANY($1::text[]) ORDER BY 1, 2`,
-      [roles],
+  async *listAll(
+    targets: Record<string, string>[],
+    opts: ListOptions = {},
+  ): AsyncGenerator<Assignment[]> {
+    const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(pageSize) || pageSize < 1) {
+      throw new InputError(`connector ${this.name}: the page size must be a positive integer`, {
+        code: 'invalid_page_size',
+      });
+    }
+    const wanted = [...new Set(targets.map((t) => this.role(t)))];
+    if (wanted.length === 0) return;
+    const found = await this.run(
+      'SELECT oid::text AS id, rolname FROM pg_roles WHERE rolname = ANY($1::text[]) ORDER BY oid',
+      [wanted],
     );
-    return rows.map((r) => ({ account: String(r.account), target: { role: String(r.role) } }));
+    for (const r of found) {
+      const target = { role: String(r.rolname) };
+      let after = '0';
+      for (;;) {
+        const rows = await this.run(PAGE, [String(r.id), after, pageSize]);
+        if (rows.length > 0) yield rows.map((row) => ({ account: String(row.account), target }));
+        if (rows.length < pageSize) break;
+        after = String(rows[rows.length - 1]!.member_id);
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -108,17 +202,31 @@ class PostgresConnector implements Connector {
 
   private parse(ref: AccessRef): { role: string; account: string } {
     const role = this.role(ref.target);
-    checkName(this.name, 'account', ref.account);
+    this.checkName('account', ref.account);
     return { role, account: ref.account };
   }
 
   private role(target: Record<string, string>): string {
     const role = target.role;
     if (typeof role !== 'string' || role === '') {
-      throw this.fail(`the target has no role (expected { role: "<name>" })`);
+      throw this.fail(`the target has no role (expected { role: "<name>" })`, {
+        code: 'invalid_target',
+        retryable: false,
+      });
     }
-    checkName(this.name, 'role', role);
+    this.checkName('role', role);
     return role;
+  }
+
+  private checkName(what: string, name: string): void {
+    const r = pgName.safeParse(name);
+    if (!r.success) {
+      const shown = typeof name === 'string' && !name.includes('\0') ? `"${name}"` : 'name';
+      throw this.fail(`${what} ${shown} ${r.error.issues[0]?.message ?? 'is invalid'}`, {
+        code: 'invalid_target',
+        retryable: false,
+      });
+    }
   }
 
   private async existing(role: string, account: string): Promise<Set<string>> {
@@ -136,18 +244,27 @@ class PostgresConnector implements Connector {
     about?: { role: string; account: string },
     tolerated: string[] = [],
   ): Promise<Record<string, unknown>[]> {
-    if (this.closed) throw this.fail('the connector is closed');
+    if (this.closed) throw this.fail('the connector is closed', { code: 'connector_closed' });
     try {
       return await this.db.query(text, params);
     } catch (e) {
-      const err = e as { code?: unknown; severity?: unknown; message?: unknown };
+      const err = e as { code?: unknown };
       if (typeof err.code === 'string' && tolerated.includes(err.code)) return [];
-      const detail = this.scrub(String(err.message ?? e));
-      if (isConnectionError(err)) {
-        throw this.fail(`cannot reach the target database at ${this.db.where}: ${detail}`, e);
+      const detail = this.scrub(e instanceof Error ? e.message : String(e));
+      const c = classify(e);
+      if (c.reach === 'timeout') {
+        const limits = this.db.limits ? ` (${this.db.limits})` : '';
+        throw this.fail(
+          `the target database at ${this.db.where} did not answer in time${limits}: ${detail}`,
+          c,
+          e,
+        );
+      }
+      if (c.reach === 'unreachable') {
+        throw this.fail(`cannot reach the target database at ${this.db.where}: ${detail}`, c, e);
       }
       const subject = about ? `role "${about.role}", account "${about.account}": ` : '';
-      throw this.fail(`${subject}${detail}`, e);
+      throw this.fail(`${subject}${detail}`, c, e);
     }
   }
 
@@ -155,9 +272,70 @@ class PostgresConnector implements Connector {
     return this.db.secrets.reduce((m, s) => m.split(s).join('***'), message);
   }
 
-  private fail(message: string, cause?: unknown): TargetError {
-    return new TargetError(`connector ${this.name}: ${message}`, cause ? { cause } : undefined);
+  private fail(
+    message: string,
+    how: { code: string; retryable?: boolean },
+    cause?: unknown,
+  ): TargetError {
+    return new TargetError(`connector ${this.name}: ${message}`, {
+      code: how.code,
+      retryable: how.retryable ?? true,
+      ...(cause === undefined ? {} : { cause }),
+    });
   }
+}
+
+interface Classified {
+  code: string;
+  retryable: boolean;
+  /** Failures of getting an answer at all, as opposed to an answer that was an error. */
+  reach?: 'timeout' | 'unreachable';
+}
+
+/**
+ * SQLSTATE classes and codes (PostgreSQL appendix A) → what the runtime should do. A permanent
+ * failure will not heal by waiting (a missing role, bad credentials, a privilege the connector's
+ * login lacks); the rest is retried. First match wins.
+ */
+const SQLSTATES: [RegExp, Classified][] = [
+  [/^57014$/, { code: 'target_timeout', retryable: true, reach: 'timeout' }], // statement_timeout
+  [/^(42704|3D000)$/, { code: 'target_not_found', retryable: false }],
+  [/^42501$/, { code: 'target_forbidden', retryable: false }],
+  [/^28/, { code: 'target_auth_failed', retryable: false }],
+  [/^(08|57P)/, { code: 'target_unavailable', retryable: true, reach: 'unreachable' }],
+  [/^53/, { code: 'target_busy', retryable: true }], // 53300 too_many_connections, out of memory
+  [/^(40001|40P01|55P03)$/, { code: 'target_conflict', retryable: true }],
+  [/^(0A|22|23|2B|42|44)/, { code: 'target_rejected', retryable: false }],
+];
+
+const NETWORK = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** What a failure from the driver means for the runtime. Unknown failures are retried. */
+export function classify(e: unknown): Classified {
+  const err = (e ?? {}) as { code?: unknown; severity?: unknown; message?: unknown };
+  const code = typeof err.code === 'string' ? err.code : '';
+  if (typeof err.severity === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    const hit = SQLSTATES.find(([re]) => re.test(code));
+    return hit ? hit[1] : { code: 'target_error', retryable: true };
+  }
+  const message = String(err.message ?? e);
+  if (code === 'ETIMEDOUT' || /timeout|timed out/i.test(message)) {
+    return { code: 'target_timeout', retryable: true, reach: 'timeout' };
+  }
+  if (NETWORK.has(code) || /connect|terminated|socket|closed/i.test(message)) {
+    return { code: 'target_unreachable', retryable: true, reach: 'unreachable' };
+  }
+  return { code: 'target_error', retryable: true };
 }
 
 /** Quoted, so any name is taken literally (case, spaces, quotes) and never parsed as SQL. */
@@ -165,24 +343,17 @@ export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** PostgreSQL silently truncates longer names, which would grant a different role than asked. */
-function checkName(connector: string, what: string, name: string): void {
-  if (typeof name !== 'string' || name === '' || name.includes('\0')) {
-    throw new TargetError(`connector ${connector}: the ${what} name is empty or invalid`);
-  }
-  if (Buffer.byteLength(name) > 63) {
-    throw new TargetError(`connector ${connector}: ${what} "${name}" is longer than 63 bytes`);
-  }
-}
-
-/** Errors from reaching or logging in to the server, as opposed to errors of a statement. */
-function isConnectionError(err: { code?: unknown; severity?: unknown; message?: unknown }) {
-  const code = typeof err.code === 'string' ? err.code : '';
-  if (typeof err.severity === 'string') return /^(08|28|3D|57P)/.test(code);
-  return code.startsWith('E') || /connect|terminated|timeout/i.test(String(err.message));
-}
-
-function server(connector: string, url: string): Backend {
+/**
+ * A server target, every call bounded: `connect` seconds to connect and log in (a host that
+ * accepts and never answers fails then), `statement` seconds per statement, enforced by the server
+ * (statement_timeout, which also ends a wait on a lock) and, a second later, by the client, for a
+ * server that stopped answering altogether.
+ */
+function server(
+  connector: string,
+  url: string,
+  timeouts: { connect: number; statement: number; max: number },
+): Backend {
   let u: URL | undefined;
   try {
     u = new URL(url);
@@ -190,17 +361,42 @@ function server(connector: string, url: string): Backend {
     // The value may hold a password: say what is expected, not what was given.
   }
   if (!u || (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')) {
-    throw new InputError(`connector ${connector}: url must be a postgres:// URL or "embedded"`);
+    throw new InputError(`connector ${connector}: url must be a postgres:// URL or "embedded"`, {
+      code: 'invalid_connector_settings',
+      field: 'url',
+    });
   }
   const host = u.host || u.searchParams.get('host') || 'localhost';
   const secrets = [u.password, safeDecode(u.password)].filter((s) => s.length > 0);
-  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 10_000 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: timeouts.max,
+    connectionTimeoutMillis: timeouts.connect * 1000,
+    statement_timeout: timeouts.statement * 1000,
+    query_timeout: (timeouts.statement + 1) * 1000,
+  });
   // An idle connection the server dropped: the next query opens a new one, so do not crash.
   pool.on('error', () => {});
   return {
     where: host,
+    limits: `connect_timeout ${timeouts.connect}s, statement_timeout ${timeouts.statement}s`,
     secrets,
-    query: async (text, params) => (await pool.query(text, params)).rows,
+    query: async (text, params) => {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        return (await client.query<Record<string, unknown>>(text, params)).rows;
+      } catch (e) {
+        // No answer from the server (a client-side timeout, a lost socket): the connection may
+        // still carry the unanswered statement, so it is discarded, never reused.
+        if (typeof (e as { severity?: unknown }).severity !== 'string') {
+          broken = e instanceof Error ? e : new Error(String(e));
+        }
+        throw e;
+      } finally {
+        client.release(broken);
+      }
+    },
     close: () => pool.end(),
   };
 }
@@ -239,13 +435,12 @@ async function embedded(connector: string, dataDir: string): Promise<Backend> {
     const detail = e instanceof Error ? e.message : String(e);
     throw new TargetError(
       `connector ${connector}: cannot open the embedded target in ${dir}: ${detail}`,
-      {
-        cause: e,
-      },
+      { code: 'target_unavailable', cause: e },
     );
   }
   return {
     where: `the embedded target in ${dir}`,
+    limits: '',
     secrets: [],
     query: async (text, params) => (await db.query<Record<string, unknown>>(text, params)).rows,
     close: async () => {

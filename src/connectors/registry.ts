@@ -1,10 +1,6 @@
-import type { Connector, ConnectorFactory, ConnectorSource } from '../core/ports/connector.js';
+import type { Connector, ConnectorSource } from '../core/ports/connector.js';
 import { TargetError } from '../core/errors.js';
-import { postgresConnector } from './postgres.js';
-
-export const connectorFactories: Record<string, ConnectorFactory> = {
-  postgres: postgresConnector,
-};
+import { connectorModule } from './modules.js';
 
 export interface ConnectorConfig {
   name: string;
@@ -32,14 +28,21 @@ export function connectorSource(
       // The promise is cached so concurrent callers share one build; a failed build is dropped
       // so that a later call (after the target or the environment is fixed) tries again.
       const building = lookup.then((config) => {
-        if (!config) throw new TargetError(`connector "${name}" is not configured`);
-        const factory = Object.hasOwn(connectorFactories, config.type)
-          ? connectorFactories[config.type]
-          : undefined;
-        if (!factory) {
-          throw new TargetError(`connector ${name}: type "${config.type}" is not supported`);
+        if (!config) {
+          throw new TargetError(`connector "${name}" is not configured`, {
+            code: 'connector_not_configured',
+            retryable: false,
+          });
         }
-        return factory(config, ctx);
+        const module = connectorModule(config.type);
+        if (!module) {
+          throw new TargetError(`connector ${name}: type "${config.type}" is not supported`, {
+            code: 'connector_unavailable',
+            retryable: false,
+          });
+        }
+        // Unavailable types reject here too, from their module, with the same permanent code.
+        return module.create(config, ctx);
       });
       built.set(name, building);
       building.catch(() => {

@@ -6,6 +6,7 @@ import { runCli } from '../cli/run.js';
 import { clockFor, type CliContext } from '../cli/context.js';
 import { loadConfigDir } from '../config/load.js';
 import { CatalogCache } from '../core/catalog/catalog.js';
+import { collectAssignments } from '../core/ports/connector.js';
 import { connectorSource } from '../connectors/registry.js';
 import { ident } from '../connectors/postgres.js';
 import { DEMO_CONFIG, DEMO_PEOPLE } from '../demo/seed.js';
@@ -105,7 +106,7 @@ export async function harness(opts: { people?: boolean; config?: string } = {}):
     },
     async members(role) {
       const c = await connectors.get('acme-db');
-      const all = await c.listAll([{ role }]);
+      const all = await collectAssignments(c.listAll([{ role }]));
       return all.map((a) => a.account).sort();
     },
     advance(seconds) {

@@ -1,6 +1,10 @@
 /**
  * The one small interface every target implements (PRODUCT.md section 11): apply, revoke, read
- * back, list all. The core drives it through the outbox; adapters live in src/connectors.
+ * back, list all. The core drives it through the outbox; adapters live in src/connectors, one
+ * module per connector type (src/connectors/modules.ts), which also declares what the type can do.
+ *
+ * Failures are `TargetError`s (src/core/errors.ts) with a stable `code` and `retryable`: a role
+ * that does not exist is permanent, a refused connection or a timeout is retried.
  */
 export interface AccessRef {
   /** The account in the target: the identity's `account_attribute`, else the identity id. */
@@ -14,17 +18,54 @@ export interface Assignment {
   target: Record<string, string>;
 }
 
+/** What a connector type can do; the runtime and reconciliation branch on these, never on the type. */
+export interface ConnectorCapabilities {
+  /** `listAll` reads the target's live assignments; without it, listing is a permanent error. */
+  listsAssignments: boolean;
+  /** It can issue credentials (keys, passwords) for the account it provisions. */
+  issuesCredentials: boolean;
+  /** It can say when an assignment was last used. */
+  reportsLastUse: boolean;
+  /** `apply` may answer `{ pending: true }`: a person or a remote workflow completes it later. */
+  fulfilsAsynchronously: boolean;
+}
+
+/**
+ * `apply` accepted the change but the target completes it later (a manual connector's ticket, a
+ * remote workflow): the caller keeps the grant waiting and verifies it by `readBack` later.
+ * `task` is the target's reference for the pending work, for people and the audit trail.
+ * Only connectors declaring `fulfilsAsynchronously` answer it; the others resolve to nothing.
+ */
+export interface Pending {
+  pending: true;
+  task?: string;
+}
+
+export type ApplyResult = void | Pending;
+
+export interface ListOptions {
+  /** The most assignments in one page; each connector has a default. */
+  pageSize?: number;
+}
+
 export interface Connector {
   readonly name: string;
   readonly type: string;
-  /** Idempotent: applying access already present succeeds. */
-  apply(ref: AccessRef): Promise<void>;
+  /** Declared by the connector's module; absent only on test doubles that wrap a connector. */
+  readonly capabilities?: ConnectorCapabilities;
+  /** Idempotent: applying access already present succeeds. Resolves to `Pending` if deferred. */
+  apply(ref: AccessRef): Promise<ApplyResult>;
   /** Idempotent: revoking absent access succeeds. */
   revoke(ref: AccessRef): Promise<void>;
   /** Whether the target holds the access right now. */
   readBack(ref: AccessRef): Promise<boolean>;
-  /** Every assignment of the governed targets (those named by `targets`). */
-  listAll(targets: Record<string, string>[]): Promise<Assignment[]>;
+  /**
+   * Every assignment of the governed targets (those named by `targets`), a page at a time, so a
+   * target with a million memberships never sits in memory at once. Without the
+   * `listsAssignments` capability the first iteration throws a permanent TargetError
+   * (`capability_unsupported`).
+   */
+  listAll(targets: Record<string, string>[], opts?: ListOptions): AsyncIterable<Assignment[]>;
   close(): Promise<void>;
 }
 
@@ -36,4 +77,13 @@ export type ConnectorFactory = (
 
 export interface ConnectorSource {
   get(name: string): Promise<Connector>;
+}
+
+/** Every page of a listing in one array: for tests and small targets, never for reconciliation. */
+export async function collectAssignments(
+  pages: AsyncIterable<Assignment[]>,
+): Promise<Assignment[]> {
+  const all: Assignment[] = [];
+  for await (const page of pages) all.push(...page);
+  return all;
 }
