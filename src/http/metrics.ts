@@ -23,6 +23,7 @@ const GRANT_STATES = Object.keys({
   revoking: 0,
   revoked: 0,
   failed: 0,
+  revoke_failed: 0,
 } satisfies Record<GrantState, 0>);
 const REQUEST_STATUSES = Object.keys({
   pending_approval: 0,
