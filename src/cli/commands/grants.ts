@@ -53,15 +53,38 @@ export const letExpire: Command = {
   },
 };
 
+export const grantsRetry: Command = {
+  name: 'grants retry',
+  usage: 'grants retry GRANT --as ID',
+  summary: 're-queue the apply of a failed grant (holder, its owner or manager, or the requester)',
+  async run(r) {
+    const g = await r.app.retry(
+      positional(r.args, 2, 'GRANT: the failed grant to provision again'),
+      actor(r, 'grants retry'),
+    );
+    return { json: g, text: formatGrants([g]) };
+  },
+};
+
 export const sweep: Command = {
   name: 'sweep',
   usage: 'sweep',
   summary: 'run every due job now: provisioning and retries, expiries, reminders, lapses',
   async run(r) {
     const result = await r.app.sweep();
+    // Failures go where people look: one line each on stderr, and exit 3 if a target failed.
+    for (const f of result.failures) {
+      const what = `${f.kind.replace('grant.', '')} ${f.subject ?? ''} on ${f.queue}`;
+      r.io.stderr(
+        f.final
+          ? `failed: ${what} (attempt ${f.attempts}, not retried): ${f.error}`
+          : `retrying: ${what} (attempt ${f.attempts}, next at ${f.next_attempt_at}): ${f.error}`,
+      );
+    }
     return {
       json: result,
       text: `expired ${result.expired}, reminded ${result.reminded}, lapsed ${result.lapsed}, target jobs done ${result.jobs_done}, failed attempts ${result.jobs_failed}`,
+      ...(result.failures.length > 0 ? { exitCode: 3 } : {}),
     };
   },
 };

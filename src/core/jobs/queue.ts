@@ -196,3 +196,41 @@ export async function lastErrors(
     rows.map((r) => [r.subject, { error: r.last_error, due_at: r.due_at, attempts: r.attempts }]),
   );
 }
+
+export interface QueueStats {
+  /** Unfinished jobs by kind. */
+  depth_by_kind: Record<string, number>;
+  /** Seconds the longest-waiting due job has been due (0 when none is). */
+  oldest_due_age_seconds: number;
+  /** Unfinished jobs whose last attempt failed, by queue (connector). */
+  retrying_by_queue: Record<string, number>;
+  /** Jobs given up, by queue (connector). */
+  failed_by_queue: Record<string, number>;
+}
+
+/** The queue's figures for the report and /metrics; every query is on a partial index. */
+export async function queueStats(sql: Sql, now: Date): Promise<QueueStats> {
+  const byKind = await sql.query<{ kind: string; n: number | string }>(
+    `SELECT kind, count(*) AS n FROM jobs WHERE state = 'pending' GROUP BY kind ORDER BY kind`,
+  );
+  const [oldest] = await sql.query<{ due_at: Date | null }>(
+    `SELECT min(due_at) AS due_at FROM jobs WHERE state = 'pending' AND due_at <= $1`,
+    [now],
+  );
+  const retrying = await sql.query<{ queue: string; n: number | string }>(
+    `SELECT queue, count(*) AS n FROM jobs WHERE state = 'pending' AND last_error IS NOT NULL GROUP BY queue ORDER BY queue`,
+  );
+  const failed = await sql.query<{ queue: string; n: number | string }>(
+    `SELECT queue, count(*) AS n FROM jobs WHERE state = 'failed' GROUP BY queue ORDER BY queue`,
+  );
+  const counts = (rows: { n: number | string }[], key: (r: never) => string) =>
+    Object.fromEntries(rows.map((r) => [key(r as never), Number(r.n)]));
+  return {
+    depth_by_kind: counts(byKind, (r: { kind: string }) => r.kind),
+    oldest_due_age_seconds: oldest?.due_at
+      ? Math.max(0, (now.getTime() - new Date(oldest.due_at).getTime()) / 1000)
+      : 0,
+    retrying_by_queue: counts(retrying, (r: { queue: string }) => r.queue),
+    failed_by_queue: counts(failed, (r: { queue: string }) => r.queue),
+  };
+}

@@ -27,6 +27,8 @@ CREATE INDEX jobs_due ON jobs (due_at, id) WHERE state = 'pending';
 CREATE INDEX jobs_subject ON jobs (subject, id) WHERE state = 'pending';
 -- Queue figures (/metrics, report) by kind, over unfinished jobs only.
 CREATE INDEX jobs_pending_kind ON jobs (kind, due_at) WHERE state = 'pending';
+CREATE INDEX jobs_retrying ON jobs (queue) WHERE state = 'pending' AND last_error IS NOT NULL;
+CREATE INDEX jobs_failed ON jobs (queue) WHERE state = 'failed';
 
 INSERT INTO jobs (kind, payload, subject, queue, dedupe_key, state, due_at, attempts, last_error, created_at)
 SELECT 'grant.' || o.op, jsonb_build_object('grant_id', o.grant_id), o.grant_id,
