@@ -25,8 +25,8 @@ export interface Harness {
   dir: string;
   /** The engine's clock for the next commands (passed as --now). */
   now: string;
-  /** Runs the real CLI in-process against this store, with --json and --now added. */
-  cli(args: string[]): Promise<CliResult>;
+  /** Runs the real CLI in-process against this store, with --json (unless `text`) and --now added. */
+  cli(args: string[], opts?: { text?: boolean }): Promise<CliResult>;
   /** Applies a CSV identity snapshot written from `rows` (header first). */
   sync(rows: string[], extra?: string[]): Promise<CliResult>;
   /** Direct members of a role in the embedded target database. */
@@ -77,11 +77,11 @@ export async function harness(opts: { people?: boolean; config?: string } = {}):
     store,
     dir,
     now: START,
-    async cli(args) {
+    async cli(args, o = {}) {
       const out: string[] = [];
       const err: string[] = [];
       const code = await runCli(
-        [...args, '--json', '--now', h.now],
+        [...args, ...(o.text ? [] : ['--json']), '--now', h.now],
         { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
         { env: process.env, cwd: dir },
         open,
