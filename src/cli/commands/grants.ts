@@ -1,3 +1,4 @@
+import type { FailureReport } from '../../core/jobs/runtime.js';
 import { parseDuration } from '../../core/duration.js';
 import { need, positional, str } from '../args.js';
 import { type Command, actor } from '../command.js';
@@ -66,6 +67,16 @@ export const grantsRetry: Command = {
   },
 };
 
+/** One line per failed attempt: what, where, which attempt, and whether and when it is retried. */
+export function failureLines(failures: FailureReport[]): string[] {
+  return failures.map((f) => {
+    const what = `${f.kind.replace('grant.', '')} ${f.subject ?? ''} on ${f.queue}`;
+    return f.final
+      ? `failed: ${what} (attempt ${f.attempts}, not retried): ${f.error}`
+      : `retrying: ${what} (attempt ${f.attempts}, next at ${f.next_attempt_at}): ${f.error}`;
+  });
+}
+
 export const sweep: Command = {
   name: 'sweep',
   usage: 'sweep',
@@ -73,14 +84,7 @@ export const sweep: Command = {
   async run(r) {
     const result = await r.app.sweep();
     // Failures go where people look: one line each on stderr, and exit 3 if a target failed.
-    for (const f of result.failures) {
-      const what = `${f.kind.replace('grant.', '')} ${f.subject ?? ''} on ${f.queue}`;
-      r.io.stderr(
-        f.final
-          ? `failed: ${what} (attempt ${f.attempts}, not retried): ${f.error}`
-          : `retrying: ${what} (attempt ${f.attempts}, next at ${f.next_attempt_at}): ${f.error}`,
-      );
-    }
+    for (const line of failureLines(result.failures)) r.io.stderr(line);
     return {
       json: result,
       text: `expired ${result.expired}, reminded ${result.reminded}, lapsed ${result.lapsed}, target jobs done ${result.jobs_done}, failed attempts ${result.jobs_failed}`,
