@@ -14,14 +14,28 @@ describe('target failures in the CLI', () => {
   after(() => h.close());
 
   test('sweep prints each retrying or failed change on stderr and exits 3; the grants listing shows the last error; grants retry re-queues a failed apply, for the holder, its manager or the requester only', async () => {
+    // A target that refuses connections (nothing listens on port 1): a failure worth retrying.
     const dir = configVariant(h.dir, {
-      'apps/wiki.yaml': (t) =>
-        `${t}  - id: wiki:admin\n    max_duration: 30d\n    target: { role: wiki_admin_missing }\n`,
+      'connectors.yaml': (t) =>
+        `${t}- name: down-db\n  type: postgres\n  url: postgres://gatehouse@127.0.0.1:1/none\n`,
+      'apps/legacy.yaml': () =>
+        [
+          'id: legacy',
+          'name: Legacy wiki',
+          'risk: low',
+          'owner: erin@acme.test',
+          'connector: down-db',
+          'entitlements:',
+          '  - id: legacy:admin',
+          '    max_duration: 30d',
+          '    target: { role: legacy_admin }',
+          '',
+        ].join('\n'),
     });
     assert.equal((await h.cli(['apply', dir])).code, 0);
     const r = await h.cli([
       'request',
-      'wiki:admin',
+      'legacy:admin',
       '--for',
       'sam@acme.test',
       '--reason',
@@ -32,7 +46,7 @@ describe('target failures in the CLI', () => {
     await h.cli(['approve', r.json.id, '--as', 'carol@acme.test']);
     const grantId: string = (
       await h.cli(['grants', '--identity', 'sam@acme.test'])
-    ).json.grants.find((g: { entitlement: string }) => g.entitlement === 'wiki:admin').id;
+    ).json.grants.find((g: { entitlement: string }) => g.entitlement === 'legacy:admin').id;
 
     const first = await h.cli(['sweep']);
     assert.equal(first.code, 3, 'a target failed during the run');
@@ -40,7 +54,7 @@ describe('target failures in the CLI', () => {
     assert.match(
       first.stderr,
       new RegExp(
-        `^retrying: apply ${grantId} on acme-db \\(attempt 1, next at [^)]+\\): .*wiki_admin_missing`,
+        `^retrying: apply ${grantId} on down-db \\(attempt 1, next at [^)]+\\): .*cannot reach the target database at 127\\.0\\.0\\.1:1`,
       ),
     );
     const listed = await h.cli(['grants', '--identity', 'sam@acme.test'], { text: true });
@@ -48,7 +62,9 @@ describe('target failures in the CLI', () => {
     assert.match(listed.stdout, /last errors:/);
     assert.match(
       listed.stdout,
-      new RegExp(`  ${grantId} provisioning: apply attempt 1 failed: .*wiki_admin_missing`),
+      new RegExp(
+        `  ${grantId} provisioning: apply attempt 1 failed: .*cannot reach the target database at 127\\.0\\.0\\.1:1`,
+      ),
     );
     const report = await h.cli(['report']);
     assert.equal(report.json.grants_retrying, 1);
@@ -92,7 +108,7 @@ describe('target failures in the CLI', () => {
     // The role is still missing: the fresh apply starts again from attempt 1.
     const s = await h.cli(['sweep']);
     assert.equal(s.code, 3);
-    assert.match(s.stderr, new RegExp(`^retrying: apply ${grantId} on acme-db \\(attempt 1,`));
+    assert.match(s.stderr, new RegExp(`^retrying: apply ${grantId} on down-db \\(attempt 1,`));
     const trail = await h.cli(['audit', 'trace', grantId]);
     const actions: string[] = trail.json.events.map((e: { action: string }) => e.action);
     assert.ok(actions.includes('grant.retry_requested'), actions.join(', '));

@@ -75,7 +75,7 @@ export async function enqueueGrantJob(
 
 /**
  * An approved request becomes a grant in `provisioning`, and the intent to provision is written in
- * the same transaction (the outbox): a crash between approval and target loses nothing.
+ * the same transaction (a job on the queue): a crash between approval and target loses nothing.
  */
 export async function createGrant(
   tx: Sql,

@@ -5,7 +5,7 @@ import type { Sql } from '../sql.js';
 
 export async function listIdentities(sql: Sql) {
   const rows = await sql.query<IdentityRow & { grants: number | string }>(
-    `SELECT i.*, (SELECT count(*) FROM grants g WHERE g.identity = i.id AND g.state IN ('provisioning', 'active', 'revoking')) AS grants
+    `SELECT i.*, (SELECT count(*) FROM grants g WHERE g.identity = i.id AND g.state IN ('provisioning', 'active', 'revoking', 'revoke_failed')) AS grants
        FROM identities i ORDER BY i.id LIMIT 10000`,
   );
   return rows.map((r) => {

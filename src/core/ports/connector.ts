@@ -1,6 +1,6 @@
 /**
  * The one small interface every target implements (PRODUCT.md section 11): apply, revoke, read
- * back, list all. The core drives it through the outbox; adapters live in src/connectors.
+ * back, list all. The core drives it through the job queue; adapters live in src/connectors.
  */
 export interface AccessRef {
   /** The account in the target: the identity's `account_attribute`, else the identity id. */
