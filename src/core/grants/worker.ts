@@ -248,6 +248,11 @@ async function revokeFailed(
   });
 }
 
+/** Grant rows of a batch of outcomes, locked in id order before any outcome is written. */
+async function lockGrants(tx: Sql, ids: string[]): Promise<void> {
+  await tx.query('SELECT id FROM grants WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [ids]);
+}
+
 /** The job kinds of grant provisioning: apply and revoke, each verified by reading back. */
 export function grantHandlers(d: WorkerDeps): JobHandler[] {
   const apply: JobHandler<void> = {
@@ -256,6 +261,7 @@ export function grantHandlers(d: WorkerDeps): JobHandler[] {
     perform: (job) => performApply(d, job),
     succeeded: (tx, job, now) => applied(d, tx, job, now),
     failed: (tx, job, now, f) => applyFailed(d, tx, job, now, f),
+    lockSubjects: lockGrants,
   };
   const revoke: JobHandler<void> = {
     kind: REVOKE,
@@ -266,6 +272,7 @@ export function grantHandlers(d: WorkerDeps): JobHandler[] {
     perform: (job) => performRevoke(d, job),
     succeeded: (tx, job, now) => revoked(d, tx, job, now),
     failed: (tx, job, now, f) => revokeFailed(d, tx, job, now, f),
+    lockSubjects: lockGrants,
   };
   return [apply as JobHandler, revoke as JobHandler];
 }

@@ -33,6 +33,13 @@ export interface JobHandler<R = unknown> {
   succeeded(tx: Sql, job: Job, now: Date, result: R): Promise<void>;
   /** Records a failed attempt in the transaction that reschedules or fails the job. */
   failed(tx: Sql, job: Job, now: Date, failure: Failure): Promise<void>;
+  /**
+   * Locks the subjects of a batch of outcomes, in one order, before any of them is written: a
+   * batch then waits for a subject's row before it holds the audit head, as a single change does,
+   * so it cannot deadlock with a use case that locks the row and then appends to the audit chain.
+   * Kinds sharing a table share the function (it is called once per batch per function).
+   */
+  lockSubjects?: (tx: Sql, subjects: string[]) => Promise<void>;
 }
 
 /**
@@ -124,6 +131,92 @@ function bounded<R>(work: Promise<R>, seconds: number, what: string): Promise<R>
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Writes one job's outcome in `tx`; false when the job was no longer this worker's. */
+type OutcomeWrite = (tx: Sql) => Promise<boolean>;
+type Lock = NonNullable<JobHandler['lockSubjects']>;
+type Recorder = (
+  write: OutcomeWrite,
+  counted: () => void,
+  lock?: { fn: Lock; subject: string },
+) => Promise<void>;
+
+/** Outcomes recorded in one transaction at most. */
+const OUTCOME_BATCH = 64;
+
+/**
+ * Records outcomes in batches: whatever finished while the previous batch was being written goes
+ * into the next transaction together, so a busy worker commits once per batch, not once per job.
+ * If a batch fails as a whole, its outcomes are written one by one, so one bad row sinks only itself.
+ */
+function outcomeRecorder(sql: Sql): { record: Recorder } {
+  type Item = {
+    write: OutcomeWrite;
+    counted: () => void;
+    lock: { fn: Lock; subject: string } | undefined;
+    done: (e?: unknown) => void;
+  };
+  const lockAll = async (tx: Sql, items: Item[]) => {
+    const byFn = new Map<Lock, string[]>();
+    for (const { lock } of items)
+      if (lock) byFn.set(lock.fn, [...(byFn.get(lock.fn) ?? []), lock.subject]);
+    for (const [fn, subjects] of byFn) await fn(tx, [...new Set(subjects)].sort());
+  };
+  const queue: Item[] = [];
+  let writing = false;
+  const flush = async () => {
+    writing = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, OUTCOME_BATCH);
+        let mine: boolean[] | undefined;
+        try {
+          mine = await sql.transaction(async (tx) => {
+            await lockAll(tx, batch);
+            const out: boolean[] = [];
+            for (const item of batch) out.push(await item.write(tx));
+            return out;
+          });
+        } catch {
+          mine = undefined;
+        }
+        if (mine) {
+          batch.forEach((item, i) => {
+            if (mine![i]) item.counted();
+            item.done();
+          });
+          continue;
+        }
+        for (const item of batch) {
+          try {
+            const mineOne = await sql.transaction(async (tx) => {
+              await lockAll(tx, [item]);
+              return item.write(tx);
+            });
+            if (mineOne) item.counted();
+            item.done();
+          } catch (e) {
+            item.done(e);
+          }
+        }
+      }
+    } finally {
+      writing = false;
+    }
+  };
+  return {
+    record: (write, counted, lock) =>
+      new Promise<void>((resolve, reject) => {
+        queue.push({
+          write,
+          counted,
+          lock,
+          done: (e) => (e === undefined ? resolve() : reject(e)),
+        });
+        if (!writing) void flush();
+      }),
+  };
+}
+
 /**
  * The job runtime: runs periodic work and due jobs until nothing more is due, with a bounded
  * number of jobs in flight per queue, so that one slow target delays only its own work.
@@ -177,6 +270,8 @@ export class JobRuntime {
     );
     renewal.unref();
 
+    const recorder = outcomeRecorder(this.d.sql);
+    let storeError: unknown;
     const pendingTasks = [...this.periodic];
     for (const t of pendingTasks) result.periodic[t.name] = 0;
     try {
@@ -212,10 +307,15 @@ export class JobRuntime {
             busy.set(job.queue, (busy.get(job.queue) ?? 1) - 1);
             busyTotal--;
           };
-          const p: Promise<void> = this.run(job, result, release).finally(() => {
-            leased.delete(job.id);
-            running.delete(p);
-          });
+          // A store failure while recording is kept and thrown once the others are settled.
+          const p: Promise<void> = this.run(job, result, release, recorder.record)
+            .catch((e: unknown) => {
+              storeError ??= e;
+            })
+            .finally(() => {
+              leased.delete(job.id);
+              running.delete(p);
+            });
           running.add(p);
         }
         if (jobs.length > 0 || pendingTasks.length > 0) continue;
@@ -227,11 +327,17 @@ export class JobRuntime {
     } finally {
       clearInterval(renewal);
     }
+    if (storeError !== undefined) throw storeError;
     return result;
   }
 
   /** One job: its work under the timeout, then its outcome in one transaction. */
-  private async run(job: Job, result: RunResult, release: () => void): Promise<void> {
+  private async run(
+    job: Job,
+    result: RunResult,
+    release: () => void,
+    record: Recorder,
+  ): Promise<void> {
     const h = this.handlers.get(job.kind);
     const owner = this.d.workerId;
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -252,13 +358,19 @@ export class JobRuntime {
       }
     }
     const now = this.d.clock.now();
+    const lock =
+      h?.lockSubjects && job.subject ? { fn: h.lockSubjects, subject: job.subject } : undefined;
     if (outcome.ok) {
-      const mine = await this.d.sql.transaction(async (tx) => {
-        if (!(await completeJob(tx, job, owner, now))) return false;
-        await h!.succeeded(tx, job, now, outcome.value);
-        return true;
-      });
-      if (mine) result.done++;
+      const value = outcome.value;
+      await record(
+        async (tx) => {
+          if (!(await completeJob(tx, job, owner, now))) return false;
+          await h!.succeeded(tx, job, now, value);
+          return true;
+        },
+        () => result.done++,
+        lock,
+      );
       return;
     }
     const e = outcome.error;
@@ -269,24 +381,28 @@ export class JobRuntime {
       (permanent && policy.maxAttempts !== Infinity) || job.attempts >= policy.maxAttempts;
     const nextAt = final ? null : addSeconds(now, nextDelay(policy, job.attempts, e));
     const failure: Failure = { error, permanent, final, attempts: job.attempts, nextAt };
-    const mine = await this.d.sql.transaction(async (tx) => {
-      const ok = final
-        ? await failJob(tx, job, owner, now, error)
-        : await retryJob(tx, job, owner, nextAt!, error);
-      if (!ok) return false;
-      if (h) await h.failed(tx, job, now, failure);
-      return true;
-    });
-    if (!mine) return;
-    result.failed++;
-    result.failures.push({
-      kind: job.kind,
-      subject: job.subject,
-      queue: job.queue,
-      attempts: job.attempts,
-      error,
-      final,
-      next_attempt_at: nextAt?.toISOString() ?? null,
-    });
+    await record(
+      async (tx) => {
+        const ok = final
+          ? await failJob(tx, job, owner, now, error)
+          : await retryJob(tx, job, owner, nextAt!, error);
+        if (!ok) return false;
+        if (h) await h.failed(tx, job, now, failure);
+        return true;
+      },
+      () => {
+        result.failed++;
+        result.failures.push({
+          kind: job.kind,
+          subject: job.subject,
+          queue: job.queue,
+          attempts: job.attempts,
+          error,
+          final,
+          next_attempt_at: nextAt?.toISOString() ?? null,
+        });
+      },
+      lock,
+    );
   }
 }
