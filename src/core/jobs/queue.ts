@@ -57,7 +57,7 @@ export interface LeaseOptions {
   owner: string;
   now: Date;
   leaseSeconds: number;
-  /** Free slots per queue; a queue not named gets `otherQueues` slots. */
+  /** Free slots of a queue in this process. */
   slots: (queue: string) => number;
   /** Queues with no free slot: left out in SQL, so a full queue's backlog is not even read. */
   fullQueues: string[];
