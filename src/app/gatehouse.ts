@@ -25,6 +25,8 @@ import {
 import { listRequests, requestView } from '../core/requests/view.js';
 import { sweep } from '../core/jobs/sweep.js';
 import type { PageInput } from '../core/paging.js';
+import type { RuntimeSettings } from '../core/jobs/runtime.js';
+import { retryGrant } from '../core/grants/retry.js';
 import type { Sql } from '../core/sql.js';
 
 export interface GatehouseDeps {
@@ -33,6 +35,8 @@ export interface GatehouseDeps {
   catalog: CatalogCache;
   connectors: ConnectorSource;
   workerId: string;
+  /** Job runtime settings (slots per connector, target timeout); defaults otherwise. */
+  runtime?: Partial<RuntimeSettings>;
 }
 
 /**
@@ -61,6 +65,7 @@ export function gatehouse(d: GatehouseDeps) {
     catalog: await cat(),
     connectors: d.connectors,
     workerId: d.workerId,
+    ...(d.runtime ? { runtime: d.runtime } : {}),
   });
 
   return {
@@ -132,6 +137,11 @@ export function gatehouse(d: GatehouseDeps) {
     /** The answer to an expiry reminder, by the holder or an owner: stop reminding, let it run out. */
     async letExpire(grantId: string, actor: string) {
       await letExpire(d.sql, now(), grantId, actor);
+      return grantView(await requireGrant(d.sql, grantId));
+    },
+    /** Re-queues a failed apply, for whoever could have requested the access. */
+    async retry(grantId: string, actor: string) {
+      await retryGrant(d.sql, now(), grantId, actor);
       return grantView(await requireGrant(d.sql, grantId));
     },
     async sweep() {

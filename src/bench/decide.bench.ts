@@ -6,7 +6,7 @@
  *
  * Seeds the Acme demo configuration plus synthetic people (in department/title peer groups) and
  * live grants, then times `explain` (the whole decision procedure, steps 1–6, reading the store)
- * and `request` (decision plus the writes: request, audit events, grant, outbox) for random
+ * and `request` (decision plus the writes: request, audit events, grant, apply job) for random
  * people and entitlements. Baselines: the same decision on an empty grant table, and one Cedar
  * evaluation alone (the floor any decision pays).
  */

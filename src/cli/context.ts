@@ -3,6 +3,8 @@ import { resolve } from 'node:path';
 import { CatalogCache } from '../core/catalog/catalog.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { InputError, RefusedError } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
+import type { RuntimeSettings } from '../core/jobs/runtime.js';
 import type { Sql } from '../core/sql.js';
 import { connectorSource } from '../connectors/registry.js';
 import { type Store, openStore, storeExists } from '../store/open.js';
@@ -73,6 +75,7 @@ export async function openContext(
       catalog,
       connectors,
       workerId: `${hostname()}:${process.pid}`,
+      runtime: runtimeSettings(env.env),
     });
     return {
       app,
@@ -86,4 +89,32 @@ export async function openContext(
     await store.close();
     throw e;
   }
+}
+
+/**
+ * Job runtime settings from the environment: GATEHOUSE_TARGET_TIMEOUT (a duration, default 30s)
+ * bounds each job's calls to its target; GATEHOUSE_JOBS_PER_CONNECTOR (default 4) bounds how many
+ * of one connector's jobs run at once in this process; GATEHOUSE_JOB_LEASE (default 20s) is how
+ * long a job stays with a worker that stopped renewing it (one that was killed).
+ */
+export function runtimeSettings(env: Record<string, string | undefined>): Partial<RuntimeSettings> {
+  const out: Partial<RuntimeSettings> = {};
+  const timeout = env.GATEHOUSE_TARGET_TIMEOUT;
+  if (timeout) out.timeoutSeconds = parseDuration(timeout, 'GATEHOUSE_TARGET_TIMEOUT');
+  const lease = env.GATEHOUSE_JOB_LEASE;
+  if (lease) out.leaseSeconds = parseDuration(lease, 'GATEHOUSE_JOB_LEASE');
+  const per = env.GATEHOUSE_JOBS_PER_CONNECTOR;
+  if (per) {
+    const n = Number(per);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InputError(
+        `GATEHOUSE_JOBS_PER_CONNECTOR: "${per}" is not a positive whole number`,
+        {
+          code: 'invalid_setting',
+          field: 'GATEHOUSE_JOBS_PER_CONNECTOR',
+        },
+      );
+    out.perQueue = n;
+  }
+  return out;
 }

@@ -39,8 +39,19 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
   return [line(columns), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
 }
 
+/** States whose work is not done: their last error is shown under the table. */
+const UNSETTLED = new Set(['provisioning', 'revoking', 'revoke_failed', 'failed']);
+
+/**
+ * Grants as a table; revocations that failed (access may still be there) first, and under the
+ * table the last error of each grant still retrying or failed, so nobody has to ask for JSON.
+ */
 export function formatGrants(grants: GrantView[]): string {
-  return table(grants as unknown as Record<string, unknown>[], [
+  const ordered = [
+    ...grants.filter((g) => g.state === 'revoke_failed'),
+    ...grants.filter((g) => g.state !== 'revoke_failed'),
+  ];
+  const out = table(ordered as unknown as Record<string, unknown>[], [
     'id',
     'identity',
     'entitlement',
@@ -49,6 +60,10 @@ export function formatGrants(grants: GrantView[]): string {
     'trigger',
     'revoke_trigger',
   ]);
+  const errors = ordered
+    .filter((g) => g.failure && UNSETTLED.has(g.state))
+    .map((g) => `  ${g.id} ${g.state}: ${g.failure}`);
+  return errors.length ? [out, 'last errors:', ...errors].join('\n') : out;
 }
 
 /** A list's text output with, when a page follows, how to ask for it: nothing is cut unsaid. */

@@ -171,6 +171,7 @@ export interface Decision {
   inputs: Record<string, unknown>;
 }
 
-export type GrantState = 'provisioning' | 'active' | 'revoking' | 'revoked' | 'failed';
+export type GrantState =
+  'provisioning' | 'active' | 'revoking' | 'revoked' | 'failed' | 'revoke_failed';
 export type GrantTrigger = 'request' | 'birthright' | 'emergency' | 'adopted';
 export type RevokeTrigger = 'expiry' | 'manual' | 'mover' | 'leaver' | 'review' | 'policy';

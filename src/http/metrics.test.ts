@@ -57,6 +57,12 @@ test('GET /metrics serves the governance gauges in the Prometheus format behind 
       const body = res.body;
       assert.ok(body.includes(`gatehouse_grants{state="provisioning"} ${provisioning}\n`), body);
       assert.ok(body.includes('gatehouse_grants{state="failed"} 0\n'), 'absent states are 0');
+      assert.ok(body.includes('gatehouse_grants{state="revoke_failed"} 0\n'), body);
+      // The queue: one apply job per grant being provisioned, due since the sync.
+      assert.ok(body.includes(`gatehouse_jobs_queued{kind="grant.apply"} ${provisioning}\n`), body);
+      assert.ok(body.includes('gatehouse_jobs_queued{kind="grant.revoke"} 0\n'), body);
+      assert.match(body, /\ngatehouse_jobs_oldest_due_age_seconds \d/);
+      assert.ok(body.includes('gatehouse_grants_retrying 0\n'), body);
       assert.ok(body.includes('# HELP gatehouse_revocation_sla_breaches '));
       assert.ok(body.includes('# TYPE gatehouse_revocation_sla_breaches gauge\n'));
       assert.ok(body.includes('gatehouse_revocation_sla_breaches 0\n'));

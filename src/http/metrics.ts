@@ -23,6 +23,7 @@ const GRANT_STATES = Object.keys({
   revoking: 0,
   revoked: 0,
   failed: 0,
+  revoke_failed: 0,
 } satisfies Record<GrantState, 0>);
 const REQUEST_STATUSES = Object.keys({
   pending_approval: 0,
@@ -76,6 +77,49 @@ const SPECS: Spec[] = [
     name: 'gatehouse_failed_grants',
     help: 'Grants whose provisioning or revocation failed',
     values: (r) => r.failed_grants,
+  },
+  {
+    name: 'gatehouse_standing_access_grants',
+    help: 'Active grants without an expiry, and grants whose revocation failed (access may remain)',
+    values: (r) => r.standing_access,
+  },
+  {
+    name: 'gatehouse_failed_applies',
+    help: 'Grants whose provisioning failed and was given up (never took effect)',
+    values: (r) => r.failed_applies,
+  },
+  {
+    name: 'gatehouse_failed_revocations',
+    help: 'Grants whose revocation keeps failing (revoke_failed: still retried, access may remain)',
+    values: (r) => r.failed_revocations,
+  },
+  {
+    name: 'gatehouse_grants_retrying',
+    help: 'Grants whose apply or revoke is being retried after a failed attempt',
+    values: (r) => r.grants_retrying,
+  },
+  {
+    name: 'gatehouse_jobs_queued',
+    help: 'Unfinished background jobs by kind',
+    label: 'kind',
+    values: (r) => zeroed(['grant.apply', 'grant.revoke'], r.jobs.depth_by_kind),
+  },
+  {
+    name: 'gatehouse_jobs_oldest_due_age_seconds',
+    help: 'How long the longest-waiting due job has been due',
+    values: (r) => r.jobs.oldest_due_age_seconds,
+  },
+  {
+    name: 'gatehouse_jobs_retrying',
+    help: 'Unfinished jobs whose last attempt failed, by connector',
+    label: 'connector',
+    values: (r) => r.jobs.retrying_by_queue,
+  },
+  {
+    name: 'gatehouse_jobs_failed',
+    help: 'Jobs given up after failing, by connector',
+    label: 'connector',
+    values: (r) => r.jobs.failed_by_queue,
   },
   {
     name: 'gatehouse_emergency_grants_active',

@@ -13,7 +13,7 @@ const CORE_TABLES = [
   'audit_head',
   'grants',
   'identities',
-  'outbox',
+  'jobs',
   'requests',
 ];
 

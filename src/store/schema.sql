@@ -154,6 +154,24 @@ CREATE TABLE identities (
   CONSTRAINT identities_pkey PRIMARY KEY (id)
 );
 
+CREATE TABLE jobs (
+  id bigint NOT NULL DEFAULT nextval('jobs_id_seq'::regclass),
+  kind text NOT NULL,
+  payload jsonb NOT NULL DEFAULT '{}'::jsonb,
+  subject text,
+  queue text NOT NULL DEFAULT 'default'::text,
+  dedupe_key text,
+  state text NOT NULL DEFAULT 'pending'::text,
+  due_at timestamp with time zone NOT NULL,
+  attempts integer NOT NULL DEFAULT 0,
+  last_error text,
+  lease_owner text,
+  lease_until timestamp with time zone,
+  created_at timestamp with time zone NOT NULL,
+  done_at timestamp with time zone,
+  CONSTRAINT jobs_pkey PRIMARY KEY (id)
+);
+
 CREATE TABLE meta (
   key text NOT NULL,
   value text NOT NULL,
@@ -170,22 +188,6 @@ CREATE TABLE notifications (
   created_at timestamp with time zone NOT NULL,
   delivered_at timestamp with time zone,
   CONSTRAINT notifications_pkey PRIMARY KEY (id)
-);
-
-CREATE TABLE outbox (
-  id bigint NOT NULL DEFAULT nextval('outbox_id_seq'::regclass),
-  grant_id text NOT NULL,
-  op text NOT NULL,
-  state text NOT NULL,
-  attempts integer NOT NULL DEFAULT 0,
-  next_attempt_at timestamp with time zone NOT NULL,
-  lease_owner text,
-  lease_until timestamp with time zone,
-  last_error text,
-  created_at timestamp with time zone NOT NULL,
-  done_at timestamp with time zone,
-  CONSTRAINT outbox_grant_id_fkey FOREIGN KEY (grant_id) REFERENCES grants(id),
-  CONSTRAINT outbox_pkey PRIMARY KEY (id)
 );
 
 CREATE TABLE policies (
@@ -253,7 +255,7 @@ CREATE TABLE sod_rules (
 CREATE INDEX approval_stages_pending ON approval_stages USING gin (approvers) WHERE (state = 'pending'::text);
 CREATE INDEX audit_refs ON audit_events USING gin (refs);
 CREATE INDEX entitlements_app ON entitlements USING btree (app);
-CREATE INDEX grants_app_live ON grants USING btree (app) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text]));
+CREATE INDEX grants_app_live ON grants USING btree (app) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text, 'revoke_failed'::text]));
 CREATE INDEX grants_app_page ON grants USING btree (app, created_at, id);
 CREATE INDEX grants_app_state_page ON grants USING btree (app, state, created_at, id);
 CREATE INDEX grants_entitlement ON grants USING btree (entitlement, state);
@@ -261,16 +263,22 @@ CREATE INDEX grants_expiry ON grants USING btree (expires_at) WHERE (state = 'ac
 CREATE INDEX grants_expiry_page ON grants USING btree (expires_at, id) WHERE (state = 'active'::text);
 CREATE INDEX grants_identity ON grants USING btree (identity, state);
 CREATE INDEX grants_identity_page ON grants USING btree (identity, created_at, id);
-CREATE UNIQUE INDEX grants_one_live ON grants USING btree (identity, entitlement) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text]));
+CREATE UNIQUE INDEX grants_one_live ON grants USING btree (identity, entitlement) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text, 'revoke_failed'::text]));
 CREATE INDEX grants_page ON grants USING btree (created_at, id);
 CREATE INDEX grants_remind ON grants USING btree (expires_at) WHERE ((state = 'active'::text) AND (NOT let_expire));
 CREATE INDEX grants_request ON grants USING btree (request_id);
 CREATE INDEX grants_state_page ON grants USING btree (state, created_at, id);
+CREATE INDEX grants_unsettled ON grants USING btree (state) WHERE (state = ANY (ARRAY['provisioning'::text, 'revoking'::text, 'revoke_failed'::text, 'failed'::text]));
 CREATE INDEX identities_manager ON identities USING btree (manager) WHERE (manager <> ''::text);
 CREATE INDEX identities_owner ON identities USING btree (owner) WHERE (owner <> ''::text);
 CREATE INDEX identities_peers ON identities USING btree (department, title) WHERE (status = 'active'::text);
+CREATE UNIQUE INDEX jobs_dedupe ON jobs USING btree (dedupe_key) WHERE ((state = 'pending'::text) AND (dedupe_key IS NOT NULL));
+CREATE INDEX jobs_due ON jobs USING btree (due_at, id) WHERE (state = 'pending'::text);
+CREATE INDEX jobs_failed ON jobs USING btree (queue) WHERE (state = 'failed'::text);
+CREATE INDEX jobs_pending_kind ON jobs USING btree (kind, due_at) WHERE (state = 'pending'::text);
+CREATE INDEX jobs_retrying ON jobs USING btree (queue) WHERE ((state = 'pending'::text) AND (last_error IS NOT NULL));
+CREATE INDEX jobs_subject ON jobs USING btree (subject, id) WHERE (state = 'pending'::text);
 CREATE INDEX notifications_undelivered ON notifications USING btree (created_at) WHERE (delivered_at IS NULL);
-CREATE INDEX outbox_due ON outbox USING btree (next_attempt_at) WHERE (state = 'pending'::text);
 CREATE INDEX requests_extends ON requests USING btree (extends_grant) WHERE (extends_grant IS NOT NULL);
 CREATE INDEX requests_lapse ON requests USING btree (lapses_at) WHERE (status = 'pending_approval'::text);
 CREATE INDEX requests_page ON requests USING btree (created_at, id);

@@ -27,10 +27,10 @@ export interface Harness {
   /** The engine's clock for the next commands (passed as --now). */
   now: string;
   /**
-   * Runs the real CLI in-process against this store, with --json and --now added (--json left
-   * out when `json` is false: the text a person reads).
+   * Runs the real CLI in-process against this store, with --json (unless `json` is false or
+   * `text` is set: the text a person reads) and --now added.
    */
-  cli(args: string[], json?: boolean): Promise<CliResult>;
+  cli(args: string[], opts?: boolean | { text?: boolean }): Promise<CliResult>;
   /** Applies a CSV identity snapshot written from `rows` (header first). */
   sync(rows: string[], extra?: string[]): Promise<CliResult>;
   /** Direct members of a role in the embedded target database. */
@@ -81,7 +81,8 @@ export async function harness(opts: { people?: boolean; config?: string } = {}):
     store,
     dir,
     now: START,
-    async cli(args, asJson = true) {
+    async cli(args, o = true) {
+      const asJson = typeof o === 'boolean' ? o : !o.text;
       const out: string[] = [];
       const err: string[] = [];
       const code = await runCli(

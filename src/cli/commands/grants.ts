@@ -1,3 +1,4 @@
+import type { FailureReport } from '../../core/jobs/runtime.js';
 import { parseDuration } from '../../core/duration.js';
 import { PAGE_OPTIONS, PAGE_USAGE, need, pageArgs, positional, str } from '../args.js';
 import { type Command, actor } from '../command.js';
@@ -61,15 +62,41 @@ export const letExpire: Command = {
   },
 };
 
+export const grantsRetry: Command = {
+  name: 'grants retry',
+  usage: 'grants retry GRANT --as ID',
+  summary: 're-queue the apply of a failed grant (holder, its owner or manager, or the requester)',
+  async run(r) {
+    const g = await r.app.retry(
+      positional(r.args, 2, 'GRANT: the failed grant to provision again'),
+      actor(r, 'grants retry'),
+    );
+    return { json: g, text: formatGrants([g]) };
+  },
+};
+
+/** One line per failed attempt: what, where, which attempt, and whether and when it is retried. */
+export function failureLines(failures: FailureReport[]): string[] {
+  return failures.map((f) => {
+    const what = `${f.kind.replace('grant.', '')} ${f.subject ?? ''} on ${f.queue}`;
+    return f.final
+      ? `failed: ${what} (attempt ${f.attempts}, not retried): ${f.error}`
+      : `retrying: ${what} (attempt ${f.attempts}, next at ${f.next_attempt_at}): ${f.error}`;
+  });
+}
+
 export const sweep: Command = {
   name: 'sweep',
   usage: 'sweep',
   summary: 'run every due job now: provisioning and retries, expiries, reminders, lapses',
   async run(r) {
     const result = await r.app.sweep();
+    // Failures go where people look: one line each on stderr, and exit 3 if a target failed.
+    for (const line of failureLines(result.failures)) r.io.stderr(line);
     return {
       json: result,
       text: `expired ${result.expired}, reminded ${result.reminded}, lapsed ${result.lapsed}, target jobs done ${result.jobs_done}, failed attempts ${result.jobs_failed}`,
+      ...(result.failures.length > 0 ? { exitCode: 3 } : {}),
     };
   },
 };

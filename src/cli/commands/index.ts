@@ -2,7 +2,7 @@ import type { Command } from '../command.js';
 import { auditExport, auditTrace, auditVerify, report } from './audit.js';
 import { apply, validate } from './config.js';
 import { demo } from './demo.js';
-import { grants, letExpire, revoke, sweep } from './grants.js';
+import { grants, grantsRetry, letExpire, revoke, sweep } from './grants.js';
 import { identitiesList, identitiesShow, identitiesSync } from './identities.js';
 import { init } from './init.js';
 import { approve, explain, extend, reject, request, requests } from './requests.js';
@@ -24,6 +24,7 @@ export const COMMANDS: Command[] = [
   reject,
   requests,
   grants,
+  grantsRetry,
   revoke,
   letExpire,
   sweep,

@@ -5,12 +5,14 @@ import { InputError } from '../../core/errors.js';
 import { buildServer } from '../../http/server.js';
 import { str } from '../args.js';
 import type { Command, Io } from '../command.js';
+import { failureLines } from './grants.js';
 
 export const serveOptions = { port: { type: 'string' }, interval: { type: 'string' } } as const;
 
 /**
  * Serves the API and runs `sweep` every interval until the process is stopped. A sweep that fails
- * is reported on stderr and retried at the next tick; its work stays in the outbox.
+ * is reported on stderr and retried at the next tick; its work stays in the job queue. Each failed
+ * target change is printed on stderr as `sweep` prints it.
  */
 export async function serveUntilStopped(
   app: Gatehouse,
@@ -30,9 +32,10 @@ export async function serveUntilStopped(
     if (running) return;
     running = true;
     try {
-      const r = await app.sweep();
+      const { failures, ...r } = await app.sweep();
       if (r.expired + r.lapsed + r.reminded + r.jobs_done + r.jobs_failed > 0)
         io.stdout(`sweep: ${JSON.stringify(r)}`);
+      for (const line of failureLines(failures)) io.stderr(line);
     } catch (e) {
       io.stderr(`sweep failed: ${(e as Error).message}`);
     } finally {

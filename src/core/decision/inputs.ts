@@ -4,7 +4,7 @@ import type { Sql } from '../sql.js';
 
 /** Decision inputs read by index for one beneficiary, never by scanning all grants. */
 
-export const LIVE_STATES = `('provisioning', 'active', 'revoking')`;
+export const LIVE_STATES = `('provisioning', 'active', 'revoking', 'revoke_failed')`;
 
 export interface Held {
   /** Entitlements the beneficiary holds (live grants), with grant ids. */

@@ -3,7 +3,8 @@ import { addSeconds } from '../duration.js';
 import { newId } from '../ids.js';
 import type { Entitlement, GrantTrigger, Identity, RevokeTrigger } from '../model.js';
 import type { Sql } from '../sql.js';
-import { InputError } from '../errors.js';
+import { ConflictError, InputError } from '../errors.js';
+import { cancelIdle } from '../jobs/queue.js';
 
 export interface GrantRow {
   id: string;
@@ -50,16 +51,31 @@ export async function requireGrant(sql: Sql, id: string, forUpdate = false): Pro
   return g;
 }
 
-async function enqueue(tx: Sql, now: Date, grantId: string, op: 'apply' | 'revoke'): Promise<void> {
+export const APPLY = 'grant.apply';
+export const REVOKE = 'grant.revoke';
+
+/**
+ * Queues target work for a grant in the caller's transaction, on its connector's queue (looked up
+ * in the same statement). The dedupe key makes a second request for the same change one job.
+ */
+export async function enqueueGrantJob(
+  tx: Sql,
+  now: Date,
+  grant: { id: string; app: string },
+  kind: typeof APPLY | typeof REVOKE,
+): Promise<void> {
   await tx.query(
-    `INSERT INTO outbox (grant_id, op, state, next_attempt_at, created_at) VALUES ($1, $2, 'pending', $3, $3)`,
-    [grantId, op, now],
+    `INSERT INTO jobs (kind, payload, subject, queue, dedupe_key, due_at, created_at)
+     SELECT $1, jsonb_build_object('grant_id', $2::text), $2, COALESCE((SELECT connector FROM apps WHERE id = $3), 'default'), $4, $5, $5
+     ON CONFLICT (dedupe_key) WHERE state = 'pending' AND dedupe_key IS NOT NULL
+     DO UPDATE SET due_at = LEAST(jobs.due_at, EXCLUDED.due_at)`,
+    [kind, grant.id, grant.app, `${kind}:${grant.id}`, now],
   );
 }
 
 /**
  * An approved request becomes a grant in `provisioning`, and the intent to provision is written in
- * the same transaction (the outbox): a crash between approval and target loses nothing.
+ * the same transaction (a job on the queue): a crash between approval and target loses nothing.
  */
 export async function createGrant(
   tx: Sql,
@@ -93,7 +109,7 @@ export async function createGrant(
       now,
     ],
   );
-  await enqueue(tx, now, id, 'apply');
+  await enqueueGrantJob(tx, now, { id, app: g.entitlement.app }, APPLY);
   await appendAudit(tx, now, {
     actor,
     action: 'grant.created',
@@ -112,8 +128,10 @@ export async function createGrant(
 }
 
 /**
- * Starts revocation: the grant goes to `revoking` and a revoke job joins the outbox. Revoking a
- * grant still being provisioned cancels its pending apply first.
+ * Starts revocation: the grant goes to `revoking` and a revoke job is queued. An apply no worker
+ * holds is cancelled; an apply in flight is left to finish and the revoke runs right after it, so
+ * the audit trail shows the access that existed in between. Revoking a grant already being
+ * revoked brings its revocation forward and keeps when it was first due: a breach stays a breach.
  */
 export async function startRevocation(
   tx: Sql,
@@ -124,25 +142,40 @@ export async function startRevocation(
   reason: string,
 ): Promise<void> {
   const g = await requireGrant(tx, grantId, true);
+  const refs = g.request_id ? [g.request_id] : [];
+  if (g.state === 'revoke_failed') {
+    await enqueueGrantJob(tx, now, g, REVOKE);
+    await appendAudit(tx, now, {
+      actor,
+      action: 'grant.revoke_requested',
+      subject: grantId,
+      refs,
+      details: {
+        trigger,
+        reason,
+        again: true,
+        first_requested_at: g.revoke_requested_at?.toISOString() ?? null,
+      },
+    });
+    return;
+  }
   if (!['active', 'provisioning', 'failed'].includes(g.state)) {
-    throw new InputError(
-      `grant ${grantId} is ${g.state}; only active, provisioning or failed grants can be revoked`,
+    throw new ConflictError(
+      `grant ${grantId} is ${g.state}; only active, provisioning, failed or revoke_failed grants can be revoked`,
+      { code: 'grant_not_revocable' },
     );
   }
-  await tx.query(
-    `UPDATE outbox SET state = 'cancelled', done_at = $2 WHERE grant_id = $1 AND state = 'pending'`,
-    [grantId, now],
-  );
+  await cancelIdle(tx, grantId, [APPLY], now);
   await tx.query(
     `UPDATE grants SET state = 'revoking', revoke_trigger = $2, revoke_reason = $3, revoke_requested_at = $4, failure = NULL WHERE id = $1`,
     [grantId, trigger, reason, now],
   );
-  await enqueue(tx, now, grantId, 'revoke');
+  await enqueueGrantJob(tx, now, g, REVOKE);
   await appendAudit(tx, now, {
     actor,
     action: trigger === 'expiry' ? 'grant.expired' : 'grant.revoke_requested',
     subject: grantId,
-    refs: g.request_id ? [g.request_id] : [],
+    refs,
     details: {
       identity: g.identity,
       entitlement: g.entitlement,

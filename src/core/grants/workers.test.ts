@@ -14,7 +14,7 @@ import { fixedClock } from '../clock.js';
 import type { Connector, ConnectorSource } from '../ports/connector.js';
 import { DEFAULT_SETTINGS } from '../model.js';
 import { createGrant } from './grants.js';
-import { drainOutbox } from './worker.js';
+import { drainJobs } from '../jobs/sweep.js';
 import { connectorSource } from '../../connectors/registry.js';
 import { ident } from '../../connectors/postgres.js';
 import { pgSql } from '../../store/pg-sql.js';
@@ -80,7 +80,7 @@ interface Fixture {
 /**
  * A Gatehouse database on the server with one postgres connector to a throwaway target database,
  * one entitlement (membership of a fresh role) and `n` grants in `provisioning`, each with its
- * outbox `apply` job and `grant.created` event. Everything is dropped afterwards, even on failure.
+ * `grant.apply` job and `grant.created` event. Everything is dropped afterwards, even on failure.
  */
 async function withFixture(
   t: TestContext,
@@ -169,7 +169,7 @@ async function withFixture(
 
 /**
  * What the database and the target must show once every job ran once: each grant active and
- * verified, each outbox row done at its first attempt by the worker that says it ran it, one
+ * verified, each job done at its first attempt by the worker that says it ran it, one
  * activation event per grant on an intact chain, and exactly the accounts as members of the role.
  */
 async function assertAppliedOnce(fx: Fixture, ranBy: Map<string, number>): Promise<void> {
@@ -190,14 +190,16 @@ async function assertAppliedOnce(fx: Fixture, ranBy: Map<string, number>): Promi
     state: string;
     attempts: number;
     lease_owner: string;
-  }>('SELECT grant_id, op, state, attempts, lease_owner FROM outbox ORDER BY id');
-  assert.equal(outbox.length, n, 'one outbox row per grant');
+  }>(
+    `SELECT subject AS grant_id, replace(kind, 'grant.', '') AS op, state, attempts, lease_owner FROM jobs ORDER BY id`,
+  );
+  assert.equal(outbox.length, n, 'one job per grant');
   assert.deepEqual(outbox.map((o) => o.grant_id).sort(), [...fx.grantIds].sort());
   for (const o of outbox) {
     assert.deepEqual(
       { op: o.op, state: o.state, attempts: o.attempts },
       { op: 'apply', state: 'done', attempts: 1 },
-      `outbox row of ${o.grant_id}`,
+      `job of ${o.grant_id}`,
     );
   }
   // Who leased each row agrees with what each worker says it ran.
@@ -291,7 +293,7 @@ test('three workers sharing one database apply each grant exactly once', async (
       );
 
       const started = Date.now();
-      const results = await Promise.all(workers.map((w) => drainOutbox(w)));
+      const results = await Promise.all(workers.map((w) => drainJobs(w)));
       const perWorker = results.map((r) => r.done).join(' / ');
       t.diagnostic(
         `${N} grants drained in ${Date.now() - started} ms: ${perWorker} per worker, at most ${maxInFlight} applies in flight`,

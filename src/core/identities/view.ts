@@ -9,7 +9,7 @@ export async function listIdentities(sql: Sql, page: PageInput = {}) {
   const limit = pageLimit(page.limit);
   const after = decodeCursor(page.cursor, 'identities', ['text']);
   const rows = await sql.query<IdentityRow & { grants: number | string }>(
-    `SELECT i.*, (SELECT count(*) FROM grants g WHERE g.identity = i.id AND g.state IN ('provisioning', 'active', 'revoking')) AS grants
+    `SELECT i.*, (SELECT count(*) FROM grants g WHERE g.identity = i.id AND g.state IN ('provisioning', 'active', 'revoking', 'revoke_failed')) AS grants
        FROM identities i ${after ? 'WHERE i.id > $2' : ''} ORDER BY i.id LIMIT $1`,
     after ? [limit + 1, after[0]] : [limit + 1],
   );

@@ -1,6 +1,6 @@
 /**
  * The one small interface every target implements (PRODUCT.md section 11): apply, revoke, read
- * back, list all. The core drives it through the outbox; adapters live in src/connectors, one
+ * back, list all. The core drives it through the job queue; adapters live in src/connectors, one
  * module per connector type (src/connectors/modules.ts), which also declares what the type can do.
  *
  * Failures are `TargetError`s (src/core/errors.ts) with a stable `code` and `retryable`: a role

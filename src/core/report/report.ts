@@ -1,4 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
+import { queueStats } from '../jobs/queue.js';
 import type { Sql } from '../sql.js';
 
 export interface Percentiles {
@@ -38,7 +39,7 @@ export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
     revocation_sla_breaches: await count(
       `SELECT count(*) AS n FROM grants
         WHERE (state = 'revoked' AND revocation_latency_seconds > $1)
-           OR (state IN ('revoking', 'failed') AND revoke_requested_at IS NOT NULL
+           OR (state IN ('revoking', 'revoke_failed', 'failed') AND revoke_requested_at IS NOT NULL
                AND extract(epoch FROM ($2::timestamptz - COALESCE(CASE WHEN revoke_trigger = 'expiry' THEN expires_at END, revoke_requested_at))) > $1)`,
       [sla, now],
     ),
@@ -46,10 +47,27 @@ export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
     grants_without_expiry: await count(
       `SELECT count(*) AS n FROM grants WHERE state = 'active' AND expires_at IS NULL`,
     ),
-    standing_privileged: await count(
-      `SELECT count(*) AS n FROM grants g JOIN entitlements e ON e.id = g.entitlement WHERE g.state = 'active' AND e.privileged AND g.expires_at IS NULL`,
+    // A revocation not yet verified leaves access that nobody means to be there: standing access.
+    standing_access: await count(
+      `SELECT count(*) AS n FROM grants WHERE (state = 'active' AND expires_at IS NULL) OR state = 'revoke_failed'`,
     ),
-    failed_grants: await count(`SELECT count(*) AS n FROM grants WHERE state = 'failed'`),
+    standing_privileged: await count(
+      `SELECT count(*) AS n FROM grants g JOIN entitlements e ON e.id = g.entitlement
+        WHERE e.privileged AND ((g.state = 'active' AND g.expires_at IS NULL) OR g.state = 'revoke_failed')`,
+    ),
+    failed_grants: await count(
+      `SELECT count(*) AS n FROM grants WHERE state IN ('failed', 'revoke_failed')`,
+    ),
+    failed_applies: await count(`SELECT count(*) AS n FROM grants WHERE state = 'failed'`),
+    failed_revocations: await count(
+      `SELECT count(*) AS n FROM grants WHERE state = 'revoke_failed'`,
+    ),
+    // Grants whose change is being retried after a failed attempt (revoke_failed ones included).
+    grants_retrying: await count(
+      `SELECT count(DISTINCT subject) AS n FROM jobs
+        WHERE state = 'pending' AND last_error IS NOT NULL AND kind IN ('grant.apply', 'grant.revoke')`,
+    ),
+    jobs: await queueStats(sql, now),
     emergency_grants_active: await count(
       `SELECT count(*) AS n FROM grants WHERE state = 'active' AND emergency`,
     ),
@@ -69,7 +87,7 @@ export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
     ),
     licence_seats_inactive: await count(
       `SELECT count(*) AS n FROM grants g JOIN entitlements e ON e.id = g.entitlement JOIN identities i ON i.id = g.identity
-        WHERE g.state IN ('provisioning', 'active', 'revoking') AND e.licence_tier IS NOT NULL AND i.status <> 'active'`,
+        WHERE g.state IN ('provisioning', 'active', 'revoking', 'revoke_failed') AND e.licence_tier IS NOT NULL AND i.status <> 'active'`,
     ),
     findings_by_kind: { unmanaged: 0, missing: 0, revocation_failed: 0, orphaned: 0 },
     time_to_decision_seconds: await pct(

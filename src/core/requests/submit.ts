@@ -117,7 +117,7 @@ export async function extendDecideInput(
 
 /**
  * Records a decided request and carries out its plan in one transaction: the request, its
- * decision record, approval stages, the grant and its outbox job, and their audit events.
+ * decision record, approval stages, the grant and its apply job, and their audit events.
  */
 export async function recordDecision(
   tx: Sql,
@@ -184,7 +184,7 @@ export async function recordDecision(
   return id;
 }
 
-/** Carries out an approved request: a new grant (with its outbox job), or a moved expiry. */
+/** Carries out an approved request: a new grant (with its apply job), or a moved expiry. */
 export async function fulfil(
   tx: Sql,
   catalog: Catalog,

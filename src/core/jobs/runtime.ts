@@ -1,0 +1,408 @@
+import type { Clock } from '../clock.js';
+import { addSeconds } from '../duration.js';
+import { TargetError } from '../errors.js';
+import type { Sql } from '../sql.js';
+import { type Job, completeJob, failJob, leaseBatch, renewLeases, retryJob } from './queue.js';
+
+/** How a failed attempt of one kind is retried. */
+export interface RetryPolicy {
+  /** After this many failed attempts the job gives up; Infinity for work that must never stop. */
+  maxAttempts: number;
+  /** Seconds before the next attempt, before jitter and the target's own Retry-After. */
+  backoffSeconds(attempt: number): number;
+}
+
+export interface Failure {
+  error: string;
+  /** The target said trying again cannot help (a role that does not exist). */
+  permanent: boolean;
+  /** The job gives up: no further attempt. */
+  final: boolean;
+  attempts: number;
+  /** When the next attempt is due, unless final. */
+  nextAt: Date | null;
+}
+
+/** One handler per job kind. */
+export interface JobHandler<R = unknown> {
+  kind: string;
+  retry: RetryPolicy;
+  /** The work, outside any transaction (a target call), bounded by the target timeout. */
+  perform(job: Job): Promise<R>;
+  /** Records the outcome in the transaction that marks the job done. */
+  succeeded(tx: Sql, job: Job, now: Date, result: R): Promise<void>;
+  /** Records a failed attempt in the transaction that reschedules or fails the job. */
+  failed(tx: Sql, job: Job, now: Date, failure: Failure): Promise<void>;
+  /**
+   * Locks the subjects of a batch of outcomes, in one order, before any of them is written: a
+   * batch then waits for a subject's row before it holds the audit head, as a single change does,
+   * so it cannot deadlock with a use case that locks the row and then appends to the audit chain.
+   * Kinds sharing a table share the function (it is called once per batch per function).
+   */
+  lockSubjects?: (tx: Sql, subjects: string[]) => Promise<void>;
+}
+
+/**
+ * Periodic work (expiry, lapses, reminders…), registered with the runtime. `run` does one batch
+ * and says whether more is due now, so that a large backlog is handed on batch by batch while
+ * the jobs it creates already run.
+ */
+export interface PeriodicTask {
+  name: string;
+  run(now: Date): Promise<{ count: number; more: boolean }>;
+}
+
+export interface RuntimeSettings {
+  /** Jobs of one queue (one connector) in flight in this process at once. */
+  perQueue: number;
+  /** All jobs in flight in this process at once. */
+  maxInFlight: number;
+  /** Short, and renewed while the job runs: a killed worker's job is due again within this. */
+  leaseSeconds: number;
+  /** Total time one job's work (every call to its target) may take. */
+  timeoutSeconds: number;
+}
+
+export const DEFAULT_RUNTIME: RuntimeSettings = {
+  perQueue: 4,
+  maxInFlight: 16,
+  leaseSeconds: 20,
+  timeoutSeconds: 30,
+};
+
+export interface RuntimeDeps {
+  sql: Sql;
+  clock: Clock;
+  workerId: string;
+}
+
+/** A failed attempt, for whoever watches the run (sweep prints them). */
+export interface FailureReport {
+  kind: string;
+  subject: string | null;
+  queue: string;
+  attempts: number;
+  error: string;
+  final: boolean;
+  next_attempt_at: string | null;
+}
+
+export interface RunResult {
+  /** Jobs completed by this worker. */
+  done: number;
+  /** Failed attempts (retrying or given up). */
+  failed: number;
+  failures: FailureReport[];
+  /** Items handled by each periodic task. */
+  periodic: Record<string, number>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Full jitter around the backoff keeps retries of one outage from arriving together. */
+function nextDelay(policy: RetryPolicy, attempt: number, e: unknown): number {
+  const base = policy.backoffSeconds(attempt);
+  const jittered = base * (0.8 + Math.random() * 0.4);
+  const asked = e instanceof TargetError ? (e.retryAfterSeconds ?? 0) : 0;
+  return Math.max(jittered, asked);
+}
+
+class Timeout extends TargetError {}
+
+/**
+ * Races the work against the total timeout. The work itself may go on (a socket that never
+ * answers); the caller keeps its slot taken until it settles, so a hung target never gets more
+ * than its bound of calls in flight.
+ */
+function bounded<R>(work: Promise<R>, seconds: number, what: string): Promise<R> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Timeout(`${what}: no answer within ${seconds} s`, {
+            code: 'target_timeout',
+            retryable: true,
+          }),
+        ),
+      seconds * 1000,
+    );
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Writes one job's outcome in `tx`; false when the job was no longer this worker's. */
+type OutcomeWrite = (tx: Sql) => Promise<boolean>;
+type Lock = NonNullable<JobHandler['lockSubjects']>;
+type Recorder = (
+  write: OutcomeWrite,
+  counted: () => void,
+  lock?: { fn: Lock; subject: string },
+) => Promise<void>;
+
+/** Outcomes recorded in one transaction at most. */
+const OUTCOME_BATCH = 64;
+
+/**
+ * Records outcomes in batches: whatever finished while the previous batch was being written goes
+ * into the next transaction together, so a busy worker commits once per batch, not once per job.
+ * If a batch fails as a whole, its outcomes are written one by one, so one bad row sinks only itself.
+ */
+function outcomeRecorder(sql: Sql): { record: Recorder } {
+  type Item = {
+    write: OutcomeWrite;
+    counted: () => void;
+    lock: { fn: Lock; subject: string } | undefined;
+    done: (e?: unknown) => void;
+  };
+  const lockAll = async (tx: Sql, items: Item[]) => {
+    const byFn = new Map<Lock, string[]>();
+    for (const { lock } of items)
+      if (lock) byFn.set(lock.fn, [...(byFn.get(lock.fn) ?? []), lock.subject]);
+    for (const [fn, subjects] of byFn) await fn(tx, [...new Set(subjects)].sort());
+  };
+  const queue: Item[] = [];
+  let writing = false;
+  const flush = async () => {
+    writing = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, OUTCOME_BATCH);
+        let mine: boolean[] | undefined;
+        try {
+          mine = await sql.transaction(async (tx) => {
+            await lockAll(tx, batch);
+            const out: boolean[] = [];
+            for (const item of batch) out.push(await item.write(tx));
+            return out;
+          });
+        } catch {
+          mine = undefined;
+        }
+        if (mine) {
+          batch.forEach((item, i) => {
+            if (mine![i]) item.counted();
+            item.done();
+          });
+          continue;
+        }
+        for (const item of batch) {
+          try {
+            const mineOne = await sql.transaction(async (tx) => {
+              await lockAll(tx, [item]);
+              return item.write(tx);
+            });
+            if (mineOne) item.counted();
+            item.done();
+          } catch (e) {
+            item.done(e);
+          }
+        }
+      }
+    } finally {
+      writing = false;
+    }
+  };
+  return {
+    record: (write, counted, lock) =>
+      new Promise<void>((resolve, reject) => {
+        queue.push({
+          write,
+          counted,
+          lock,
+          done: (e) => (e === undefined ? resolve() : reject(e)),
+        });
+        if (!writing) void flush();
+      }),
+  };
+}
+
+/**
+ * The job runtime: runs periodic work and due jobs until nothing more is due, with a bounded
+ * number of jobs in flight per queue, so that one slow target delays only its own work.
+ */
+export class JobRuntime {
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly periodic: PeriodicTask[] = [];
+  readonly settings: RuntimeSettings;
+
+  constructor(
+    private readonly d: RuntimeDeps,
+    settings: Partial<RuntimeSettings> = {},
+  ) {
+    this.settings = { ...DEFAULT_RUNTIME, ...settings };
+  }
+
+  handle<R>(handler: JobHandler<R>): this {
+    this.handlers.set(handler.kind, handler as JobHandler);
+    return this;
+  }
+
+  every(task: PeriodicTask): this {
+    this.periodic.push(task);
+    return this;
+  }
+
+  /** Runs every due periodic task and job until none is left; returns what it did. */
+  async drain(opts: { limit?: number } = {}): Promise<RunResult> {
+    const s = this.settings;
+    const limit = opts.limit ?? Infinity;
+    const result: RunResult = { done: 0, failed: 0, failures: [], periodic: {} };
+    // Slots are held until the work settles, even past its timeout: see bounded().
+    const busy = new Map<string, number>();
+    let busyTotal = 0;
+    // Outcomes not yet recorded: the drain ends only when these are.
+    const running = new Set<Promise<void>>();
+    const leased = new Map<number, Job>();
+    let started = 0;
+
+    const renewal = setInterval(
+      () => {
+        const ids = [...leased.keys()];
+        void renewLeases(
+          this.d.sql,
+          this.d.workerId,
+          ids,
+          addSeconds(this.d.clock.now(), s.leaseSeconds),
+        ).catch(() => undefined);
+      },
+      Math.max(1000, (s.leaseSeconds * 1000) / 3),
+    );
+    renewal.unref();
+
+    const recorder = outcomeRecorder(this.d.sql);
+    let storeError: unknown;
+    const pendingTasks = [...this.periodic];
+    for (const t of pendingTasks) result.periodic[t.name] = 0;
+    try {
+      for (;;) {
+        // One batch of periodic work per round, so the jobs it creates start while it goes on.
+        // Tasks run in the order registered (expiry before reminders), each until it is done.
+        const task = pendingTasks[0];
+        if (task) {
+          const r = await task.run(this.d.clock.now());
+          result.periodic[task.name] = (result.periodic[task.name] ?? 0) + r.count;
+          if (!r.more) pendingTasks.shift();
+        }
+
+        const room = Math.min(s.maxInFlight - busyTotal, limit - started);
+        let jobs: Job[] = [];
+        if (room > 0) {
+          const full = [...busy].filter(([, n]) => n >= s.perQueue).map(([q]) => q);
+          jobs = await leaseBatch(this.d.sql, {
+            owner: this.d.workerId,
+            now: this.d.clock.now(),
+            leaseSeconds: s.leaseSeconds,
+            slots: (q) => s.perQueue - (busy.get(q) ?? 0),
+            fullQueues: full,
+            limit: room,
+          });
+        }
+        for (const job of jobs) {
+          started++;
+          leased.set(job.id, job);
+          busy.set(job.queue, (busy.get(job.queue) ?? 0) + 1);
+          busyTotal++;
+          const release = () => {
+            busy.set(job.queue, (busy.get(job.queue) ?? 1) - 1);
+            busyTotal--;
+          };
+          // A store failure while recording is kept and thrown once the others are settled.
+          const p: Promise<void> = this.run(job, result, release, recorder.record)
+            .catch((e: unknown) => {
+              storeError ??= e;
+            })
+            .finally(() => {
+              leased.delete(job.id);
+              running.delete(p);
+            });
+          running.add(p);
+        }
+        if (jobs.length > 0 || pendingTasks.length > 0) continue;
+        if (running.size === 0) break;
+        // Wait for an outcome (which may free a slot or unblock the next job of a subject), but
+        // look again soon in case a slot freed by a timed-out call settling late.
+        await Promise.race([...running, sleep(200)]);
+      }
+    } finally {
+      clearInterval(renewal);
+    }
+    if (storeError !== undefined) throw storeError;
+    return result;
+  }
+
+  /** One job: its work under the timeout, then its outcome in one transaction. */
+  private async run(
+    job: Job,
+    result: RunResult,
+    release: () => void,
+    record: Recorder,
+  ): Promise<void> {
+    const h = this.handlers.get(job.kind);
+    const owner = this.d.workerId;
+    let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
+    if (!h) {
+      release();
+      outcome = { ok: false, error: new Error(`no handler for job kind "${job.kind}"`) };
+    } else {
+      const work = Promise.resolve().then(() => h.perform(job));
+      // The slot is freed when the work itself settles, not when we stop waiting for it.
+      work.then(release, release);
+      try {
+        outcome = {
+          ok: true,
+          value: await bounded(work, this.settings.timeoutSeconds, `${job.queue}`),
+        };
+      } catch (e) {
+        outcome = { ok: false, error: e };
+      }
+    }
+    const now = this.d.clock.now();
+    const lock =
+      h?.lockSubjects && job.subject ? { fn: h.lockSubjects, subject: job.subject } : undefined;
+    if (outcome.ok) {
+      const value = outcome.value;
+      await record(
+        async (tx) => {
+          if (!(await completeJob(tx, job, owner, now))) return false;
+          await h!.succeeded(tx, job, now, value);
+          return true;
+        },
+        () => result.done++,
+        lock,
+      );
+      return;
+    }
+    const e = outcome.error;
+    const error = e instanceof Error ? e.message : String(e);
+    const permanent = e instanceof TargetError && !e.retryable;
+    const policy = h?.retry ?? { maxAttempts: 1, backoffSeconds: () => 0 };
+    const final =
+      (permanent && policy.maxAttempts !== Infinity) || job.attempts >= policy.maxAttempts;
+    const nextAt = final ? null : addSeconds(now, nextDelay(policy, job.attempts, e));
+    const failure: Failure = { error, permanent, final, attempts: job.attempts, nextAt };
+    await record(
+      async (tx) => {
+        const ok = final
+          ? await failJob(tx, job, owner, now, error)
+          : await retryJob(tx, job, owner, nextAt!, error);
+        if (!ok) return false;
+        if (h) await h.failed(tx, job, now, failure);
+        return true;
+      },
+      () => {
+        result.failed++;
+        result.failures.push({
+          kind: job.kind,
+          subject: job.subject,
+          queue: job.queue,
+          attempts: job.attempts,
+          error,
+          final,
+          next_attempt_at: nextAt?.toISOString() ?? null,
+        });
+      },
+      lock,
+    );
+  }
+}
