@@ -58,6 +58,18 @@ function rows(file: ConfigFile, ctx: LoadContext): Row[] | undefined {
   });
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * What in a text PostgreSQL cannot store (text and jsonb refuse NUL; a lone surrogate has no
+ * UTF-8 form), named for a message; undefined when the text is storable.
+ */
+export function unstorable(text: string): string | undefined {
+  if (text.includes('\0')) return 'a NUL character';
+  if (LONE_SURROGATE.test(text)) return 'a lone UTF-16 surrogate (not valid Unicode)';
+  return undefined;
+}
+
 function member<T extends string>(list: readonly T[], v: string): v is T {
   return (list as readonly string[]).includes(v);
 }
@@ -90,7 +102,17 @@ export function loadIdentities(file: ConfigFile | undefined, ctx: LoadContext): 
     ctx.issues.error(at(head.line), `header: column ${repeated[0]} appears twice`);
 
   const out: Identity[] = [];
+  for (const row of all) {
+    const bad = row.cells.map((c, i) => [unstorable(c), i] as const).find(([what]) => what);
+    if (bad) {
+      const column = row === head ? 'header' : (header[bad[1]] ?? `column ${bad[1] + 1}`);
+      ctx.issues.error(at(row.line), `${column}: holds ${bad[0]}`);
+      names.complete = false;
+      row.cells = [];
+    }
+  }
   for (const row of body) {
+    if (row.cells.length === 0) continue;
     if (row.cells.length !== header.length) {
       ctx.issues.error(
         at(row.line),

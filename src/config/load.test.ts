@@ -1,6 +1,16 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import {
+  cp,
+  mkdtemp,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+  mkdir,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { InputError } from '../core/errors.js';
@@ -488,10 +498,72 @@ test('all errors across files are reported at once, sorted, the first in the mes
   }
 });
 
-test('a .yml file where .yaml is expected is ignored with a warning', async () => {
-  const dir = await variant({ 'apps/notes.yml': 'id: notes\n', 'sod.yml': '- id: x\n' });
-  const { config, warnings } = await loadConfigDir(dir);
+test('a .yml file, an unknown file or an unknown directory is an error naming it, never silently ignored', async () => {
+  const dir = await variant({
+    'apps/notes.yml': 'id: notes\n',
+    'sod.yml': '- id: x\n',
+    'README.md': '# our config\n',
+    'policies/old.cedar.bak': 'forbid (principal, action, resource);\n',
+    'extra/x.yaml': 'a: 1\n',
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'apps/notes.yml', 0, /unknown file in apps\/.*must be named notes\.yaml/);
+  find(
+    errors,
+    'sod.yml',
+    0,
+    /unknown file in the configuration directory.*must be named sod\.yaml/,
+  );
+  find(errors, 'README.md', 0, /unknown file/);
+  find(errors, 'policies/old.cedar.bak', 0, /unknown file in policies\/ \(only \*\.cedar/);
+  find(errors, 'extra', 0, /unknown directory/);
+});
+
+test('hidden entries such as .git are skipped, as documented', async () => {
+  const dir = await variant({ '.git/HEAD': 'ref: refs/heads/main\n', 'apps/.erp.yaml.swp': 'x' });
+  const { config } = await loadConfigDir(dir);
   assert.equal(config.apps.length, 5);
-  find(warnings, 'apps/notes.yml', 0, /ignored/);
-  find(warnings, 'sod.yml', 0, /must be named sod\.yaml/);
+});
+
+/** Kubernetes mounts a ConfigMap as a hidden timestamped directory, `..data` linking to it, and a link per file. */
+async function configMapMount(): Promise<string> {
+  const mount = await tempDir();
+  await cp(ACME, join(mount, '..2026_11_23_10_00_00.123'), { recursive: true });
+  await symlink('..2026_11_23_10_00_00.123', join(mount, '..data'));
+  for (const name of await readdir(ACME)) await symlink(join('..data', name), join(mount, name));
+  return mount;
+}
+
+test('a ConfigMap-style mount, every file a symlink inside the directory, loads like the plain directory', async () => {
+  const plain = await loadConfigDir(ACME);
+  const mounted = await loadConfigDir(await configMapMount());
+  assert.deepEqual(mounted, plain);
+  assert.equal(mounted.config.sod.length, 2);
+  assert.ok(mounted.config.policies.some((p) => p.id === 'no-agent-privilege'));
+});
+
+test('a symlinked sod.yaml or policy pointing outside the directory is an error naming it', async () => {
+  const outside = await tempDir();
+  await writeFile(join(outside, 'sod.yaml'), '[]\n');
+  await writeFile(join(outside, 'x.cedar'), 'permit (principal, action, resource);\n');
+  const dir = await variant({ 'sod.yaml': null });
+  await symlink(join(outside, 'sod.yaml'), join(dir, 'sod.yaml'));
+  await symlink(join(outside, 'x.cedar'), join(dir, 'policies', 'more.cedar'));
+  await symlink(join(dir, 'nowhere.yaml'), join(dir, 'birthright.yaml.link'));
+  const errors = await errorsOf(dir);
+  find(errors, 'sod.yaml', 0, /symbolic link to outside the configuration directory/);
+  find(errors, 'policies/more.cedar', 0, /symbolic link to outside/);
+  find(errors, 'birthright.yaml.link', 0, /symbolic link to nothing/);
+});
+
+test('a symlinked sod.yaml whose target is inside the directory is read, not skipped', async () => {
+  const dir = await variant({});
+  await mkdir(join(dir, '.shared'));
+  await rename(join(dir, 'sod.yaml'), join(dir, '.shared', 'sod.yaml'));
+  await symlink(join('.shared', 'sod.yaml'), join(dir, 'sod.yaml'));
+  const { config } = await loadConfigDir(dir);
+  assert.deepEqual(
+    config.sod.map((r) => r.id),
+    ['SOD-PAY-1', 'SOD-DEPLOY-1'],
+  );
 });

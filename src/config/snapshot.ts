@@ -3,11 +3,27 @@ import { basename } from 'node:path';
 import { IDENTITY_KINDS, IDENTITY_STATUSES, type Identity } from '../core/model.js';
 import type { LoadContext } from './context.js';
 import { Refs } from './crossref.js';
-import { NAMED_COLUMNS, loadIdentities } from './csv.js';
+import { NAMED_COLUMNS, loadIdentities, unstorable } from './csv.js';
 import { ConfigError, Issues, sortIssues } from './issues.js';
 import { newRegistry } from './names.js';
 
 const NAMED = new Set<string>([...NAMED_COLUMNS, 'attributes']);
+
+/** The first field (name or text value, nested objects included) the store could not hold. */
+function unstorableField(o: Record<string, unknown>, path = ''): string | undefined {
+  for (const [k, v] of Object.entries(o)) {
+    const at = path ? `${path}.${k}` : k;
+    const what =
+      unstorable(k) ??
+      (typeof v === 'string'
+        ? unstorable(v)
+        : typeof v === 'object' && v !== null
+          ? unstorableField(v as Record<string, unknown>, at)
+          : undefined);
+    if (what) return what.startsWith('a ') ? `${JSON.stringify(at)} holds ${what}` : what;
+  }
+  return undefined;
+}
 
 /** A JSON snapshot: an array of identity objects (the CSV columns as fields, or an `attributes` object). */
 function fromJson(file: string, text: string, issues: Issues): Identity[] {
@@ -30,6 +46,8 @@ function fromJson(file: string, text: string, issues: Issues): Identity[] {
     const where = { file, line: 0 };
     const label = `identities[${index}]`;
     const o = (raw ?? {}) as Record<string, unknown>;
+    const bad = unstorableField(o);
+    if (bad) return (issues.error(where, `${label}: ${bad}`), []);
     const s = (k: string) => (o[k] == null ? '' : String(o[k]));
     if (!s('id')) return (issues.error(where, `${label}: id is required`), []);
     if (!(IDENTITY_KINDS as readonly string[]).includes(s('kind')))

@@ -3,6 +3,9 @@ import type { Issues, Place } from './issues.js';
 
 export type Path = readonly (string | number)[];
 
+/** Configuration has no use for many aliases; a small limit makes an alias bomb a plain error. */
+const MAX_ALIAS_COUNT = 100;
+
 /** The yaml library appends "at line L, column C:" and a source excerpt; the issue already has the line. */
 function plainMessage(message: string): string {
   const first = message.split('\n')[0] ?? message;
@@ -29,7 +32,19 @@ export class YamlSource {
     for (const w of doc.warnings) {
       issues.warn({ file, line: w.linePos?.[0].line ?? 1 }, plainMessage(w.message));
     }
-    const value: unknown = doc.errors.length === 0 ? doc.toJS() : undefined;
+    let value: unknown;
+    if (doc.errors.length === 0) {
+      try {
+        value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      } catch (e) {
+        // Aliases of aliases expand exponentially ("billion laughs"); the library stops at the limit.
+        if (!(e instanceof ReferenceError)) throw e;
+        issues.error(
+          { file, line: 1 },
+          `too many YAML aliases (*name) expand here; at most ${MAX_ALIAS_COUNT} are allowed`,
+        );
+      }
+    }
     return new YamlSource(file, doc, lines, value);
   }
 
