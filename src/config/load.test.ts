@@ -13,6 +13,7 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { parseDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
 import { DEFAULT_SETTINGS } from '../core/model.js';
 import { ConfigError, formatIssue, loadConfigDir, type ConfigIssue } from './load.js';
@@ -566,4 +567,126 @@ test('a symlinked sod.yaml whose target is inside the directory is read, not ski
     config.sod.map((r) => r.id),
     ['SOD-PAY-1', 'SOD-DEPLOY-1'],
   );
+});
+
+test('two identities mapped to one account on one connector is an error naming both', async () => {
+  const dir = await variant({
+    'connectors.yaml': replace(
+      'url: ${ANALYTICS_DB_URL}',
+      'url: ${ANALYTICS_DB_URL}\n  account_attribute: location',
+    ),
+  });
+  const errors = await errorsOf(dir);
+  // alice and carol are both in berlin: the attribute makes them one database account.
+  find(
+    errors,
+    'identities.csv',
+    3,
+    /carol@acme\.test: identities alice@acme\.test and carol@acme\.test map to one account "berlin" on connector pg-analytics/,
+  );
+});
+
+test('an identity whose account is a governed target role of the same connector is an error', async () => {
+  const dir = await variant({
+    'identities.csv': (t) =>
+      `${t}analytics_reader,service_account,active,Reader,,,,alice@acme.test,,\n`,
+  });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'identities.csv',
+    13,
+    /analytics_reader: its account "analytics_reader" on connector pg-analytics is the target of pg-analytics:reader/,
+  );
+});
+
+test('URL passwords, ?password= and the common secret key names are literal secrets', async () => {
+  const dir = await variant({
+    'connectors.yaml': (t) =>
+      `${t}- name: more\n  type: webhook\n  url: https://hooks.test/x?api_key=abc123&x=1\n  passwd: hunter2\n  apiKey: k-123\n  private_key: "-----BEGIN"\n  credentials: { user: admin, key: s3cr3t }\n  conninfo: host=db password=pw\n  token_url: https://auth.test/token\n`,
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'connectors.yaml', 19, /^\[4\]\.url: the parameter api_key holds a literal secret/);
+  find(errors, 'connectors.yaml', 20, /^\[4\]\.passwd: secrets must be a reference/);
+  find(errors, 'connectors.yaml', 21, /^\[4\]\.apiKey: secrets must be a reference/);
+  find(errors, 'connectors.yaml', 22, /^\[4\]\.private_key: secrets must be a reference/);
+  find(errors, 'connectors.yaml', 23, /^\[4\]\.credentials\.user: secrets must be a reference/);
+  find(errors, 'connectors.yaml', 24, /^\[4\]\.conninfo: the parameter password holds a literal/);
+  assert.ok(!errors.some((i) => /token_url/.test(i.message)), 'token_url is not a secret');
+  assert.ok(!errors.some((i) => /abc123|hunter2|k-123|s3cr3t/.test(i.message)));
+});
+
+test('a ${VAR} naming Gatehouse own credentials is refused, and env_allow restricts the rest', async () => {
+  const own = await variant({
+    'connectors.yaml': (t) =>
+      `${t}- name: leak\n  type: webhook\n  url: https://evil.test/?t=\${GATEHOUSE_API_TOKEN}\n  token: \${DATABASE_URL}\n`,
+  });
+  const errors = await errorsOf(own);
+  find(
+    errors,
+    'connectors.yaml',
+    19,
+    /refers to \$\{GATEHOUSE_API_TOKEN\} is one of Gatehouse's own credentials/,
+  );
+  find(errors, 'connectors.yaml', 20, /refers to \$\{DATABASE_URL\} is one of Gatehouse's own/);
+
+  const allowed = await variant({
+    'gatehouse.yaml': (t) => `${t}secrets:\n  env_allow: [ANALYTICS_*, LDAP_PASSWORD]\n`,
+  });
+  const outside = await errorsOf(allowed);
+  find(
+    outside,
+    'connectors.yaml',
+    13,
+    /\[2\]\.url: refers to \$\{GITHUB_SCIM_URL\} is not in secrets\.env_allow/,
+  );
+  find(outside, 'connectors.yaml', 14, /\[2\]\.token: refers to \$\{GITHUB_SCIM_TOKEN\}/);
+  assert.equal(outside.length, 2, outside.map(formatIssue).join('\n'));
+});
+
+test('a YAML alias bomb is one error naming the file, not a crash', async () => {
+  const laughs = [
+    'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]',
+    ...'bcdefg'
+      .split('')
+      .map((x, i) => `${x}: &${x} [${Array(9).fill(`*${'abcdefg'[i]}`).join(', ')}]`),
+  ].join('\n');
+  const errors = await errorsOf(await variant({ 'groups.yaml': `${laughs}\n` }));
+  find(errors, 'groups.yaml', 1, /too many YAML aliases/);
+});
+
+test('deeply nested Cedar is an error with its line, and Cedar stays usable afterwards', async () => {
+  const deep = `@id("deep")\npermit (principal, action, resource)\nwhen { ${'('.repeat(10000)}true${')'.repeat(10000)} };\n`;
+  const errors = await errorsOf(await variant({ 'policies/deep.cedar': deep }));
+  find(errors, 'policies/deep.cedar', 3, /nested more than 32 deep/);
+  const chain = `@id("long")\npermit (principal, action, resource)\nwhen { context${'.a'.repeat(10000)} };\n`;
+  find(
+    await errorsOf(await variant({ 'policies/long.cedar': chain })),
+    'policies/long.cedar',
+    3,
+    /more than 2000 operators/,
+  );
+  // The shared Cedar module was never fed the text, so the next load still parses policies.
+  const { config } = await loadConfigDir(ACME);
+  assert.ok(config.policies.length > 0);
+});
+
+test('a duration above 68 years is an error naming the field, in config and on the command line', async () => {
+  const errors = await errorsOf(
+    await variant({ 'apps/wiki.yaml': replace('max_duration: 365d', 'max_duration: 100000d') }),
+  );
+  find(
+    errors,
+    'apps/wiki.yaml',
+    11,
+    /entitlements\[\d\]\.max_duration: "100000d" is too long \(at most 24855d/,
+  );
+  assert.throws(
+    () => parseDuration('100000d', '--duration'),
+    (e: Error) =>
+      e instanceof InputError &&
+      e.code === 'duration_too_long' &&
+      /^--duration: "100000d" is too long/.test(e.message),
+  );
+  assert.equal(parseDuration('24855d'), 24855 * 86400);
 });
