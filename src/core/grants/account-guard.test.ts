@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accountOf, accountRefusal, governedTargets } from './account-guard.js';
+import { testStore } from '../../store/test-store.js';
+import { accountOf, accountRefusal, governedTargets, sharersQuery } from './account-guard.js';
 
 const apps = [
   { id: 'analytics', connector: 'pg' },
@@ -69,4 +70,35 @@ test('the account is the connector account_attribute, else the identity id', () 
   assert.equal(accountOf(bob, { settings: { account_attribute: 'empty' } }), 'bob@acme.test');
   assert.equal(accountOf(bob, { settings: {} }), 'bob@acme.test');
   assert.equal(accountOf(bob, undefined), 'bob@acme.test');
+});
+
+test('the sharers of an account are read from the store with the same rule', async () => {
+  const store = await testStore();
+  try {
+    const add = (id: string, attributes: Record<string, string>) =>
+      store.sql.query(
+        `INSERT INTO identities (id, kind, status, attributes, source, created_at, updated_at)
+         VALUES ($1, 'human', 'active', $2, 'sync', now(), now())`,
+        [id, JSON.stringify(attributes)],
+      );
+    await add('bob@acme.test', { pg_user: 'bob' });
+    await add('robert@acme.test', { pg_user: 'bob' });
+    await add('bob', {});
+    await add('carol@acme.test', { pg_user: '' });
+    const sharers = async (account: string, settings: Record<string, unknown>) => {
+      const q = sharersQuery(account, { settings });
+      return (await store.sql.query<{ id: string }>(q.text, q.params)).map((r) => r.id).sort();
+    };
+    assert.deepEqual(await sharers('bob', { account_attribute: 'pg_user' }), [
+      'bob',
+      'bob@acme.test',
+      'robert@acme.test',
+    ]);
+    assert.deepEqual(await sharers('carol@acme.test', { account_attribute: 'pg_user' }), [
+      'carol@acme.test',
+    ]);
+    assert.deepEqual(await sharers('bob', {}), ['bob']);
+  } finally {
+    await store.close();
+  }
 });

@@ -57,6 +57,23 @@ export function accountRefusal(c: AccountCheck): string | undefined {
   return undefined;
 }
 
+/**
+ * The statement listing the identities whose account on `connector` is `account` (the `sharers`
+ * of accountRefusal), with accountOf's rule: the attribute when set and non-empty, else the id.
+ */
+export function sharersQuery(
+  account: string,
+  connector: Pick<ConnectorConfig, 'settings'> | undefined,
+): { text: string; params: unknown[] } {
+  const attr = connector?.settings.account_attribute;
+  if (typeof attr !== 'string' || attr === '')
+    return { text: 'SELECT id FROM identities WHERE id = $1', params: [account] };
+  return {
+    text: `SELECT id FROM identities WHERE COALESCE(NULLIF(attributes->>$2, ''), id) = $1 ORDER BY id`,
+    params: [account, attr],
+  };
+}
+
 export type AccountConflict =
   | { kind: 'shared'; connector: string; account: string; identities: [string, string] }
   | { kind: 'role'; connector: string; account: string; identity: string; entitlement: string };
