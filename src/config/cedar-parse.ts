@@ -2,6 +2,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { Policy } from '../core/model.js';
 import type { LoadContext } from './context.js';
 import type { ConfigFile } from './files.js';
+import { unstorable } from './unstorable.js';
 
 /** The only actions Gatehouse evaluates (PRODUCT.md section 3, steps 2 and 5). */
 const ACTIONS = ['request', 'auto_approve'];
@@ -151,6 +152,11 @@ export function tooComplex(text: string): { line: number; message: string } | un
 export function loadPolicies(files: ConfigFile[], ctx: LoadContext): Policy[] {
   const out: Policy[] = [];
   for (const file of files) {
+    const bad = unstorable(file.text);
+    if (bad) {
+      ctx.issues.error({ file: file.rel, line: 1 }, `the file holds ${bad}`);
+      continue;
+    }
     const complex = tooComplex(file.text);
     if (complex) {
       ctx.issues.error({ file: file.rel, line: complex.line }, complex.message);

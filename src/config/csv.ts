@@ -8,6 +8,7 @@ import {
 } from '../core/model.js';
 import type { LoadContext } from './context.js';
 import type { ConfigFile } from './files.js';
+import { unstorable } from './unstorable.js';
 
 export const NAMED_COLUMNS = [
   'id',
@@ -56,18 +57,6 @@ function rows(file: ConfigFile, ctx: LoadContext): Row[] | undefined {
     empty = info.empty_lines;
     return { cells: record, line };
   });
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/**
- * What in a text PostgreSQL cannot store (text and jsonb refuse NUL; a lone surrogate has no
- * UTF-8 form), named for a message; undefined when the text is storable.
- */
-export function unstorable(text: string): string | undefined {
-  if (text.includes('\0')) return 'a NUL character';
-  if (LONE_SURROGATE.test(text)) return 'a lone UTF-16 surrogate (not valid Unicode)';
-  return undefined;
 }
 
 function member<T extends string>(list: readonly T[], v: string): v is T {

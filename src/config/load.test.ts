@@ -690,3 +690,15 @@ test('a duration above 68 years is an error naming the field, in config and on t
   );
   assert.equal(parseDuration('24855d'), 24855 * 86400);
 });
+
+test('a NUL character or lone surrogate in a YAML value or policy file is an error with its line', async () => {
+  const errors = await errorsOf(
+    await variant({
+      'groups.yaml':
+        '- id: security\n  members: ["sam\\0@acme.test"]\n- id: governance\n  members: ["\\ud800"]\n',
+      'policies/nul.cedar': '@id("nul")\npermit (principal, action, resource);\n\u0000\n',
+    }),
+  );
+  find(errors, 'groups.yaml', 2, /^\[0\]\.members\[0\]: holds a NUL character/);
+  find(errors, 'policies/nul.cedar', 1, /the file holds a NUL character/);
+});

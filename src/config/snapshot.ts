@@ -3,7 +3,8 @@ import { basename } from 'node:path';
 import { IDENTITY_KINDS, IDENTITY_STATUSES, type Identity } from '../core/model.js';
 import type { LoadContext } from './context.js';
 import { Refs } from './crossref.js';
-import { NAMED_COLUMNS, loadIdentities, unstorable } from './csv.js';
+import { NAMED_COLUMNS, loadIdentities } from './csv.js';
+import { unstorable } from './unstorable.js';
 import { ConfigError, Issues, sortIssues } from './issues.js';
 import { newRegistry } from './names.js';
 

@@ -1,5 +1,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { Issues, Place } from './issues.js';
+import { unstorable } from './unstorable.js';
+import { formatPath } from './zod-issues.js';
 
 export type Path = readonly (string | number)[];
 
@@ -10,6 +12,23 @@ const MAX_ALIAS_COUNT = 100;
 function plainMessage(message: string): string {
   const first = message.split('\n')[0] ?? message;
   return first.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** The first key or string (depth first) the store could not hold, with its path. */
+function firstUnstorable(value: unknown, path: Path): { path: Path; what: string } | undefined {
+  if (typeof value === 'string') {
+    const what = unstorable(value);
+    return what ? { path, what } : undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const p = [...path, Array.isArray(value) ? Number(k) : k];
+    const what = unstorable(k);
+    if (what) return { path: p, what };
+    const inner = firstUnstorable(v, p);
+    if (inner) return inner;
+  }
+  return undefined;
 }
 
 /** A parsed YAML file that can say on which line any path of its value was written. */
@@ -45,7 +64,13 @@ export class YamlSource {
         );
       }
     }
-    return new YamlSource(file, doc, lines, value);
+    const source = new YamlSource(file, doc, lines, value);
+    const bad = value === undefined ? undefined : firstUnstorable(value, []);
+    if (bad) {
+      issues.error(source.place(bad.path), `${formatPath(bad.path)}: holds ${bad.what}`);
+      return new YamlSource(file, doc, lines, undefined);
+    }
+    return source;
   }
 
   get ok(): boolean {
