@@ -11,17 +11,18 @@ import { newRegistry } from './names.js';
 const NAMED = new Set<string>([...NAMED_COLUMNS, 'attributes']);
 
 /** The first field (name or text value, nested objects included) the store could not hold. */
-function unstorableField(o: Record<string, unknown>, path = ''): string | undefined {
+function unstorableField(
+  o: Record<string, unknown>,
+  path = '',
+): { field: string; what: string } | undefined {
   for (const [k, v] of Object.entries(o)) {
-    const at = path ? `${path}.${k}` : k;
-    const what =
-      unstorable(k) ??
-      (typeof v === 'string'
-        ? unstorable(v)
-        : typeof v === 'object' && v !== null
-          ? unstorableField(v as Record<string, unknown>, at)
-          : undefined);
-    if (what) return what.startsWith('a ') ? `${JSON.stringify(at)} holds ${what}` : what;
+    const field = path ? `${path}.${k}` : k;
+    const what = unstorable(k) ?? (typeof v === 'string' ? unstorable(v) : undefined);
+    if (what) return { field, what };
+    if (typeof v === 'object' && v !== null) {
+      const inner = unstorableField(v as Record<string, unknown>, field);
+      if (inner) return inner;
+    }
   }
   return undefined;
 }
@@ -48,7 +49,8 @@ function fromJson(file: string, text: string, issues: Issues): Identity[] {
     const label = `identities[${index}]`;
     const o = (raw ?? {}) as Record<string, unknown>;
     const bad = unstorableField(o);
-    if (bad) return (issues.error(where, `${label}: ${bad}`), []);
+    if (bad)
+      return (issues.error(where, `${label}: ${JSON.stringify(bad.field)} holds ${bad.what}`), []);
     const s = (k: string) => (o[k] == null ? '' : String(o[k]));
     if (!s('id')) return (issues.error(where, `${label}: id is required`), []);
     if (!(IDENTITY_KINDS as readonly string[]).includes(s('kind')))
