@@ -9,34 +9,57 @@ type DecisionLike = Pick<
   grant: RequestView['grant'];
 };
 
+// Matching control characters is the point here.
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text as it may be shown on a terminal: control characters (escape sequences, newlines that
+ * would forge an output line, bidi overrides) written as escapes. Ids and names come from HR
+ * feeds and configuration, so they are never printed raw. --json needs none of this.
+ */
+export function printable(value: unknown): string {
+  return String(value).replace(
+    UNPRINTABLE,
+    (c) => NAMED[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 export function formatRequest(r: DecisionLike): string {
+  const p = printable;
   const lines = [
-    `${r.id ?? '(explain: nothing written)'}  ${r.status}  ${r.entitlement} for ${r.beneficiary} (requested by ${r.requester})`,
-    `  decision: ${r.decision.outcome}  role fit ${r.decision.role_fit} (${r.decision.role_fit_explanation})`,
+    `${p(r.id ?? '(explain: nothing written)')}  ${r.status}  ${p(r.entitlement)} for ${p(r.beneficiary)} (requested by ${p(r.requester)})`,
+    `  decision: ${r.decision.outcome}  role fit ${r.decision.role_fit} (${p(r.decision.role_fit_explanation)})`,
     ...r.decision.reasons.map(
-      (x) => `  - ${x.code}${x.policy ? ` [${x.policy}]` : ''}: ${x.message}`,
+      (x) => `  - ${p(x.code)}${x.policy ? ` [${p(x.policy)}]` : ''}: ${p(x.message)}`,
     ),
   ];
   for (const [i, s] of r.approval.stages.entries()) {
-    lines.push(`  stage ${i + 1} ${s.rule}: ${s.approvers.join(', ') || 'nobody'} (${s.state})`);
+    lines.push(
+      `  stage ${i + 1} ${p(s.rule)}: ${s.approvers.map(p).join(', ') || 'nobody'} (${s.state})`,
+    );
   }
   if (r.grant)
     lines.push(
-      `  grant ${r.grant.id}: ${r.grant.state}${r.grant.expires_at ? `, expires ${r.grant.expires_at}` : ''}`,
+      `  grant ${p(r.grant.id)}: ${r.grant.state}${r.grant.expires_at ? `, expires ${p(r.grant.expires_at)}` : ''}`,
     );
   return lines.join('\n');
 }
 
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
   if (rows.length === 0) return '(none)';
-  const cell = (v: unknown) => (v === null || v === undefined ? '-' : String(v));
+  const cell = (v: unknown) => (v === null || v === undefined ? '-' : printable(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (vals: string[]) =>
     vals
       .map((v, i) => v.padEnd(widths[i]!))
       .join('  ')
       .trimEnd();
-  return [line(columns), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
+  return [
+    line(columns.map(printable)),
+    ...rows.map((r) => line(columns.map((c) => cell(r[c])))),
+  ].join('\n');
 }
 
 /** States whose work is not done: their last error is shown under the table. */

@@ -6,6 +6,8 @@ import {
   errorCode,
 } from '../core/errors.js';
 import { ConfigError, formatIssue } from '../config/load.js';
+import { scrubSecrets, secretsIn } from '../core/secrets.js';
+import { printable } from './format.js';
 import { parseArgs } from 'node:util';
 import { GLOBAL_OPTIONS, parse } from './args.js';
 import type { Command, Io } from './command.js';
@@ -101,21 +103,20 @@ export async function runCli(
     return out?.exitCode ?? 0;
   } catch (e) {
     const code = exitCode(e);
+    // A driver's or the store's message may quote a connection string; none is printed as is.
+    const known = env.env.DATABASE_URL ? secretsIn(env.env.DATABASE_URL) : [];
+    const message = scrubSecrets(e instanceof Error ? e.message : String(e), known);
+    const line = (text: string) => printable(scrubSecrets(text, known));
     if (e instanceof ConfigError) {
-      for (const issue of e.issues) io.stderr(`error: ${formatIssue(issue)}`);
+      for (const issue of e.issues) io.stderr(`error: ${line(formatIssue(issue))}`);
     } else if (code === 3 && !(e instanceof TargetError)) {
       // An internal failure: say so plainly; the stack is for whoever runs with GATEHOUSE_DEBUG.
-      io.stderr(`internal error: ${(e as Error).message}`);
-      if (env.env.GATEHOUSE_DEBUG) io.stderr(String((e as Error).stack));
+      io.stderr(`internal error: ${printable(message)}`);
+      if (env.env.GATEHOUSE_DEBUG) io.stderr(scrubSecrets(String((e as Error).stack), known));
     } else {
-      io.stderr(`error: ${(e as Error).message}`);
+      io.stderr(`error: ${printable(message)}`);
     }
-    if (json)
-      io.stdout(
-        JSON.stringify({
-          error: { ...errorCode(e), exit_code: code, message: (e as Error).message },
-        }),
-      );
+    if (json) io.stdout(JSON.stringify({ error: { ...errorCode(e), exit_code: code, message } }));
     return code;
   } finally {
     await context?.close();

@@ -2,6 +2,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { Policy } from '../core/model.js';
 import type { LoadContext } from './context.js';
 import type { ConfigFile } from './files.js';
+import { unstorable } from './unstorable.js';
 
 /** The only actions Gatehouse evaluates (PRODUCT.md section 3, steps 2 and 5). */
 const ACTIONS = ['request', 'auto_approve'];
@@ -105,10 +106,62 @@ function toPolicy(
   };
 }
 
+/** Nesting (brackets and `if`) and operators one policy may hold; far beyond any real policy. */
+const MAX_NESTING = 32;
+const MAX_OPERATORS = 2000;
+
+/**
+ * Cedar's parser recurses on nesting and long operator chains; past ~150 levels it overflows the
+ * WebAssembly stack, and after that the module fails every call in the process (the decision
+ * engine shares it). So such text is refused here, before Cedar ever sees it.
+ */
+export function tooComplex(text: string): { line: number; message: string } | undefined {
+  let line = 1;
+  let depth = 0;
+  let ifs = 0;
+  let operators = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\n') line++;
+    else if (c === '"') {
+      // A string literal: its brackets and dots are text.
+      for (i++; i < text.length && text[i] !== '"'; i++) {
+        if (text[i] === '\\') i++;
+        else if (text[i] === '\n') line++;
+      }
+    } else if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i + 1] !== '\n') i++;
+    } else if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') depth = Math.max(0, depth - 1);
+    else if (c === ';' && depth === 0) {
+      ifs = 0;
+      operators = 0;
+    } else if ('.+-*!<>=&|'.includes(c)) operators++;
+    else if (c === 'i' && text.startsWith('if', i) && !/\w/.test(text[i - 1] ?? ' ')) {
+      if (!/\w/.test(text[i + 2] ?? ' ')) ifs++;
+    }
+    if (depth + ifs > MAX_NESTING)
+      return { line, message: `expressions are nested more than ${MAX_NESTING} deep` };
+    if (operators > MAX_OPERATORS)
+      return { line, message: `a policy holds more than ${MAX_OPERATORS} operators` };
+  }
+  return undefined;
+}
+
 /** policies/*.cedar: eligibility and auto-approval policies, each named by its @id. */
 export function loadPolicies(files: ConfigFile[], ctx: LoadContext): Policy[] {
   const out: Policy[] = [];
   for (const file of files) {
+    const bad = unstorable(file.text);
+    if (bad) {
+      ctx.issues.error({ file: file.rel, line: 1 }, `the file holds ${bad}`);
+      continue;
+    }
+    const complex = tooComplex(file.text);
+    if (complex) {
+      ctx.issues.error({ file: file.rel, line: complex.line }, complex.message);
+      continue;
+    }
     const check = cedar.checkParsePolicySet({ staticPolicies: file.text });
     if (check.type === 'failure') {
       reportParseErrors(file, check.errors, ctx);

@@ -4,9 +4,10 @@ import type { ConfigFile } from './files.js';
 import { defineFromYaml } from './names.js';
 import { connectorsFile } from './schemas.js';
 import { checkSecrets } from './secrets.js';
-import { YamlSource } from './yaml-source.js';
-import { validate, validateAt } from './zod-issues.js';
+import { type Path, YamlSource } from './yaml-source.js';
+import { formatPath, validate, validateAt } from './zod-issues.js';
 import { connectorModule, ownSettings } from '../connectors/modules.js';
+import { referencesIn, refusedReference } from '../core/secrets.js';
 
 /**
  * The type's own settings against its module's schema. A type declared but not implemented is
@@ -31,13 +32,29 @@ function checkSettings(
   }
 }
 
+/** Every ${VAR} a setting names must be one a connector may read (see refusedReference). */
+function checkReferences(value: unknown, src: YamlSource, path: Path, ctx: LoadContext): void {
+  if (typeof value === 'string') {
+    for (const name of referencesIn(value)) {
+      const refused = refusedReference(name, ctx.envAllow);
+      if (refused) ctx.issues.error(src.place(path), `${formatPath(path)}: refers to ${refused}`);
+    }
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value))
+      checkReferences(v, src, [...path, Array.isArray(value) ? Number(k) : k], ctx);
+  }
+}
+
 /** connectors.yaml: targets and how to reach them; ${VAR} references stay unresolved. */
 export function loadConnectors(file: ConfigFile | undefined, ctx: LoadContext): ConnectorConfig[] {
   if (!file) return [];
   const src = YamlSource.parse(file.rel, file.text, ctx.issues);
   defineFromYaml(ctx.reg.connectors, src, [], 'name', ctx.issues);
   const y = validate(src, connectorsFile, ctx.issues, []);
-  if (src.ok) checkSecrets(src.value, src, [], ctx.issues);
+  if (src.ok) {
+    checkSecrets(src.value, src, [], ctx.issues);
+    checkReferences(src.value, src, [], ctx);
+  }
   if (!y) return [];
   // Settings come from the raw value: validation converts durations, the connector wants the text.
   const raw = (src.value ?? []) as Record<string, unknown>[];

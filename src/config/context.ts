@@ -10,6 +10,8 @@ export interface LoadContext {
   issues: Issues;
   reg: Registry;
   refs: Refs;
+  /** gatehouse.yaml's `secrets.env_allow`: the only variables ${VAR} may name, when given. */
+  envAllow?: string[];
 }
 
 /** Records each stage of a chain written at `path` for resolution against groups and identities. */

@@ -8,6 +8,7 @@ import {
 } from '../core/model.js';
 import type { LoadContext } from './context.js';
 import type { ConfigFile } from './files.js';
+import { unstorable } from './unstorable.js';
 
 export const NAMED_COLUMNS = [
   'id',
@@ -90,7 +91,17 @@ export function loadIdentities(file: ConfigFile | undefined, ctx: LoadContext): 
     ctx.issues.error(at(head.line), `header: column ${repeated[0]} appears twice`);
 
   const out: Identity[] = [];
+  for (const row of all) {
+    const bad = row.cells.map((c, i) => [unstorable(c), i] as const).find(([what]) => what);
+    if (bad) {
+      const column = row === head ? 'header' : (header[bad[1]] ?? `column ${bad[1] + 1}`);
+      ctx.issues.error(at(row.line), `${column}: holds ${bad[0]}`);
+      names.complete = false;
+      row.cells = [];
+    }
+  }
   for (const row of body) {
+    if (row.cells.length === 0) continue;
     if (row.cells.length !== header.length) {
       ctx.issues.error(
         at(row.line),

@@ -1,5 +1,5 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { ConfigError, type Issues } from './issues.js';
 
 export interface ConfigFile {
@@ -28,36 +28,98 @@ const TOP_LEVEL = {
   connectors: 'connectors.yaml',
 } as const;
 
-async function entries(dir: string): Promise<{ name: string; isFile: boolean }[]> {
+const SUB_DIRS: Record<string, string> = { apps: '.yaml', policies: '.cedar' };
+
+type Kind = 'file' | 'dir';
+
+interface Entry {
+  name: string;
+  rel: string;
+  kind: Kind;
+}
+
+/**
+ * Hidden entries are version control (`.git`), editor droppings and Kubernetes ConfigMap internals
+ * (`..data`, `..2024_…`, the targets of every mounted file's symlink); the documented exception
+ * to "no file is ignored".
+ */
+function hidden(name: string): boolean {
+  return name.startsWith('.');
+}
+
+function inside(root: string, path: string): boolean {
+  const r = relative(root, path);
+  return r === '' || (!r.startsWith(`..${sep}`) && r !== '..' && !r.startsWith(sep));
+}
+
+/**
+ * The visible entries of `dir`, symlinks resolved: one that stays inside the configuration
+ * directory is read like the file it points to (a ConfigMap mount is all symlinks), one that
+ * leaves it is an error, since the reviewed directory would no longer be what is applied.
+ */
+async function entries(root: string, dir: string, sub: string, issues: Issues): Promise<Entry[]> {
+  let names: string[];
   try {
-    const list = await readdir(dir, { withFileTypes: true });
-    return list
-      .map((e) => ({ name: e.name, isFile: e.isFile() }))
-      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    names = (await readdir(dir)).sort();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
+  const out: Entry[] = [];
+  for (const name of names) {
+    if (hidden(name)) continue;
+    const rel = sub ? `${sub}/${name}` : name;
+    const path = join(dir, name);
+    const link = await lstat(path);
+    if (link.isSymbolicLink()) {
+      const target = await realpath(path).catch(() => undefined);
+      if (target === undefined) {
+        issues.error({ file: rel, line: 0 }, 'a symbolic link to nothing (its target is missing)');
+        continue;
+      }
+      if (!inside(root, target)) {
+        issues.error(
+          { file: rel, line: 0 },
+          'a symbolic link to outside the configuration directory; only links that stay inside it are followed',
+        );
+        continue;
+      }
+    }
+    const info = link.isSymbolicLink() ? await stat(path) : link;
+    if (info.isFile()) out.push({ name, rel, kind: 'file' });
+    else if (info.isDirectory()) out.push({ name, rel, kind: 'dir' });
+    else issues.error({ file: rel, line: 0 }, 'not a regular file or directory');
+  }
+  return out;
 }
 
 async function read(dir: string, rel: string): Promise<ConfigFile> {
   return { rel, text: await readFile(join(dir, rel), 'utf8') };
 }
 
-/** Files in a sub-directory with the given extension; a near miss (.yml) is reported, not silently skipped. */
-async function listed(
-  dir: string,
-  sub: string,
-  ext: string,
-  issues: Issues,
-): Promise<ConfigFile[]> {
+/** Files of CONFIG.md this version does not read yet: an error all the same, saying why. */
+const NOT_YET = new Set(['integrations.yaml', 'reviews.yaml']);
+
+function unknown(e: Entry, where: string, issues: Issues): void {
+  const yml = e.kind === 'file' && e.name.endsWith('.yml');
+  const hint = yml
+    ? `; the file must be named ${e.name.replace(/\.yml$/, '.yaml')}`
+    : NOT_YET.has(e.rel)
+      ? '; this version of Gatehouse does not read it yet, so it would have no effect'
+      : '';
+  issues.error(
+    { file: e.rel, line: 0 },
+    `unknown ${e.kind === 'dir' ? 'directory' : 'file'} in ${where}${hint}`,
+  );
+}
+
+/** The files of `apps/` or `policies/`; anything else in it is an error naming it. */
+async function listed(root: string, sub: string, issues: Issues): Promise<ConfigFile[]> {
+  const ext = SUB_DIRS[sub]!;
   const out: ConfigFile[] = [];
-  for (const e of await entries(join(dir, sub))) {
-    const rel = `${sub}/${e.name}`;
-    if (e.isFile && e.name.endsWith(ext)) out.push(await read(dir, rel));
-    else if (e.isFile && ext === '.yaml' && e.name.endsWith('.yml')) {
-      issues.warn({ file: rel, line: 0 }, `ignored: only *${ext} files are read in ${sub}/`);
-    }
+  for (const e of await entries(root, join(root, sub), sub, issues)) {
+    if (e.kind === 'file' && e.name.endsWith(ext)) out.push(await read(root, e.rel));
+    else unknown(e, `${sub}/ (only *${ext} files belong there)`, issues);
   }
   return out;
 }
@@ -67,17 +129,19 @@ export async function readConfigFiles(dir: string, issues: Issues): Promise<Conf
   if (!info?.isDirectory()) {
     throw new ConfigError([{ file: dir, line: 0, message: 'not a configuration directory' }]);
   }
-  const top = new Map((await entries(dir)).map((e) => [e.name, e.isFile]));
-  const files: ConfigFiles = {
-    apps: await listed(dir, 'apps', '.yaml', issues),
-    policies: await listed(dir, 'policies', '.cedar', issues),
-  };
-  for (const [key, fileName] of Object.entries(TOP_LEVEL) as [keyof typeof TOP_LEVEL, string][]) {
-    if (top.get(fileName)) files[key] = await read(dir, fileName);
-    const yml = fileName.replace(/\.yaml$/, '.yml');
-    if (yml !== fileName && top.get(yml)) {
-      issues.warn({ file: yml, line: 0 }, `ignored: the file must be named ${fileName}`);
-    }
+  // Symlinks are judged against the real directory, so a directory reached through a link works.
+  const root = await realpath(dir);
+  const files: ConfigFiles = { apps: [], policies: [] };
+  const byName = new Map<string, keyof typeof TOP_LEVEL>(
+    (Object.entries(TOP_LEVEL) as [keyof typeof TOP_LEVEL, string][]).map(([k, n]) => [n, k]),
+  );
+  for (const e of await entries(root, root, '', issues)) {
+    const key = byName.get(e.name);
+    if (key && e.kind === 'file') files[key] = await read(root, e.rel);
+    else if (e.name === 'apps' && e.kind === 'dir') files.apps = await listed(root, 'apps', issues);
+    else if (e.name === 'policies' && e.kind === 'dir')
+      files.policies = await listed(root, 'policies', issues);
+    else unknown(e, 'the configuration directory', issues);
   }
   return files;
 }

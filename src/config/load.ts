@@ -1,4 +1,5 @@
 import type { GovernanceConfig } from '../core/model.js';
+import { checkAccounts } from './accounts.js';
 import { loadApps } from './apps.js';
 import { loadBirthright } from './birthright.js';
 import { loadPolicies } from './cedar-parse.js';
@@ -36,6 +37,7 @@ export async function loadConfigDir(
   const birthright = loadBirthright(files.birthright, entitlements, ctx);
   const policies = loadPolicies(files.policies, ctx);
   resolveRefs(ctx.refs, ctx.reg, issues);
+  checkAccounts({ identities, connectors, apps, entitlements }, ctx);
 
   if (issues.errors.length > 0) throw new ConfigError(sortIssues(issues.errors));
   const config = {

@@ -23,6 +23,18 @@ export const settingsFile = fields({
   revocation_sla: duration.optional(),
   mover: z.enum(['revoke', 'review']).optional(),
   expiry_reminders: z.array(duration).optional(),
+  secrets: fields({
+    env_allow: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^[A-Za-z_*][A-Za-z0-9_*]*$/,
+            'expected an environment variable name, * standing for any characters (PG_TARGET_*)',
+          ),
+      )
+      .optional(),
+  }).optional(),
 });
 export type SettingsFile = z.output<typeof settingsFile>;
 

@@ -39,6 +39,7 @@ export function loadSettings(file: ConfigFile | undefined, ctx: LoadContext): Se
   // Largest first, each once: the order written in the file does not matter.
   if (y.expiry_reminders)
     s.expiryReminders = [...new Set(y.expiry_reminders)].sort((a, b) => b - a);
+  if (y.secrets?.env_allow) ctx.envAllow = y.secrets.env_allow;
   const explicit = y.approval?.fallback_group !== undefined;
   ctx.refs.fallbackGroup = {
     name: s.fallbackGroup,

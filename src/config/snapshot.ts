@@ -4,10 +4,28 @@ import { IDENTITY_KINDS, IDENTITY_STATUSES, type Identity } from '../core/model.
 import type { LoadContext } from './context.js';
 import { Refs } from './crossref.js';
 import { NAMED_COLUMNS, loadIdentities } from './csv.js';
+import { unstorable } from './unstorable.js';
 import { ConfigError, Issues, sortIssues } from './issues.js';
 import { newRegistry } from './names.js';
 
 const NAMED = new Set<string>([...NAMED_COLUMNS, 'attributes']);
+
+/** The first field (name or text value, nested objects included) the store could not hold. */
+function unstorableField(
+  o: Record<string, unknown>,
+  path = '',
+): { field: string; what: string } | undefined {
+  for (const [k, v] of Object.entries(o)) {
+    const field = path ? `${path}.${k}` : k;
+    const what = unstorable(k) ?? (typeof v === 'string' ? unstorable(v) : undefined);
+    if (what) return { field, what };
+    if (typeof v === 'object' && v !== null) {
+      const inner = unstorableField(v as Record<string, unknown>, field);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
 
 /** A JSON snapshot: an array of identity objects (the CSV columns as fields, or an `attributes` object). */
 function fromJson(file: string, text: string, issues: Issues): Identity[] {
@@ -30,6 +48,9 @@ function fromJson(file: string, text: string, issues: Issues): Identity[] {
     const where = { file, line: 0 };
     const label = `identities[${index}]`;
     const o = (raw ?? {}) as Record<string, unknown>;
+    const bad = unstorableField(o);
+    if (bad)
+      return (issues.error(where, `${label}: ${JSON.stringify(bad.field)} holds ${bad.what}`), []);
     const s = (k: string) => (o[k] == null ? '' : String(o[k]));
     if (!s('id')) return (issues.error(where, `${label}: id is required`), []);
     if (!(IDENTITY_KINDS as readonly string[]).includes(s('kind')))

@@ -1,12 +1,34 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { Issues, Place } from './issues.js';
+import { unstorable } from './unstorable.js';
+import { formatPath } from './zod-issues.js';
 
 export type Path = readonly (string | number)[];
+
+/** Configuration has no use for many aliases; a small limit makes an alias bomb a plain error. */
+const MAX_ALIAS_COUNT = 100;
 
 /** The yaml library appends "at line L, column C:" and a source excerpt; the issue already has the line. */
 function plainMessage(message: string): string {
   const first = message.split('\n')[0] ?? message;
   return first.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** The first key or string (depth first) the store could not hold, with its path. */
+function firstUnstorable(value: unknown, path: Path): { path: Path; what: string } | undefined {
+  if (typeof value === 'string') {
+    const what = unstorable(value);
+    return what ? { path, what } : undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const p = [...path, Array.isArray(value) ? Number(k) : k];
+    const what = unstorable(k);
+    if (what) return { path: p, what };
+    const inner = firstUnstorable(v, p);
+    if (inner) return inner;
+  }
+  return undefined;
 }
 
 /** A parsed YAML file that can say on which line any path of its value was written. */
@@ -29,8 +51,26 @@ export class YamlSource {
     for (const w of doc.warnings) {
       issues.warn({ file, line: w.linePos?.[0].line ?? 1 }, plainMessage(w.message));
     }
-    const value: unknown = doc.errors.length === 0 ? doc.toJS() : undefined;
-    return new YamlSource(file, doc, lines, value);
+    let value: unknown;
+    if (doc.errors.length === 0) {
+      try {
+        value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      } catch (e) {
+        // Aliases of aliases expand exponentially ("billion laughs"); the library stops at the limit.
+        if (!(e instanceof ReferenceError)) throw e;
+        issues.error(
+          { file, line: 1 },
+          `too many YAML aliases (*name) expand here; at most ${MAX_ALIAS_COUNT} are allowed`,
+        );
+      }
+    }
+    const source = new YamlSource(file, doc, lines, value);
+    const bad = value === undefined ? undefined : firstUnstorable(value, []);
+    if (bad) {
+      issues.error(source.place(bad.path), `${formatPath(bad.path)}: holds ${bad.what}`);
+      return new YamlSource(file, doc, lines, undefined);
+    }
+    return source;
   }
 
   get ok(): boolean {

@@ -27,3 +27,36 @@ test('a missing or non-text setting is an input error naming the connector and k
   assert.throws(() => resolveSetting('pg', 'url', undefined, {}), /connector pg: url is required/);
   assert.throws(() => resolveSetting('pg', 'url', { a: 1 }, {}), /url must be a string/);
 });
+
+test('a reference can never read Gatehouse own credentials, whatever the environment holds', () => {
+  const env = {
+    DATABASE_URL: 'postgres://gh:storepw@db/gatehouse',
+    GATEHOUSE_API_TOKEN: 'tok-123',
+    GATEHOUSE_SESSION_SECRET: 's',
+    GATEHOUSE_CHECKPOINT_KEY: 'k',
+  };
+  for (const name of Object.keys(env)) {
+    assert.throws(
+      () => resolveSetting('pg', 'url', `https://evil.test/?t=\${${name}}`, env),
+      (e: Error) => {
+        assert.ok(e instanceof InputError);
+        assert.equal(e.code, 'reference_refused');
+        assert.match(e.message, new RegExp(`refers to \\$\\{${name}\\} is one of Gatehouse's own`));
+        assert.ok(!/storepw|tok-123/.test(e.message));
+        return true;
+      },
+    );
+  }
+});
+
+test('with an allow-list, only the variables it names may be read', () => {
+  const env = { PG_TARGET_URL: 'postgres://a@h/x', HOME: '/root' };
+  assert.equal(
+    resolveSetting('pg', 'url', '${PG_TARGET_URL}', env, ['PG_TARGET_*']),
+    env.PG_TARGET_URL,
+  );
+  assert.throws(
+    () => resolveSetting('pg', 'url', 'x${HOME}', env, ['PG_TARGET_*']),
+    /connector pg: url refers to \$\{HOME\} is not in secrets\.env_allow of gatehouse\.yaml/,
+  );
+});

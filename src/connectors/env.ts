@@ -1,4 +1,5 @@
 import { InputError } from '../core/errors.js';
+import { refusedReference } from '../core/secrets.js';
 
 const REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
@@ -11,18 +12,32 @@ export function resolveSetting(
   key: string,
   value: unknown,
   env: Record<string, string | undefined>,
+  allow?: readonly string[],
 ): string {
   if (value === undefined || value === null || value === '') {
-    throw new InputError(`connector ${connector}: ${key} is required`);
+    throw new InputError(`connector ${connector}: ${key} is required`, {
+      code: 'setting_required',
+      field: key,
+    });
   }
   if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-    throw new InputError(`connector ${connector}: ${key} must be a string`);
+    throw new InputError(`connector ${connector}: ${key} must be a string`, {
+      code: 'invalid_setting',
+      field: key,
+    });
   }
   return String(value).replace(REF, (_ref, name: string) => {
+    const refused = refusedReference(name, allow);
+    if (refused)
+      throw new InputError(`connector ${connector}: ${key} refers to ${refused}`, {
+        code: 'reference_refused',
+        field: key,
+      });
     const resolved = env[name];
     if (resolved === undefined) {
       throw new InputError(
         `connector ${connector}: ${key} refers to \${${name}}, which is not set`,
+        { code: 'reference_unset', field: key },
       );
     }
     return resolved;

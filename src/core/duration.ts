@@ -8,10 +8,24 @@ export function parseDuration(text: string, what = 'duration'): number {
   if (!m || Number(m[1]) <= 0) {
     throw new InputError(
       `${what}: "${text}" is not a duration (use a positive number with s, m, h, d or w, e.g. 8h or 90d)`,
+      { code: 'invalid_duration', field: what.replace(/^--/, '') },
     );
   }
-  return Number(m[1]) * UNITS[m[2]!]!;
+  const seconds = Number(m[1]) * UNITS[m[2]!]!;
+  if (seconds > MAX_DURATION_SECONDS) {
+    throw new InputError(
+      `${what}: "${text}" is too long (at most ${MAX_DURATION_SECONDS / 86400}d, about 68 years)`,
+      { code: 'duration_too_long', field: what.replace(/^--/, '') },
+    );
+  }
+  return seconds;
 }
+
+/**
+ * Durations are stored as 32-bit seconds; a longer one would overflow the column (and a date
+ * that far out is no expiry at all). 24855 days is the last whole day below 2^31 seconds.
+ */
+export const MAX_DURATION_SECONDS = 24855 * 86400;
 
 export function formatDuration(seconds: number): string {
   // Days, not weeks: configuration is written in days (7d, 90d), so messages echo it that way.

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Sql } from '../core/sql.js';
+import { secretsIn } from '../core/secrets.js';
 import { acquireLock } from './lock.js';
 import { migrate } from './migrate.js';
 import { pgliteSql } from './pglite-sql.js';
@@ -29,7 +30,7 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
     // An idle connection the server drops (restart, failover) must not end the process: the pool
     // discards it and the next query connects afresh.
     pool.on('error', () => undefined);
-    const sql = pgSql(pool);
+    const sql = pgSql(pool, secretsIn(opts.databaseUrl));
     await migrate(sql);
     return {
       sql,

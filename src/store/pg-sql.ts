@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Sql } from '../core/sql.js';
+import { scrubbedError } from './scrub-error.js';
 
 // timestamptz and bigint come back as strings; the core converts where it needs to, the same
 // way it does for PGlite, so one dialect and one shape of row serve both stores.
@@ -7,10 +8,12 @@ pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v));
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 pg.types.setTypeParser(pg.types.builtins.FLOAT8, (v) => Number(v));
 
-function clientSql(client: pg.PoolClient): Sql {
+function clientSql(client: pg.PoolClient, known: string[]): Sql {
   return {
     async query<T>(text: string, params?: unknown[]) {
-      const r = await client.query(text, params);
+      const r = await client.query(text, params).catch((e: unknown) => {
+        throw scrubbedError(e, known);
+      });
       return r.rows as T[];
     },
     async transaction<T>(fn: (tx: Sql) => Promise<T>) {
@@ -19,17 +22,22 @@ function clientSql(client: pg.PoolClient): Sql {
   };
 }
 
-export function pgSql(pool: pg.Pool): Sql {
+/** `known`: secret values (the store URL's password) to scrub from errors beside the patterns. */
+export function pgSql(pool: pg.Pool, known: string[] = []): Sql {
   return {
     async query<T>(text: string, params?: unknown[]) {
-      const r = await pool.query(text, params);
+      const r = await pool.query(text, params).catch((e: unknown) => {
+        throw scrubbedError(e, known);
+      });
       return r.rows as T[];
     },
     async transaction<T>(fn: (tx: Sql) => Promise<T>) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((e: unknown) => {
+        throw scrubbedError(e, known);
+      });
       try {
         await client.query('BEGIN');
-        const result = await fn(clientSql(client));
+        const result = await fn(clientSql(client, known));
         await client.query('COMMIT');
         return result;
       } catch (e) {

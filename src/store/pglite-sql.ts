@@ -1,12 +1,15 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Sql } from '../core/sql.js';
+import { scrubbedError } from './scrub-error.js';
 
 type Queryable = Pick<PGlite, 'query'> | Transaction;
 
 function wrap(q: Queryable, inTx: boolean, db: PGlite): Sql {
   return {
     async query<T>(text: string, params?: unknown[]) {
-      const r = await q.query<T>(text, params as unknown[]);
+      const r = await q.query<T>(text, params as unknown[]).catch((e: unknown) => {
+        throw scrubbedError(e);
+      });
       return r.rows;
     },
     async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {

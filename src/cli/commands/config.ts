@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { formatIssue, loadConfigDir } from '../../config/load.js';
 import { positional } from '../args.js';
 import { type Command } from '../command.js';
-import { table } from '../format.js';
+import { printable, table } from '../format.js';
 
 export const validate: Command = {
   name: 'validate',
@@ -22,7 +22,7 @@ export const validate: Command = {
       policies: config.policies.length,
       connectors: config.connectors.length,
     };
-    for (const w of warnings) r.io.stderr(`warning: ${formatIssue(w)}`);
+    for (const w of warnings) r.io.stderr(`warning: ${printable(formatIssue(w))}`);
     return {
       json: { ok: true, counts, warnings },
       text: `ok: ${Object.entries(counts)
@@ -40,7 +40,7 @@ export const apply: Command = {
   async run(r) {
     const dir = resolve(r.env.cwd, positional(r.args, 1, 'DIR: the configuration directory'));
     const { config, warnings } = await loadConfigDir(dir);
-    for (const w of warnings) r.io.stderr(`warning: ${formatIssue(w)}`);
+    for (const w of warnings) r.io.stderr(`warning: ${printable(formatIssue(w))}`);
     const dryRun = r.args.values['dry-run'] === true;
     const as = typeof r.args.values.as === 'string' ? r.args.values.as : 'config:apply';
     const result = await r.app.apply(config, as, dryRun);

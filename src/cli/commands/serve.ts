@@ -61,6 +61,19 @@ export function portOf(value: string | undefined, fallback: number): number {
   return n;
 }
 
+/** setInterval takes a signed 32-bit count of milliseconds; beyond it Node fires every millisecond. */
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+export function intervalOf(value: string | undefined): number {
+  const seconds = parseDuration(value ?? '30s', '--interval');
+  if (seconds > MAX_TIMER_SECONDS)
+    throw new InputError(
+      `--interval: "${value}" is too long (at most ${Math.floor(MAX_TIMER_SECONDS / 86400)}d, a timer's limit)`,
+      { code: 'interval_too_long', field: 'interval' },
+    );
+  return seconds;
+}
+
 export const serve: Command = {
   name: 'serve',
   usage: 'serve [--port 8080] [--interval 30s]',
@@ -72,7 +85,7 @@ export const serve: Command = {
       r.io,
       r.env.env,
       portOf(str(r.args, 'port'), 8080),
-      parseDuration(str(r.args, 'interval') ?? '30s', '--interval'),
+      intervalOf(str(r.args, 'interval')),
     );
   },
 };

@@ -6,6 +6,7 @@ import { addSeconds } from '../duration.js';
 import type { Sql } from '../sql.js';
 import { APPLY, REVOKE, type GrantRow } from './grants.js';
 import { TargetError } from '../errors.js';
+import { accountRefusal, governedTargets, sharersQuery } from './account-guard.js';
 import type { Job } from '../jobs/queue.js';
 import type { Failure, JobHandler } from '../jobs/runtime.js';
 import { toEntitlement } from '../catalog/rows.js';
@@ -64,10 +65,32 @@ async function grantOf(d: WorkerDeps, job: Job, forUpdate = false, tx: Sql = d.s
   return g;
 }
 
+/**
+ * An account that is itself a governed role, or that another identity maps to, would pass this
+ * grant on to people Gatehouse never decided for: refuse it, permanently, before the target sees it.
+ */
+async function refuseSharedAccount(
+  d: WorkerDeps,
+  g: GrantRow,
+  connector: string,
+  account: string,
+): Promise<void> {
+  const q = sharersQuery(account, d.catalog.connectors.get(connector));
+  const refusal = accountRefusal({
+    identity: g.identity,
+    account,
+    connector,
+    governed: governedTargets(connector, d.catalog.apps.values(), d.catalog.entitlements.values()),
+    sharers: (await d.sql.query<{ id: string }>(q.text, q.params)).map((r) => r.id),
+  });
+  if (refusal) throw new TargetError(refusal, { code: 'account_conflict', retryable: false });
+}
+
 /** Applies the access, then reads the target back: only a verified change counts. */
 async function performApply(d: WorkerDeps, job: Job): Promise<void> {
   const g = await grantOf(d, job);
   const { connector: name, ref } = await accessRef(d, g);
+  await refuseSharedAccount(d, g, name, ref.account);
   const connector = await d.connectors.get(name);
   await connector.apply(ref);
   if (!(await connector.readBack(ref)))

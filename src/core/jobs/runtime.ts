@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { addSeconds } from '../duration.js';
 import { TargetError } from '../errors.js';
+import { scrubSecrets } from '../secrets.js';
 import type { Sql } from '../sql.js';
 import { type Job, completeJob, failJob, leaseBatch, renewLeases, retryJob } from './queue.js';
 
@@ -374,7 +375,8 @@ export class JobRuntime {
       return;
     }
     const e = outcome.error;
-    const error = e instanceof Error ? e.message : String(e);
+    // The message reaches the job row, the grant's failure field and the audit: never a secret.
+    const error = scrubSecrets(e instanceof Error ? e.message : String(e));
     const permanent = e instanceof TargetError && !e.retryable;
     const policy = h?.retry ?? { maxAttempts: 1, backoffSeconds: () => 0 };
     const final =
