@@ -384,6 +384,12 @@ function server(
     query: async (text, params) => {
       const client = await pool.connect();
       let broken: Error | undefined;
+      // A connection lost while checked out is also emitted as an 'error' event, which the pool
+      // only listens for on idle clients: unheard, it would crash the process.
+      const lost = (e: Error) => {
+        broken = e;
+      };
+      client.on('error', lost);
       try {
         return (await client.query<Record<string, unknown>>(text, params)).rows;
       } catch (e) {
@@ -394,6 +400,7 @@ function server(
         }
         throw e;
       } finally {
+        client.off('error', lost);
         client.release(broken);
       }
     },

@@ -1,0 +1,281 @@
+/**
+ * Provisioning and expiry throughput against a real PostgreSQL target, beside the same GRANT and
+ * REVOKE statements issued directly through one connection in the same run (issue 6's targets).
+ *
+ *   npm run bench:lifecycle                       (store: PGlite; target: the local server)
+ *   DATABASE_URL=postgres://… npm run bench:lifecycle   (store on the server too)
+ *   BENCH_PROVISION=10000 BENCH_EXPIRE=100000     (sizes; the defaults)
+ *
+ * The target is a database of its own on the server (BENCH_TARGET_URL, default the local one),
+ * created and dropped by the run. Accounts exist in the target before each phase, so both sides
+ * do the same work: one membership change per grant. Gatehouse also reads every change back and
+ * records it (grant state, audit event, job outcome); the baseline does neither.
+ *
+ * Grants and their jobs are seeded with SQL and the queue's own enqueue (not the request path):
+ * what is measured is the runtime, from due work to verified change. Statistics are left as they
+ * were when the tables were small (no ANALYZE), as on a store without autovacuum.
+ */
+import '../v8-flags.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { gatehouse } from '../app/gatehouse.js';
+import { loadConfigDir } from '../config/load.js';
+import { connectorSource } from '../connectors/registry.js';
+import { ident } from '../connectors/postgres.js';
+import { CatalogCache } from '../core/catalog/catalog.js';
+import { systemClock } from '../core/clock.js';
+import { APPLY, enqueueGrantJob } from '../core/grants/grants.js';
+import type { Sql } from '../core/sql.js';
+import { testStore, withDb } from '../store/test-store.js';
+
+const PROVISION = Number(process.env.BENCH_PROVISION ?? 10_000);
+const EXPIRE = Number(process.env.BENCH_EXPIRE ?? 100_000);
+const SERVER = process.env.BENCH_TARGET_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+// Roles are cluster-wide on a server: every name the run creates carries its pid, and is dropped.
+const TAG = `ghb${process.pid}`;
+const ROLES = [0, 1, 2, 3].map((i) => `${TAG}_role${i}`);
+const ENT_OF_ROLE: Record<string, string> = Object.fromEntries(
+  ROLES.map((r, i) => [r, `bench:e${i}`]),
+);
+const acct = (phase: string) => `${TAG}${phase}`;
+
+interface Pair {
+  account: string;
+  role: string;
+}
+
+const pairs = (prefix: string, n: number): Pair[] =>
+  Array.from({ length: n }, (_, i) => ({
+    account: `${prefix}${i}`,
+    role: ROLES[i % ROLES.length]!,
+  }));
+
+const rate = (n: number, ms: number) => (n / ms) * 1000;
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+
+/** Accounts as login-less roles, created in bulk inside the target. */
+async function createAccounts(target: pg.Client, prefix: string, n: number): Promise<void> {
+  await target.query(
+    `DO $$ BEGIN FOR i IN 0..${n - 1} LOOP EXECUTE format('CREATE ROLE %I NOLOGIN', '${prefix}' || i); END LOOP; END $$`,
+  );
+}
+
+async function grantAll(target: pg.Client, ps: Pair[]): Promise<void> {
+  for (let i = 0; i < ps.length; i += 1000) {
+    const chunk = ps.slice(i, i + 1000);
+    await target.query(chunk.map((p) => `GRANT ${ident(p.role)} TO ${ident(p.account)}`).join(';'));
+  }
+}
+
+/** The baseline: one statement per change, one connection, no read-back, no bookkeeping. */
+async function direct(target: pg.Client, ps: Pair[], verb: 'GRANT' | 'REVOKE'): Promise<number> {
+  const t = performance.now();
+  for (const p of ps)
+    await target.query(
+      verb === 'GRANT'
+        ? `GRANT ${ident(p.role)} TO ${ident(p.account)}`
+        : `REVOKE ${ident(p.role)} FROM ${ident(p.account)}`,
+    );
+  return performance.now() - t;
+}
+
+async function seedIdentities(sql: Sql, prefix: string, n: number): Promise<void> {
+  await sql.query(
+    `INSERT INTO identities (id, kind, status, display_name, department, title, manager, owner, attributes, source, created_at, updated_at)
+     SELECT $2 || g, 'human', 'active', '', 'bench', 'bench', '', '', '{}', 'bench', now(), now()
+       FROM generate_series(0, $1::int - 1) g`,
+    [n, prefix],
+  );
+}
+
+/** Grants of one state for the pairs; `expires` makes them active and due at that instant. */
+async function seedGrants(sql: Sql, ps: Pair[], state: 'provisioning' | 'active', expires?: Date) {
+  for (let i = 0; i < ps.length; i += 5000) {
+    const chunk = ps.slice(i, i + 5000);
+    await sql.query(
+      `INSERT INTO grants (id, identity, entitlement, app, owner, trigger, state, duration, created_at, granted_at, expires_at, verified_at)
+       SELECT 'grt_bench_' || x.account, x.account, e.id, e.app, x.account, 'request', $3, 86400, now(),
+              $4::timestamptz, $4::timestamptz, $4::timestamptz
+         FROM unnest($1::text[], $2::text[]) AS x(account, ent) JOIN entitlements e ON e.id = x.ent`,
+      [chunk.map((p) => p.account), chunk.map((p) => ENT_OF_ROLE[p.role]), state, expires ?? null],
+    );
+  }
+}
+
+async function main() {
+  const admin = new pg.Client({ connectionString: SERVER });
+  await admin.connect();
+  const targetDb = `gatehouse_bench_target_${process.pid}`;
+  await admin.query(`CREATE DATABASE ${targetDb}`);
+  const targetUrl = withDb(SERVER, targetDb);
+  const target = new pg.Client({ connectionString: targetUrl });
+  await target.connect();
+  const store = await testStore();
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  try {
+    for (const r of ROLES) await target.query(`CREATE ROLE ${ident(r)} NOLOGIN`);
+    writeConfig(join(dir, 'config'));
+    const { config } = await loadConfigDir(join(dir, 'config'));
+    const catalog = new CatalogCache();
+    const connectors = connectorSource(
+      (name) =>
+        store.sql
+          .query<{ name: string; type: string; settings: Record<string, unknown> }>(
+            'SELECT name, type, settings FROM connectors WHERE name = $1',
+            [name],
+          )
+          .then((r) => r[0]),
+      { env: { BENCH_TARGET_DB: targetUrl }, dataDir: dir },
+    );
+    const app = gatehouse({
+      sql: store.sql,
+      clock: systemClock,
+      catalog,
+      connectors,
+      workerId: 'bench',
+    });
+    await app.apply(config, 'bench', false);
+    const lines: string[] = [];
+    const say = (s: string) => {
+      console.log(s);
+      lines.push(s);
+    };
+    say(`store: ${store.kind}; target: PostgreSQL server database ${targetDb}`);
+
+    // Provisioning: N approved grants, each with its apply job, due now.
+    {
+      const base = pairs(acct('bp'), PROVISION);
+      await createAccounts(target, acct('bp'), PROVISION);
+      const baseMs = await direct(target, base, 'GRANT');
+      await direct(target, base, 'REVOKE');
+      const ps = pairs(acct('gp'), PROVISION);
+      await createAccounts(target, acct('gp'), PROVISION);
+      await seedIdentities(store.sql, acct('gp'), PROVISION);
+      await seedGrants(store.sql, ps, 'provisioning');
+      const now = new Date();
+      for (let i = 0; i < ps.length; i += 1000)
+        await store.sql.transaction(async (tx) => {
+          for (const p of ps.slice(i, i + 1000))
+            await enqueueGrantJob(
+              tx,
+              now,
+              { id: `grt_bench_${p.account}`, app: ENT_OF_ROLE[p.role]!.split(':')[0]! },
+              APPLY,
+            );
+        });
+      const start = Date.now();
+      const t = performance.now();
+      const r = await app.sweep();
+      const ms = performance.now() - t;
+      const [done] = await store.sql.query<{ n: number | string }>(
+        `SELECT count(*) AS n FROM grants WHERE id LIKE 'grt\\_bench\\_' || $1 || '%' AND state = 'active'`,
+        [acct('gp')],
+      );
+      const times = (
+        await store.sql.query<{ at: Date }>(
+          `SELECT granted_at AS at FROM grants WHERE id LIKE 'grt\\_bench\\_' || $1 || '%' AND state = 'active' ORDER BY granted_at`,
+          [acct('gp')],
+        )
+      ).map((x) => x.at.getTime());
+      const { first, last } = tenths(times, start);
+      say(
+        `provision ${PROVISION}: ${Number(done?.n)} active and verified in ${(ms / 1000).toFixed(1)} s = ${rate(PROVISION, ms).toFixed(0)}/s; ` +
+          `baseline GRANT direct ${rate(PROVISION, baseMs).toFixed(0)}/s; ratio ${((rate(PROVISION, ms) / rate(PROVISION, baseMs)) * 100).toFixed(1)} % (target ≥ 25 %); ` +
+          `first 10 % ${first.toFixed(0)}/s, last 10 % ${last.toFixed(0)}/s; failed attempts ${r.jobs_failed}`,
+      );
+    }
+
+    // Expiry: N active grants whose memberships are in the target, all due at one instant.
+    {
+      const base = pairs(acct('be'), EXPIRE);
+      await createAccounts(target, acct('be'), EXPIRE);
+      await grantAll(target, base);
+      const baseMs = await direct(target, base, 'REVOKE');
+      const ps = pairs(acct('ge'), EXPIRE);
+      await createAccounts(target, acct('ge'), EXPIRE);
+      await grantAll(target, ps);
+      await seedIdentities(store.sql, acct('ge'), EXPIRE);
+      const due = new Date();
+      await seedGrants(store.sql, ps, 'active', due);
+      const start = Date.now();
+      const t = performance.now();
+      const r = await app.sweep();
+      const ms = performance.now() - t;
+      const lat = (
+        await store.sql.query<{ s: number; at: Date }>(
+          `SELECT revocation_latency_seconds AS s, revoked_at AS at FROM grants
+            WHERE id LIKE 'grt\\_bench\\_' || $1 || '%' AND state = 'revoked' ORDER BY revoked_at`,
+          [acct('ge')],
+        )
+      ).map((x) => ({ s: Number(x.s), at: x.at.getTime() }));
+      const [left] = await target
+        .query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname LIKE $1 || '%'`,
+          [acct('ge')],
+        )
+        .then((q) => q.rows);
+      const { first, last } = tenths(
+        lat.map((x) => x.at),
+        start,
+      );
+      say(
+        `expire ${EXPIRE}: ${lat.length} revoked and verified in ${(ms / 1000).toFixed(1)} s = ${rate(EXPIRE, ms).toFixed(0)}/s ` +
+          `(memberships left in the target: ${left?.n}); baseline REVOKE direct ${rate(EXPIRE, baseMs).toFixed(0)}/s; ` +
+          `ratio ${((rate(EXPIRE, ms) / rate(EXPIRE, baseMs)) * 100).toFixed(1)} % (target ≥ 25 %); ` +
+          `revocation latency p50 ${pct(
+            lat.map((x) => x.s),
+            50,
+          ).toFixed(1)} s, p95 ${pct(
+            lat.map((x) => x.s),
+            95,
+          ).toFixed(1)} s (target < 300 s); ` +
+          `first 10 % ${first.toFixed(0)}/s, last 10 % ${last.toFixed(0)}/s; expired ${r.expired}, failed attempts ${r.jobs_failed}`,
+      );
+    }
+    await connectors.closeAll();
+  } finally {
+    await target.end();
+    await store.close();
+    await admin.query(`DROP DATABASE IF EXISTS ${targetDb} WITH (FORCE)`);
+    // Roles are cluster-wide: drop the benchmark's accounts too.
+    await admin.query(
+      `DO $$ DECLARE r text; BEGIN FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE '${TAG}%' LOOP EXECUTE format('DROP ROLE %I', r); END LOOP; END $$`,
+    );
+    await admin.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One app on the benchmark's target database, one entitlement per role, nothing to decide. */
+function writeConfig(d: string): void {
+  mkdirSync(join(d, 'apps'), { recursive: true });
+  writeFileSync(join(d, 'groups.yaml'), '- id: governance\n  members: []\n');
+  writeFileSync(
+    join(d, 'connectors.yaml'),
+    '- name: bench-db\n  type: postgres\n  url: ${BENCH_TARGET_DB}\n  max_connections: 8\n',
+  );
+  writeFileSync(
+    join(d, 'apps', 'bench.yaml'),
+    ['id: bench', 'risk: low', 'owner: owner@bench.test', 'connector: bench-db', 'entitlements:']
+      .concat(ROLES.flatMap((r, i) => [`  - id: bench:e${i}`, `    target: { role: ${r} }`]))
+      .join('\n') + '\n',
+  );
+}
+
+/** Changes per second over the first and the last tenth of the completion times. */
+function tenths(times: number[], start: number): { first: number; last: number } {
+  const n = Math.max(1, Math.floor(times.length / 10));
+  return {
+    first: rate(n, times[n - 1]! - start),
+    last: rate(n, times[times.length - 1]! - times[times.length - 1 - n]!),
+  };
+}
+
+await main();
