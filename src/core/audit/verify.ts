@@ -36,7 +36,7 @@ export async function verifyAudit(sql: Sql): Promise<VerifyResult> {
   return { ...result, head: await readHead(sql) };
 }
 
-export async function readHead(sql: Sql): Promise<AuditHead> {
+async function readHead(sql: Sql): Promise<AuditHead> {
   const head = await one<{ seq: number | string; hash: string }>(
     sql,
     'SELECT seq, hash FROM audit_head WHERE id = 1',
