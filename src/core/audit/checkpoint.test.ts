@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import type { Sql } from '../sql.js';
-import { InputError } from '../errors.js';
+import { ConflictError, InputError } from '../errors.js';
 import { testStore, type TestStore } from '../../store/test-store.js';
 import { appendAudit, eventHash, type AuditEvent } from './chain.js';
 import { toEvent, type AuditRow, AUDIT_COLUMNS } from './rows.js';
@@ -249,7 +249,7 @@ test('a checkpoint of a broken chain is refused', async () => {
       await tx.query(`UPDATE audit_events SET actor = 'mallory' WHERE seq = 2`);
     });
     await assert.rejects(takeCheckpoint(sql, at(9), SIGNER), (e: unknown) => {
-      assert.ok(e instanceof InputError);
+      assert.ok(e instanceof ConflictError);
       assert.equal(e.code, 'audit_chain_broken');
       assert.match(e.message, /broken at event 2/);
       return true;

@@ -6,7 +6,7 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { InputError } from '../errors.js';
+import { ConflictError, InputError } from '../errors.js';
 import type { Sql } from '../sql.js';
 import { one } from '../sql.js';
 import { canonical } from './chain.js';
@@ -101,7 +101,7 @@ export async function takeCheckpoint(
 ): Promise<Checkpoint> {
   const result = await verifyAudit(sql);
   if (!result.ok) {
-    throw new InputError(
+    throw new ConflictError(
       `the audit chain is broken at event ${result.first_bad} (${result.reason}); a checkpoint would anchor a tampered log`,
       { code: 'audit_chain_broken' },
     );
