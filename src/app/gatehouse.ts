@@ -1,4 +1,10 @@
 import { actOnRequest } from '../core/approvals/act.js';
+import {
+  type Checkpoint,
+  type CheckpointSigner,
+  takeCheckpoint,
+  verifyWithCheckpoint,
+} from '../core/audit/checkpoint.js';
 import { exportAudit } from '../core/audit/export.js';
 import { traceAudit } from '../core/audit/trace.js';
 import { verifyAudit } from '../core/audit/verify.js';
@@ -163,6 +169,8 @@ export function gatehouse(d: GatehouseDeps) {
     identities: (page?: PageInput) => listIdentities(d.sql, page),
     identity: (id: string) => identityView(d.sql, id),
     auditVerify: () => verifyAudit(d.sql),
+    auditVerifyCheckpoint: (checkpoint: Checkpoint) => verifyWithCheckpoint(d.sql, checkpoint),
+    auditCheckpoint: (signer: CheckpointSigner) => takeCheckpoint(d.sql, now(), signer),
     auditTrace: (id: string) => traceAudit(d.sql, id),
     auditExport: (since: Date | undefined, write: (line: string) => void) =>
       exportAudit(d.sql, since, write),

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -153,6 +154,33 @@ test('a lock left by a dead process on this host is taken over', () => {
   }
 });
 
+test('a takeover left half-done by a crashed process does not block the next one', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-lock-'));
+  try {
+    const pid = deadPid();
+    const stale = JSON.stringify({ pid, host: hostname(), command: 'crashed', since: 'then' });
+    writeFileSync(lockFile(dir), stale);
+    // The token a taker claims for exactly this stale lock, written by one that died holding it.
+    const token = `${lockFile(dir)}.takeover-${createHash('sha256').update(stale).digest('hex').slice(0, 16)}`;
+    writeFileSync(
+      token,
+      JSON.stringify({ pid, host: hostname(), command: 'taker', since: 'then' }),
+    );
+    const release = acquireLock(dir, 'gatehouse sweep');
+    try {
+      assert.equal(
+        (JSON.parse(readFileSync(lockFile(dir), 'utf8')) as { pid: number }).pid,
+        process.pid,
+      );
+      assert.deepEqual(readdirSync(dir), ['gatehouse.lock']);
+    } finally {
+      release();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a lock held from another host is never taken over, since its process cannot be checked', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-lock-'));
   try {
@@ -195,5 +223,97 @@ test('release removes the lock file and lets the next opener in', () => {
     assert.equal(existsSync(lockFile(dir)), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * Racers that each take the lock of the directory named on a stdin line, as close to the same
+ * instant as they can, and answer `held` or `locked`. A racer keeps what it holds until it exits,
+ * so a later racer can never legitimately take it over.
+ */
+function racer(): ChildProcess & { answers: string[]; waiting?: () => void } {
+  const code = `
+    import { createInterface } from 'node:readline';
+    import { acquireLock } from ${JSON.stringify(LOCK_MODULE)};
+    createInterface({ input: process.stdin }).on('line', (line) => {
+      const { dir, go } = JSON.parse(line);
+      while (Date.now() < go) {} // line up with the other racers
+      let answer;
+      try {
+        acquireLock(dir, 'racer');
+        answer = 'held';
+      } catch (e) {
+        answer = e.kind === 'locked' ? 'locked' : 'error: ' + e.message;
+      }
+      process.stdout.write(answer + '\\n');
+    });
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  }) as ChildProcess & { answers: string[]; waiting?: () => void };
+  child.answers = [];
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop()!;
+    child.answers.push(...lines);
+    child.waiting?.();
+  });
+  return child;
+}
+
+test('of several processes taking over one stale lock at once, exactly one holds it', async () => {
+  const racers = Array.from({ length: 6 }, racer);
+  const dirs: string[] = [];
+  try {
+    const pid = deadPid();
+    for (let round = 0; round < 100; round++) {
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-lock-race-'));
+      dirs.push(dir);
+      writeFileSync(
+        lockFile(dir),
+        JSON.stringify({
+          pid,
+          host: hostname(),
+          command: 'crashed',
+          since: '2026-01-01T00:00:00Z',
+        }),
+      );
+      const go = Date.now() + 30;
+      const answers = await Promise.all(
+        racers.map(
+          (r) =>
+            new Promise<string>((resolve) => {
+              const want = round + 1;
+              r.waiting = () => {
+                if (r.answers.length >= want) resolve(r.answers[round]!);
+              };
+              r.stdin!.write(`${JSON.stringify({ dir, go })}\n`);
+              r.waiting();
+            }),
+        ),
+      );
+      const held = answers.filter((a) => a === 'held').length;
+      assert.deepEqual(
+        answers.filter((a) => a !== 'held' && a !== 'locked'),
+        [],
+        'every loser is told the store is locked',
+      );
+      assert.equal(held, 1, `round ${round}: exactly one holder (${answers.join(', ')})`);
+      const holder = JSON.parse(readFileSync(lockFile(dir), 'utf8')) as { pid: number };
+      const winner = racers[answers.indexOf('held')]!;
+      assert.equal(holder.pid, winner.pid, 'the lock file names the racer that holds it');
+      assert.deepEqual(readdirSync(dir), ['gatehouse.lock'], 'no takeover token is left behind');
+    }
+  } finally {
+    await Promise.all(
+      racers.map(async (r) => {
+        const exited = new Promise((done) => r.once('exit', done));
+        r.stdin!.end();
+        await exited;
+      }),
+    );
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -65,10 +65,27 @@ export async function migrate(sql: Sql): Promise<number> {
   return applied;
 }
 
-/** Our migrations use no dollar-quoting, so statements split on semicolons at line ends. */
+/**
+ * Statements end with a semicolon at the end of a line, except inside a dollar-quoted body (a
+ * PL/pgSQL function), whose own statements end the same way. Whole-line comments outside such a
+ * body are dropped.
+ */
 function splitStatements(text: string): string[] {
-  return text
-    .split(/;\s*$/m)
-    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
-    .filter((s) => s.length > 0);
+  const statements: string[] = [];
+  let current: string[] = [];
+  let quote: string | undefined;
+  for (const line of text.split('\n')) {
+    if (quote === undefined && /^\s*--/.test(line)) continue;
+    current.push(line);
+    for (const [tag] of line.matchAll(/\$[A-Za-z_]*\$/g)) {
+      if (quote === undefined) quote = tag;
+      else if (quote === tag) quote = undefined;
+    }
+    if (quote === undefined && /;\s*$/.test(line)) {
+      statements.push(current.join('\n').replace(/;\s*$/, '').trim());
+      current = [];
+    }
+  }
+  statements.push(current.join('\n').trim());
+  return statements.filter((s) => s.length > 0);
 }

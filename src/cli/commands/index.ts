@@ -1,5 +1,5 @@
 import type { Command } from '../command.js';
-import { auditExport, auditTrace, auditVerify, report } from './audit.js';
+import { auditCheckpoint, auditExport, auditTrace, auditVerify, report } from './audit.js';
 import { apply, validate } from './config.js';
 import { demo } from './demo.js';
 import { grants, grantsRetry, letExpire, revoke, sweep } from './grants.js';
@@ -29,6 +29,7 @@ export const COMMANDS: Command[] = [
   letExpire,
   sweep,
   auditVerify,
+  auditCheckpoint,
   auditTrace,
   auditExport,
   report,

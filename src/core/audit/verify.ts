@@ -3,9 +3,23 @@ import { one } from '../sql.js';
 import { eventHash } from './chain.js';
 import { AUDIT_BATCH, AUDIT_COLUMNS, type AuditRow, toEvent } from './rows.js';
 
+/** Where the chain ends: the value to keep outside Gatehouse (a checkpoint signs it). */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
 export type VerifyResult =
-  | { ok: true; events: number }
-  /** events: how many events, from the start, were read and found intact before first_bad. */
+  /** head: the last event verified, so a value read here is one the chain vouches for. */
+  | { ok: true; events: number; head: AuditHead }
+  /**
+   * events: how many events, from the start, were read and found intact before first_bad;
+   * head: what audit_head records, for the report.
+   */
+  | { ok: false; events: number; first_bad: number; reason: string; head: AuditHead };
+
+type ChainCheck =
+  | { ok: true; events: number; head: AuditHead }
   | { ok: false; events: number; first_bad: number; reason: string };
 
 /** The prev_hash of event 1: the value 001_core.sql seeds audit_head with. */
@@ -17,9 +31,24 @@ const GENESIS = 'genesis';
  * after the events can only find it at or past the last event read.
  */
 export async function verifyAudit(sql: Sql): Promise<VerifyResult> {
+  const result = await checkChain(sql);
+  if (result.ok) return result;
+  return { ...result, head: await readHead(sql) };
+}
+
+async function readHead(sql: Sql): Promise<AuditHead> {
+  const head = await one<{ seq: number | string; hash: string }>(
+    sql,
+    'SELECT seq, hash FROM audit_head WHERE id = 1',
+  );
+  if (!head) throw new Error('audit_head row missing: the store was not migrated');
+  return { seq: Number(head.seq), hash: head.hash };
+}
+
+async function checkChain(sql: Sql): Promise<ChainCheck> {
   let last = { seq: 0, hash: GENESIS };
   let events = 0;
-  const bad = (first_bad: number, reason: string): VerifyResult => ({
+  const bad = (first_bad: number, reason: string): ChainCheck => ({
     ok: false,
     events,
     first_bad,
@@ -65,14 +94,10 @@ export async function verifyAudit(sql: Sql): Promise<VerifyResult> {
     }
     if (rows.length === AUDIT_BATCH) continue;
 
-    const head = await one<{ seq: number | string; hash: string }>(
-      sql,
-      'SELECT seq, hash FROM audit_head WHERE id = 1',
-    );
-    if (!head) throw new Error('audit_head row missing: the store was not migrated');
-    const headSeq = Number(head.seq);
+    const head = await readHead(sql);
+    const headSeq = head.seq;
     if (headSeq === last.seq) {
-      if (head.hash === last.hash) return { ok: true, events };
+      if (head.hash === last.hash) return { ok: true, events, head: last };
       return bad(last.seq, `the head records a different hash for event ${last.seq}`);
     }
     if (headSeq < last.seq) {
