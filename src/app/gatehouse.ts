@@ -13,7 +13,7 @@ import { letExpire } from '../core/grants/reminders.js';
 import { type GrantFilter, grantView, listGrants } from '../core/grants/view.js';
 import { identityView, listIdentities } from '../core/identities/view.js';
 import { syncIdentities } from '../core/lifecycle/sync.js';
-import type { GovernanceConfig, Identity, IdentityKind } from '../core/model.js';
+import type { GovernanceConfig, Identity, IdentityKind, Via } from '../core/model.js';
 import { governanceReport } from '../core/report/report.js';
 import {
   type ExtensionInput,
@@ -98,8 +98,17 @@ export function gatehouse(d: GatehouseDeps) {
     async extend(input: ExtensionInput) {
       return requestView(d.sql, await deciding((c) => submitExtension(d.sql, c, now(), input)));
     },
-    async act(requestId: string, actor: string, verdict: 'approve' | 'reject', comment: string) {
-      await actOnRequest(d.sql, await cat(), now(), { requestId, actor, verdict, comment });
+    async act(
+      requestId: string,
+      actor: string,
+      verdict: 'approve' | 'reject',
+      comment: string,
+      via: Via,
+    ) {
+      // The last approval decides again, so it too retries on a configuration applied meanwhile.
+      await deciding((c) =>
+        actOnRequest(d.sql, c, now(), { requestId, actor, verdict, comment, via }),
+      );
       return requestView(d.sql, requestId);
     },
     requests: (f: { status?: string; approver?: string }) => listRequests(d.sql, f),
