@@ -163,7 +163,9 @@ async function duplicateCase(nodes: Node[], store: TestStore): Promise<void> {
   const copies = 6;
   await race(
     nodes,
-    PEOPLE.slice(0, 4).flatMap((p) => Array.from({ length: copies }, () => ask(p, 'analytics:writer'))),
+    PEOPLE.slice(0, 4).flatMap((p) =>
+      Array.from({ length: copies }, () => ask(p, 'analytics:writer')),
+    ),
   );
   const live = await store.sql.query<{ beneficiary: string; n: number }>(
     `SELECT beneficiary, count(*)::int AS n FROM requests
