@@ -146,10 +146,7 @@ export async function decide(
   if (who.status !== 'active') return reject('identity_inactive', `${who.id} is ${who.status}`);
   // Submission refuses an inactive requester outright; this catches one who left while waiting.
   if (facts.requesterStatus !== null && facts.requesterStatus !== 'active') {
-    return reject(
-      'requester_inactive',
-      `requester ${input.requester} is ${facts.requesterStatus}`,
-    );
+    return reject('requester_inactive', `requester ${input.requester} is ${facts.requesterStatus}`);
   }
   if (who.kind !== 'human') {
     if (facts.ownerStatus !== 'active') {
