@@ -118,7 +118,7 @@ export function gatehouse(d: GatehouseDeps) {
      * Manual revocation: by the holder, the grant's accountable owner, the app owner or the
      * governance (fallback) group.
      */
-    async revoke(grantId: string, actor: string, reason: string) {
+    async revoke(grantId: string, actor: string, reason: string, via: Via) {
       const catalog = await cat();
       const g = await requireGrant(d.sql, grantId);
       const allowed = new Set([
@@ -132,12 +132,14 @@ export function gatehouse(d: GatehouseDeps) {
           `${actor} may not revoke ${grantId}: only the holder, its owner, the app owner or group ${catalog.settings.fallbackGroup} may`,
         );
       }
-      await d.sql.transaction((tx) => startRevocation(tx, now(), actor, grantId, 'manual', reason));
+      await d.sql.transaction((tx) =>
+        startRevocation(tx, now(), actor, grantId, 'manual', reason, via),
+      );
       return (await listGrants(d.sql, {})).find((x) => x.id === grantId)!;
     },
     /** The answer to an expiry reminder, by the holder or an owner: stop reminding, let it run out. */
-    async letExpire(grantId: string, actor: string) {
-      await letExpire(d.sql, now(), grantId, actor);
+    async letExpire(grantId: string, actor: string, via: Via) {
+      await letExpire(d.sql, now(), grantId, actor, via);
       return grantView(await requireGrant(d.sql, grantId));
     },
     async sweep() {

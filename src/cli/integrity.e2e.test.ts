@@ -111,7 +111,7 @@ describe('decision integrity', () => {
 
   test('the audit records how each actor was established (via)', async () => {
     const r = await request('analytics:writer', 'heidi@acme.test');
-    await approve(r.json.id, 'carol@acme.test');
+    const approved = await approve(r.json.id, 'carol@acme.test');
     const events = await h.store.sql.query<{ action: string; via: string | null }>(
       `SELECT action, details->>'via' AS via FROM audit_events WHERE subject = $1 ORDER BY seq`,
       [r.json.id],
@@ -122,6 +122,21 @@ describe('decision integrity', () => {
       { action: 'request.approved_stage', via: 'cli' },
       { action: 'request.approved', via: 'cli' },
     ]);
+    const grant = approved.json.grant.id as string;
+    const revoked = await h.cli([
+      'revoke',
+      grant,
+      '--reason',
+      'no longer needed',
+      '--as',
+      'heidi@acme.test',
+    ]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    const [event] = await h.store.sql.query<{ via: string }>(
+      `SELECT details->>'via' AS via FROM audit_events WHERE subject = $1 AND action = 'grant.revoke_requested'`,
+      [grant],
+    );
+    assert.equal(event?.via, 'cli');
   });
 
   test('the last approval decides again: a beneficiary suspended while the request waited is rejected with the reason', async () => {

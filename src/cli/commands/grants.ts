@@ -35,6 +35,7 @@ export const revoke: Command = {
       positional(r.args, 1, 'GRANT: the grant to revoke'),
       actor(r, 'revoke'),
       need(r.args, 'reason', 'say why the grant is revoked'),
+      'cli',
     );
     return { json: g, text: formatGrants([g]) };
   },
@@ -48,6 +49,7 @@ export const letExpire: Command = {
     const g = await r.app.letExpire(
       positional(r.args, 1, 'GRANT: the grant to let expire'),
       actor(r, 'let-expire'),
+      'cli',
     );
     return { json: g, text: formatGrants([g]) };
   },
