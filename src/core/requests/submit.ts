@@ -53,10 +53,11 @@ async function factsFor(
   const loaded = await loadFacts(sql, { beneficiary, requester, entitlement, lock });
   if (!loaded) throw new InputError(`unknown identity "${beneficiary}"`);
   if (!loaded.requesterExists) throw new InputError(`unknown requester "${requester}"`);
-  // Checked like the beneficiary: someone who left or is suspended asks for nothing, for
-  // themselves or (break-glass included) for anyone else.
+  // Checked like the beneficiary: someone who left asks for nothing, and someone suspended asks
+  // for nobody else (break-glass included). Asking for oneself while suspended is decided, and
+  // recorded, as identity_inactive.
   const status = loaded.facts.requesterStatus;
-  if (status !== 'active') {
+  if (status === 'terminated' || (status !== 'active' && requester !== beneficiary)) {
     throw new RefusedError(`requester ${requester} is ${status} and may not make requests`, {
       code: 'requester_inactive',
     });
