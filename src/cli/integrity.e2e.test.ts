@@ -93,6 +93,22 @@ describe('decision integrity', () => {
     assert.equal(byRisk.json.status, 'approved');
   });
 
+  test('the last approval decides again: a licence seat taken while the request waited rejects it as no_licence_seat', async () => {
+    // github:write has two standard seats; alice holds one since the test above.
+    const bob = await request('github:write', 'bob@acme.test');
+    const dan = await request('github:write', 'dan@acme.test');
+    assert.deepEqual([bob.json.status, dan.json.status], ['pending_approval', 'pending_approval']);
+    assert.equal((await approve(bob.json.id, 'carol@acme.test')).json.status, 'approved');
+    const last = await approve(dan.json.id, 'carol@acme.test');
+    assert.equal(last.code, 0, last.stderr);
+    assert.equal(last.json.status, 'rejected');
+    assert.equal(last.json.decision.reasons[0].code, 'no_licence_seat');
+    const [live] = await h.store.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM grants WHERE entitlement = 'github:write' AND state IN ('provisioning', 'active', 'revoking')`,
+    );
+    assert.equal(live?.n, 2);
+  });
+
   test('a terminated requester is refused, and a suspended one gets no break-glass for someone else', async () => {
     const left = await request('wiki:edit', 'alice@acme.test', 'tom@acme.test');
     assert.equal(left.code, 2);
