@@ -19,7 +19,7 @@ import { letExpire } from '../core/grants/reminders.js';
 import { type GrantFilter, grantView, listGrants } from '../core/grants/view.js';
 import { identityView, listIdentities } from '../core/identities/view.js';
 import { syncIdentities } from '../core/lifecycle/sync.js';
-import type { GovernanceConfig, Identity, IdentityKind } from '../core/model.js';
+import type { GovernanceConfig, Identity, IdentityKind, Via } from '../core/model.js';
 import { governanceReport } from '../core/report/report.js';
 import {
   type ExtensionInput,
@@ -110,8 +110,17 @@ export function gatehouse(d: GatehouseDeps) {
     async extend(input: ExtensionInput) {
       return requestView(d.sql, await deciding((c) => submitExtension(d.sql, c, now(), input)));
     },
-    async act(requestId: string, actor: string, verdict: 'approve' | 'reject', comment: string) {
-      await actOnRequest(d.sql, await cat(), now(), { requestId, actor, verdict, comment });
+    async act(
+      requestId: string,
+      actor: string,
+      verdict: 'approve' | 'reject',
+      comment: string,
+      via: Via,
+    ) {
+      // The last approval decides again, so it too retries on a configuration applied meanwhile.
+      await deciding((c) =>
+        actOnRequest(d.sql, c, now(), { requestId, actor, verdict, comment, via }),
+      );
       return requestView(d.sql, requestId);
     },
     requests: (f: { status?: string; approver?: string }, page?: PageInput) =>
@@ -123,7 +132,7 @@ export function gatehouse(d: GatehouseDeps) {
      * Manual revocation: by the holder, the grant's accountable owner, the app owner or the
      * governance (fallback) group.
      */
-    async revoke(grantId: string, actor: string, reason: string) {
+    async revoke(grantId: string, actor: string, reason: string, via: Via) {
       const catalog = await cat();
       const g = await requireGrant(d.sql, grantId);
       const allowed = new Set([
@@ -137,17 +146,19 @@ export function gatehouse(d: GatehouseDeps) {
           `${actor} may not revoke ${grantId}: only the holder, its owner, the app owner or group ${catalog.settings.fallbackGroup} may`,
         );
       }
-      await d.sql.transaction((tx) => startRevocation(tx, now(), actor, grantId, 'manual', reason));
+      await d.sql.transaction((tx) =>
+        startRevocation(tx, now(), actor, grantId, 'manual', reason, via),
+      );
       return grantView(await requireGrant(d.sql, grantId));
     },
     /** The answer to an expiry reminder, by the holder or an owner: stop reminding, let it run out. */
-    async letExpire(grantId: string, actor: string) {
-      await letExpire(d.sql, now(), grantId, actor);
+    async letExpire(grantId: string, actor: string, via: Via) {
+      await letExpire(d.sql, now(), grantId, actor, via);
       return grantView(await requireGrant(d.sql, grantId));
     },
     /** Re-queues a failed apply, for whoever could have requested the access. */
-    async retry(grantId: string, actor: string) {
-      await retryGrant(d.sql, now(), grantId, actor);
+    async retry(grantId: string, actor: string, via: Via) {
+      await retryGrant(d.sql, now(), grantId, actor, via);
       return grantView(await requireGrant(d.sql, grantId));
     },
     async sweep() {

@@ -32,6 +32,7 @@ test('a node whose cached configuration is stale decides on the one another node
       entitlement: 'analytics:reader',
       justification: 'look at the Q3 numbers',
       duration: 8 * 3600,
+      via: 'cli' as const,
     };
     assert.equal(
       (await a.explain(ask)).decision.outcome,

@@ -104,6 +104,7 @@ async function main() {
         entitlement: ent(),
         justification: 'benchmark justification text',
         ticket: 'JIRA:B-1',
+        via: 'cli',
       });
       return performance.now() - t;
     };
@@ -129,6 +130,8 @@ async function main() {
       const t = performance.now();
       catalog.policy.authorize('request', principal, entitlementOf(catalog, 'github:read'), {
         duration_hours: 24,
+        extension: false,
+        lifetime_hours: 24,
         emergency: false,
         ticket: true,
         role_fit: 50,
@@ -158,6 +161,7 @@ async function main() {
         justification: 'benchmark justification text',
         ticket: 'JIRA:B-1',
         duration: 3600,
+        via: 'cli',
       });
       return performance.now() - t;
     });

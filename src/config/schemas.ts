@@ -9,6 +9,7 @@ export const settingsFile = fields({
   approval: fields({
     timeout: duration.optional(),
     fallback_group: name.optional(),
+    authenticated_only: z.boolean().optional(),
     chains: fields({
       low: chain.optional(),
       medium: chain.optional(),

@@ -26,6 +26,7 @@ export function loadSettings(file: ConfigFile | undefined, ctx: LoadContext): Se
   const s = defaults();
   s.approvalTimeout = y.approval?.timeout ?? s.approvalTimeout;
   s.fallbackGroup = y.approval?.fallback_group ?? s.fallbackGroup;
+  s.authenticatedOnly = y.approval?.authenticated_only ?? s.authenticatedOnly;
   for (const tier of RISK_TIERS) {
     const chain = y.approval?.chains?.[tier];
     if (!chain) continue;

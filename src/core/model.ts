@@ -116,6 +116,11 @@ export interface Settings {
   mover: 'revoke' | 'review';
   /** Seconds before `expires_at` at which holders and owners are reminded, largest first; empty: never. */
   expiryReminders: number[];
+  /**
+   * Approvals only through authenticated channels (the API, ITSM): the command line, where
+   * the operator says on whose behalf they act, is refused.
+   */
+  authenticatedOnly: boolean;
 }
 
 export const DEFAULT_SETTINGS: Settings = {
@@ -138,6 +143,7 @@ export const DEFAULT_SETTINGS: Settings = {
   revocationSla: 3600,
   mover: 'revoke',
   expiryReminders: [7 * 86400, 86400],
+  authenticatedOnly: false,
 };
 
 /** A whole configuration directory, parsed and cross-checked (CONFIG.md). */
@@ -152,6 +158,14 @@ export interface GovernanceConfig {
   policies: Policy[];
   connectors: ConnectorConfig[];
 }
+
+/**
+ * How an actor was established: `cli` (the operator's own tool with direct store access; the
+ * actor is whom the operator says they act for), `api` and `itsm` (an authenticated channel),
+ * `job` (Gatehouse itself: sweep, sync, birthright).
+ */
+export const VIAS = ['cli', 'api', 'itsm', 'job'] as const;
+export type Via = (typeof VIAS)[number];
 
 export type RequestStatus = 'pending_approval' | 'approved' | 'rejected' | 'cancelled' | 'lapsed';
 export type Outcome = 'auto_approved' | 'needs_approval' | 'rejected';

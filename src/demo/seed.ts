@@ -36,8 +36,9 @@ export async function seedDemo(app: Gatehouse, dataDir: string): Promise<DemoSte
   await app.sync(await loadSnapshot(DEMO_PEOPLE), 'hr:demo-feed', ['human']);
 
   const steps: DemoStep[] = [];
-  const ask = async (path: string, input: Parameters<Gatehouse['request']>[0]) => {
-    const v = await app.request(input);
+  // The demo is seeded by the operator's own command: every actor is established as `cli`.
+  const ask = async (path: string, input: Omit<Parameters<Gatehouse['request']>[0], 'via'>) => {
+    const v = await app.request({ ...input, via: 'cli' });
     steps.push({
       path,
       request: v.id,
@@ -61,14 +62,14 @@ export async function seedDemo(app: Gatehouse, dataDir: string): Promise<DemoSte
     entitlement: 'github:write',
     justification: 'ship the billing service rewrite',
   });
-  await app.act(w1.id, 'carol@acme.test', 'approve', 'ok for the rewrite');
+  await app.act(w1.id, 'carol@acme.test', 'approve', 'ok for the rewrite', 'cli');
   const w2 = await ask('manager approval', {
     requester: 'dan@acme.test',
     beneficiary: 'dan@acme.test',
     entitlement: 'github:write',
     justification: 'fix the flaky deploy pipeline',
   });
-  await app.act(w2.id, 'carol@acme.test', 'approve', '');
+  await app.act(w2.id, 'carol@acme.test', 'approve', '', 'cli');
   await ask('licence: no free seat', {
     requester: 'bob@acme.test',
     beneficiary: 'bob@acme.test',
@@ -81,8 +82,8 @@ export async function seedDemo(app: Gatehouse, dataDir: string): Promise<DemoSte
     entitlement: 'erp:vendor-create',
     justification: 'onboard the new logistics vendors',
   });
-  await app.act(v1.id, 'fiona@acme.test', 'approve', 'manager: fine');
-  await app.act(v1.id, 'erin@acme.test', 'approve', 'app owner: fine');
+  await app.act(v1.id, 'fiona@acme.test', 'approve', 'manager: fine', 'cli');
+  await app.act(v1.id, 'erin@acme.test', 'approve', 'app owner: fine', 'cli');
   await ask('segregation of duties: blocked', {
     requester: 'frank@acme.test',
     beneficiary: 'frank@acme.test',

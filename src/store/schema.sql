@@ -281,8 +281,8 @@ CREATE INDEX jobs_subject ON jobs USING btree (subject, id) WHERE (state = 'pend
 CREATE INDEX notifications_undelivered ON notifications USING btree (created_at) WHERE (delivered_at IS NULL);
 CREATE INDEX requests_extends ON requests USING btree (extends_grant) WHERE (extends_grant IS NOT NULL);
 CREATE INDEX requests_lapse ON requests USING btree (lapses_at) WHERE (status = 'pending_approval'::text);
+CREATE UNIQUE INDEX requests_one_live ON requests USING btree (beneficiary, entitlement) WHERE (status = 'pending_approval'::text);
 CREATE INDEX requests_page ON requests USING btree (created_at, id);
-CREATE INDEX requests_pending ON requests USING btree (beneficiary, entitlement) WHERE (status = 'pending_approval'::text);
 CREATE INDEX requests_status ON requests USING btree (status, created_at);
 CREATE INDEX requests_status_page ON requests USING btree (status, created_at, id);
 CREATE INDEX review_items_open ON review_items USING btree (kind) WHERE (decision IS NULL);

@@ -44,6 +44,7 @@ export const revoke: Command = {
       positional(r.args, 1, 'GRANT: the grant to revoke'),
       actor(r, 'revoke'),
       need(r.args, 'reason', 'say why the grant is revoked'),
+      'cli',
     );
     return { json: g, text: formatGrants([g]) };
   },
@@ -57,6 +58,7 @@ export const letExpire: Command = {
     const g = await r.app.letExpire(
       positional(r.args, 1, 'GRANT: the grant to let expire'),
       actor(r, 'let-expire'),
+      'cli',
     );
     return { json: g, text: formatGrants([g]) };
   },
@@ -70,6 +72,7 @@ export const grantsRetry: Command = {
     const g = await r.app.retry(
       positional(r.args, 2, 'GRANT: the failed grant to provision again'),
       actor(r, 'grants retry'),
+      'cli',
     );
     return { json: g, text: formatGrants([g]) };
   },

@@ -26,6 +26,7 @@ export const request: Command = {
   async run(r) {
     const view = await r.app.request({
       requester: actor(r, 'request'),
+      via: 'cli',
       beneficiary: need(r.args, 'for', 'the identity who would hold the access'),
       entitlement: positional(r.args, 1, 'ENT: the entitlement to request (e.g. github:read)'),
       justification: str(r.args, 'reason') ?? '',
@@ -47,6 +48,7 @@ export const explain: Command = {
     const beneficiary = need(r.args, 'for', 'the identity who would hold the access');
     const view = await r.app.explain({
       requester: str(r.args, 'as') ?? beneficiary,
+      via: 'cli',
       beneficiary,
       entitlement: positional(r.args, 1, 'ENT: the entitlement to explain'),
       // Explaining is for trying things out: a missing reason is assumed to be given.
@@ -68,6 +70,7 @@ export const extend: Command = {
     const d = str(r.args, 'duration');
     const view = await r.app.extend({
       requester: actor(r, 'extend'),
+      via: 'cli',
       grant: positional(r.args, 1, 'GRANT: the grant to extend'),
       justification: str(r.args, 'reason') ?? '',
       ...(d ? { duration: parseDuration(d, '--duration') } : {}),
@@ -88,6 +91,7 @@ export const approve: Command = {
       actor(r, 'approve'),
       'approve',
       str(r.args, 'comment') ?? '',
+      'cli',
     );
     return { json: view, text: formatRequest(view) };
   },
@@ -105,6 +109,7 @@ export const reject: Command = {
       actor(r, 'reject'),
       'reject',
       need(r.args, 'comment', 'say why the request is rejected'),
+      'cli',
     );
     return { json: view, text: formatRequest(view) };
   },

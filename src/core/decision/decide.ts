@@ -9,11 +9,12 @@ import type {
   RequestStatus,
   SodRule,
   StageRule,
+  Via,
 } from '../model.js';
 import type { PolicyContext } from '../policy/engine.js';
 import type { Sql } from '../sql.js';
 import { type ResolvedStage, resolveChain } from '../approvals/resolve.js';
-import { type DecisionFacts, loadFacts, seatsUsed } from './inputs.js';
+import { type DecisionFacts, loadFacts, lockSeatPool, seatsUsed } from './inputs.js';
 import { InputError, StaleCatalogError } from '../errors.js';
 import { sodViolations } from './sod.js';
 
@@ -29,10 +30,14 @@ export interface DecideInput {
   ticket: string | null;
   emergency: boolean;
   kind: RequestKind;
+  /** How the requester was established; absent for Gatehouse's own (birthright) requests. */
+  via?: Via;
   /** For extend: the grant whose expiry would move. */
   grant?: {
     id: string;
     expiresAt: Date | null;
+    /** Verified activation: an extension's lifetime is counted from here. */
+    grantedAt: Date | null;
     state: string;
     identity: string;
     entitlement: string;
@@ -41,6 +46,11 @@ export interface DecideInput {
   birthrightRule?: number;
   /** Read with the beneficiary when the caller already had to (request, extend); else loaded here. */
   facts?: DecisionFacts;
+  /**
+   * The pending request being decided again at its final approval: its own pending entry is not
+   * a duplicate of itself.
+   */
+  recheckOf?: string;
 }
 
 export interface DecisionPlan {
@@ -134,6 +144,10 @@ export async function decide(
 
   // 1. Well-formed.
   if (who.status !== 'active') return reject('identity_inactive', `${who.id} is ${who.status}`);
+  // Submission refuses an inactive requester outright; this catches one who left while waiting.
+  if (facts.requesterStatus !== null && facts.requesterStatus !== 'active') {
+    return reject('requester_inactive', `requester ${input.requester} is ${facts.requesterStatus}`);
+  }
   if (who.kind !== 'human') {
     if (facts.ownerStatus !== 'active') {
       return reject(
@@ -192,8 +206,8 @@ export async function decide(
       );
     // One extension at a time: two pending ones would each pass the cap and together exceed it.
     const [pendingExtension] = await sql.query<{ id: string }>(
-      `SELECT id FROM requests WHERE extends_grant = $1 AND status = 'pending_approval'`,
-      [input.grant.id],
+      `SELECT id FROM requests WHERE extends_grant = $1 AND status = 'pending_approval' AND id <> $2`,
+      [input.grant.id, input.recheckOf ?? ''],
     );
     if (pendingExtension) {
       return reject(
@@ -210,7 +224,7 @@ export async function decide(
       );
     }
     const pendingId = held.pending.get(ent.id);
-    if (pendingId)
+    if (pendingId && pendingId !== input.recheckOf)
       return reject(
         'duplicate',
         `${who.id} already has a pending request for ${ent.id} (${pendingId})`,
@@ -218,8 +232,19 @@ export async function decide(
   }
 
   // 2. Eligibility.
+  // How long the grant would have lived, from verified activation, once this is granted: an
+  // extension adds to what the grant has had, so a chain of them cannot pass for short access.
+  const lifetime =
+    duration === null
+      ? null
+      : input.kind === 'extend' && input.grant?.expiresAt && input.grant.grantedAt
+        ? (input.grant.expiresAt.getTime() - input.grant.grantedAt.getTime()) / 1000 + duration
+        : duration;
+  inputs.lifetime = lifetime === null ? 'standing' : formatDuration(Math.round(lifetime));
   const context: PolicyContext = {
     duration_hours: duration === null ? 0 : Math.ceil(duration / 3600),
+    extension: input.kind === 'extend',
+    lifetime_hours: lifetime === null ? 0 : Math.ceil(lifetime / 3600),
     emergency: input.emergency,
     ticket: Boolean(input.ticket),
     role_fit: fit.score,
@@ -259,6 +284,7 @@ export async function decide(
   // 4. Licence fit. An extension keeps the seat it already has.
   if (ent.licenceTier && input.kind !== 'extend') {
     const seats = app.licenceSeats[ent.licenceTier] ?? 0;
+    await lockSeatPool(sql, app.id, ent.licenceTier);
     const used = await seatsUsed(sql, app.id, ent.licenceTier);
     if (used >= seats) {
       const lesser = await lesserWithSeats(sql, catalog, ent);
@@ -293,7 +319,13 @@ export async function decide(
   const auto = catalog.policy.authorize('auto_approve', who, ent, context);
   if (auto.errors.length > 0)
     inputs.policy_errors = [...((inputs.policy_errors as string[]) ?? []), ...auto.errors];
-  if (auto.allowed && !sodException && !ent.privileged) {
+  // Automatic approval never carries a grant past max_duration from activation; a human may.
+  const pastMax =
+    input.kind === 'extend' &&
+    lifetime !== null &&
+    ent.maxDuration !== null &&
+    lifetime > ent.maxDuration;
+  if (auto.allowed && !sodException && !ent.privileged && !pastMax) {
     return plan(
       'approved',
       'auto_approved',
@@ -321,6 +353,14 @@ export async function decide(
       message: `needs approval: ${stages.map((s) => s.rule).join(' → ')}${ent.privileged ? ' (privileged entitlement)' : ''}`,
     },
     ...sodNote(sodException),
+    ...(pastMax && auto.allowed
+      ? [
+          {
+            code: 'lifetime_exceeds_max',
+            message: `the grant would live ${formatDuration(Math.round(lifetime!))} from activation, beyond the ${formatDuration(ent.maxDuration!)} maximum for ${ent.id}; only an approver may extend it that far`,
+          },
+        ]
+      : []),
   ];
   return plan('pending_approval', 'needs_approval', reasons, { stages, sodException });
 }

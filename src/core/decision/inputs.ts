@@ -26,6 +26,8 @@ export interface DecisionFacts {
   configHash: string;
   /** Status of a non-human beneficiary's owner; null when there is no such identity. */
   ownerStatus: string | null;
+  /** The requester's status; null when the requester is no identity (`gatehouse:birthright`). */
+  requesterStatus: string | null;
   held: Held;
   fit: RoleFit;
 }
@@ -36,10 +38,33 @@ export interface LoadedFacts {
   facts: DecisionFacts;
 }
 
+/**
+ * Locks the beneficiary's row, in a statement of its own: under READ COMMITTED each statement
+ * reads a snapshot taken when it starts, so facts read by a later statement include everything
+ * committed by whoever held the lock before. (Locking inside the statement that reads the facts
+ * would read the snapshot taken before the wait.) Decisions about one identity queue here across
+ * nodes, so two concurrent requests cannot both pass the duplicate and SoD checks.
+ */
+export async function lockIdentity(sql: Sql, id: string): Promise<boolean> {
+  const rows = await sql.query('SELECT 1 FROM identities WHERE id = $1 FOR UPDATE', [id]);
+  return rows.length > 0;
+}
+
+/**
+ * Seats of one licence pool are counted and taken under a per-pool lock held to commit, so two
+ * decisions for different people cannot both take the last seat. Always taken after the
+ * beneficiary's lock, never before, so the two locks cannot deadlock.
+ */
+export async function lockSeatPool(sql: Sql, app: string, tier: string): Promise<void> {
+  await sql.query(`SELECT pg_advisory_xact_lock(hashtext('gatehouse.seats'), hashtext($1))`, [
+    `${app}/${tier}`,
+  ]);
+}
+
 interface FactsRow {
   beneficiary: IdentityRow;
   config_hash: string | null;
-  requester_exists: boolean;
+  requester_status: string | null;
   owner_status: string | null;
   held: { id: string; entitlement: string; pending: boolean }[];
   peers: number | string;
@@ -50,18 +75,19 @@ interface FactsRow {
  * Everything in one round trip. Role fit is the share (0–100) of the beneficiary's peers — same
  * department and title — holding the entitlement; EXISTS per peer probes the (identity,
  * entitlement) live-grant index, so its cost follows the peer group, never the number of grants.
- * With `lock`, the beneficiary's row is locked: decisions about one identity queue across nodes,
- * so two concurrent requests cannot both pass the duplicate and SoD checks.
+ * With `lock`, the beneficiary's row is locked first (`lockIdentity`), and the facts are read
+ * after the lock is held.
  */
 export async function loadFacts(
   sql: Sql,
   q: { beneficiary: string; requester: string; entitlement: string; lock: boolean },
 ): Promise<LoadedFacts | undefined> {
+  if (q.lock && !(await lockIdentity(sql, q.beneficiary))) return undefined;
   const [r] = await sql.query<FactsRow>(
-    `WITH b AS (SELECT * FROM identities WHERE id = $1${q.lock ? ' FOR UPDATE' : ''})
+    `WITH b AS (SELECT * FROM identities WHERE id = $1)
      SELECT row_to_json(b) AS beneficiary,
             (SELECT config_hash FROM config_state WHERE id = 1) AS config_hash,
-            EXISTS (SELECT 1 FROM identities WHERE id = $2) AS requester_exists,
+            (SELECT r.status FROM identities r WHERE r.id = $2) AS requester_status,
             (SELECT o.status FROM identities o WHERE o.id = b.owner) AS owner_status,
             (SELECT coalesce(json_agg(h), '[]'::json) FROM (
                SELECT id, entitlement, false AS pending FROM grants WHERE identity = $1 AND state IN ${LIVE_STATES}
@@ -82,10 +108,11 @@ export async function loadFacts(
   const holding = Number(r.holding);
   return {
     beneficiary,
-    requesterExists: r.requester_exists,
+    requesterExists: r.requester_status !== null,
     facts: {
       configHash: r.config_hash ?? 'empty',
       ownerStatus: r.owner_status,
+      requesterStatus: r.requester_status,
       held: {
         grants: new Map(r.held.filter((h) => !h.pending).map((h) => [h.entitlement, h.id])),
         pending: new Map(r.held.filter((h) => h.pending).map((h) => [h.entitlement, h.id])),

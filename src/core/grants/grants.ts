@@ -1,7 +1,7 @@
 import { appendAudit } from '../audit/chain.js';
 import { addSeconds } from '../duration.js';
 import { newId } from '../ids.js';
-import type { Entitlement, GrantTrigger, Identity, RevokeTrigger } from '../model.js';
+import type { Entitlement, GrantTrigger, Identity, RevokeTrigger, Via } from '../model.js';
 import type { Sql } from '../sql.js';
 import { ConflictError, InputError } from '../errors.js';
 import { cancelIdle } from '../jobs/queue.js';
@@ -140,6 +140,8 @@ export async function startRevocation(
   grantId: string,
   trigger: RevokeTrigger,
   reason: string,
+  /** How the actor was established, for revocations an actor asked for. */
+  via?: Via,
 ): Promise<void> {
   const g = await requireGrant(tx, grantId, true);
   const refs = g.request_id ? [g.request_id] : [];
@@ -182,6 +184,7 @@ export async function startRevocation(
       trigger,
       reason,
       expires_at: g.expires_at?.toISOString() ?? null,
+      ...(via ? { via } : {}),
     },
   });
 }

@@ -2,6 +2,7 @@ import { appendAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { InputError, RefusedError } from '../errors.js';
 import { newId } from '../ids.js';
+import type { Via } from '../model.js';
 import type { Sql } from '../sql.js';
 import { requireGrant } from './grants.js';
 
@@ -140,6 +141,7 @@ export async function letExpire(
   now: Date,
   grantId: string,
   actor: string,
+  via?: Via,
 ): Promise<void> {
   await sql.transaction(async (tx) => {
     const g = await requireGrant(tx, grantId, true);
@@ -178,6 +180,7 @@ export async function letExpire(
         identity: g.identity,
         entitlement: g.entitlement,
         expires_at: g.expires_at.toISOString(),
+        ...(via ? { via } : {}),
       },
     });
   });

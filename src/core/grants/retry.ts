@@ -1,4 +1,5 @@
 import { appendAudit } from '../audit/chain.js';
+import type { Via } from '../model.js';
 import { LIVE_STATES } from '../decision/inputs.js';
 import { ConflictError, RefusedError } from '../errors.js';
 import type { Sql } from '../sql.js';
@@ -37,6 +38,7 @@ export async function retryGrant(
   now: Date,
   grantId: string,
   actor: string,
+  via: Via,
 ): Promise<void> {
   await sql.transaction(async (tx) => {
     const g = await requireGrant(tx, grantId, true);
@@ -72,7 +74,7 @@ export async function retryGrant(
       action: 'grant.retry_requested',
       subject: grantId,
       refs: g.request_id ? [g.request_id] : [],
-      details: { previous_failure: g.failure, state: 'provisioning' },
+      details: { previous_failure: g.failure, state: 'provisioning', via },
     });
   });
 }

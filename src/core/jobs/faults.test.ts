@@ -287,9 +287,13 @@ test('a target refusing connections for longer than all the attempts fails the a
     assert.deepEqual(report.jobs.failed_by_queue, { 'faulty-db': 1 });
     assert.equal((await app.sweep()).failures.length, 0, 'a failed apply is not retried by itself');
 
-    await assert.rejects(app.retry(g!, fx.ids[1]!), RefusedError, 'a colleague may not retry it');
+    await assert.rejects(
+      app.retry(g!, fx.ids[1]!, 'cli'),
+      RefusedError,
+      'a colleague may not retry it',
+    );
     await fx.proxy.set('pass');
-    const view = await app.retry(g!, fx.manager);
+    const view = await app.retry(g!, fx.manager, 'cli');
     assert.equal(view.state, 'provisioning');
     const r = await app.sweep();
     assert.equal(r.jobs_done, 1);
@@ -322,7 +326,7 @@ test('a revocation that cannot complete is revoke_failed and standing access, is
 
     await fx.proxy.set('refuse');
     const requested = fx.clock.now();
-    await app.revoke(g!, fx.ids[0]!, 'no longer needed');
+    await app.revoke(g!, fx.ids[0]!, 'no longer needed', 'cli');
     for (let i = 1; i <= 7; i++) {
       const r = await app.sweep();
       assert.equal(r.failures.length, 1);
@@ -363,7 +367,7 @@ test('a revoke racing an in-flight apply runs right after it, and the audit trai
     const app = fx.app();
     const sweeping = app.sweep();
     await until('the apply is in flight', async () => fx.proxy.held > 0);
-    await app.revoke(g!, fx.ids[0]!, 'changed my mind');
+    await app.revoke(g!, fx.ids[0]!, 'changed my mind', 'cli');
     const jobs = await fx.store.sql.query<{ kind: string; state: string }>(
       'SELECT kind, state FROM jobs WHERE subject = $1 ORDER BY id',
       [g],
@@ -396,7 +400,7 @@ test('a revoke racing an in-flight apply runs right after it, and the audit trai
     // A revoke that comes before any worker took the apply cancels it: nothing is applied, and
     // the cancelled apply is not counted as done.
     const [g2] = await fx.grant('bad:reader', [fx.ids[1]!]);
-    await app.revoke(g2!, fx.ids[1]!, 'changed my mind');
+    await app.revoke(g2!, fx.ids[1]!, 'changed my mind', 'cli');
     const r2 = await app.sweep();
     assert.equal(r2.jobs_done, 1, 'only the revoke ran');
     const jobs2 = await fx.store.sql.query<{ kind: string; state: string }>(

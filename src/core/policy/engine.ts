@@ -6,6 +6,10 @@ export type PolicyAction = 'request' | 'auto_approve';
 
 export interface PolicyContext {
   duration_hours: number;
+  /** The request extends a grant already held. */
+  extension: boolean;
+  /** The grant's whole lifetime from verified activation, this request included; 0 for standing. */
+  lifetime_hours: number;
   emergency: boolean;
   ticket: boolean;
   role_fit: number;
@@ -18,6 +22,8 @@ export interface PolicyContext {
  */
 export const RECHECK_CONTEXT: PolicyContext = {
   duration_hours: 0,
+  extension: false,
+  lifetime_hours: 0,
   emergency: false,
   ticket: true,
   role_fit: 0,

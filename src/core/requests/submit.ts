@@ -4,10 +4,11 @@ import { entitlementOf } from '../catalog/catalog.js';
 import { type DecideInput, type DecisionPlan, decide } from '../decision/decide.js';
 import { loadFacts } from '../decision/inputs.js';
 import { addSeconds } from '../duration.js';
-import { InputError } from '../errors.js';
+import { InputError, RefusedError } from '../errors.js';
 import { createGrant, extendGrant, requireGrant } from '../grants/grants.js';
 import { newId } from '../ids.js';
 import { requireIdentity } from '../identities/queries.js';
+import type { Via } from '../model.js';
 import type { Sql } from '../sql.js';
 import { openPostEventReview } from './post-event.js';
 
@@ -19,6 +20,8 @@ export interface RequestInput {
   duration?: number | null;
   ticket?: string | null;
   emergency?: boolean;
+  /** How the requester was established (recorded in the audit). */
+  via: Via;
 }
 
 export interface ExtensionInput {
@@ -27,6 +30,7 @@ export interface ExtensionInput {
   justification: string;
   duration?: number;
   ticket?: string | null;
+  via: Via;
 }
 
 const TICKET = /^[A-Z][A-Z0-9_]*:[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -49,6 +53,15 @@ async function factsFor(
   const loaded = await loadFacts(sql, { beneficiary, requester, entitlement, lock });
   if (!loaded) throw new InputError(`unknown identity "${beneficiary}"`);
   if (!loaded.requesterExists) throw new InputError(`unknown requester "${requester}"`);
+  // Checked like the beneficiary: someone who left asks for nothing, and someone suspended asks
+  // for nobody else (break-glass included). Asking for oneself while suspended is decided, and
+  // recorded, as identity_inactive.
+  const status = loaded.facts.requesterStatus;
+  if (status === 'terminated' || (status !== 'active' && requester !== beneficiary)) {
+    throw new RefusedError(`requester ${requester} is ${status} and may not make requests`, {
+      code: 'requester_inactive',
+    });
+  }
   return loaded;
 }
 
@@ -77,6 +90,7 @@ export async function accessDecideInput(
     ticket: checkTicket(input.ticket),
     emergency: Boolean(input.emergency),
     kind: 'access',
+    via: input.via,
   };
 }
 
@@ -105,9 +119,11 @@ export async function extendDecideInput(
     ticket: checkTicket(input.ticket),
     emergency: false,
     kind: 'extend',
+    via: input.via,
     grant: {
       id: g.id,
       expiresAt: g.expires_at,
+      grantedAt: g.granted_at,
       state: g.state,
       identity: g.identity,
       entitlement: g.entitlement,
@@ -124,15 +140,89 @@ export async function recordDecision(
   catalog: Catalog,
   now: Date,
   input: DecideInput,
-  plan: DecisionPlan,
+  decided: DecisionPlan,
 ): Promise<string> {
   const id = newId('req');
+  let plan = decided;
+  if (!(await insertRequest(tx, catalog, now, id, input, plan))) {
+    // The beneficiary's lock makes this unreachable; the unique index is the last line, and
+    // losing to it is the same answer the duplicate check gives, never an internal error.
+    const [live] = await tx.query<{ id: string }>(
+      `SELECT id FROM requests WHERE beneficiary = $1 AND entitlement = $2 AND status = 'pending_approval'`,
+      [input.beneficiary.id, input.entitlement.id],
+    );
+    plan = {
+      status: 'rejected',
+      decision: {
+        ...plan.decision,
+        outcome: 'rejected',
+        reasons: [
+          {
+            code: 'duplicate',
+            message: `${input.beneficiary.id} already has a pending request for ${input.entitlement.id} (${live?.id ?? 'just made'})`,
+          },
+        ],
+      },
+      duration: plan.duration,
+      stages: [],
+      sodException: null,
+    };
+    await insertRequest(tx, catalog, now, id, input, plan);
+  }
+  const refs = input.grant ? [input.grant.id] : [];
+  await appendAudit(tx, now, {
+    actor: input.requester,
+    action: 'request.submitted',
+    subject: id,
+    refs,
+    details: {
+      kind: input.kind,
+      beneficiary: input.beneficiary.id,
+      entitlement: input.entitlement.id,
+      justification: input.justification,
+      ticket: input.ticket,
+      emergency: input.emergency,
+      extends_grant: input.grant?.id ?? null,
+      via: input.via ?? 'job',
+    },
+  });
+  await appendAudit(tx, now, {
+    actor: 'gatehouse',
+    action: 'request.decided',
+    subject: id,
+    refs,
+    details: { status: plan.status, decision: plan.decision },
+  });
+  for (const [idx, s] of plan.stages.entries()) {
+    await tx.query(
+      `INSERT INTO approval_stages (request_id, idx, rule, approvers, min_approvals, fallback, state) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [id, idx, s.rule, s.approvers, s.minApprovals, s.fallback, idx === 0 ? 'pending' : 'waiting'],
+    );
+  }
+  if (plan.status === 'approved') await fulfil(tx, catalog, now, id, 'gatehouse');
+  return id;
+}
+
+/**
+ * Inserts the request row; false when another live request for the same beneficiary and
+ * entitlement holds the unique index (`requests_one_live`, migration 005).
+ */
+async function insertRequest(
+  tx: Sql,
+  catalog: Catalog,
+  now: Date,
+  id: string,
+  input: DecideInput,
+  plan: DecisionPlan,
+): Promise<boolean> {
   const lapsesAt =
     plan.status === 'pending_approval' ? addSeconds(now, catalog.settings.approvalTimeout) : null;
-  await tx.query(
+  const rows = await tx.query(
     `INSERT INTO requests (id, requester, beneficiary, entitlement, justification, duration, ticket, emergency, kind,
                            extends_grant, status, decision, created_at, lapses_at, closed_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+     ON CONFLICT (beneficiary, entitlement) WHERE status = 'pending_approval' DO NOTHING
+     RETURNING id`,
     [
       id,
       input.requester,
@@ -151,37 +241,7 @@ export async function recordDecision(
       plan.status === 'pending_approval' ? null : now,
     ],
   );
-  const refs = input.grant ? [input.grant.id] : [];
-  await appendAudit(tx, now, {
-    actor: input.requester,
-    action: 'request.submitted',
-    subject: id,
-    refs,
-    details: {
-      kind: input.kind,
-      beneficiary: input.beneficiary.id,
-      entitlement: input.entitlement.id,
-      justification: input.justification,
-      ticket: input.ticket,
-      emergency: input.emergency,
-      extends_grant: input.grant?.id ?? null,
-    },
-  });
-  await appendAudit(tx, now, {
-    actor: 'gatehouse',
-    action: 'request.decided',
-    subject: id,
-    refs,
-    details: { status: plan.status, decision: plan.decision },
-  });
-  for (const [idx, s] of plan.stages.entries()) {
-    await tx.query(
-      `INSERT INTO approval_stages (request_id, idx, rule, approvers, min_approvals, fallback, state) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [id, idx, s.rule, s.approvers, s.minApprovals, s.fallback, idx === 0 ? 'pending' : 'waiting'],
-    );
-  }
-  if (plan.status === 'approved') await fulfil(tx, catalog, now, id, 'gatehouse');
-  return id;
+  return rows.length > 0;
 }
 
 /** Carries out an approved request: a new grant (with its apply job), or a moved expiry. */
