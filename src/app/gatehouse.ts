@@ -13,8 +13,8 @@ import type { Clock } from '../core/clock.js';
 import type { ConnectorSource } from '../core/ports/connector.js';
 import { applyConfig } from '../core/catalog/apply.js';
 import { decide } from '../core/decision/decide.js';
-import { RefusedError, StaleCatalogError } from '../core/errors.js';
-import { requireGrant, startRevocation } from '../core/grants/grants.js';
+import { StaleCatalogError } from '../core/errors.js';
+import { requireGrant } from '../core/grants/grants.js';
 import { letExpire } from '../core/grants/reminders.js';
 import { type GrantFilter, grantView, listGrants } from '../core/grants/view.js';
 import { identityView, listIdentities } from '../core/identities/view.js';
@@ -33,6 +33,7 @@ import { sweep } from '../core/jobs/sweep.js';
 import type { PageInput } from '../core/paging.js';
 import type { RuntimeSettings } from '../core/jobs/runtime.js';
 import { retryGrant } from '../core/grants/retry.js';
+import { revokeGrant } from '../core/grants/revoke.js';
 import type { Sql } from '../core/sql.js';
 
 export interface GatehouseDeps {
@@ -128,27 +129,9 @@ export function gatehouse(d: GatehouseDeps) {
     requestView: (id: string) => requestView(d.sql, id),
     grants: (f: GrantFilter, page?: PageInput) => listGrants(d.sql, { ...f, now: now() }, page),
     grant: async (id: string) => grantView(await requireGrant(d.sql, id)),
-    /**
-     * Manual revocation: by the holder, the grant's accountable owner, the app owner or the
-     * governance (fallback) group.
-     */
+    /** Manual revocation; who may is core/authz.ts's to say. */
     async revoke(grantId: string, actor: string, reason: string, via: Via) {
-      const catalog = await cat();
-      const g = await requireGrant(d.sql, grantId);
-      const allowed = new Set([
-        g.identity,
-        g.owner,
-        catalog.apps.get(g.app)?.owner,
-        ...(catalog.groups.get(catalog.settings.fallbackGroup) ?? []),
-      ]);
-      if (!allowed.has(actor)) {
-        throw new RefusedError(
-          `${actor} may not revoke ${grantId}: only the holder, its owner, the app owner or group ${catalog.settings.fallbackGroup} may`,
-        );
-      }
-      await d.sql.transaction((tx) =>
-        startRevocation(tx, now(), actor, grantId, 'manual', reason, via),
-      );
+      await revokeGrant(d.sql, await cat(), now(), { grantId, actor, reason, via });
       return grantView(await requireGrant(d.sql, grantId));
     },
     /** The answer to an expiry reminder, by the holder or an owner: stop reminding, let it run out. */

@@ -117,7 +117,7 @@ describe('bad input', () => {
       'bob@acme.test',
     ]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /--ticket: "ITSM 42" is not SYSTEM:KEY/);
+    assert.match(r.stderr, /ticket "ITSM 42" is not SYSTEM:KEY/);
   });
 
   test('a broken configuration names file and line, and nothing of it is applied', async () => {

@@ -96,7 +96,7 @@ describe('decision procedure', () => {
   test('asking again for something held is rejected as duplicate and says how to extend', async () => {
     const r = await request('github:read', 'alice@acme.test');
     assert.equal(reason(r), 'duplicate');
-    assert.match(r.json.decision.reasons[0].message, /gatehouse extend grt_/);
+    assert.match(r.json.decision.reasons[0].message, /extend grant grt_/);
   });
 
   test('a second request while one is pending is rejected as duplicate', async () => {

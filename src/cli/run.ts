@@ -52,6 +52,15 @@ function help(): string {
   ].join('\n');
 }
 
+/**
+ * Core messages carry no command syntax (the API, the UI and a ticket render them too); where an
+ * error has a command-line answer, the CLI adds it here, by the error's code.
+ */
+const CLI_HINTS: Record<string, string> = {
+  mass_leave_unconfirmed: 'to apply it anyway: identities sync FILE --allow-mass-leave',
+  grant_standing: 'to end it: revoke GRANT --reason TEXT',
+};
+
 /** Exit codes of CLI.md: 0 success, 1 input error, 2 refused, 3 internal or target failure. */
 export function exitCode(e: unknown): number {
   if (e instanceof InputError || e instanceof StoreLockedError) return 1;
@@ -114,7 +123,8 @@ export async function runCli(
       io.stderr(`internal error: ${printable(message)}`);
       if (env.env.GATEHOUSE_DEBUG) io.stderr(scrubSecrets(String((e as Error).stack), known));
     } else {
-      io.stderr(`error: ${printable(message)}`);
+      const hint = CLI_HINTS[errorCode(e).code];
+      io.stderr(`error: ${printable(message)}${hint ? ` (${hint})` : ''}`);
     }
     if (json) io.stdout(JSON.stringify({ error: { ...errorCode(e), exit_code: code, message } }));
     return code;

@@ -10,7 +10,8 @@ CREATE TABLE approval_stages (
   fallback boolean NOT NULL DEFAULT false,
   state text NOT NULL,
   CONSTRAINT approval_stages_pkey PRIMARY KEY (request_id, idx),
-  CONSTRAINT approval_stages_request_id_fkey FOREIGN KEY (request_id) REFERENCES requests(id)
+  CONSTRAINT approval_stages_request_id_fkey FOREIGN KEY (request_id) REFERENCES requests(id),
+  CONSTRAINT approval_stages_state_check CHECK ((state = ANY (ARRAY['waiting'::text, 'pending'::text, 'approved'::text, 'rejected'::text, 'lapsed'::text])))
 );
 
 CREATE TABLE approvals (
@@ -21,7 +22,8 @@ CREATE TABLE approvals (
   comment text NOT NULL DEFAULT ''::text,
   at timestamp with time zone NOT NULL,
   CONSTRAINT approvals_pkey PRIMARY KEY (request_id, stage_idx, approver),
-  CONSTRAINT approvals_request_id_fkey FOREIGN KEY (request_id) REFERENCES requests(id)
+  CONSTRAINT approvals_request_id_fkey FOREIGN KEY (request_id) REFERENCES requests(id),
+  CONSTRAINT approvals_verdict_check CHECK ((verdict = ANY (ARRAY['approve'::text, 'reject'::text])))
 );
 
 CREATE TABLE apps (
@@ -123,7 +125,8 @@ CREATE TABLE grants (
   let_expire boolean NOT NULL DEFAULT false,
   let_expire_by text,
   last_reminder_at timestamp with time zone,
-  CONSTRAINT grants_pkey PRIMARY KEY (id)
+  CONSTRAINT grants_pkey PRIMARY KEY (id),
+  CONSTRAINT grants_state_check CHECK ((state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text, 'revoked'::text, 'failed'::text, 'revoke_failed'::text])))
 );
 
 CREATE TABLE group_members (
@@ -151,7 +154,9 @@ CREATE TABLE identities (
   source text NOT NULL DEFAULT 'config'::text,
   created_at timestamp with time zone NOT NULL,
   updated_at timestamp with time zone NOT NULL,
-  CONSTRAINT identities_pkey PRIMARY KEY (id)
+  CONSTRAINT identities_kind_check CHECK ((kind = ANY (ARRAY['human'::text, 'service_account'::text, 'api_key'::text, 'workload'::text, 'ai_agent'::text]))),
+  CONSTRAINT identities_pkey PRIMARY KEY (id),
+  CONSTRAINT identities_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'terminated'::text])))
 );
 
 CREATE TABLE jobs (
@@ -169,7 +174,8 @@ CREATE TABLE jobs (
   lease_until timestamp with time zone,
   created_at timestamp with time zone NOT NULL,
   done_at timestamp with time zone,
-  CONSTRAINT jobs_pkey PRIMARY KEY (id)
+  CONSTRAINT jobs_pkey PRIMARY KEY (id),
+  CONSTRAINT jobs_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'done'::text, 'failed'::text, 'cancelled'::text])))
 );
 
 CREATE TABLE meta (
@@ -215,7 +221,9 @@ CREATE TABLE requests (
   created_at timestamp with time zone NOT NULL,
   lapses_at timestamp with time zone,
   closed_at timestamp with time zone,
-  CONSTRAINT requests_pkey PRIMARY KEY (id)
+  CONSTRAINT requests_kind_check CHECK ((kind = ANY (ARRAY['access'::text, 'extend'::text, 'birthright'::text]))),
+  CONSTRAINT requests_pkey PRIMARY KEY (id),
+  CONSTRAINT requests_status_check CHECK ((status = ANY (ARRAY['pending_approval'::text, 'approved'::text, 'rejected'::text, 'cancelled'::text, 'lapsed'::text])))
 );
 
 CREATE TABLE review_items (

@@ -19,3 +19,36 @@ test('the migrated schema matches the committed dump, so no migration drifts unn
     await store.close();
   }
 });
+
+test('the store refuses a state that the code does not know, in every state column', async () => {
+  const store = await testStore();
+  try {
+    const { sql } = store;
+    const refused = async (statement: string, constraint: string) =>
+      assert.rejects(sql.query(statement), new RegExp(constraint), statement);
+    await sql.query(
+      `INSERT INTO identities (id, kind, status, created_at, updated_at) VALUES ('x@t', 'human', 'active', now(), now())`,
+    );
+    await refused(
+      `UPDATE identities SET status = 'gone' WHERE id = 'x@t'`,
+      'identities_status_check',
+    );
+    await refused(`UPDATE identities SET kind = 'robot' WHERE id = 'x@t'`, 'identities_kind_check');
+    await refused(
+      `INSERT INTO grants (id, identity, entitlement, app, owner, trigger, state, created_at)
+       VALUES ('g', 'x@t', 'e', 'a', 'x@t', 'request', 'activ', now())`,
+      'grants_state_check',
+    );
+    await refused(
+      `INSERT INTO requests (id, requester, beneficiary, entitlement, justification, status, decision, created_at)
+       VALUES ('r', 'x@t', 'x@t', 'e', 'why', 'done', '{}', now())`,
+      'requests_status_check',
+    );
+    await refused(
+      `INSERT INTO jobs (kind, due_at, created_at, state) VALUES ('k', now(), now(), 'running')`,
+      'jobs_state_check',
+    );
+  } finally {
+    await store.close();
+  }
+});

@@ -2,7 +2,8 @@ import { appendAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { type DecideInput, decide } from '../decision/decide.js';
 import { loadFacts, lockIdentity } from '../decision/inputs.js';
-import { ConflictError, InputError, NotFoundError, RefusedError } from '../errors.js';
+import { authorizeApprovalChannel, authorizeStageAction } from '../authz.js';
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import { requireGrant } from '../grants/grants.js';
 import type { Decision, Reason, Via } from '../model.js';
 import { fulfil } from '../requests/submit.js';
@@ -61,12 +62,8 @@ export async function actOnRequest(
       code: 'comment_required',
       field: 'comment',
     });
-  if (catalog.settings.authenticatedOnly && a.via === 'cli') {
-    throw new RefusedError(
-      `this store accepts approvals only through an authenticated channel (approval.authenticated_only), not from the command line`,
-      { code: 'authenticated_only' },
-    );
-  }
+  // Refused before anything is read or locked.
+  authorizeApprovalChannel(a.via, catalog.settings.authenticatedOnly);
   await sql.transaction(async (tx) => {
     // The beneficiary first, then the request: the order every decision about them locks in.
     const [head] = await tx.query<{ beneficiary: string }>(
@@ -90,12 +87,6 @@ export async function actOnRequest(
         { code: 'lapsed' },
       );
     }
-    if (a.actor === r.requester || a.actor === r.beneficiary) {
-      throw new RefusedError(
-        `${a.actor} may not ${a.verdict} request ${r.id}: nobody approves a request they made or that is for themselves`,
-        { code: 'self_approval' },
-      );
-    }
     const [stage] = await tx.query<StageRow>(
       `SELECT idx, rule, approvers, min_approvals, fallback, state FROM approval_stages WHERE request_id = $1 AND state = 'pending'`,
       [r.id],
@@ -110,31 +101,20 @@ export async function actOnRequest(
         `${a.actor} has already acted on stage ${stage.idx} (${stage.rule}) of ${r.id}`,
         { code: 'already_acted' },
       );
-    // Each stage is another pair of eyes: the SoD-exception stage above all.
-    const approvedBefore = earlier.find((e) => e.verdict === 'approve');
-    if (approvedBefore) {
-      throw new RefusedError(
-        `${a.actor} approved stage ${approvedBefore.stage_idx} of ${r.id} and may not act on another stage of it: each stage needs a different person`,
-        { code: 'approved_other_stage' },
-      );
-    }
-    if (!stage.approvers.includes(a.actor)) {
-      throw new RefusedError(
-        `${a.actor} is not an approver of the current stage (${stage.rule}: ${stage.approvers.join(', ') || 'nobody'}) of ${r.id}`,
-        { code: 'not_stage_approver' },
-      );
-    }
-    // Resolved approvers may have left or been suspended since the request was routed.
     const [actor] = await tx.query<{ status: string }>(
       'SELECT status FROM identities WHERE id = $1',
       [a.actor],
     );
-    if (actor?.status !== 'active') {
-      throw new RefusedError(
-        `${a.actor} is ${actor?.status ?? 'unknown'} and may not act on ${r.id}`,
-        { code: 'approver_inactive' },
-      );
-    }
+    authorizeStageAction(a.actor, a.verdict, {
+      requestId: r.id,
+      requester: r.requester,
+      beneficiary: r.beneficiary,
+      stage,
+      acted: earlier,
+      actorStatus: actor?.status,
+      via: a.via,
+      authenticatedOnly: catalog.settings.authenticatedOnly,
+    });
     await tx.query(
       'INSERT INTO approvals (request_id, stage_idx, approver, verdict, comment, at) VALUES ($1, $2, $3, $4, $5, $6)',
       [r.id, stage.idx, a.actor, a.verdict, a.comment, now],

@@ -169,7 +169,10 @@ export async function decide(
     );
   }
   if (ent.requiresTicket && !input.ticket)
-    return reject('ticket_required', `${ent.id} requires a ticket reference (--ticket SYS:KEY)`);
+    return reject(
+      'ticket_required',
+      `${ent.id} requires a ticket reference (SYSTEM:KEY, e.g. JIRA:ITSM-42)`,
+    );
   if (input.emergency && !ent.breakGlass)
     return reject('break_glass_not_allowed', `${ent.id} does not allow break-glass access`);
   if (duration === null && !ent.standing) {
@@ -220,7 +223,7 @@ export async function decide(
     if (grantId) {
       return reject(
         'duplicate',
-        `${who.id} already holds ${ent.id} (grant ${grantId}); to get more time use: gatehouse extend ${grantId}`,
+        `${who.id} already holds ${ent.id} (grant ${grantId}); to get more time, extend grant ${grantId}`,
       );
     }
     const pendingId = held.pending.get(ent.id);

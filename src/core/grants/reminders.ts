@@ -1,6 +1,7 @@
 import { appendAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
-import { InputError, RefusedError } from '../errors.js';
+import { authorizeLetExpire } from '../authz.js';
+import { ConflictError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Via } from '../model.js';
 import type { Sql } from '../sql.js';
@@ -35,14 +36,14 @@ function recipients(d: Due): string[] {
   return [...told];
 }
 
-function message(d: Due, to: string): { subject: string; body: string } {
+function message(d: Due): { subject: string; body: string } {
   const what = `${d.entitlement} for ${d.identity} expires ${new Date(d.expires_at).toISOString()}`;
   return {
     subject: what,
     body: [
       `${what} (grant ${d.id}), and is then removed.`,
-      `To keep it, ask for more time: gatehouse extend ${d.id} --reason TEXT --as ${to}`,
-      `To let it expire and stop these reminders: gatehouse let-expire ${d.id} --as ${to}`,
+      `To keep it, ask for more time: an extension of grant ${d.id}.`,
+      `To let it expire and stop these reminders, answer "let it expire" for grant ${d.id}.`,
     ].join('\n'),
   };
 }
@@ -87,7 +88,7 @@ async function remindBatch(
       const threshold = thresholds.filter((t) => t >= left).at(-1) ?? thresholds.at(-1)!;
       const to = recipients(d);
       for (const r of to) {
-        const m = message(d, r);
+        const m = message(d);
         await tx.query(
           `INSERT INTO notifications (id, kind, grant_id, recipient, subject, body, created_at)
            VALUES ($1, 'expiry_reminder', $2, $3, $4, $5, $6)`,
@@ -149,21 +150,23 @@ export async function letExpire(
       'SELECT kind, owner FROM identities WHERE id = $1',
       [g.identity],
     );
-    // The holder and the owners reminders go to.
-    const allowed = new Set([g.identity, g.owner]);
-    if (holder && holder.kind !== 'human' && holder.owner) allowed.add(holder.owner);
-    if (!allowed.has(actor)) {
-      throw new RefusedError(
-        `${actor} may not let ${grantId} expire: only its holder or owner may (${[...allowed].join(', ')})`,
-      );
-    }
+    authorizeLetExpire(actor, grantId, {
+      holder: g.identity,
+      grantOwner: g.owner,
+      holderOwner: holder && holder.kind !== 'human' ? holder.owner : null,
+      governance: { group: '', members: [] },
+    });
     if (g.state !== 'active')
-      throw new InputError(
+      throw new ConflictError(
         `grant ${grantId} is ${g.state}; only an active grant can be let expire`,
+        {
+          code: 'grant_not_active',
+        },
       );
     if (!g.expires_at) {
-      throw new InputError(
-        `grant ${grantId} is standing and has no expiry; to end it use: gatehouse revoke ${grantId}`,
+      throw new ConflictError(
+        `grant ${grantId} is standing and has no expiry: it ends only when revoked`,
+        { code: 'grant_standing' },
       );
     }
     if (g.let_expire) return; // already answered: nothing changes, nothing to audit

@@ -1,18 +1,16 @@
 import { appendAudit } from '../audit/chain.js';
 import type { Via } from '../model.js';
 import { LIVE_STATES } from '../decision/inputs.js';
-import { ConflictError, RefusedError } from '../errors.js';
+import { type GrantParties, authorizeRetry } from '../authz.js';
+import { ConflictError } from '../errors.js';
 import type { Sql } from '../sql.js';
 import { APPLY, enqueueGrantJob, requireGrant } from './grants.js';
 
-/**
- * Who may ask for a failed apply again: whoever could have requested the access in the first
- * place — the beneficiary, its owner or manager — and the original requester.
- */
-async function mayRetry(
+/** The people around a grant that the retry rule names (core/authz.ts). */
+async function partiesOf(
   tx: Sql,
   g: { identity: string; owner: string; request_id: string | null },
-) {
+): Promise<GrantParties> {
   const [row] = await tx.query<{
     owner: string | null;
     manager: string | null;
@@ -22,11 +20,14 @@ async function mayRetry(
        FROM identities i WHERE i.id = $1`,
     [g.identity, g.request_id],
   );
-  return new Set(
-    [g.identity, g.owner, row?.owner, row?.manager, row?.requester].filter(
-      (x): x is string => typeof x === 'string' && x !== '',
-    ),
-  );
+  return {
+    holder: g.identity,
+    grantOwner: g.owner,
+    holderOwner: row?.owner ?? null,
+    holderManager: row?.manager ?? null,
+    requester: row?.requester ?? null,
+    governance: { group: '', members: [] },
+  };
 }
 
 /**
@@ -42,13 +43,7 @@ export async function retryGrant(
 ): Promise<void> {
   await sql.transaction(async (tx) => {
     const g = await requireGrant(tx, grantId, true);
-    const allowed = await mayRetry(tx, g);
-    if (!allowed.has(actor)) {
-      throw new RefusedError(
-        `${actor} may not retry ${grantId}: only its holder, the holder's owner or manager, or whoever requested it may`,
-        { code: 'retry_not_allowed' },
-      );
-    }
+    authorizeRetry(actor, grantId, await partiesOf(tx, g));
     if (g.state !== 'failed') {
       throw new ConflictError(
         `grant ${grantId} is ${g.state}; only a grant whose provisioning failed can be retried`,

@@ -146,7 +146,8 @@ export async function syncIdentities(
     const limit = Math.max(MASS_LEAVE_MIN, Math.floor(activeBefore * MASS_LEAVE_SHARE));
     if (leavers.length > limit && !opts.allowMassLeave) {
       throw new InputError(
-        `this snapshot would make ${leavers.length} of ${activeBefore} active ${scope.join(', ')} identities leavers (more than ${limit}); nothing was applied. Check the feed, or pass --allow-mass-leave`,
+        `this snapshot would make ${leavers.length} of ${activeBefore} active ${scope.join(', ')} identities leavers (more than ${limit}); nothing was applied. Check the feed, or confirm that this many leavers is intended`,
+        { code: 'mass_leave_unconfirmed', field: 'allow_mass_leave' },
       );
     }
     for (const j of joiners) await grantBirthright(tx, catalog, now, j, result);

@@ -1,10 +1,11 @@
+import { authorizeRequest } from '../authz.js';
 import { appendAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { entitlementOf } from '../catalog/catalog.js';
 import { type DecideInput, type DecisionPlan, decide } from '../decision/decide.js';
 import { loadFacts } from '../decision/inputs.js';
 import { addSeconds } from '../duration.js';
-import { InputError, RefusedError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { createGrant, extendGrant, requireGrant } from '../grants/grants.js';
 import { newId } from '../ids.js';
 import { requireIdentity } from '../identities/queries.js';
@@ -38,7 +39,10 @@ const TICKET = /^[A-Z][A-Z0-9_]*:[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export function checkTicket(ticket: string | null | undefined): string | null {
   if (ticket == null || ticket === '') return null;
   if (!TICKET.test(ticket))
-    throw new InputError(`--ticket: "${ticket}" is not SYSTEM:KEY (e.g. JIRA:ITSM-42)`);
+    throw new InputError(`ticket "${ticket}" is not SYSTEM:KEY (e.g. JIRA:ITSM-42)`, {
+      code: 'invalid_ticket',
+      field: 'ticket',
+    });
   return ticket;
 }
 
@@ -53,15 +57,12 @@ async function factsFor(
   const loaded = await loadFacts(sql, { beneficiary, requester, entitlement, lock });
   if (!loaded) throw new InputError(`unknown identity "${beneficiary}"`);
   if (!loaded.requesterExists) throw new InputError(`unknown requester "${requester}"`);
-  // Checked like the beneficiary: someone who left asks for nothing, and someone suspended asks
-  // for nobody else (break-glass included). Asking for oneself while suspended is decided, and
-  // recorded, as identity_inactive.
-  const status = loaded.facts.requesterStatus;
-  if (status === 'terminated' || (status !== 'active' && requester !== beneficiary)) {
-    throw new RefusedError(`requester ${requester} is ${status} and may not make requests`, {
-      code: 'requester_inactive',
-    });
-  }
+  // Checked like the beneficiary (core/authz.ts). Asking for oneself while suspended is decided,
+  // and recorded, as identity_inactive.
+  authorizeRequest(
+    { id: requester, status: loaded.facts.requesterStatus ?? 'unknown' },
+    beneficiary,
+  );
   return loaded;
 }
 

@@ -1,0 +1,148 @@
+import { RefusedError } from './errors.js';
+import type { Via } from './model.js';
+
+/**
+ * Who may see and do what: the one place that says so. Each use case gathers the facts a rule
+ * needs (inside its transaction, under its locks) and asks here; a refusal is a `RefusedError`
+ * with a stable code, so the CLI exits 2, the API answers 403 and the message names who may.
+ * Input checks (unknown ids, wrong state) stay with the use case: they are not about the actor.
+ */
+
+/** The people around one grant, as its use case read them. */
+export interface GrantParties {
+  /** The identity holding the grant. */
+  holder: string;
+  /** The grant's accountable owner (the holder for a person, its owner for a non-human one). */
+  grantOwner: string;
+  /** The holder's owner (non-human identities) and manager, where known. */
+  holderOwner?: string | null;
+  holderManager?: string | null;
+  /** Whoever requested the grant, where a request made it. */
+  requester?: string | null;
+  /** The owner of the grant's application. */
+  appOwner?: string | null;
+  /** Members of the governance (fallback) group and its name. */
+  governance: { group: string; members: readonly string[] };
+}
+
+const present = (xs: (string | null | undefined)[]) =>
+  new Set(xs.filter((x): x is string => typeof x === 'string' && x !== ''));
+
+function refuse(actor: string, what: string, who: Set<string> | string, code: string): never {
+  const names = typeof who === 'string' ? who : [...who].join(', ') || 'nobody';
+  throw new RefusedError(`${actor} may not ${what}: only ${names} may`, { code });
+}
+
+/** Revoke now: the holder, the grant's owner, the app owner, or the governance group. */
+export function authorizeRevoke(actor: string, grantId: string, p: GrantParties): void {
+  const allowed = present([p.holder, p.grantOwner, p.appOwner, ...p.governance.members]);
+  if (!allowed.has(actor))
+    refuse(
+      actor,
+      `revoke ${grantId}`,
+      `the holder, its owner, the app owner or group ${p.governance.group}`,
+      'revoke_not_allowed',
+    );
+}
+
+/**
+ * Provision a failed grant again: whoever could have requested the access in the first place —
+ * the holder, its owner or manager — and the original requester.
+ */
+export function authorizeRetry(actor: string, grantId: string, p: GrantParties): void {
+  const allowed = present([p.holder, p.grantOwner, p.holderOwner, p.holderManager, p.requester]);
+  if (!allowed.has(actor))
+    refuse(
+      actor,
+      `retry ${grantId}`,
+      "its holder, the holder's owner or manager, or whoever requested it",
+      'retry_not_allowed',
+    );
+}
+
+/** Answer an expiry reminder with "let it expire": the people reminders go to. */
+export function authorizeLetExpire(actor: string, grantId: string, p: GrantParties): void {
+  const allowed = present([p.holder, p.grantOwner, p.holderOwner]);
+  if (!allowed.has(actor))
+    refuse(actor, `let ${grantId} expire`, allowed, 'let_expire_not_allowed');
+}
+
+/** Submit a request: an active requester; a suspended one only for themselves. */
+export function authorizeRequest(
+  actor: { id: string; status: string } | undefined,
+  beneficiary: string,
+): void {
+  if (
+    !actor ||
+    actor.status === 'terminated' ||
+    (actor.status !== 'active' && actor.id !== beneficiary)
+  )
+    throw new RefusedError(
+      `requester ${actor?.id ?? ''} is ${actor?.status ?? 'unknown'} and may not request access for ${beneficiary}`,
+      { code: 'requester_inactive' },
+    );
+}
+
+/**
+ * Where the store demands it (`approval.authenticated_only`), decisions on requests come only
+ * through an authenticated channel: the CLI's `--as` is the operator's word, not a login.
+ */
+export function authorizeApprovalChannel(via: Via, authenticatedOnly: boolean): void {
+  if (authenticatedOnly && via === 'cli')
+    throw new RefusedError(
+      'this store accepts approvals only through an authenticated channel (approval.authenticated_only), not from the command line',
+      { code: 'authenticated_only' },
+    );
+}
+
+/** What an approval rule needs to know about the actor and the request's current stage. */
+export interface StageFacts {
+  requestId: string;
+  requester: string;
+  beneficiary: string;
+  stage: { idx: number; rule: string; approvers: readonly string[] };
+  /** The stages this actor has already acted on, with the verdict. */
+  acted: readonly { stage_idx: number; verdict: string }[];
+  actorStatus: string | undefined;
+  via: Via;
+  authenticatedOnly: boolean;
+}
+
+/**
+ * Act on a request's current stage, in order: an authenticated channel where the store demands
+ * one; nobody approves what they asked for or what is for them; one person, one stage; only the
+ * stage's resolved approvers, and only while active. (Having acted on this very stage already is
+ * a conflict, not a refusal: the use case checks it first.)
+ */
+export function authorizeStageAction(
+  actor: string,
+  verdict: 'approve' | 'reject',
+  f: StageFacts,
+): void {
+  authorizeApprovalChannel(f.via, f.authenticatedOnly);
+  if (actor === f.requester || actor === f.beneficiary)
+    throw new RefusedError(
+      `${actor} may not ${verdict} request ${f.requestId}: nobody approves a request they made or that is for themselves`,
+      { code: 'self_approval' },
+    );
+  // Each stage is another pair of eyes: the SoD-exception stage above all.
+  const approvedBefore = f.acted.find(
+    (e) => e.verdict === 'approve' && e.stage_idx !== f.stage.idx,
+  );
+  if (approvedBefore)
+    throw new RefusedError(
+      `${actor} approved stage ${approvedBefore.stage_idx} of ${f.requestId} and may not act on another stage of it: each stage needs a different person`,
+      { code: 'approved_other_stage' },
+    );
+  if (!f.stage.approvers.includes(actor))
+    throw new RefusedError(
+      `${actor} is not an approver of the current stage (${f.stage.rule}: ${f.stage.approvers.join(', ') || 'nobody'}) of ${f.requestId}`,
+      { code: 'not_stage_approver' },
+    );
+  // Resolved approvers may have left or been suspended since the request was routed.
+  if (f.actorStatus !== 'active')
+    throw new RefusedError(
+      `${actor} is ${f.actorStatus ?? 'unknown'} and may not act on ${f.requestId}`,
+      { code: 'approver_inactive' },
+    );
+}
