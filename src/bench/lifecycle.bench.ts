@@ -244,10 +244,18 @@ async function main() {
     await target.end();
     await store.close();
     await admin.query(`DROP DATABASE IF EXISTS ${targetDb} WITH (FORCE)`);
-    // Roles are cluster-wide: drop the benchmark's accounts too.
-    await admin.query(
-      `DO $$ DECLARE r text; BEGIN FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE '${TAG}%' LOOP EXECUTE format('DROP ROLE %I', r); END LOOP; END $$`,
-    );
+    // Roles are cluster-wide: drop the benchmark's accounts too, a thousand per transaction (one
+    // transaction for all of them runs out of lock slots).
+    for (;;) {
+      const left = await admin.query<{ n: string }>(
+        `WITH gone AS (SELECT rolname FROM pg_roles WHERE rolname LIKE '${TAG}%' LIMIT 1000)
+         SELECT count(*) AS n FROM gone`,
+      );
+      if (Number(left.rows[0]?.n ?? 0) === 0) break;
+      await admin.query(
+        `DO $$ DECLARE r text; BEGIN FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE '${TAG}%' LIMIT 1000 LOOP EXECUTE format('DROP ROLE %I', r); END LOOP; END $$`,
+      );
+    }
     await admin.end();
     rmSync(dir, { recursive: true, force: true });
   }
