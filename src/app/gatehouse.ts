@@ -147,8 +147,9 @@ export function gatehouse(d: GatehouseDeps) {
     async sweep() {
       return sweep(await workerDeps());
     },
-    async apply(cfg: GovernanceConfig, actor: string, dryRun: boolean) {
-      const result = await applyConfig(d.sql, cfg, now(), actor, dryRun);
+    /** `via` defaults to the operator's command line, which is where configuration comes from today. */
+    async apply(cfg: GovernanceConfig, actor: string, dryRun: boolean, via: Via = 'cli') {
+      const result = await applyConfig(d.sql, cfg, now(), actor, dryRun, via);
       if (!dryRun) d.catalog.invalidate();
       return result;
     },
@@ -157,8 +158,12 @@ export function gatehouse(d: GatehouseDeps) {
       actor: string,
       kinds?: IdentityKind[],
       allowMassLeave = false,
+      via: Via = 'cli',
     ) {
-      return syncIdentities(d.sql, await cat(), now(), actor, snapshot, kinds, { allowMassLeave });
+      return syncIdentities(d.sql, await cat(), now(), actor, snapshot, kinds, {
+        allowMassLeave,
+        via,
+      });
     },
     identities: (page?: PageInput) => listIdentities(d.sql, page),
     identity: (id: string) => identityView(d.sql, id),

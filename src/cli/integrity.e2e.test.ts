@@ -153,6 +153,16 @@ describe('decision integrity', () => {
       [grant],
     );
     assert.equal(event?.via, 'cli');
+    // Configuration and the identity feed say how they arrived too (the harness applied and
+    // synced both through the CLI).
+    const setup = await h.store.sql.query<{ action: string; via: string | null }>(
+      `SELECT DISTINCT action, details->>'via' AS via FROM audit_events
+        WHERE action IN ('config.applied', 'identity.joined') ORDER BY action`,
+    );
+    assert.deepEqual(setup, [
+      { action: 'config.applied', via: 'cli' },
+      { action: 'identity.joined', via: 'cli' },
+    ]);
   });
 
   test('the last approval decides again: a beneficiary suspended while the request waited is rejected with the reason', async () => {

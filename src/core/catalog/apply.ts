@@ -9,7 +9,7 @@ import {
   toPolicy,
   toSodRule,
 } from './rows.js';
-import type { GovernanceConfig, Identity } from '../model.js';
+import type { GovernanceConfig, Identity, Via } from '../model.js';
 import type { Sql } from '../sql.js';
 import { catalogFromConfig, configHash } from './catalog-from-config.js';
 import { type ImpactItem, grantImpact } from './impact.js';
@@ -260,6 +260,7 @@ export async function applyConfig(
   now: Date,
   actor: string,
   dryRun: boolean,
+  via: Via = 'cli',
 ): Promise<ApplyResult> {
   const hash = configHash(cfg);
   const diffs: { section: Section<unknown>; change: Change; item?: unknown }[] = [];
@@ -292,7 +293,7 @@ export async function applyConfig(
         actor,
         action: `config.${d.change.kind}_${d.change.change}`,
         subject: d.change.id,
-        details: { hash },
+        details: { hash, via },
       });
     }
     const [state] = await tx.query<{ config_hash: string }>(
@@ -308,7 +309,12 @@ export async function applyConfig(
       actor,
       action: 'config.applied',
       subject: `config:${hash}`,
-      details: { hash, changes: changes.length, grants_no_longer_permitted: impact.length },
+      details: {
+        hash,
+        changes: changes.length,
+        grants_no_longer_permitted: impact.length,
+        via,
+      },
     });
   });
   return { hash, changes, impact, dry_run: false };

@@ -9,7 +9,7 @@ import { decide } from '../decision/decide.js';
 import { LIVE_STATES } from '../decision/inputs.js';
 import { addSeconds } from '../duration.js';
 import { startRevocation } from '../grants/grants.js';
-import type { BirthrightRule, Identity, IdentityKind } from '../model.js';
+import type { BirthrightRule, Identity, IdentityKind, Via } from '../model.js';
 import { recordDecision } from '../requests/submit.js';
 import type { Sql } from '../sql.js';
 
@@ -70,8 +70,10 @@ export async function syncIdentities(
   actor: string,
   snapshot: Identity[],
   kinds?: IdentityKind[],
-  opts: { allowMassLeave?: boolean } = {},
+  opts: { allowMassLeave?: boolean; via?: Via } = {},
 ): Promise<SyncResult> {
+  // How the feed arrived: the operator's command (cli), an authenticated call, or a job.
+  const via: Via = opts.via ?? 'cli';
   const scope = kinds ?? [...new Set(snapshot.map((i) => i.kind))];
   const result: SyncResult = {
     kinds: scope,
@@ -105,6 +107,7 @@ export async function syncIdentities(
           action: 'identity.joined',
           subject: next.id,
           details: {
+            via,
             kind: next.kind,
             status: next.status,
             department: next.department,
@@ -126,7 +129,7 @@ export async function syncIdentities(
           actor,
           action: 'identity.moved',
           subject: next.id,
-          details: { changed, from: pick(before, changed), to: pick(next, changed) },
+          details: { via, changed, from: pick(before, changed), to: pick(next, changed) },
         });
         if (next.status === 'active') movers.push(next);
         result.moved.push(next.id);
@@ -151,8 +154,8 @@ export async function syncIdentities(
       );
     }
     for (const j of joiners) await grantBirthright(tx, catalog, now, j, result);
-    for (const m of movers) await reevaluate(tx, catalog, now, actor, m, result);
-    for (const l of leavers) await leave(tx, catalog, now, actor, l, result);
+    for (const m of movers) await reevaluate(tx, catalog, now, actor, via, m, result);
+    for (const l of leavers) await leave(tx, catalog, now, actor, via, l, result);
   });
   return result;
 }
@@ -202,6 +205,7 @@ async function reevaluate(
   catalog: Catalog,
   now: Date,
   actor: string,
+  via: Via,
   who: Identity,
   result: SyncResult,
 ): Promise<void> {
@@ -239,7 +243,7 @@ async function reevaluate(
       });
       result.sent_to_review.push(item);
     } else {
-      await startRevocation(tx, now, actor, g.id, 'mover', why);
+      await startRevocation(tx, now, actor, g.id, 'mover', why, via);
       result.revoked.push({
         grant: g.id,
         identity: who.id,
@@ -257,6 +261,7 @@ async function leave(
   catalog: Catalog,
   now: Date,
   actor: string,
+  via: Via,
   who: Identity,
   result: SyncResult,
 ): Promise<void> {
@@ -265,14 +270,14 @@ async function leave(
     actor,
     action: 'identity.left',
     subject: who.id,
-    details: { status: 'terminated' },
+    details: { via, status: 'terminated' },
   });
   const grants = await tx.query<{ id: string; entitlement: string }>(
     `SELECT id, entitlement FROM grants WHERE identity = $1 AND state IN ('active', 'provisioning', 'failed') ORDER BY id`,
     [who.id],
   );
   for (const g of grants) {
-    await startRevocation(tx, now, actor, g.id, 'leaver', `${who.id} left`);
+    await startRevocation(tx, now, actor, g.id, 'leaver', `${who.id} left`, via);
     result.revoked.push({
       grant: g.id,
       identity: who.id,
@@ -289,7 +294,7 @@ async function leave(
       actor,
       action: 'request.cancelled',
       subject: r.id,
-      details: { reason: `${who.id} left` },
+      details: { via, reason: `${who.id} left` },
     });
   const owned = await tx.query<{ id: string }>(
     `SELECT id FROM identities WHERE owner = $1 AND kind <> 'human' AND status <> 'terminated' ORDER BY id`,
@@ -307,7 +312,7 @@ async function leave(
       actor,
       action: 'identity.owner_reassigned',
       subject: o.id,
-      details: { from: who.id, to: heir, reason: `${who.id} left` },
+      details: { via, from: who.id, to: heir, reason: `${who.id} left` },
     });
     await openItem(tx, now, {
       kind: 'nhi_reassigned',
