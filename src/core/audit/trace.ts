@@ -1,4 +1,4 @@
-import { InputError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import type { Sql } from '../sql.js';
 import { one } from '../sql.js';
 import type { AuditEvent } from './chain.js';
@@ -30,7 +30,7 @@ export async function traceAudit(sql: Sql, id: string): Promise<AuditEvent[]> {
       'SELECT 1 FROM requests WHERE id = $1 UNION ALL SELECT 1 FROM grants WHERE id = $1',
       [id],
     );
-    if (!known) throw new InputError(`no request or grant with id ${id}`);
+    if (!known) throw new NotFoundError(`no request or grant with id ${id}`, { field: 'id' });
   }
   return rows.map(toEvent);
 }

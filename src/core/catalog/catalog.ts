@@ -1,4 +1,4 @@
-import { InputError } from '../errors.js';
+import { InputError, NotFoundError } from '../errors.js';
 import type {
   App,
   BirthrightRule,
@@ -89,7 +89,7 @@ export async function loadCatalog(sql: Sql, hash: string): Promise<Catalog> {
 
 export function entitlementOf(catalog: Catalog, id: string): Entitlement {
   const e = catalog.entitlements.get(id);
-  if (!e) throw new InputError(`unknown entitlement "${id}"`);
+  if (!e) throw new NotFoundError(`unknown entitlement "${id}"`, { field: 'entitlement' });
   return e;
 }
 

@@ -15,7 +15,7 @@ import type { PolicyContext } from '../policy/engine.js';
 import type { Sql } from '../sql.js';
 import { type ResolvedStage, resolveChain } from '../approvals/resolve.js';
 import { type DecisionFacts, loadFacts, lockSeatPool, seatsUsed } from './inputs.js';
-import { InputError, StaleCatalogError } from '../errors.js';
+import { NotFoundError, StaleCatalogError } from '../errors.js';
 import { sodViolations } from './sod.js';
 
 export type RequestKind = 'access' | 'extend' | 'birthright';
@@ -93,7 +93,7 @@ export async function decide(
         lock: false,
       })
     )?.facts;
-  if (!facts) throw new InputError(`unknown identity "${who.id}"`);
+  if (!facts) throw new NotFoundError(`unknown identity "${who.id}"`, { field: 'beneficiary' });
   // The facts say which configuration is in force; deciding on another would be wrong.
   if (facts.configHash !== catalog.hash) throw new StaleCatalogError();
   const fit = facts.fit;

@@ -1,4 +1,4 @@
-import { InputError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import type { Identity } from '../model.js';
 import type { Sql } from '../sql.js';
 import { type IdentityRow, toIdentity } from '../catalog/rows.js';
@@ -22,7 +22,7 @@ export async function requireIdentity(
   forUpdate = false,
 ): Promise<Identity> {
   const i = await findIdentity(sql, id, forUpdate);
-  if (!i) throw new InputError(`unknown ${what} "${id}"`);
+  if (!i) throw new NotFoundError(`unknown ${what} "${id}"`, { field: what });
   return i;
 }
 

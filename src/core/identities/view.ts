@@ -1,5 +1,5 @@
 import { type IdentityRow, toIdentity } from '../catalog/rows.js';
-import { InputError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { listGrants } from '../grants/view.js';
 import type { Sql } from '../sql.js';
 import { MAX_PAGE, type PageInput, cutPage, decodeCursor, pageLimit } from '../paging.js';
@@ -35,7 +35,7 @@ export async function listIdentities(sql: Sql, page: PageInput = {}) {
 /** CLI.md's `identities show --json`: the identity with its owner, attributes and grants. */
 export async function identityView(sql: Sql, id: string) {
   const [r] = await sql.query<IdentityRow>('SELECT * FROM identities WHERE id = $1', [id]);
-  if (!r) throw new InputError(`unknown identity "${id}"`);
+  if (!r) throw new NotFoundError(`unknown identity "${id}"`, { field: 'identity' });
   const i = toIdentity(r);
   const owns = await sql.query<{ id: string }>(
     `SELECT id FROM identities WHERE owner = $1 ORDER BY id`,

@@ -5,7 +5,7 @@ import { entitlementOf } from '../catalog/catalog.js';
 import { type DecideInput, type DecisionPlan, decide } from '../decision/decide.js';
 import { loadFacts } from '../decision/inputs.js';
 import { addSeconds } from '../duration.js';
-import { InputError } from '../errors.js';
+import { InputError, NotFoundError } from '../errors.js';
 import { createGrant, extendGrant, requireGrant } from '../grants/grants.js';
 import { newId } from '../ids.js';
 import { requireIdentity } from '../identities/queries.js';
@@ -55,8 +55,10 @@ async function factsFor(
   lock: boolean,
 ) {
   const loaded = await loadFacts(sql, { beneficiary, requester, entitlement, lock });
-  if (!loaded) throw new InputError(`unknown identity "${beneficiary}"`);
-  if (!loaded.requesterExists) throw new InputError(`unknown requester "${requester}"`);
+  if (!loaded)
+    throw new NotFoundError(`unknown identity "${beneficiary}"`, { field: 'beneficiary' });
+  if (!loaded.requesterExists)
+    throw new NotFoundError(`unknown requester "${requester}"`, { field: 'requester' });
   // Checked like the beneficiary (core/authz.ts). Asking for oneself while suspended is decided,
   // and recorded, as identity_inactive.
   authorizeRequest(

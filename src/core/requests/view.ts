@@ -1,4 +1,4 @@
-import { InputError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import type { Decision } from '../model.js';
 import type { Sql } from '../sql.js';
 import { type PageInput, cutPage, decodeCursor, instantKey, pageLimit } from '../paging.js';
@@ -106,7 +106,7 @@ export async function requestViews(sql: Sql, ids: string[]): Promise<RequestView
 
 export async function requestView(sql: Sql, id: string): Promise<RequestView> {
   const [v] = await requestViews(sql, [id]);
-  if (!v) throw new InputError(`unknown request "${id}"`);
+  if (!v) throw new NotFoundError(`unknown request "${id}"`, { field: 'request' });
   return v;
 }
 
