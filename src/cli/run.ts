@@ -13,6 +13,7 @@ import { GLOBAL_OPTIONS, parse } from './args.js';
 import type { Command, Io } from './command.js';
 import { type CliContext, type CliEnv, openContext } from './context.js';
 import { COMMANDS } from './commands/index.js';
+import { commandHelp, overview } from './help.js';
 
 export type Opener = (
   env: CliEnv,
@@ -40,16 +41,6 @@ function findCommand(argv: string[]): Command | undefined {
     COMMANDS.find((c) => c.name === words.slice(0, 2).join(' ')) ??
     COMMANDS.find((c) => c.name === words[0])
   );
-}
-
-function help(): string {
-  return [
-    'gatehouse — access governance control plane',
-    '',
-    'usage: gatehouse COMMAND [options]   (global: --data DIR, --json, --as ID, --now ISO8601; DATABASE_URL selects a server)',
-    '',
-    ...COMMANDS.map((c) => `  ${c.usage.padEnd(92)} ${c.summary}`),
-  ].join('\n');
 }
 
 /**
@@ -86,7 +77,7 @@ export async function runCli(
   try {
     if (!guess || argv.includes('--help') || argv.includes('-h')) {
       if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
-        io.stdout(guess ? `usage: gatehouse ${guess.usage}\n  ${guess.summary}` : help());
+        io.stdout(guess ? commandHelp(guess) : overview(COMMANDS));
         return 0;
       }
       throw new InputError(
