@@ -38,6 +38,12 @@ describe('gatehouse binary', () => {
       assert.match(r.stdout, new RegExp(path));
     }
     assert.match(r.stdout, /\d+ grants active and verified in the target database/);
+    // The hints work as printed: npx, this data directory, a real request id.
+    const trace = /^ {2}npx gatehouse (audit trace req_\w+ --data demo)$/m.exec(r.stdout);
+    assert.ok(trace, r.stdout);
+    const traced = run(...trace[1]!.split(' '));
+    assert.equal(traced.code, 0, traced.stderr);
+    assert.match(traced.stdout, /grant\.activated/);
     const again = run('demo', '--no-serve', '--data', 'demo');
     assert.match(
       again.stdout,

@@ -11,7 +11,8 @@ import type { VerifyResult } from '../../core/audit/verify.js';
 import { InputError } from '../../core/errors.js';
 import { positional, str } from '../args.js';
 import type { Command, RunArgs } from '../command.js';
-import { table } from '../format.js';
+import { formatReport } from '../format-report.js';
+import { formatTrace } from '../format-trace.js';
 
 /** PEM Ed25519 private key that signs checkpoints; also vouches for them if no public key is set. */
 export const CHECKPOINT_KEY_ENV = 'GATEHOUSE_CHECKPOINT_KEY';
@@ -131,18 +132,7 @@ export const auditTrace: Command = {
     const events = await r.app.auditTrace(
       positional(r.args, 2, 'ID: a request (req_…) or grant (grt_…)'),
     );
-    const rows = events.map((e) => ({
-      seq: e.seq,
-      at: e.at,
-      actor: e.actor,
-      action: e.action,
-      subject: e.subject,
-      details: JSON.stringify(e.details),
-    }));
-    return {
-      json: { events },
-      text: table(rows, ['seq', 'at', 'actor', 'action', 'subject', 'details']),
-    };
+    return { json: { events }, text: formatTrace(events) };
   },
 };
 
@@ -167,11 +157,6 @@ export const report: Command = {
   summary: 'governance and service metrics',
   async run(r) {
     const rep = await r.app.report();
-    const text = Object.entries(rep)
-      .map(
-        ([k, v]) => `${k}: ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`,
-      )
-      .join('\n');
-    return { json: rep, text };
+    return { json: rep, text: formatReport(rep as unknown as Record<string, unknown>) };
   },
 };

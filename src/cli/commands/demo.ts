@@ -34,13 +34,9 @@ export const demo: Command = {
             : []),
           '',
           `${active} grants active and verified in the target database.`,
-          'Try:',
-          '  gatehouse requests --approver carol@acme.test      what waits on an engineering director',
-          '  gatehouse explain github:admin --for alice@acme.test',
-          '  gatehouse grants --identity dan@acme.test',
-          '  gatehouse audit trace <request or grant id>',
-          '  gatehouse report',
-          '(stop the server first: the embedded store admits one process at a time)',
+          'Try (each works as printed, once the server is stopped):',
+          ...hints(steps as { request?: string; status?: string }[], str(r.args, 'data')),
+          '(the embedded store admits one process at a time: stop the server with Ctrl-C first)',
         ].join('\n'),
       );
       if (r.args.values['no-serve'] === true) return;
@@ -50,3 +46,18 @@ export const demo: Command = {
     }
   },
 };
+
+/** The tour's next commands, runnable as printed: npx, this data directory, a real request id. */
+function hints(steps: { request?: string; status?: string }[], data: string | undefined): string[] {
+  const at = data ? ` --data ${data}` : '';
+  const traced = steps.find((x) => x.status === 'approved')?.request;
+  return [
+    `  npx gatehouse requests --approver carol@acme.test${at}    what waits on Carol`,
+    `  npx gatehouse explain github:admin --for alice@acme.test${at}`,
+    `  npx gatehouse grants --identity dan@acme.test${at}`,
+    traced
+      ? `  npx gatehouse audit trace ${traced}${at}`
+      : `  npx gatehouse requests${at}    then: npx gatehouse audit trace REQUEST_ID${at}`,
+    `  npx gatehouse report${at}`,
+  ];
+}
