@@ -5,13 +5,13 @@ import {
   TargetError,
   errorCode,
 } from '../core/errors.js';
-import { ConfigError, formatIssue } from '../config/load.js';
+import { ConfigError, formatIssue } from '../config/issues.js';
 import { scrubSecrets, secretsIn } from '../core/secrets.js';
 import { printable } from './format.js';
 import { parseArgs } from 'node:util';
 import { GLOBAL_OPTIONS, parse } from './args.js';
 import type { Command, Io } from './command.js';
-import { type CliContext, type CliEnv, openContext } from './context.js';
+import type { CliContext, CliEnv } from './context.js';
 import { COMMANDS } from './commands/index.js';
 import { commandHelp, overview } from './help.js';
 
@@ -63,12 +63,7 @@ export function exitCode(e: unknown): number {
  * Runs one command. Everything the process touches is passed in — arguments, output streams,
  * environment, and how to open the store — so tests drive the real CLI in-process.
  */
-export async function runCli(
-  argv: string[],
-  io: Io,
-  env: CliEnv,
-  open: Opener = openContext,
-): Promise<number> {
+export async function runCli(argv: string[], io: Io, env: CliEnv, open?: Opener): Promise<number> {
   // Value-taking flags could be mistaken for command words, so the command is found on the
   // parsed positionals, after a first permissive look for its options.
   const guess = findCommand(argv);
@@ -92,7 +87,9 @@ export async function runCli(
       );
     json = args.values.json === true;
     if (guess.store !== false) {
-      context = await open(env, {
+      // Loaded on use, so `--help` and `validate` do not pay for the store's drivers.
+      const opener = open ?? (await import('./context.js')).openContext;
+      context = await opener(env, {
         ...(typeof args.values.data === 'string' ? { data: args.values.data } : {}),
         ...(typeof args.values.now === 'string' ? { now: args.values.now } : {}),
         command: guess.name,

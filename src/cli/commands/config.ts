@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { formatIssue, loadConfigDir } from '../../config/load.js';
+import { formatIssue } from '../../config/issues.js';
 import { positional } from '../args.js';
 import { type Command } from '../command.js';
 import { printable, table } from '../format.js';
@@ -11,6 +11,7 @@ export const validate: Command = {
   store: false,
   async run(r) {
     const dir = resolve(r.env.cwd, positional(r.args, 1, 'DIR: the configuration directory'));
+    const { loadConfigDir } = await import('../../config/load.js');
     const { config, warnings } = await loadConfigDir(dir);
     const counts = {
       identities: config.identities.length,
@@ -39,6 +40,7 @@ export const apply: Command = {
   options: { 'dry-run': { type: 'boolean' } },
   async run(r) {
     const dir = resolve(r.env.cwd, positional(r.args, 1, 'DIR: the configuration directory'));
+    const { loadConfigDir } = await import('../../config/load.js');
     const { config, warnings } = await loadConfigDir(dir);
     for (const w of warnings) r.io.stderr(`warning: ${printable(formatIssue(w))}`);
     const dryRun = r.args.values['dry-run'] === true;

@@ -1,7 +1,5 @@
-import { DEMO_CONFIG, seedDemo } from '../../demo/seed.js';
 import { str } from '../args.js';
 import type { Command } from '../command.js';
-import { dataDir, openContext } from '../context.js';
 import { table } from '../format.js';
 import { init } from './init.js';
 import { portOf, serveOptions, serveUntilStopped } from './serve.js';
@@ -15,6 +13,8 @@ export const demo: Command = {
   async run(r) {
     await init.run({ ...r, io: { stdout: () => undefined, stderr: r.io.stderr } });
     const data = typeof r.args.values.data === 'string' ? r.args.values.data : undefined;
+    const { DEMO_CONFIG, seedDemo } = await import('../../demo/seed.js');
+    const { dataDir, openContext } = await import('../context.js');
     const ctx = await openContext(r.env, { ...(data ? { data } : {}), command: 'demo' });
     try {
       const [seeded] = await ctx.store.sql.query(`SELECT 1 FROM meta WHERE key = 'demo_seeded'`);

@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { loadSnapshot } from '../../config/snapshot.js';
 import { InputError } from '../../core/errors.js';
 import { IDENTITY_KINDS, type IdentityKind } from '../../core/model.js';
 import { PAGE_OPTIONS, PAGE_USAGE, pageArgs, positional, str } from '../args.js';
@@ -23,6 +22,7 @@ export const identitiesSync: Command = {
   options: { kinds: { type: 'string' }, 'allow-mass-leave': { type: 'boolean' } },
   async run(r) {
     const file = resolve(r.env.cwd, positional(r.args, 2, 'FILE: the snapshot (CSV or JSON)'));
+    const { loadSnapshot } = await import('../../config/snapshot.js');
     const snapshot = await loadSnapshot(file);
     const as = typeof r.args.values.as === 'string' ? r.args.values.as : 'hr:sync';
     const result = await r.app.sync(

@@ -1,6 +1,4 @@
 import { InputError } from '../../core/errors.js';
-import { openStore } from '../../store/open.js';
-import { dataDir } from '../context.js';
 import type { Command } from '../command.js';
 
 export const init: Command = {
@@ -10,6 +8,9 @@ export const init: Command = {
   options: { simulation: { type: 'boolean' } },
   store: false,
   async run(r) {
+    // Loaded on use: `gatehouse --help` should not pay for the store's drivers.
+    const { openStore } = await import('../../store/open.js');
+    const { dataDir } = await import('../context.js');
     const store = await openStore({
       dataDir: dataDir(r.env, r.args.values.data as string | undefined),
       databaseUrl: r.env.env.DATABASE_URL,

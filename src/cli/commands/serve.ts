@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { Gatehouse } from '../../app/gatehouse.js';
 import { parseDuration } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
-import { buildServer } from '../../http/server.js';
 import { str } from '../args.js';
 import type { Command, Io } from '../command.js';
 import { failureLines } from './grants.js';
@@ -22,6 +21,7 @@ export async function serveUntilStopped(
   intervalSeconds: number,
 ): Promise<void> {
   const token = env.GATEHOUSE_API_TOKEN ?? randomBytes(18).toString('base64url');
+  const { buildServer } = await import('../../http/server.js');
   const server = buildServer(app, token);
   const address = await server.listen({ port, host: '127.0.0.1' });
   io.stdout(`gatehouse serving at ${address} (sweep every ${intervalSeconds}s)`);
