@@ -1,0 +1,181 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { refusingPort } from '../connectors/test-targets.js';
+
+/** Where Debian's `slapd` and `ldap-utils` put their programs and schemas. */
+const SLAPD = ['/usr/sbin/slapd', 'slapd'];
+const SCHEMAS = '/etc/ldap/schema';
+const MODULES = '/usr/lib/ldap';
+
+/** A throwaway OpenLDAP server on a loopback port with its own configuration and data directory. */
+export interface Slapd {
+  url: string;
+  port: number;
+  suffix: string;
+  rootDn: string;
+  rootPassword: string;
+  /** The service account the connector tests bind as: it may write `member`/`memberUid` only. */
+  serviceDn: string;
+  servicePassword: string;
+  /** Stops the server (SIGTERM) and removes its directory. */
+  stop(): Promise<void>;
+}
+
+function binary(): string | undefined {
+  for (const b of SLAPD) {
+    if (b.startsWith('/') ? existsSync(b) : onPath(b)) return b;
+  }
+  return undefined;
+}
+
+function onPath(name: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, name)));
+}
+
+/** Why the LDAP tests cannot run here, or undefined when they can. */
+export function slapdMissing(): string | undefined {
+  if (!binary() || !existsSync(join(SCHEMAS, 'nis.ldif')) || !onPath('slapadd')) {
+    return 'OpenLDAP is not installed: install it to run the LDAP tests (apt-get install slapd ldap-utils)';
+  }
+  return undefined;
+}
+
+/**
+ * The cn=config of one mdb database: the schemas posixGroup and inetOrgPerson need, a root DN,
+ * and a service account that may read everything but write only group membership, so the tests
+ * bind with the permissions docs/connectors/ldap.md asks an operator to give.
+ */
+function config(dir: string, suffix: string, rootDn: string, hash: string, serviceDn: string) {
+  return `dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: ${dir}/slapd.pid
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: ${MODULES}
+olcModuleLoad: back_mdb
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+include: file://${SCHEMAS}/core.ldif
+include: file://${SCHEMAS}/cosine.ldif
+include: file://${SCHEMAS}/nis.ldif
+include: file://${SCHEMAS}/inetorgperson.ldif
+
+dn: olcDatabase={0}config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: {0}config
+olcAccess: {0}to * by * none
+
+dn: olcDatabase={1}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {1}mdb
+olcDbDirectory: ${dir}/data
+olcDbMaxSize: 67108864
+olcSuffix: ${suffix}
+olcRootDN: ${rootDn}
+olcRootPW: ${hash}
+olcDbIndex: objectClass eq
+olcDbIndex: cn,uid,member,memberUid eq
+olcAccess: {0}to attrs=userPassword by anonymous auth by * none
+olcAccess: {1}to attrs=member,memberUid by dn.exact="${serviceDn}" write by * read
+olcAccess: {2}to * by * read
+`;
+}
+
+async function accepting(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      done(true);
+    });
+    s.once('error', () => done(false));
+  });
+}
+
+/**
+ * Starts slapd on a free loopback port with `ldif` (entries under `suffix`, without the suffix
+ * entry itself, which is created here) loaded offline by slapadd. Call `stop()` afterwards.
+ */
+export async function startSlapd(
+  opts: { suffix?: string; ldif?: string; servicePassword?: string } = {},
+): Promise<Slapd> {
+  const missing = slapdMissing();
+  if (missing) throw new Error(missing);
+  const suffix = opts.suffix ?? 'dc=gatehouse,dc=test';
+  const rootDn = `cn=admin,${suffix}`;
+  const rootPassword = `root-${process.pid}`;
+  const serviceDn = `cn=gatehouse,ou=services,${suffix}`;
+  const servicePassword = opts.servicePassword ?? `svc-${process.pid}`;
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-slapd-'));
+  let child: ChildProcess | undefined;
+  const stop = async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((done) => child!.once('exit', done));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const confDir = join(dir, 'slapd.d');
+    mkdirSync(confDir);
+    mkdirSync(join(dir, 'data'));
+    const hash = execFileSync('slappasswd', ['-s', rootPassword], { encoding: 'utf8' }).trim();
+    const serviceHash = execFileSync('slappasswd', ['-s', servicePassword], {
+      encoding: 'utf8',
+    }).trim();
+    writeFileSync(join(dir, 'config.ldif'), config(dir, suffix, rootDn, hash, serviceDn));
+    execFileSync('slapadd', ['-n', '0', '-F', confDir, '-l', join(dir, 'config.ldif')], {
+      stdio: 'pipe',
+    });
+    const top = suffix.split(',')[0]!.split('=')[1]!;
+    const base = `dn: ${suffix}
+objectClass: dcObject
+objectClass: organization
+dc: ${top}
+o: ${top}
+
+dn: ou=services,${suffix}
+objectClass: organizationalUnit
+ou: services
+
+dn: ${serviceDn}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: gatehouse
+userPassword: ${serviceHash}
+
+${opts.ldif ?? ''}
+`;
+    writeFileSync(join(dir, 'base.ldif'), base);
+    execFileSync('slapadd', ['-n', '1', '-F', confDir, '-l', join(dir, 'base.ldif')], {
+      stdio: 'pipe',
+    });
+    const port = await refusingPort();
+    const url = `ldap://127.0.0.1:${port}`;
+    child = spawn(binary()!, ['-h', `${url}/`, '-F', confDir, '-d', '0'], { stdio: 'ignore' });
+    const started = child;
+    let exited = false;
+    started.once('exit', () => {
+      exited = true;
+    });
+    for (let i = 0; !(await accepting(port)); i++) {
+      if (exited || i > 500) throw new Error(`slapd did not start on ${url}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { url, port, suffix, rootDn, rootPassword, serviceDn, servicePassword, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
