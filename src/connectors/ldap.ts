@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import {
   AndFilter,
@@ -163,10 +164,12 @@ function tlsOptions(
   url: string,
   tls: { ca_file?: string; verify?: boolean; server_name?: string } | undefined,
 ): ConnectionOptions {
-  const host = new URL(url).hostname;
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  // SNI carries names only (RFC 6066); an IP address is still checked against the certificate.
+  const servername = tls?.server_name ?? (isIP(host) ? undefined : host);
   const options: ConnectionOptions = {
     rejectUnauthorized: tls?.verify ?? true,
-    servername: tls?.server_name ?? host,
+    ...(servername ? { servername } : {}),
   };
   if (tls?.ca_file) {
     try {
@@ -612,6 +615,9 @@ class LdapConnector implements Connector {
     }
     if (c.reach === 'unreachable') {
       return this.fail(`cannot reach the directory at ${this.where}: ${detail}`, c, e);
+    }
+    if (c.code === 'target_tls_failed') {
+      return this.fail(`TLS with the directory at ${this.where} failed: ${detail}`, c, e);
     }
     if (c.code === 'target_not_found' && about) {
       return this.fail(`${this.notFound(about).message.replace(/^connector [^:]+: /, '')}`, c, e);

@@ -13,6 +13,9 @@ const MODULES = '/usr/lib/ldap';
 /** A throwaway OpenLDAP server on a loopback port with its own configuration and data directory. */
 export interface Slapd {
   url: string;
+  /** With `tls`: the ldaps:// URL, and the PEM file of the CA that signed the server's certificate. */
+  ldapsUrl?: string;
+  caFile?: string;
   port: number;
   suffix: string;
   rootDn: string;
@@ -48,12 +51,25 @@ export function slapdMissing(): string | undefined {
  * and a service account that may read everything but write only group membership, so the tests
  * bind with the permissions docs/connectors/ldap.md asks an operator to give.
  */
-function config(dir: string, suffix: string, rootDn: string, hash: string, serviceDn: string) {
+function config(
+  dir: string,
+  suffix: string,
+  rootDn: string,
+  hash: string,
+  serviceDn: string,
+  tls: boolean,
+) {
+  const certificates = tls
+    ? `olcTLSCACertificateFile: ${dir}/ca.pem
+olcTLSCertificateFile: ${dir}/server.pem
+olcTLSCertificateKeyFile: ${dir}/server.key
+`
+    : '';
   return `dn: cn=config
 objectClass: olcGlobal
 cn: config
 olcPidFile: ${dir}/slapd.pid
-
+${certificates}
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
 cn: module{0}
@@ -106,8 +122,46 @@ async function accepting(port: number): Promise<boolean> {
  * Starts slapd on a free loopback port with `ldif` (entries under `suffix`, without the suffix
  * entry itself, which is created here) loaded offline by slapadd. Call `stop()` afterwards.
  */
+/** A CA and a certificate it signed for 127.0.0.1 and localhost, valid for a day. */
+function certificates(dir: string): void {
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(
+    'req',
+    '-x509',
+    ...key,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=Gatehouse test CA',
+  );
+  openssl('req', ...key, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
+  writeFileSync(join(dir, 'san.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '1',
+    '-extfile',
+    'san.cnf',
+  );
+}
+
 export async function startSlapd(
-  opts: { suffix?: string; ldif?: string; servicePassword?: string } = {},
+  opts: { suffix?: string; ldif?: string; servicePassword?: string; tls?: boolean } = {},
 ): Promise<Slapd> {
   const missing = slapdMissing();
   if (missing) throw new Error(missing);
@@ -134,7 +188,11 @@ export async function startSlapd(
     const serviceHash = execFileSync('slappasswd', ['-s', servicePassword], {
       encoding: 'utf8',
     }).trim();
-    writeFileSync(join(dir, 'config.ldif'), config(dir, suffix, rootDn, hash, serviceDn));
+    if (opts.tls) certificates(dir);
+    writeFileSync(
+      join(dir, 'config.ldif'),
+      config(dir, suffix, rootDn, hash, serviceDn, opts.tls ?? false),
+    );
     execFileSync('slapadd', ['-n', '0', '-F', confDir, '-l', join(dir, 'config.ldif')], {
       stdio: 'pipe',
     });
@@ -163,7 +221,10 @@ ${opts.ldif ?? ''}
     });
     const port = await refusingPort();
     const url = `ldap://127.0.0.1:${port}`;
-    child = spawn(binary()!, ['-h', `${url}/`, '-F', confDir, '-d', '0'], { stdio: 'ignore' });
+    const tlsPort = opts.tls ? await refusingPort() : undefined;
+    const ldapsUrl = tlsPort ? `ldaps://127.0.0.1:${tlsPort}` : undefined;
+    const listen = [`${url}/`, ...(ldapsUrl ? [`${ldapsUrl}/`] : [])].join(' ');
+    child = spawn(binary()!, ['-h', listen, '-F', confDir, '-d', '0'], { stdio: 'ignore' });
     const started = child;
     let exited = false;
     started.once('exit', () => {
@@ -173,7 +234,21 @@ ${opts.ldif ?? ''}
       if (exited || i > 500) throw new Error(`slapd did not start on ${url}`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    return { url, port, suffix, rootDn, rootPassword, serviceDn, servicePassword, stop };
+    for (let i = 0; tlsPort && !(await accepting(tlsPort)); i++) {
+      if (exited || i > 500) throw new Error(`slapd did not start on ${ldapsUrl}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return {
+      url,
+      port,
+      ...(ldapsUrl ? { ldapsUrl, caFile: join(dir, 'ca.pem') } : {}),
+      suffix,
+      rootDn,
+      rootPassword,
+      serviceDn,
+      servicePassword,
+      stop,
+    };
   } catch (e) {
     await stop();
     throw e;
