@@ -33,7 +33,6 @@ import {
 } from './module.js';
 
 const text = z.string().min(1);
-const REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
 const dnSetting = text.refine((v) => v.includes('${') || parseDn(v) !== undefined, 'is not a DN');
 
 const settingsSchema = fields({
@@ -42,8 +41,8 @@ const settingsSchema = fields({
     'must be an ldap:// or ldaps:// URL (scheme, host and port only), or a ${VAR} reference to one',
   ),
   bind_dn: dnSetting,
-  /** Never written in configuration: a reference to the environment. */
-  bind_password: text.refine((v) => REFERENCE.test(v), 'must be a reference such as ${ENV_VAR}'),
+  /** A ${VAR} reference: validation refuses a literal (src/config/secrets.ts). */
+  bind_password: text,
   base_dn: dnSetting,
   /** `member` (groupOfNames, values are account DNs) or `memberUid` (posixGroup, values are accounts). */
   membership: z.enum(['member', 'memberUid']).optional(),

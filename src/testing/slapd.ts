@@ -102,7 +102,7 @@ olcRootPW: ${hash}
 olcDbIndex: objectClass eq
 olcDbIndex: cn,uid,member,memberUid eq
 olcAccess: {0}to attrs=userPassword by anonymous auth by * none
-olcAccess: {1}to attrs=member,memberUid by dn.exact="${serviceDn}" write by * read
+olcAccess: {1}to dn.subtree="${suffix}" attrs=member,memberUid by dn.exact="${serviceDn}" write by * read
 olcAccess: {2}to * by * read
 `;
 }
