@@ -41,7 +41,9 @@ const TREE = [
   `dn: ${PEOPLE}\nobjectClass: organizationalUnit\nou: people\n`,
   `dn: ${GROUPS}\nobjectClass: organizationalUnit\nou: groups\n`,
   ...ACCOUNTS.map(person),
-  ...['readers', 'Odd Writers', 'other'].map(groupOfNames),
+  ...['readers', 'Odd Writers', 'other', 'twin'].map(groupOfNames),
+  // A second group named twin elsewhere in the tree makes the cn ambiguous.
+  groupOfNames('twin').replace(GROUPS, PEOPLE),
   ...['px-readers', 'px-writers', 'px-other'].map((cn, i) => posixGroup(cn, 5000 + i)),
 ].join('\n');
 
@@ -288,6 +290,16 @@ test('a group outside base_dn, a malformed DN and an ambiguous cn are refused pe
       assert.equal(err.code, 'invalid_target', err.message);
       assert.equal(err.retryable, false);
     }
+    const twin = await c.apply({ account: 'alice', target: { group: 'twin' } }).catch((e) => e);
+    assert.ok(twin instanceof TargetError, String(twin));
+    assert.equal(twin.code, 'target_ambiguous', twin.message);
+    assert.equal(twin.retryable, false);
+    assert.match(twin.message, /name it by its DN/);
+    await c.apply({ account: 'alice', target: { group: `cn=twin,${PEOPLE}` } });
+    assert.equal(
+      await c.readBack({ account: 'alice', target: { group: `cn=twin,${PEOPLE}` } }),
+      true,
+    );
   } finally {
     await c.close();
   }

@@ -5,10 +5,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { refusingPort } from '../connectors/test-targets.js';
 
-/** Where Debian's `slapd` and `ldap-utils` put their programs and schemas. */
-const SLAPD = ['/usr/sbin/slapd', 'slapd'];
+/** Where Debian's `slapd` and `ldap-utils` put their schemas and modules. */
 const SCHEMAS = '/etc/ldap/schema';
 const MODULES = '/usr/lib/ldap';
+/** slapd, slapadd and slappasswd live in sbin, which a non-root PATH often lacks. */
+const SBIN = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
+
+/** A program's path, from PATH or sbin; undefined when it is not installed. */
+function tool(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(':').filter((d) => d !== ''), ...SBIN];
+  return dirs.map((d) => join(d, name)).find((p) => existsSync(p));
+}
+
+/** A program known to be installed (slapdMissing said so). */
+const need = (name: string) => tool(name) ?? name;
 
 /** A throwaway OpenLDAP server on a loopback port with its own configuration and data directory. */
 export interface Slapd {
@@ -27,20 +37,10 @@ export interface Slapd {
   stop(): Promise<void>;
 }
 
-function binary(): string | undefined {
-  for (const b of SLAPD) {
-    if (b.startsWith('/') ? existsSync(b) : onPath(b)) return b;
-  }
-  return undefined;
-}
-
-function onPath(name: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, name)));
-}
-
 /** Why the LDAP tests cannot run here, or undefined when they can. */
 export function slapdMissing(): string | undefined {
-  if (!binary() || !existsSync(join(SCHEMAS, 'nis.ldif')) || !onPath('slapadd')) {
+  const tools = ['slapd', 'slapadd', 'slappasswd'];
+  if (tools.some((t) => !tool(t)) || !existsSync(join(SCHEMAS, 'nis.ldif'))) {
     return 'OpenLDAP is not installed: install it to run the LDAP tests (apt-get install slapd ldap-utils)';
   }
   return undefined;
@@ -184,8 +184,10 @@ export async function startSlapd(
     const confDir = join(dir, 'slapd.d');
     mkdirSync(confDir);
     mkdirSync(join(dir, 'data'));
-    const hash = execFileSync('slappasswd', ['-s', rootPassword], { encoding: 'utf8' }).trim();
-    const serviceHash = execFileSync('slappasswd', ['-s', servicePassword], {
+    const hash = execFileSync(need('slappasswd'), ['-s', rootPassword], {
+      encoding: 'utf8',
+    }).trim();
+    const serviceHash = execFileSync(need('slappasswd'), ['-s', servicePassword], {
       encoding: 'utf8',
     }).trim();
     if (opts.tls) certificates(dir);
@@ -193,7 +195,7 @@ export async function startSlapd(
       join(dir, 'config.ldif'),
       config(dir, suffix, rootDn, hash, serviceDn, opts.tls ?? false),
     );
-    execFileSync('slapadd', ['-n', '0', '-F', confDir, '-l', join(dir, 'config.ldif')], {
+    execFileSync(need('slapadd'), ['-n', '0', '-F', confDir, '-l', join(dir, 'config.ldif')], {
       stdio: 'pipe',
     });
     const top = suffix.split(',')[0]!.split('=')[1]!;
@@ -216,7 +218,7 @@ userPassword: ${serviceHash}
 ${opts.ldif ?? ''}
 `;
     writeFileSync(join(dir, 'base.ldif'), base);
-    execFileSync('slapadd', ['-n', '1', '-F', confDir, '-l', join(dir, 'base.ldif')], {
+    execFileSync(need('slapadd'), ['-n', '1', '-F', confDir, '-l', join(dir, 'base.ldif')], {
       stdio: 'pipe',
     });
     const port = await refusingPort();
@@ -224,7 +226,7 @@ ${opts.ldif ?? ''}
     const tlsPort = opts.tls ? await refusingPort() : undefined;
     const ldapsUrl = tlsPort ? `ldaps://127.0.0.1:${tlsPort}` : undefined;
     const listen = [`${url}/`, ...(ldapsUrl ? [`${ldapsUrl}/`] : [])].join(' ');
-    child = spawn(binary()!, ['-h', listen, '-F', confDir, '-d', '0'], { stdio: 'ignore' });
+    child = spawn(need('slapd'), ['-h', listen, '-F', confDir, '-d', '0'], { stdio: 'ignore' });
     const started = child;
     let exited = false;
     started.once('exit', () => {
