@@ -56,7 +56,10 @@ const settingsSchema = fields({
   /** Or found by a search: the entry beneath base_dn whose attribute equals the account. */
   account_search: fields({ attribute: text, base_dn: dnSetting.optional() }).optional(),
   /** What stays in a groupOfNames whose last member is revoked (the class needs one member). */
-  placeholder_member: z.string().optional(),
+  placeholder_member: z
+    .string()
+    .refine((v) => v === '' || parseDn(v) !== undefined, 'is not a DN (the empty DN is "")')
+    .optional(),
   start_tls: z.boolean().optional(),
   tls: fields({
     /** PEM file of the certificate authorities to trust instead of the system's. */
@@ -206,8 +209,14 @@ const values = (v: Entry[string] | undefined): string[] =>
   v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => x.toString());
 /** A search-result code the server answers for a base that does not exist. */
 const NO_SUCH_OBJECT = 32;
-/** What a failure from the server means for an operation that tolerates it. */
+/** The LDAP result code of a failure that has one. */
 const code = (e: unknown) => (e as { code?: unknown })?.code;
+/** An attribute of an entry, whatever case the server spelt its name in. */
+const valuesOf = (entry: Entry, name: string) =>
+  values(
+    entry[name] ??
+      entry[Object.keys(entry).find((k) => k.toLowerCase() === name.toLowerCase()) ?? ''],
+  );
 
 class LdapConnector implements Connector {
   readonly type = 'ldap';
@@ -303,7 +312,7 @@ class LdapConnector implements Connector {
           for (const entry of page.searchEntries) {
             const matches = batch.filter((g) => this.names(entry, g));
             if (matches.length === 0) continue;
-            const accounts = await this.accountsOf(c, values(entry[this.attribute]), cache);
+            const accounts = await this.accountsOf(c, valuesOf(entry, this.attribute), cache);
             accounts.sort();
             for (const group of matches) {
               const target = { group };
@@ -365,7 +374,7 @@ class LdapConnector implements Connector {
   private names(entry: Entry, group: string): boolean {
     if (group.includes('=')) return normalizeDn(entry.dn) === normalizeDn(group);
     const wanted = group.toLowerCase();
-    return values(entry.cn).some((cn) => cn.toLowerCase() === wanted);
+    return valuesOf(entry, 'cn').some((cn) => cn.toLowerCase() === wanted);
   }
 
   /** A filter matching the governed groups of a batch, by DN's first value or by cn. */
@@ -454,13 +463,21 @@ class LdapConnector implements Connector {
       // Reading back or revoking needs no round trip to prove the account exists.
       if (mustExist && !(await this.exists(c, dn))) dn = undefined;
     } else {
-      const r = await c.search(a.base, {
-        scope: 'sub',
-        filter: eq(a.attribute, account),
-        attributes: ['1.1'],
-        sizeLimit: 2,
-        timeLimit: this.o.statement,
-      });
+      const r = await c
+        .search(a.base, {
+          scope: 'sub',
+          filter: eq(a.attribute, account),
+          attributes: ['1.1'],
+          sizeLimit: 2,
+          timeLimit: this.o.statement,
+        })
+        .catch((e: unknown) => {
+          if (code(e) !== NO_SUCH_OBJECT) throw e;
+          throw this.fail(`the accounts' search base ${a.base} does not exist`, {
+            code: 'target_not_found',
+            retryable: false,
+          });
+        });
       if (r.searchEntries.length > 1) {
         throw this.fail(
           `account "${account}": more than one entry beneath ${a.base} has ${a.attribute}=${account}`,
@@ -530,14 +547,15 @@ class LdapConnector implements Connector {
     return out;
   }
 
-  private async attributeOf(c: Client, dn: string, attribute: string): Promise<string | undefined> {
+  private async attributeOf(c: Client, dn: string, name: string): Promise<string | undefined> {
     try {
       const r = await c.search(dn, {
         scope: 'base',
-        attributes: [attribute],
+        attributes: [name],
         timeLimit: this.o.statement,
       });
-      return values(r.searchEntries[0]?.[attribute])[0];
+      const entry = r.searchEntries[0];
+      return entry ? valuesOf(entry, name)[0] : undefined;
     } catch (e) {
       if (code(e) === NO_SUCH_OBJECT) return undefined;
       throw e;
