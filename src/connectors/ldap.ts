@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import {
   AndFilter,
@@ -11,7 +9,6 @@ import {
   type Entry,
   type Filter,
 } from 'ldapts';
-import { z } from 'zod';
 import type {
   AccessRef,
   ApplyResult,
@@ -23,69 +20,15 @@ import type {
 import { InputError, TargetError } from '../core/errors.js';
 import { resolveSetting } from './env.js';
 import { dnTemplate, isUnder, normalizeDn, parseDn, type DnTemplate } from './ldap-dn.js';
+import { classify } from './ldap-errors.js';
+import { settingsSchema, text, tlsOptions } from './ldap-settings.js';
 import { fields } from './schema.js';
 import {
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_STATEMENT_TIMEOUT,
   parseSettings,
-  timeoutSettings,
   type ConnectorModule,
 } from './module.js';
-
-const text = z.string().min(1);
-const dnSetting = text.refine((v) => v.includes('${') || parseDn(v) !== undefined, 'is not a DN');
-
-const settingsSchema = fields({
-  url: text.refine(
-    (v) => v.includes('${') || /^ldaps?:\/\/[^/?#\s]+\/?$/i.test(v),
-    'must be an ldap:// or ldaps:// URL (scheme, host and port only), or a ${VAR} reference to one',
-  ),
-  bind_dn: dnSetting,
-  /** A ${VAR} reference: validation refuses a literal (src/config/secrets.ts). */
-  bind_password: text,
-  base_dn: dnSetting,
-  /** `member` (groupOfNames, values are account DNs) or `memberUid` (posixGroup, values are accounts). */
-  membership: z.enum(['member', 'memberUid']).optional(),
-  /** The account's DN from a template; the account is the whole value of the first RDN. */
-  account_dn: text
-    .refine(
-      (v) => dnTemplate(v) !== undefined,
-      'must be a DN whose first value is {account}, such as uid={account},ou=people,dc=acme,dc=test',
-    )
-    .optional(),
-  /** Or found by a search: the entry beneath base_dn whose attribute equals the account. */
-  account_search: fields({ attribute: text, base_dn: dnSetting.optional() }).optional(),
-  /** What stays in a groupOfNames whose last member is revoked (the class needs one member). */
-  placeholder_member: z
-    .string()
-    .refine((v) => v === '' || parseDn(v) !== undefined, 'is not a DN (the empty DN is "")')
-    .optional(),
-  start_tls: z.boolean().optional(),
-  tls: fields({
-    /** PEM file of the certificate authorities to trust instead of the system's. */
-    ca_file: text.optional(),
-    /** Check the server's certificate and name (default true); off only for tests. */
-    verify: z.boolean().optional(),
-    /** The name the certificate must carry, when it is not the URL's host. */
-    server_name: text.optional(),
-  }).optional(),
-  ...timeoutSettings,
-}).superRefine((s, ctx) => {
-  if (s.account_dn !== undefined && s.account_search !== undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['account_search'],
-      message: 'give account_dn or account_search, not both',
-    });
-  }
-  if (s.start_tls === true && /^ldaps:/i.test(s.url)) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['start_tls'],
-      message: 'an ldaps:// URL is already TLS; start_tls is for ldap:// URLs',
-    });
-  }
-});
 
 /** Large enough that a listing is few round trips, small enough that a page is cheap to hold. */
 const DEFAULT_PAGE_SIZE = 1000;
@@ -160,31 +103,6 @@ export const ldapConnector: ConnectorFactory = async (config, ctx) => {
     statement: s.statement_timeout ?? DEFAULT_STATEMENT_TIMEOUT,
   });
 };
-
-function tlsOptions(
-  connector: string,
-  url: string,
-  tls: { ca_file?: string; verify?: boolean; server_name?: string } | undefined,
-): ConnectionOptions {
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-  // SNI carries names only (RFC 6066); an IP address is still checked against the certificate.
-  const servername = tls?.server_name ?? (isIP(host) ? undefined : host);
-  const options: ConnectionOptions = {
-    rejectUnauthorized: tls?.verify ?? true,
-    ...(servername ? { servername } : {}),
-  };
-  if (tls?.ca_file) {
-    try {
-      options.ca = readFileSync(tls.ca_file);
-    } catch (e) {
-      throw new InputError(
-        `connector ${connector}: tls.ca_file cannot be read: ${(e as Error).message}`,
-        { code: 'invalid_connector_settings', field: 'tls.ca_file' },
-      );
-    }
-  }
-  return options;
-}
 
 export const ldapModule: ConnectorModule = {
   type: 'ldap',
@@ -666,66 +584,3 @@ class LdapConnector implements Connector {
 
 const change = (operation: 'add' | 'delete', type: string, value: string) =>
   new Change({ operation, modification: new Attribute({ type, values: [value] }) });
-
-interface Classified {
-  code: string;
-  retryable: boolean;
-  /** Failures of getting an answer at all, as opposed to an answer that was an error. */
-  reach?: 'timeout' | 'unreachable';
-}
-
-/**
- * LDAP result codes (RFC 4511 appendix A) → what the runtime should do. What waiting cannot fix
- * (credentials, rights, a missing entry, a change the schema refuses) is permanent; a busy or
- * unavailable server and time limits are retried; unknown codes are retried.
- */
-const RESULT_CODES: Record<number, Classified> = {
-  3: { code: 'target_timeout', retryable: true, reach: 'timeout' }, // timeLimitExceeded
-  7: { code: 'target_auth_failed', retryable: false }, // authMethodNotSupported
-  8: { code: 'target_auth_failed', retryable: false }, // strongerAuthRequired
-  11: { code: 'target_busy', retryable: true }, // adminLimitExceeded
-  13: { code: 'target_auth_failed', retryable: false }, // confidentialityRequired
-  32: { code: 'target_not_found', retryable: false }, // noSuchObject
-  48: { code: 'target_auth_failed', retryable: false }, // inappropriateAuthentication
-  49: { code: 'target_auth_failed', retryable: false }, // invalidCredentials
-  50: { code: 'target_forbidden', retryable: false }, // insufficientAccessRights
-  51: { code: 'target_busy', retryable: true }, // busy
-  52: { code: 'target_unavailable', retryable: true }, // unavailable
-  80: { code: 'target_error', retryable: true }, // other
-};
-/** Protocol, syntax, schema and naming errors: the request is wrong, not the moment. */
-const REJECTED = new Set([2, 10, 17, 18, 19, 21, 34, 53, 64, 65, 67, 69]);
-
-const NETWORK = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-/** What a failure from ldapts or the socket means for the runtime. Unknown failures are retried. */
-export function classify(e: unknown): Classified {
-  const err = (e ?? {}) as { code?: unknown; message?: unknown };
-  if (typeof err.code === 'number') {
-    if (RESULT_CODES[err.code]) return RESULT_CODES[err.code]!;
-    if (REJECTED.has(err.code)) return { code: 'target_rejected', retryable: false };
-    return { code: 'target_error', retryable: true };
-  }
-  const code = typeof err.code === 'string' ? err.code : '';
-  const message = String(err.message ?? e);
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|HOSTNAME_MISMATCH/.test(code)) {
-    return { code: 'target_tls_failed', retryable: false };
-  }
-  if (code === 'ETIMEDOUT' || /timeout|timed out/i.test(message)) {
-    return { code: 'target_timeout', retryable: true, reach: 'timeout' };
-  }
-  if (NETWORK.has(code) || /connect|socket|closed/i.test(message)) {
-    return { code: 'target_unreachable', retryable: true, reach: 'unreachable' };
-  }
-  return { code: 'target_error', retryable: true };
-}
