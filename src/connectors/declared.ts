@@ -31,26 +31,6 @@ const described = z
 
 const NOT_YET = 'declared for configuration; not implemented in this version';
 
-export const ldapModule: ConnectorModule = {
-  type: 'ldap',
-  settings: fields({
-    url: text,
-    bind_dn: text,
-    bind_password: text.optional(),
-    base_dn: text,
-    ...timeoutSettings,
-  }),
-  target: group,
-  capabilities: {
-    listsAssignments: true,
-    issuesCredentials: false,
-    reportsLastUse: false,
-    fulfilsAsynchronously: false,
-  },
-  unavailable: NOT_YET,
-  create: unavailable('ldap'),
-};
-
 export const scimModule: ConnectorModule = {
   type: 'scim',
   settings: fields({ url: text, token: text, ...timeoutSettings }),

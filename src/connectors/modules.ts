@@ -1,4 +1,5 @@
-import { ldapModule, manualModule, scimModule, webhookModule } from './declared.js';
+import { manualModule, scimModule, webhookModule } from './declared.js';
+import { ldapModule } from './ldap.js';
 import type { ConnectorModule } from './module.js';
 
 export { ownSettings, type ConnectorModule } from './module.js';

@@ -9,7 +9,7 @@ import { CONNECTOR_TYPES, connectorModule, connectorModules } from './modules.js
 // Port 1 refuses connections; building a connector never connects, so these tests need no server.
 const configs = [
   { name: 'pg-analytics', type: 'postgres', settings: { url: '${ANALYTICS_DB_URL}' } },
-  { name: 'corp-ldap', type: 'ldap', settings: {} },
+  { name: 'scim-github', type: 'scim', settings: {} },
   { name: 'odd', type: 'toString', settings: {} },
 ];
 
@@ -51,7 +51,7 @@ test('an unknown connector name or an unavailable type is a permanent TargetErro
     return true;
   });
   for (const [name, type] of [
-    ['corp-ldap', 'ldap'],
+    ['scim-github', 'scim'],
     ['odd', 'toString'],
   ]) {
     await assert.rejects(source.get(name!), (e: Error) => {
