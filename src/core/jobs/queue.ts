@@ -176,6 +176,23 @@ export async function cancelIdle(
   return rows.length;
 }
 
+/** cancelIdle for many subjects in one statement. */
+export async function cancelIdleMany(
+  tx: Sql,
+  subjects: readonly string[],
+  kinds: string[],
+  now: Date,
+): Promise<number> {
+  if (subjects.length === 0) return 0;
+  const rows = await tx.query(
+    `UPDATE jobs SET state = 'cancelled', done_at = $3
+      WHERE subject = ANY($1::text[]) AND state = 'pending' AND kind = ANY($2::text[])
+        AND (lease_until IS NULL OR lease_until < $3) RETURNING id`,
+    [subjects, kinds, now],
+  );
+  return rows.length;
+}
+
 /** The last error of each subject's unfinished job, for listings. */
 export async function lastErrors(
   sql: Sql,
