@@ -86,8 +86,14 @@ export async function expireDue(
   });
 }
 
-/** The tables whose plans the runtime and the use cases depend on. */
-const ANALYZED = ['grants', 'jobs', 'requests', 'audit_events'];
+/**
+ * The tables whose plans the use cases and expiry depend on. Not `jobs`: a queue's statistics
+ * describe a moment, and taken between bursts (every pending-row partial index empty) they make
+ * the planner probe whichever of those indexes for the lease query's per-subject check, a scan of
+ * every pending job per candidate once the queue fills. The runtime's queries are written to be
+ * planned right on no statistics at all (src/core/jobs/scale.test.ts checks their plans).
+ */
+const ANALYZED = ['grants', 'requests', 'audit_events'];
 
 /** Default for SweepDeps.analyzeEveryMinutes. */
 export const ANALYZE_EVERY_MINUTES = 10;
@@ -127,9 +133,11 @@ export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
   for (const h of grantHandlers(d)) rt.handle(h);
   if (!periodic) return rt;
   const tasks: PeriodicTask[] = [
-    // First, so that the expiry and leasing of this run are planned on what the store holds now.
+    // At rest, once the run's work is done: a store's statistics should describe it between
+    // bursts (a drained queue, its history), not a burst's passing state.
     {
       name: 'statistics',
+      atRest: true,
       run: async (now) => ({
         count: (await refreshStatistics(d.sql, now, d.analyzeEveryMinutes ?? ANALYZE_EVERY_MINUTES))
           ? 1
