@@ -319,6 +319,14 @@ export class JobRuntime {
     const running = new Set<Promise<void>>();
     const leased = new Map<number, Job>();
     let started = 0;
+    // A lease that came back with free slots unused took every due job outside the full queues;
+    // until a slot frees, another lease finds only what periodic work added since. Walking the due
+    // jobs of the full queues costs a scan of the backlog, so it is done at most once a second.
+    let exhausted = false;
+    let lastLease = 0;
+    // Slots still held by work that outlived its timeout: the run waits for them (bounded) before
+    // it ends, so jobs of that queue still due are not left behind for the next run.
+    let lingerSince: number | undefined;
 
     const renewal = setInterval(
       () => {
@@ -355,7 +363,8 @@ export class JobRuntime {
 
         const room = Math.min(s.maxInFlight - busyTotal, limit - started);
         let groups: Job[][] = [];
-        if (room > 0) {
+        const throttled = exhausted && Date.now() - lastLease < 1000;
+        if (room > 0 && !throttled) {
           const full = [...busy].filter(([, n]) => n >= s.perQueue).map(([q]) => q);
           // Grouping as candidates come, in lease order: a job joins its queue and kind's open
           // batch while it has room, else takes a free slot of its own.
@@ -398,6 +407,8 @@ export class JobRuntime {
           groups = sizes.map(() => []);
           for (const job of jobs) groups[groupOf.get(job.id)!]!.push(job);
           groups = groups.filter((g) => g.length > 0);
+          exhausted = slotsLeft > 0 && jobsLeft > 0;
+          lastLease = Date.now();
         }
         for (const group of groups) {
           const queue = group[0]!.queue;
@@ -408,6 +419,7 @@ export class JobRuntime {
           const release = () => {
             busy.set(queue, (busy.get(queue) ?? 1) - 1);
             busyTotal--;
+            exhausted = false;
           };
           // A store failure while recording is kept and thrown once the others are settled.
           const p: Promise<void> = this.run(group, result, release, recorder.record, batchOf)
@@ -421,6 +433,14 @@ export class JobRuntime {
           running.add(p);
         }
         if (groups.length > 0 || pendingTasks.length > 0) continue;
+        if (running.size === 0 && busyTotal > 0) {
+          lingerSince ??= Date.now();
+          if (Date.now() - lingerSince < s.timeoutSeconds * 1000) {
+            await sleep(200);
+            continue;
+          }
+        }
+        lingerSince = undefined;
         if (running.size === 0) {
           const rest = restTasks.shift();
           if (!rest) break;
