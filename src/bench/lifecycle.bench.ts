@@ -190,6 +190,7 @@ async function main() {
           `baseline GRANT direct ${rate(PROVISION, baseMs).toFixed(0)}/s; ratio ${((rate(PROVISION, ms) / rate(PROVISION, baseMs)) * 100).toFixed(1)} % (target ≥ 25 %); ` +
           `first 10 % ${first.toFixed(0)}/s, last 10 % ${last.toFixed(0)}/s; failed attempts ${r.jobs_failed}`,
       );
+      for (const f of r.failures.slice(0, 3)) say(`  failed: ${f.kind} ${f.subject}: ${f.error}`);
     }
 
     // Expiry: N active grants whose memberships are in the target, all due at one instant.
@@ -236,8 +237,9 @@ async function main() {
             lat.map((x) => x.s),
             95,
           ).toFixed(1)} s (target < 300 s); ` +
-          `first 10 % ${first.toFixed(0)}/s, last 10 % ${last.toFixed(0)}/s; expired ${r.expired}, failed attempts ${r.jobs_failed}`,
+          `first 10 % ${first.toFixed(0)}/s, last 10 % ${last.toFixed(0)}/s; expired ${r.expired}, jobs done ${r.jobs_done}, failed attempts ${r.jobs_failed}`,
       );
+      for (const f of r.failures.slice(0, 3)) say(`  failed: ${f.kind} ${f.subject}: ${f.error}`);
     }
     await connectors.closeAll();
   } finally {

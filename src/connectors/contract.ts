@@ -1,7 +1,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  applyEach,
   collectAssignments,
+  readBackEach,
+  revokeEach,
+  type Settled,
   type Assignment,
   type Connector,
   type ConnectorCapabilities,
@@ -208,6 +212,56 @@ async function contract(t: TestContext, f: ContractFixture): Promise<void> {
       assert.equal(err.retryable, false);
     }
   });
+
+  await t.test(
+    'batched apply, read back and revoke settle each change alone, as the single calls would',
+    async () => {
+      const refs = [
+        { account: a0, target: g0 },
+        { account: a1, target: g1 },
+        { account: a0, target: f.missingTarget },
+        { account: f.missingAccount, target: g1 },
+        { account: a1, target: g0 },
+      ];
+      const codeOf = (s: Settled<unknown>) =>
+        s.ok
+          ? 'ok'
+          : s.error instanceof TargetError
+            ? `${s.error.code}:${s.error.retryable}`
+            : 'error';
+      const singly = async (call: () => Promise<unknown>): Promise<Settled<unknown>> => {
+        try {
+          return { ok: true, value: await call() };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      };
+      const applied = await applyEach(c, refs);
+      assert.equal(applied.length, refs.length);
+      assert.deepEqual(
+        applied.map(codeOf).filter((x, i) => i !== 2 && i !== 3),
+        ['ok', 'ok', 'ok'],
+      );
+      // The failing pairs fail alone, with the error the single call gives.
+      for (const i of [2, 3]) {
+        assert.equal(applied[i]!.ok, false, `pair ${i} fails`);
+        assert.equal(codeOf(applied[i]!), codeOf(await singly(() => c.apply(refs[i]!))));
+      }
+      const held = await readBackEach(c, refs);
+      assert.deepEqual(
+        held.map((h) => (h.ok ? h.value : 'error')),
+        [true, true, false, false, true],
+      );
+      const revoked = await revokeEach(c, refs);
+      assert.deepEqual(revoked.map(codeOf), ['ok', 'ok', 'ok', 'ok', 'ok']);
+      const after = await readBackEach(c, refs);
+      assert.deepEqual(
+        after.map((h) => (h.ok ? h.value : 'error')),
+        [false, false, false, false, false],
+      );
+      assert.deepEqual(await applyEach(c, []), []);
+    },
+  );
 
   await t.test('apply for a missing account fails while create_accounts is off', async () => {
     const err = await rejection(c.apply({ account: f.missingAccount, target: g0 }));

@@ -10,6 +10,7 @@ import type {
   Connector,
   ConnectorFactory,
   ListOptions,
+  Settled,
 } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
 import { fields } from './schema.js';
@@ -88,6 +89,11 @@ const DEFAULT_PAGE_SIZE = 1000;
 
 interface Backend {
   query(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  /**
+   * Several parameterless statements in one round trip, as one implicit transaction (the simple
+   * query protocol): all of them take effect or none does.
+   */
+  exec(text: string): Promise<void>;
   /** Where the target is, for messages: a host, never a credential. */
   where: string;
   /** The timeouts in force, for messages; empty for the in-process embedded target. */
@@ -115,6 +121,17 @@ const PAGE = `SELECT m.member::text AS member_id, a.rolname AS account
         ORDER BY member LIMIT $3) m
   JOIN pg_roles a ON a.oid = m.member
   ORDER BY m.member`;
+
+/** Every (role, account) pair of a batch held or not, in one statement through the same index. */
+const HELD_MANY = `SELECT x.n, EXISTS (SELECT 1 FROM pg_auth_members
+    WHERE roleid = (SELECT oid FROM pg_roles WHERE rolname = x.role)
+      AND member = (SELECT oid FROM pg_roles WHERE rolname = x.account)) AS held
+  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(role, account, n)`;
+
+/** Statements per round trip of a batch: bounded so that one batch is never one huge message. */
+const BATCH_STATEMENTS = 500;
+
+type Pair = { role: string; account: string };
 
 class PostgresConnector implements Connector {
   readonly type = 'postgres';
@@ -164,6 +181,110 @@ class PostgresConnector implements Connector {
     const { role, account } = this.parse(ref);
     const rows = await this.run(HELD, [role, account], { role, account });
     return rows[0]?.held === true;
+  }
+
+  /**
+   * One existence check for the whole batch, then every GRANT in one round trip. Pairs whose role
+   * or account is missing, or that need their account created, fail or go one by one as apply()
+   * would; if the batched GRANTs fail together (one bad pair rolls the round trip back), each is
+   * tried again alone, so only the bad pair fails. A target that cannot be reached fails them all
+   * with its error, without trying each.
+   */
+  async applyMany(refs: readonly AccessRef[]): Promise<Settled<ApplyResult>[]> {
+    return this.many(refs, 'GRANT', (ref) => this.apply(ref));
+  }
+
+  /** As applyMany: pairs whose role or account no longer exists hold nothing and succeed. */
+  async revokeMany(refs: readonly AccessRef[]): Promise<Settled<void>[]> {
+    return this.many(refs, 'REVOKE', (ref) => this.revoke(ref));
+  }
+
+  async readBackMany(refs: readonly AccessRef[]): Promise<Settled<boolean>[]> {
+    const out: Settled<boolean>[] = new Array(refs.length);
+    const asked: { i: number; pair: Pair }[] = [];
+    refs.forEach((ref, i) => {
+      try {
+        asked.push({ i, pair: this.parse(ref) });
+      } catch (error) {
+        out[i] = { ok: false, error };
+      }
+    });
+    if (asked.length === 0) return out;
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await this.run(HELD_MANY, [
+        asked.map((a) => a.pair.role),
+        asked.map((a) => a.pair.account),
+      ]);
+    } catch (error) {
+      for (const a of asked) out[a.i] = { ok: false, error };
+      return out;
+    }
+    const held = new Map(rows.map((r) => [Number(r.n), r.held === true]));
+    asked.forEach((a, k) => (out[a.i] = { ok: true, value: held.get(k + 1) === true }));
+    return out;
+  }
+
+  private async many<T>(
+    refs: readonly AccessRef[],
+    verb: 'GRANT' | 'REVOKE',
+    one: (ref: AccessRef) => Promise<T>,
+  ): Promise<Settled<T>[]> {
+    const out: Settled<T>[] = new Array(refs.length);
+    const parsed: { i: number; pair: Pair }[] = [];
+    refs.forEach((ref, i) => {
+      try {
+        parsed.push({ i, pair: this.parse(ref) });
+      } catch (error) {
+        out[i] = { ok: false, error };
+      }
+    });
+    const alone = async (i: number) => {
+      try {
+        out[i] = { ok: true, value: await one(refs[i]!) };
+      } catch (error) {
+        out[i] = { ok: false, error };
+      }
+    };
+    if (parsed.length === 0) return out;
+    let found: Set<string>;
+    try {
+      const names = [...new Set(parsed.flatMap((p) => [p.pair.role, p.pair.account]))];
+      const rows = await this.run('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [
+        names,
+      ]);
+      found = new Set(rows.map((r) => String(r.rolname)));
+    } catch (error) {
+      for (const p of parsed) out[p.i] = { ok: false, error };
+      return out;
+    }
+    const batch: { i: number; pair: Pair }[] = [];
+    for (const p of parsed) {
+      const complete = found.has(p.pair.role) && found.has(p.pair.account);
+      // A missing role or account: the single call says what it means (an error for apply, the
+      // goal already holding for revoke), and creates the account where that is configured.
+      if (complete) batch.push(p);
+      else await alone(p.i);
+    }
+    for (let k = 0; k < batch.length; k += BATCH_STATEMENTS) {
+      const chunk = batch.slice(k, k + BATCH_STATEMENTS);
+      const text = chunk
+        .map(({ pair }) =>
+          verb === 'GRANT'
+            ? `GRANT ${ident(pair.role)} TO ${ident(pair.account)}`
+            : `REVOKE ${ident(pair.role)} FROM ${ident(pair.account)}`,
+        )
+        .join(';\n');
+      try {
+        await this.exec(text);
+        for (const p of chunk) out[p.i] = { ok: true, value: undefined as T };
+      } catch (error) {
+        const reach = error instanceof TargetError && unreachable.has(error);
+        if (reach) for (const p of chunk) out[p.i] = { ok: false, error };
+        else for (const p of chunk) await alone(p.i);
+      }
+    }
+    return out;
   }
 
   async *listAll(
@@ -238,14 +359,23 @@ class PostgresConnector implements Connector {
     return new Set(rows.map((r) => String(r.rolname)));
   }
 
+  private async exec(text: string): Promise<void> {
+    await this.run(text, [], undefined, [], true);
+  }
+
   private async run(
     text: string,
     params: unknown[],
     about?: { role: string; account: string },
     tolerated: string[] = [],
+    simple = false,
   ): Promise<Record<string, unknown>[]> {
     if (this.closed) throw this.fail('the connector is closed', { code: 'connector_closed' });
     try {
+      if (simple) {
+        await this.db.exec(text);
+        return [];
+      }
       return await this.db.query(text, params);
     } catch (e) {
       const err = e as { code?: unknown };
@@ -254,14 +384,18 @@ class PostgresConnector implements Connector {
       const c = classify(e);
       if (c.reach === 'timeout') {
         const limits = this.db.limits ? ` (${this.db.limits})` : '';
-        throw this.fail(
-          `the target database at ${this.db.where} did not answer in time${limits}: ${detail}`,
-          c,
-          e,
+        throw unreachableError(
+          this.fail(
+            `the target database at ${this.db.where} did not answer in time${limits}: ${detail}`,
+            c,
+            e,
+          ),
         );
       }
       if (c.reach === 'unreachable') {
-        throw this.fail(`cannot reach the target database at ${this.db.where}: ${detail}`, c, e);
+        throw unreachableError(
+          this.fail(`cannot reach the target database at ${this.db.where}: ${detail}`, c, e),
+        );
       }
       const subject = about ? `role "${about.role}", account "${about.account}": ` : '';
       throw this.fail(`${subject}${detail}`, c, e);
@@ -283,6 +417,13 @@ class PostgresConnector implements Connector {
       ...(cause === undefined ? {} : { cause }),
     });
   }
+}
+
+/** Errors of not reaching the target at all: a batch that met one is not retried pair by pair. */
+const unreachable = new WeakSet<TargetError>();
+function unreachableError(e: TargetError): TargetError {
+  unreachable.add(e);
+  return e;
 }
 
 interface Classified {
@@ -381,31 +522,38 @@ function server(
     where: host,
     limits: `connect_timeout ${timeouts.connect}s, statement_timeout ${timeouts.statement}s`,
     secrets,
-    query: async (text, params) => {
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      // A connection lost while checked out is also emitted as an 'error' event, which the pool
-      // only listens for on idle clients: unheard, it would crash the process.
-      const lost = (e: Error) => {
-        broken = e;
-      };
-      client.on('error', lost);
-      try {
-        return (await client.query<Record<string, unknown>>(text, params)).rows;
-      } catch (e) {
-        // No answer from the server (a client-side timeout, a lost socket): the connection may
-        // still carry the unanswered statement, so it is discarded, never reused.
-        if (typeof (e as { severity?: unknown }).severity !== 'string') {
-          broken = e instanceof Error ? e : new Error(String(e));
-        }
-        throw e;
-      } finally {
-        client.off('error', lost);
-        client.release(broken);
-      }
+    exec: async (text) => {
+      await withClient((client) => client.query(text));
     },
+    query: async (text, params) =>
+      withClient(
+        async (client) => (await client.query<Record<string, unknown>>(text, params)).rows,
+      ),
     close: () => pool.end(),
   };
+  async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    // A connection lost while checked out is also emitted as an 'error' event, which the pool
+    // only listens for on idle clients: unheard, it would crash the process.
+    const lost = (e: Error) => {
+      broken = e;
+    };
+    client.on('error', lost);
+    try {
+      return await fn(client);
+    } catch (e) {
+      // No answer from the server (a client-side timeout, a lost socket): the connection may
+      // still carry the unanswered statement, so it is discarded, never reused.
+      if (typeof (e as { severity?: unknown }).severity !== 'string') {
+        broken = e instanceof Error ? e : new Error(String(e));
+      }
+      throw e;
+    } finally {
+      client.off('error', lost);
+      client.release(broken);
+    }
+  }
 }
 
 function safeDecode(s: string): string {
@@ -450,6 +598,10 @@ async function embedded(connector: string, dataDir: string): Promise<Backend> {
     limits: '',
     secrets: [],
     query: async (text, params) => (await db.query<Record<string, unknown>>(text, params)).rows,
+    exec: async (text) => {
+      // PGlite's exec runs the statements as the simple query protocol does, in one transaction.
+      await db.transaction((tx) => tx.exec(text));
+    },
     close: async () => {
       if (--mine.users > 0) return;
       shared.delete(dir);

@@ -178,6 +178,12 @@ CREATE TABLE jobs (
   CONSTRAINT jobs_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'done'::text, 'failed'::text, 'cancelled'::text])))
 );
 
+CREATE TABLE maintenance_runs (
+  name text NOT NULL,
+  last_run_at timestamp with time zone NOT NULL,
+  CONSTRAINT maintenance_runs_pkey PRIMARY KEY (name)
+);
+
 CREATE TABLE meta (
   key text NOT NULL,
   value text NOT NULL,

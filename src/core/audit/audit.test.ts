@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { Sql } from '../sql.js';
 import { InputError } from '../errors.js';
 import { testStore, type TestStore } from '../../store/test-store.js';
-import { appendAudit, eventHash, type AuditEvent } from './chain.js';
+import { appendAudit, appendAuditMany, eventHash, type AuditEvent } from './chain.js';
 import { verifyAudit } from './verify.js';
 import { traceAudit } from './trace.js';
 import { exportAudit } from './export.js';
@@ -267,5 +267,74 @@ test('export writes one parseable JSON line per event, optionally since an insta
     const since: string[] = [];
     assert.equal(await exportAudit(sql, at(8), (l) => since.push(l)), 3);
     assert.equal((JSON.parse(since[0] ?? '{}') as AuditEvent).seq, 8);
+  });
+});
+
+test('events appended as a batch form the same chain as events appended one by one', async () => {
+  const inputs = Array.from({ length: 7 }, (_, i) => ({
+    actor: 'bob@acme.test',
+    action: 'grant.expired' as AuditAction,
+    subject: `grt_${i}`,
+    refs: i % 2 ? [`req_${i}`, `grt_${i}`] : [],
+    details: { n: i, nested: { z: [i], a: null }, when: at(i).toISOString() },
+  }));
+  const one: AuditEvent[] = [];
+  const many: AuditEvent[] = [];
+  await withStore(async ({ sql }) => {
+    await appendTen(sql);
+    for (const input of inputs)
+      one.push(await sql.transaction((tx) => appendAudit(tx, at(20), input)));
+    assert.equal((await verifyAudit(sql)).ok, true);
+  });
+  await withStore(async ({ sql }) => {
+    await appendTen(sql);
+    many.push(...(await sql.transaction((tx) => appendAuditMany(tx, at(20), inputs))));
+    assert.deepEqual(await verifyAudit(sql), {
+      ok: true,
+      events: 17,
+      head: { seq: 17, hash: many.at(-1)!.hash },
+    });
+    const stored = await sql.query<{ seq: number; refs: string[]; hash: string }>(
+      'SELECT seq, refs, hash FROM audit_events WHERE seq > 10 ORDER BY seq',
+    );
+    assert.deepEqual(
+      stored.map((r) => [Number(r.seq), r.refs, r.hash]),
+      many.map((e) => [e.seq, e.refs, e.hash]),
+    );
+    // Nothing appended for an empty batch, and the head is untouched.
+    assert.deepEqual(await sql.transaction((tx) => appendAuditMany(tx, at(21), [])), []);
+    assert.equal((await verifyAudit(sql)).events, 17);
+  });
+  assert.deepEqual(
+    many.map((e) => e.hash),
+    one.map((e) => e.hash),
+  );
+});
+
+test('the head moves over a batch only when every event of it links to the one before', async () => {
+  await withStore(async ({ sql }) => {
+    await appendTen(sql);
+    const head = (await sql.query<{ hash: string }>('SELECT hash FROM audit_head'))[0]!.hash;
+    // Two events inserted by hand, the second not linked to the first: the head cannot jump.
+    await sql.query(
+      `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash)
+       VALUES (11, now(), 'mallory', 'x', 'x', '{}', '{}', $1, 'h11'),
+              (12, now(), 'mallory', 'x', 'x', '{}', '{}', 'elsewhere', 'h12')`,
+      [head],
+    );
+    await assert.rejects(
+      sql.query(`UPDATE audit_head SET seq = 12, hash = 'h12'`),
+      /audit_head only moves forward/,
+    );
+    // A jump over a gap is refused too.
+    await sql.query(
+      `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash)
+       VALUES (14, now(), 'mallory', 'x', 'x', '{}', '{}', 'h12', 'h14')`,
+    );
+    await assert.rejects(
+      sql.query(`UPDATE audit_head SET seq = 14, hash = 'h14'`),
+      /audit_head only moves forward/,
+    );
+    await sql.query(`UPDATE audit_head SET seq = 11, hash = 'h11'`);
   });
 });

@@ -46,41 +46,102 @@ export function eventHash(e: Omit<AuditEvent, 'hash'>): string {
   return createHash('sha256').update(e.prev_hash).update('\n').update(body).digest('hex');
 }
 
-/**
- * Appends one event inside the caller's transaction. Updating the single head row takes a row
- * lock until commit, so concurrent writers queue and the chain never forks.
- */
-export async function appendAudit(tx: Sql, at: Date, input: AuditInput): Promise<AuditEvent> {
-  const [head] = await tx.query<{ seq: number | string; hash: string }>(
-    'SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE',
-  );
-  if (!head) throw new Error('audit_head row missing: the store was not migrated');
+/** One event to append with appendAuditMany; `at` overrides the batch's time for this event. */
+export interface AuditBatchInput extends AuditInput {
+  at?: Date;
+}
+
+const INSERT_ONE = `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+
+function nextEvent(prev: { seq: number; hash: string }, at: Date, input: AuditInput): AuditEvent {
   const partial = {
-    seq: Number(head.seq) + 1,
+    seq: prev.seq + 1,
     at: at.toISOString(),
     actor: input.actor,
     action: input.action,
     subject: input.subject,
     details: JSON.parse(JSON.stringify(input.details ?? {})) as Record<string, unknown>,
     refs: [...new Set([input.subject, ...(input.refs ?? [])])],
-    prev_hash: head.hash,
+    prev_hash: prev.hash,
   };
-  const event: AuditEvent = { ...partial, hash: eventHash(partial) };
-  await tx.query(
-    `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [
-      event.seq,
-      event.at,
-      event.actor,
-      event.action,
-      event.subject,
-      JSON.stringify(event.details),
-      event.refs,
-      event.prev_hash,
-      event.hash,
-    ],
+  return { ...partial, hash: eventHash(partial) };
+}
+
+async function lockHead(tx: Sql): Promise<{ seq: number; hash: string }> {
+  const [head] = await tx.query<{ seq: number | string; hash: string }>(
+    'SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE',
   );
+  if (!head) throw new Error('audit_head row missing: the store was not migrated');
+  return { seq: Number(head.seq), hash: head.hash };
+}
+
+/**
+ * Appends one event inside the caller's transaction. Updating the single head row takes a row
+ * lock until commit, so concurrent writers queue and the chain never forks.
+ */
+export async function appendAudit(tx: Sql, at: Date, input: AuditInput): Promise<AuditEvent> {
+  const event = nextEvent(await lockHead(tx), at, input);
+  await tx.query(INSERT_ONE, [
+    event.seq,
+    event.at,
+    event.actor,
+    event.action,
+    event.subject,
+    JSON.stringify(event.details),
+    event.refs,
+    event.prev_hash,
+    event.hash,
+  ]);
   await tx.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [event.seq, event.hash]);
   return event;
+}
+
+/** Rows per INSERT: bounded so that a batch's parameter arrays stay small. */
+const MANY_CHUNK = 1000;
+
+/**
+ * Appends events in order, as appendAudit would one by one, in three statements per thousand
+ * events instead of three per event: the head is locked once, the chain is computed here, and the
+ * rows go in with one INSERT … SELECT FROM unnest. The chain is the same as appendAudit's.
+ */
+export async function appendAuditMany(
+  tx: Sql,
+  at: Date,
+  inputs: readonly AuditBatchInput[],
+): Promise<AuditEvent[]> {
+  if (inputs.length === 0) return [];
+  let prev = await lockHead(tx);
+  const events = inputs.map((input) => {
+    const e = nextEvent(prev, input.at ?? at, input);
+    prev = e;
+    return e;
+  });
+  for (let i = 0; i < events.length; i += MANY_CHUNK) {
+    const chunk = events.slice(i, i + MANY_CHUNK);
+    // refs is text[] per row: unnest cannot take an array of arrays, so each row's refs travel
+    // as a JSON array and are unpacked per row.
+    await tx.query(
+      `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash)
+       SELECT x.seq, x.at, x.actor, x.action, x.subject, x.details,
+              ARRAY(SELECT jsonb_array_elements_text(x.refs)), x.prev_hash, x.hash
+         FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
+                     $6::jsonb[], $7::jsonb[], $8::text[], $9::text[])
+           AS x(seq, at, actor, action, subject, details, refs, prev_hash, hash)
+        ORDER BY x.seq`,
+      [
+        chunk.map((e) => e.seq),
+        chunk.map((e) => e.at),
+        chunk.map((e) => e.actor),
+        chunk.map((e) => e.action),
+        chunk.map((e) => e.subject),
+        chunk.map((e) => JSON.stringify(e.details)),
+        chunk.map((e) => JSON.stringify(e.refs)),
+        chunk.map((e) => e.prev_hash),
+        chunk.map((e) => e.hash),
+      ],
+    );
+  }
+  await tx.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [prev.seq, prev.hash]);
+  return events;
 }

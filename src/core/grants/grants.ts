@@ -74,6 +74,30 @@ export async function enqueueGrantJob(
 }
 
 /**
+ * enqueueGrantJob for many grants in one statement, in the order given (the jobs' ids follow it,
+ * so leasing takes them in that order).
+ */
+export async function enqueueGrantJobs(
+  tx: Sql,
+  now: Date,
+  grants: readonly { id: string; app: string }[],
+  kind: typeof APPLY | typeof REVOKE,
+): Promise<void> {
+  if (grants.length === 0) return;
+  await tx.query(
+    `INSERT INTO jobs (kind, payload, subject, queue, dedupe_key, due_at, created_at)
+     SELECT $1, jsonb_build_object('grant_id', x.id), x.id, COALESCE(a.connector, 'default'),
+            $1 || ':' || x.id, $4, $4
+       FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS x(id, app, n)
+       LEFT JOIN apps a ON a.id = x.app
+      ORDER BY x.n
+     ON CONFLICT (dedupe_key) WHERE state = 'pending' AND dedupe_key IS NOT NULL
+     DO UPDATE SET due_at = LEAST(jobs.due_at, EXCLUDED.due_at)`,
+    [kind, grants.map((g) => g.id), grants.map((g) => g.app), now],
+  );
+}
+
+/**
  * An approved request becomes a grant in `provisioning`, and the intent to provision is written in
  * the same transaction (a job on the queue): a crash between approval and target loses nothing.
  */

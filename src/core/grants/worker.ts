@@ -1,12 +1,19 @@
-import { appendAudit } from '../audit/chain.js';
+import { appendAudit, appendAuditMany, type AuditBatchInput } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Clock } from '../clock.js';
-import type { AccessRef, ConnectorSource } from '../ports/connector.js';
+import {
+  type AccessRef,
+  type ConnectorSource,
+  type Settled,
+  applyEach,
+  readBackEach,
+  revokeEach,
+} from '../ports/connector.js';
 import { addSeconds } from '../duration.js';
 import type { Sql } from '../sql.js';
 import { APPLY, REVOKE, type GrantRow } from './grants.js';
 import { TargetError } from '../errors.js';
-import { accountRefusal, governedTargets, sharersQuery } from './account-guard.js';
+import { accountRefusal, governedTargets } from './account-guard.js';
 import type { Job } from '../jobs/queue.js';
 import type { Failure, JobHandler } from '../jobs/runtime.js';
 import { toEntitlement } from '../catalog/rows.js';
@@ -30,9 +37,18 @@ export interface WorkerDeps {
   workerId: string;
 }
 
+/** The connector's account attribute of a grant's app ('' when accounts are identity ids). */
+function accountAttribute(d: WorkerDeps, g: GrantRow): string {
+  const app = d.catalog.apps.get(g.app);
+  const settings = (app && d.catalog.connectors.get(app.connector)?.settings) || {};
+  return typeof settings.account_attribute === 'string' ? settings.account_attribute : '';
+}
+
 async function accessRef(
   d: WorkerDeps,
   g: GrantRow,
+  /** The identities' attributes, read for a whole batch; read here when absent. */
+  attributes?: ReadonlyMap<string, Record<string, string>>,
 ): Promise<{ connector: string; ref: AccessRef }> {
   const app = d.catalog.apps.get(g.app);
   // A retired entitlement is out of the catalog but its live grants must still be removable.
@@ -46,17 +62,25 @@ async function accessRef(
   const attr = typeof settings.account_attribute === 'string' ? settings.account_attribute : '';
   let account = g.identity;
   if (attr) {
-    const [row] = await d.sql.query<{ attributes: Record<string, string> }>(
-      'SELECT attributes FROM identities WHERE id = $1',
-      [g.identity],
-    );
+    const known = attributes?.get(g.identity);
+    const row =
+      known !== undefined
+        ? { attributes: known }
+        : (
+            await d.sql.query<{ attributes: Record<string, string> }>(
+              'SELECT attributes FROM identities WHERE id = $1',
+              [g.identity],
+            )
+          )[0];
     account = row?.attributes?.[attr] || g.identity;
   }
   return { connector: app.connector, ref: { account, target: ent.target } };
 }
 
+const grantIdOf = (job: Job) => String(job.payload.grant_id ?? job.subject);
+
 async function grantOf(d: WorkerDeps, job: Job, forUpdate = false, tx: Sql = d.sql) {
-  const id = String(job.payload.grant_id ?? job.subject);
+  const id = grantIdOf(job);
   const [g] = await tx.query<GrantRow>(
     `SELECT * FROM grants WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
     [id],
@@ -68,22 +92,181 @@ async function grantOf(d: WorkerDeps, job: Job, forUpdate = false, tx: Sql = d.s
 /**
  * An account that is itself a governed role, or that another identity maps to, would pass this
  * grant on to people Gatehouse never decided for: refuse it, permanently, before the target sees it.
+ * One answer per item, for a batch of one connector: without an account attribute an account is
+ * its identity's id, which no other identity shares, so only the governed-role check applies and
+ * the store is not asked; with one, every account of the batch is looked up in one statement.
  */
+async function sharedAccountRefusals(
+  d: WorkerDeps,
+  connector: string,
+  items: readonly { identity: string; account: string }[],
+): Promise<(string | undefined)[]> {
+  const governed = governedTargets(
+    connector,
+    d.catalog.apps.values(),
+    d.catalog.entitlements.values(),
+  );
+  const config = d.catalog.connectors.get(connector);
+  const attr = config?.settings.account_attribute;
+  const sharers = new Map<string, string[]>();
+  if (typeof attr === 'string' && attr !== '') {
+    const accounts = [...new Set(items.map((i) => i.account))];
+    const rows = await d.sql.query<{ account: string; id: string }>(
+      `SELECT COALESCE(NULLIF(attributes->>$2, ''), id) AS account, id FROM identities
+        WHERE COALESCE(NULLIF(attributes->>$2, ''), id) = ANY($1::text[]) ORDER BY id`,
+      [accounts, attr],
+    );
+    for (const r of rows) sharers.set(r.account, [...(sharers.get(r.account) ?? []), r.id]);
+  }
+  return items.map((i) =>
+    accountRefusal({
+      identity: i.identity,
+      account: i.account,
+      connector,
+      governed,
+      sharers: sharers.get(i.account) ?? [],
+    }),
+  );
+}
+
 async function refuseSharedAccount(
   d: WorkerDeps,
   g: GrantRow,
   connector: string,
   account: string,
 ): Promise<void> {
-  const q = sharersQuery(account, d.catalog.connectors.get(connector));
-  const refusal = accountRefusal({
-    identity: g.identity,
-    account,
-    connector,
-    governed: governedTargets(connector, d.catalog.apps.values(), d.catalog.entitlements.values()),
-    sharers: (await d.sql.query<{ id: string }>(q.text, q.params)).map((r) => r.id),
-  });
+  const [refusal] = await sharedAccountRefusals(d, connector, [{ identity: g.identity, account }]);
   if (refusal) throw new TargetError(refusal, { code: 'account_conflict', retryable: false });
+}
+
+interface Work {
+  /** Index in the batch. */
+  i: number;
+  grant: GrantRow;
+  connector: string;
+  ref: AccessRef;
+}
+
+/**
+ * The grants and access refs of a batch of jobs in two statements (grants, and identities'
+ * attributes where a connector maps accounts by one). A job whose grant or mapping is gone fails
+ * alone, with the error the single path gives.
+ */
+async function workOf(d: WorkerDeps, jobs: Job[], out: Settled<void>[]): Promise<Work[]> {
+  const ids = jobs.map(grantIdOf);
+  const rows = await d.sql.query<GrantRow>('SELECT * FROM grants WHERE id = ANY($1::text[])', [
+    [...new Set(ids)],
+  ]);
+  const byId = new Map(rows.map((g) => [g.id, g]));
+  const mapped = [
+    ...new Set(rows.filter((g) => accountAttribute(d, g) !== '').map((g) => g.identity)),
+  ];
+  const attributes = new Map<string, Record<string, string>>();
+  if (mapped.length > 0)
+    for (const r of await d.sql.query<{ id: string; attributes: Record<string, string> }>(
+      'SELECT id, attributes FROM identities WHERE id = ANY($1::text[])',
+      [mapped],
+    ))
+      attributes.set(r.id, r.attributes ?? {});
+  const work: Work[] = [];
+  for (let i = 0; i < jobs.length; i++) {
+    const g = byId.get(ids[i]!);
+    if (!g) {
+      out[i] = {
+        ok: false,
+        error: new TargetError(`grant ${ids[i]} does not exist`, { retryable: false }),
+      };
+      continue;
+    }
+    try {
+      const { connector, ref } = await accessRef(d, g, attributes);
+      work.push({ i, grant: g, connector, ref });
+    } catch (error) {
+      out[i] = { ok: false, error };
+    }
+  }
+  return work;
+}
+
+function byConnector(work: Work[]): Map<string, Work[]> {
+  const m = new Map<string, Work[]>();
+  for (const w of work) m.set(w.connector, [...(m.get(w.connector) ?? []), w]);
+  return m;
+}
+
+/**
+ * performApply for a batch of jobs of one connector: one look-up of the grants, one guard query
+ * at most, and the target's batch calls (one round trip each on postgres), each job's outcome
+ * its own.
+ */
+async function performApplyMany(d: WorkerDeps, jobs: Job[]): Promise<Settled<void>[]> {
+  const out: Settled<void>[] = new Array(jobs.length);
+  for (const [name, list] of byConnector(await workOf(d, jobs, out))) {
+    const refusals = await sharedAccountRefusals(
+      d,
+      name,
+      list.map((w) => ({ identity: w.grant.identity, account: w.ref.account })),
+    );
+    const go: Work[] = [];
+    list.forEach((w, k) => {
+      const refusal = refusals[k];
+      if (refusal)
+        out[w.i] = {
+          ok: false,
+          error: new TargetError(refusal, { code: 'account_conflict', retryable: false }),
+        };
+      else go.push(w);
+    });
+    if (go.length === 0) continue;
+    await settleOnTarget(d, name, go, out, 'apply');
+  }
+  return out;
+}
+
+async function performRevokeMany(d: WorkerDeps, jobs: Job[]): Promise<Settled<void>[]> {
+  const out: Settled<void>[] = new Array(jobs.length);
+  for (const [name, list] of byConnector(await workOf(d, jobs, out)))
+    await settleOnTarget(d, name, list, out, 'revoke');
+  return out;
+}
+
+/** The change, then the read-back, each one batch call: only a verified change counts. */
+async function settleOnTarget(
+  d: WorkerDeps,
+  name: string,
+  work: Work[],
+  out: Settled<void>[],
+  op: 'apply' | 'revoke',
+): Promise<void> {
+  let connector;
+  try {
+    connector = await d.connectors.get(name);
+  } catch (error) {
+    for (const w of work) out[w.i] = { ok: false, error };
+    return;
+  }
+  const refs = work.map((w) => w.ref);
+  const changed = await (op === 'apply' ? applyEach(connector, refs) : revokeEach(connector, refs));
+  const check: Work[] = [];
+  changed.forEach((c, k) => {
+    if (c.ok) check.push(work[k]!);
+    else out[work[k]!.i] = c;
+  });
+  if (check.length === 0) return;
+  const back = await readBackEach(
+    connector,
+    check.map((w) => w.ref),
+  );
+  back.forEach((b, k) => {
+    const w = check[k]!;
+    const what = `${w.ref.account} in ${JSON.stringify(w.ref.target)}`;
+    if (!b.ok) out[w.i] = b;
+    else if (op === 'apply' && !b.value)
+      out[w.i] = { ok: false, error: new Error(`${name} does not show ${what} after apply`) };
+    else if (op === 'revoke' && b.value)
+      out[w.i] = { ok: false, error: new Error(`${name} still shows ${what} after revoke`) };
+    else out[w.i] = { ok: true, value: undefined };
+  });
 }
 
 /** Applies the access, then reads the target back: only a verified change counts. */
@@ -155,6 +338,100 @@ async function applied(d: WorkerDeps, tx: Sql, job: Job, now: Date): Promise<voi
   });
 }
 
+/**
+ * applied() for a batch, set-based: one UPDATE for every grant still provisioning and their
+ * `grant.activated` events appended together. A grant revoked while its apply was in flight goes
+ * through applied() itself (rare).
+ */
+async function appliedMany(d: WorkerDeps, tx: Sql, done: { job: Job; now: Date }[]): Promise<void> {
+  const rows = await tx.query<GrantRow>(
+    'SELECT * FROM grants WHERE id = ANY($1::text[]) FOR UPDATE',
+    [done.map((x) => grantIdOf(x.job))],
+  );
+  const byId = new Map(rows.map((g) => [g.id, g]));
+  const active: { id: string; at: Date; expires: Date | null }[] = [];
+  const events: AuditBatchInput[] = [];
+  for (const { job, now } of done) {
+    const g = byId.get(grantIdOf(job));
+    if (!g || g.state !== 'provisioning') {
+      await applied(d, tx, job, now);
+      continue;
+    }
+    // Duration runs from verified activation, so a slow approval or outage eats none of it.
+    const expires = g.duration === null ? null : addSeconds(now, g.duration);
+    active.push({ id: g.id, at: now, expires });
+    events.push({
+      at: now,
+      actor: d.workerId,
+      action: 'grant.activated',
+      subject: g.id,
+      refs: refsOf(g),
+      details: {
+        verified: true,
+        granted_at: now.toISOString(),
+        expires_at: expires?.toISOString() ?? null,
+        attempts: job.attempts,
+      },
+    });
+  }
+  if (active.length === 0) return;
+  await tx.query(
+    `UPDATE grants g SET state = 'active', granted_at = x.at, verified_at = x.at, expires_at = x.expires, failure = NULL
+       FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS x(id, at, expires)
+      WHERE g.id = x.id`,
+    [active.map((a) => a.id), active.map((a) => a.at), active.map((a) => a.expires)],
+  );
+  await appendAuditMany(tx, done[0]!.now, events);
+}
+
+/** revoked() for a batch, set-based: one UPDATE, the `grant.revoked` events appended together. */
+async function revokedMany(d: WorkerDeps, tx: Sql, done: { job: Job; now: Date }[]): Promise<void> {
+  const rows = await tx.query<GrantRow>(
+    'SELECT * FROM grants WHERE id = ANY($1::text[]) FOR UPDATE',
+    [done.map((x) => grantIdOf(x.job))],
+  );
+  const byId = new Map(rows.map((g) => [g.id, g]));
+  const gone: { id: string; at: Date; latency: number }[] = [];
+  const events: AuditBatchInput[] = [];
+  for (const { job, now } of done) {
+    const g = byId.get(grantIdOf(job));
+    if (!g) {
+      await revoked(d, tx, job, now); // throws as the single path does
+      continue;
+    }
+    const latency = Math.max(0, (now.getTime() - removalDueAt(g, now).getTime()) / 1000);
+    gone.push({ id: g.id, at: now, latency });
+    events.push({
+      at: now,
+      actor: d.workerId,
+      action: 'grant.revoked',
+      subject: g.id,
+      refs: refsOf(g),
+      details: revokedDetails(g, job, now, latency),
+    });
+  }
+  if (gone.length === 0) return;
+  await tx.query(
+    `UPDATE grants g SET state = 'revoked', revoked_at = x.at, verified_at = x.at, revocation_latency_seconds = x.latency, failure = NULL
+       FROM unnest($1::text[], $2::timestamptz[], $3::float8[]) AS x(id, at, latency)
+      WHERE g.id = x.id`,
+    [gone.map((a) => a.id), gone.map((a) => a.at), gone.map((a) => a.latency)],
+  );
+  await appendAuditMany(tx, done[0]!.now, events);
+}
+
+function revokedDetails(g: GrantRow, job: Job, now: Date, latency: number) {
+  return {
+    verified_removed: true,
+    trigger: g.revoke_trigger,
+    applied_at: g.granted_at?.toISOString() ?? null,
+    revoked_at: now.toISOString(),
+    revocation_latency_seconds: latency,
+    attempts: job.attempts,
+    ...(g.state === 'revoke_failed' ? { after_revoke_failed: true } : {}),
+  };
+}
+
 /** When removal was due: the expiry for an expiring grant, else when revocation was asked for. */
 export function removalDueAt(g: GrantRow, now: Date): Date {
   return g.revoke_trigger === 'expiry' && g.expires_at
@@ -175,15 +452,7 @@ async function revoked(d: WorkerDeps, tx: Sql, job: Job, now: Date): Promise<voi
     action: 'grant.revoked',
     subject: g.id,
     refs: refsOf(g),
-    details: {
-      verified_removed: true,
-      trigger: g.revoke_trigger,
-      applied_at: g.granted_at?.toISOString() ?? null,
-      revoked_at: now.toISOString(),
-      revocation_latency_seconds: latency,
-      attempts: job.attempts,
-      ...(g.state === 'revoke_failed' ? { after_revoke_failed: true } : {}),
-    },
+    details: revokedDetails(g, job, now, latency),
   });
 }
 
@@ -282,7 +551,9 @@ export function grantHandlers(d: WorkerDeps): JobHandler[] {
     kind: APPLY,
     retry: { maxAttempts: MAX_ATTEMPTS, backoffSeconds },
     perform: (job) => performApply(d, job),
+    performMany: (jobs) => performApplyMany(d, jobs),
     succeeded: (tx, job, now) => applied(d, tx, job, now),
+    succeededMany: (tx, done) => appliedMany(d, tx, done),
     failed: (tx, job, now, f) => applyFailed(d, tx, job, now, f),
     lockSubjects: lockGrants,
   };
@@ -293,7 +564,9 @@ export function grantHandlers(d: WorkerDeps): JobHandler[] {
       backoffSeconds: (n) => Math.min(REVOKE_BACKOFF_CAP, backoffSeconds(n)),
     },
     perform: (job) => performRevoke(d, job),
+    performMany: (jobs) => performRevokeMany(d, jobs),
     succeeded: (tx, job, now) => revoked(d, tx, job, now),
+    succeededMany: (tx, done) => revokedMany(d, tx, done),
     failed: (tx, job, now, f) => revokeFailed(d, tx, job, now, f),
     lockSubjects: lockGrants,
   };

@@ -57,8 +57,11 @@ export interface LeaseOptions {
   owner: string;
   now: Date;
   leaseSeconds: number;
-  /** Free slots of a queue in this process. */
-  slots: (queue: string) => number;
+  /**
+   * Whether this process takes a candidate, asked in lease order: it bounds what each queue gets
+   * by its free slots (and how many jobs one slot's batch may hold).
+   */
+  take: (job: Job) => boolean;
   /** Queues with no free slot: left out in SQL, so a full queue's backlog is not even read. */
   fullQueues: string[];
   limit: number;
@@ -80,19 +83,13 @@ export async function leaseBatch(sql: Sql, o: LeaseOptions): Promise<Job[]> {
         ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`,
       [o.now, o.fullQueues, o.limit],
     );
-    const taken = new Map<string, number>();
-    const chosen = candidates.filter((j) => {
-      const n = taken.get(j.queue) ?? 0;
-      if (n >= o.slots(j.queue)) return false;
-      taken.set(j.queue, n + 1);
-      return true;
-    });
+    const chosen = candidates.map((j) => ({ ...j, id: Number(j.id) })).filter((j) => o.take(j));
     if (chosen.length === 0) return [];
     await tx.query(
       `UPDATE jobs SET lease_owner = $2, lease_until = $3, attempts = attempts + 1 WHERE id = ANY($1::bigint[])`,
       [chosen.map((j) => j.id), o.owner, addSeconds(o.now, o.leaseSeconds)],
     );
-    return chosen.map((j) => ({ ...j, id: Number(j.id), attempts: j.attempts + 1 }));
+    return chosen.map((j) => ({ ...j, attempts: j.attempts + 1 }));
   });
 }
 
@@ -123,6 +120,22 @@ export async function completeJob(tx: Sql, job: Job, owner: string, now: Date): 
     [job.id, owner, now],
   );
   return mine.length > 0;
+}
+
+/** completeJob for many jobs in one statement; returns the ids this worker still held. */
+export async function completeJobs(
+  tx: Sql,
+  done: readonly { job: Job; now: Date }[],
+  owner: string,
+): Promise<Set<number>> {
+  if (done.length === 0) return new Set();
+  const mine = await tx.query<{ id: number | string }>(
+    `UPDATE jobs j SET state = 'done', done_at = x.at, last_error = NULL
+       FROM unnest($1::bigint[], $2::timestamptz[]) AS x(id, at)
+      WHERE j.id = x.id AND j.lease_owner = $3 AND j.state = 'pending' RETURNING j.id`,
+    [done.map((d) => d.job.id), done.map((d) => d.now), owner],
+  );
+  return new Set(mine.map((r) => Number(r.id)));
 }
 
 /** Sets a leased job due again at `dueAt` with its error, releasing the lease. */
@@ -172,6 +185,23 @@ export async function cancelIdle(
       WHERE subject = $1 AND state = 'pending' AND kind = ANY($2::text[])
         AND (lease_until IS NULL OR lease_until < $3) RETURNING id`,
     [subject, kinds, now],
+  );
+  return rows.length;
+}
+
+/** cancelIdle for many subjects in one statement. */
+export async function cancelIdleMany(
+  tx: Sql,
+  subjects: readonly string[],
+  kinds: string[],
+  now: Date,
+): Promise<number> {
+  if (subjects.length === 0) return 0;
+  const rows = await tx.query(
+    `UPDATE jobs SET state = 'cancelled', done_at = $3
+      WHERE subject = ANY($1::text[]) AND state = 'pending' AND kind = ANY($2::text[])
+        AND (lease_until IS NULL OR lease_until < $3) RETURNING id`,
+    [subjects, kinds, now],
   );
   return rows.length;
 }

@@ -2,8 +2,17 @@ import type { Clock } from '../clock.js';
 import { addSeconds } from '../duration.js';
 import { TargetError } from '../errors.js';
 import { scrubSecrets } from '../secrets.js';
+import type { Settled } from '../ports/connector.js';
 import type { Sql } from '../sql.js';
-import { type Job, completeJob, failJob, leaseBatch, renewLeases, retryJob } from './queue.js';
+import {
+  type Job,
+  completeJob,
+  completeJobs,
+  failJob,
+  leaseBatch,
+  renewLeases,
+  retryJob,
+} from './queue.js';
 
 /** How a failed attempt of one kind is retried. */
 export interface RetryPolicy {
@@ -30,8 +39,18 @@ export interface JobHandler<R = unknown> {
   retry: RetryPolicy;
   /** The work, outside any transaction (a target call), bounded by the target timeout. */
   perform(job: Job): Promise<R>;
+  /**
+   * The work of several jobs of this kind and one queue at once (one batch of target calls), one
+   * outcome per job in order: a job that fails fails alone. Optional; a batch takes one slot.
+   */
+  performMany?(jobs: Job[]): Promise<Settled<R>[]>;
   /** Records the outcome in the transaction that marks the job done. */
   succeeded(tx: Sql, job: Job, now: Date, result: R): Promise<void>;
+  /**
+   * succeeded() for many jobs at once, set-based, in the transaction that marks them done
+   * (only those this worker still held). Optional; must write what succeeded() would.
+   */
+  succeededMany?(tx: Sql, done: { job: Job; now: Date; result: R }[]): Promise<void>;
   /** Records a failed attempt in the transaction that reschedules or fails the job. */
   failed(tx: Sql, job: Job, now: Date, failure: Failure): Promise<void>;
   /**
@@ -50,6 +69,11 @@ export interface JobHandler<R = unknown> {
  */
 export interface PeriodicTask {
   name: string;
+  /**
+   * Runs once the run's other work is done (no task pending, no job in flight), so it sees the
+   * store at rest: statistics taken in the middle of a burst would describe the burst.
+   */
+  atRest?: boolean;
   run(now: Date): Promise<{ count: number; more: boolean }>;
 }
 
@@ -62,6 +86,12 @@ export interface RuntimeSettings {
   leaseSeconds: number;
   /** Total time one job's work (every call to its target) may take. */
   timeoutSeconds: number;
+  /**
+   * The most jobs of one kind and queue handed to a handler's performMany together, in one slot.
+   * A queue starts each run at one job per slot and doubles while its batches succeed, so a
+   * target that hangs or fails never has more than `perQueue` jobs in flight.
+   */
+  batchSize: number;
 }
 
 export const DEFAULT_RUNTIME: RuntimeSettings = {
@@ -69,6 +99,7 @@ export const DEFAULT_RUNTIME: RuntimeSettings = {
   maxInFlight: 16,
   leaseSeconds: 20,
   timeoutSeconds: 30,
+  batchSize: 64,
 };
 
 export interface RuntimeDeps {
@@ -135,25 +166,36 @@ function bounded<R>(work: Promise<R>, seconds: number, what: string): Promise<R>
 /** Writes one job's outcome in `tx`; false when the job was no longer this worker's. */
 type OutcomeWrite = (tx: Sql) => Promise<boolean>;
 type Lock = NonNullable<JobHandler['lockSubjects']>;
+type SucceededMany = NonNullable<JobHandler['succeededMany']>;
+/** A success whose handler records many at once: written with its like, set-based. */
+interface ManySuccess {
+  fn: SucceededMany;
+  job: Job;
+  now: Date;
+  result: unknown;
+}
 type Recorder = (
   write: OutcomeWrite,
   counted: () => void,
   lock?: { fn: Lock; subject: string },
+  many?: ManySuccess,
 ) => Promise<void>;
 
 /** Outcomes recorded in one transaction at most. */
-const OUTCOME_BATCH = 64;
+const OUTCOME_BATCH = 256;
 
 /**
  * Records outcomes in batches: whatever finished while the previous batch was being written goes
- * into the next transaction together, so a busy worker commits once per batch, not once per job.
+ * into the next transaction together, so a busy worker commits once per batch, not once per job;
+ * successes of a kind with succeededMany are written set-based (a few statements per batch).
  * If a batch fails as a whole, its outcomes are written one by one, so one bad row sinks only itself.
  */
-function outcomeRecorder(sql: Sql): { record: Recorder } {
+function outcomeRecorder(sql: Sql, owner: string): { record: Recorder } {
   type Item = {
     write: OutcomeWrite;
     counted: () => void;
     lock: { fn: Lock; subject: string } | undefined;
+    many: ManySuccess | undefined;
     done: (e?: unknown) => void;
   };
   const lockAll = async (tx: Sql, items: Item[]) => {
@@ -161,6 +203,31 @@ function outcomeRecorder(sql: Sql): { record: Recorder } {
     for (const { lock } of items)
       if (lock) byFn.set(lock.fn, [...(byFn.get(lock.fn) ?? []), lock.subject]);
     for (const [fn, subjects] of byFn) await fn(tx, [...new Set(subjects)].sort());
+  };
+  const writeAll = async (tx: Sql, batch: Item[]): Promise<boolean[]> => {
+    await lockAll(tx, batch);
+    const out: boolean[] = batch.map(() => false);
+    const groups = new Map<SucceededMany, number[]>();
+    for (let i = 0; i < batch.length; i++) {
+      const many = batch[i]!.many;
+      if (many) groups.set(many.fn, [...(groups.get(many.fn) ?? []), i]);
+      else out[i] = await batch[i]!.write(tx);
+    }
+    for (const [fn, idx] of groups) {
+      const items = idx.map((i) => batch[i]!.many!);
+      const mine = await completeJobs(tx, items, owner);
+      const done = idx.filter((i) => mine.has(batch[i]!.many!.job.id));
+      for (const i of done) out[i] = true;
+      if (done.length > 0)
+        await fn(
+          tx,
+          done.map((i) => {
+            const m = batch[i]!.many!;
+            return { job: m.job, now: m.now, result: m.result };
+          }),
+        );
+    }
+    return out;
   };
   const queue: Item[] = [];
   let writing = false;
@@ -171,12 +238,7 @@ function outcomeRecorder(sql: Sql): { record: Recorder } {
         const batch = queue.splice(0, OUTCOME_BATCH);
         let mine: boolean[] | undefined;
         try {
-          mine = await sql.transaction(async (tx) => {
-            await lockAll(tx, batch);
-            const out: boolean[] = [];
-            for (const item of batch) out.push(await item.write(tx));
-            return out;
-          });
+          mine = await sql.transaction((tx) => writeAll(tx, batch));
         } catch {
           mine = undefined;
         }
@@ -205,12 +267,13 @@ function outcomeRecorder(sql: Sql): { record: Recorder } {
     }
   };
   return {
-    record: (write, counted, lock) =>
+    record: (write, counted, lock, many) =>
       new Promise<void>((resolve, reject) => {
         queue.push({
           write,
           counted,
           lock,
+          many,
           done: (e) => (e === undefined ? resolve() : reject(e)),
         });
         if (!writing) void flush();
@@ -256,6 +319,14 @@ export class JobRuntime {
     const running = new Set<Promise<void>>();
     const leased = new Map<number, Job>();
     let started = 0;
+    // A lease that came back with free slots unused took every due job outside the full queues;
+    // until a slot frees, another lease finds only what periodic work added since. Walking the due
+    // jobs of the full queues costs a scan of the backlog, so it is done at most once a second.
+    let exhausted = false;
+    let lastLease = 0;
+    // Slots still held by work that outlived its timeout: the run waits for them (bounded) before
+    // it ends, so jobs of that queue still due are not left behind for the next run.
+    let lingerSince: number | undefined;
 
     const renewal = setInterval(
       () => {
@@ -271,10 +342,14 @@ export class JobRuntime {
     );
     renewal.unref();
 
-    const recorder = outcomeRecorder(this.d.sql);
+    const recorder = outcomeRecorder(this.d.sql, this.d.workerId);
+    // Jobs per batch by queue and kind: one at first, doubled after each batch that succeeded
+    // whole, back to one after any failure (a slow start, so a failing target stays narrow).
+    const batchOf = new Map<string, number>();
     let storeError: unknown;
-    const pendingTasks = [...this.periodic];
-    for (const t of pendingTasks) result.periodic[t.name] = 0;
+    const pendingTasks = this.periodic.filter((t) => !t.atRest);
+    const restTasks = this.periodic.filter((t) => t.atRest);
+    for (const t of this.periodic) result.periodic[t.name] = 0;
     try {
       for (;;) {
         // One batch of periodic work per round, so the jobs it creates start while it goes on.
@@ -287,40 +362,95 @@ export class JobRuntime {
         }
 
         const room = Math.min(s.maxInFlight - busyTotal, limit - started);
-        let jobs: Job[] = [];
-        if (room > 0) {
+        let groups: Job[][] = [];
+        const throttled = exhausted && Date.now() - lastLease < 1000;
+        if (room > 0 && !throttled) {
           const full = [...busy].filter(([, n]) => n >= s.perQueue).map(([q]) => q);
-          jobs = await leaseBatch(this.d.sql, {
+          // Grouping as candidates come, in lease order: a job joins its queue and kind's open
+          // batch while it has room, else takes a free slot of its own.
+          const free = new Map<string, number>();
+          const open = new Map<string, number>();
+          const groupOf = new Map<number, number>();
+          const sizes: number[] = [];
+          let slotsLeft = room;
+          let jobsLeft = limit - started;
+          const take = (job: Job): boolean => {
+            if (jobsLeft <= 0) return false;
+            const key = `${job.queue}\u0000${job.kind}`;
+            const batched = this.handlers.get(job.kind)?.performMany !== undefined;
+            const g = batched ? open.get(key) : undefined;
+            if (g !== undefined && sizes[g]! < (batchOf.get(key) ?? 1)) {
+              sizes[g]!++;
+              groupOf.set(job.id, g);
+              jobsLeft--;
+              return true;
+            }
+            const f = free.get(job.queue) ?? s.perQueue - (busy.get(job.queue) ?? 0);
+            if (f <= 0 || slotsLeft <= 0) return false;
+            free.set(job.queue, f - 1);
+            slotsLeft--;
+            jobsLeft--;
+            groupOf.set(job.id, sizes.length);
+            if (batched) open.set(key, sizes.length);
+            sizes.push(1);
+            return true;
+          };
+          const widest = Math.max(1, ...batchOf.values());
+          const jobs = await leaseBatch(this.d.sql, {
             owner: this.d.workerId,
             now: this.d.clock.now(),
             leaseSeconds: s.leaseSeconds,
-            slots: (q) => s.perQueue - (busy.get(q) ?? 0),
+            take,
             fullQueues: full,
-            limit: room,
+            limit: Math.min(room * widest, limit - started),
           });
+          groups = sizes.map(() => []);
+          for (const job of jobs) groups[groupOf.get(job.id)!]!.push(job);
+          groups = groups.filter((g) => g.length > 0);
+          exhausted = slotsLeft > 0 && jobsLeft > 0;
+          lastLease = Date.now();
         }
-        for (const job of jobs) {
-          started++;
-          leased.set(job.id, job);
-          busy.set(job.queue, (busy.get(job.queue) ?? 0) + 1);
+        for (const group of groups) {
+          const queue = group[0]!.queue;
+          started += group.length;
+          for (const job of group) leased.set(job.id, job);
+          busy.set(queue, (busy.get(queue) ?? 0) + 1);
           busyTotal++;
           const release = () => {
-            busy.set(job.queue, (busy.get(job.queue) ?? 1) - 1);
+            busy.set(queue, (busy.get(queue) ?? 1) - 1);
             busyTotal--;
+            exhausted = false;
           };
           // A store failure while recording is kept and thrown once the others are settled.
-          const p: Promise<void> = this.run(job, result, release, recorder.record)
+          const p: Promise<void> = this.run(group, result, release, recorder.record, batchOf)
             .catch((e: unknown) => {
               storeError ??= e;
             })
             .finally(() => {
-              leased.delete(job.id);
+              for (const job of group) leased.delete(job.id);
               running.delete(p);
             });
           running.add(p);
         }
-        if (jobs.length > 0 || pendingTasks.length > 0) continue;
-        if (running.size === 0) break;
+        if (groups.length > 0 || pendingTasks.length > 0) continue;
+        if (running.size === 0 && busyTotal > 0) {
+          lingerSince ??= Date.now();
+          if (Date.now() - lingerSince < s.timeoutSeconds * 1000) {
+            await sleep(200);
+            continue;
+          }
+        }
+        lingerSince = undefined;
+        if (running.size === 0) {
+          const rest = restTasks.shift();
+          if (!rest) break;
+          for (let more = true; more;) {
+            const r = await rest.run(this.d.clock.now());
+            result.periodic[rest.name] = (result.periodic[rest.name] ?? 0) + r.count;
+            more = r.more;
+          }
+          continue;
+        }
         // Wait for an outcome (which may free a slot or unblock the next job of a subject), but
         // look again soon in case a slot freed by a timed-out call settling late.
         await Promise.race([...running, sleep(200)]);
@@ -332,33 +462,60 @@ export class JobRuntime {
     return result;
   }
 
-  /** One job: its work under the timeout, then its outcome in one transaction. */
+  /**
+   * A group of jobs of one kind and queue (one job, unless its handler has performMany): the work
+   * under the timeout, then each job's outcome, recorded on its own.
+   */
   private async run(
-    job: Job,
+    jobs: Job[],
     result: RunResult,
     release: () => void,
     record: Recorder,
+    batchOf: Map<string, number>,
   ): Promise<void> {
-    const h = this.handlers.get(job.kind);
-    const owner = this.d.workerId;
-    let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
+    const first = jobs[0]!;
+    const h = this.handlers.get(first.kind);
+    let outcomes: Settled<unknown>[];
     if (!h) {
       release();
-      outcome = { ok: false, error: new Error(`no handler for job kind "${job.kind}"`) };
+      const error = new Error(`no handler for job kind "${first.kind}"`);
+      outcomes = jobs.map(() => ({ ok: false, error }));
     } else {
-      const work = Promise.resolve().then(() => h.perform(job));
+      const work: Promise<Settled<unknown>[]> = Promise.resolve().then(async () =>
+        h.performMany ? h.performMany(jobs) : [{ ok: true, value: await h.perform(first) }],
+      );
       // The slot is freed when the work itself settles, not when we stop waiting for it.
       work.then(release, release);
       try {
-        outcome = {
-          ok: true,
-          value: await bounded(work, this.settings.timeoutSeconds, `${job.queue}`),
-        };
-      } catch (e) {
-        outcome = { ok: false, error: e };
+        outcomes = await bounded(work, this.settings.timeoutSeconds, `${first.queue}`);
+      } catch (error) {
+        outcomes = jobs.map(() => ({ ok: false, error }));
+      }
+      if (h.performMany) {
+        const key = `${first.queue}\u0000${first.kind}`;
+        const whole = outcomes.every((o) => o.ok);
+        batchOf.set(
+          key,
+          whole ? Math.min(this.settings.batchSize, 2 * (batchOf.get(key) ?? 1)) : 1,
+        );
       }
     }
     const now = this.d.clock.now();
+    await Promise.all(
+      jobs.map((job, i) => this.recordOutcome(job, h, outcomes[i]!, now, result, record)),
+    );
+  }
+
+  /** One job's outcome, in the recorder's next transaction. */
+  private async recordOutcome(
+    job: Job,
+    h: JobHandler | undefined,
+    outcome: Settled<unknown>,
+    now: Date,
+    result: RunResult,
+    record: Recorder,
+  ): Promise<void> {
+    const owner = this.d.workerId;
     const lock =
       h?.lockSubjects && job.subject ? { fn: h.lockSubjects, subject: job.subject } : undefined;
     if (outcome.ok) {
@@ -371,6 +528,7 @@ export class JobRuntime {
         },
         () => result.done++,
         lock,
+        h?.succeededMany ? { fn: h.succeededMany, job, now, result: value } : undefined,
       );
       return;
     }

@@ -1,5 +1,7 @@
 import { lapseOverdue } from '../approvals/act.js';
-import { startRevocation } from '../grants/grants.js';
+import { appendAuditMany } from '../audit/chain.js';
+import { APPLY, REVOKE, enqueueGrantJobs } from '../grants/grants.js';
+import { cancelIdleMany } from './queue.js';
 import { remindExpiring } from '../grants/reminders.js';
 import { type WorkerDeps, grantHandlers } from '../grants/worker.js';
 import type { Sql } from '../sql.js';
@@ -11,12 +13,27 @@ import {
 } from './runtime.js';
 
 /**
- * Grants expired per transaction. Small, so that the first due grants' revocations are already
- * running while later ones are handed on, instead of every due grant being marked first.
+ * Grants expired per transaction. Small enough that the first due grants' revocations are already
+ * running while later ones are handed on, instead of every due grant being marked first; large
+ * enough that a transaction's fixed cost (a handful of statements, whatever the batch) is shared.
  */
-export const EXPIRY_BATCH = 200;
+export const EXPIRY_BATCH = 500;
 
-/** Expiry is enforced by the engine: every active grant past `expires_at` starts revocation. */
+interface Expiring {
+  id: string;
+  identity: string;
+  entitlement: string;
+  app: string;
+  request_id: string | null;
+  expires_at: Date | null;
+}
+
+/**
+ * Expiry is enforced by the engine: every active grant past `expires_at` starts revocation, as
+ * startRevocation does for one grant (state, revoke job, `grant.expired`), but set-based: one
+ * batch is a few statements, not five per grant. An active grant has no apply in flight, so
+ * cancelling idle applies is only for safety.
+ */
 export async function expireDue(
   sql: Sql,
   now: Date,
@@ -24,17 +41,87 @@ export async function expireDue(
   limit = EXPIRY_BATCH,
 ): Promise<number> {
   return sql.transaction(async (tx) => {
-    const due = await tx.query<{ id: string }>(
-      `SELECT id FROM grants WHERE state = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    const rows = await tx.query<Expiring>(
+      `WITH due AS (
+         SELECT id FROM grants WHERE state = 'active' AND expires_at <= $1
+          ORDER BY expires_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+       UPDATE grants g SET state = 'revoking', revoke_trigger = 'expiry', revoke_reason = 'expired',
+              revoke_requested_at = $1, failure = NULL
+         FROM due WHERE g.id = due.id
+       RETURNING g.id, g.identity, g.entitlement, g.app, g.request_id, g.expires_at`,
       [now, limit],
     );
-    for (const g of due) await startRevocation(tx, now, actor, g.id, 'expiry', 'expired');
+    if (rows.length === 0) return 0;
+    // Oldest due first, as the selection was: revocations are leased in this order.
+    const due = rows.sort(
+      (a, b) =>
+        (a.expires_at?.getTime() ?? 0) - (b.expires_at?.getTime() ?? 0) ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+    await cancelIdleMany(
+      tx,
+      due.map((g) => g.id),
+      [APPLY],
+      now,
+    );
+    await enqueueGrantJobs(tx, now, due, REVOKE);
+    await appendAuditMany(
+      tx,
+      now,
+      due.map((g) => ({
+        actor,
+        action: 'grant.expired' as const,
+        subject: g.id,
+        refs: g.request_id ? [g.request_id] : [],
+        details: {
+          identity: g.identity,
+          entitlement: g.entitlement,
+          trigger: 'expiry',
+          reason: 'expired',
+          expires_at: g.expires_at?.toISOString() ?? null,
+        },
+      })),
+    );
     return due.length;
   });
 }
 
+/**
+ * The tables whose plans the use cases and expiry depend on. Not `jobs`: a queue's statistics
+ * describe a moment, and taken between bursts (every pending-row partial index empty) they make
+ * the planner probe whichever of those indexes for the lease query's per-subject check, a scan of
+ * every pending job per candidate once the queue fills. The runtime's queries are written to be
+ * planned right on no statistics at all (src/core/jobs/scale.test.ts checks their plans).
+ */
+const ANALYZED = ['grants', 'requests', 'audit_events'];
+
+/** Default for SweepDeps.analyzeEveryMinutes. */
+export const ANALYZE_EVERY_MINUTES = 10;
+
+/**
+ * Refreshes the planner's statistics of the busy tables, at most once per `minutes` of the
+ * engine's clock across every process on the store: PGlite has no autovacuum and some servers run
+ * without it, and plans chosen on statistics taken when a table was empty can turn an index
+ * probe into a scan of everything. The claim is one statement, so two sweeps never both run it.
+ */
+export async function refreshStatistics(sql: Sql, now: Date, minutes: number): Promise<boolean> {
+  const claimed = await sql.query(
+    `INSERT INTO maintenance_runs (name, last_run_at) VALUES ('analyze', $1)
+     ON CONFLICT (name) DO UPDATE SET last_run_at = EXCLUDED.last_run_at
+      WHERE maintenance_runs.last_run_at <= $1::timestamptz - $2::int * interval '1 minute'
+         OR maintenance_runs.last_run_at > $1::timestamptz
+     RETURNING name`,
+    [now, minutes],
+  );
+  if (claimed.length === 0) return false;
+  await sql.query(`ANALYZE ${ANALYZED.join(', ')}`);
+  return true;
+}
+
 export interface SweepDeps extends WorkerDeps {
   runtime?: Partial<RuntimeSettings>;
+  /** Planner statistics are refreshed at most this often (minutes of the injected clock). */
+  analyzeEveryMinutes?: number;
 }
 
 /**
@@ -46,6 +133,18 @@ export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
   for (const h of grantHandlers(d)) rt.handle(h);
   if (!periodic) return rt;
   const tasks: PeriodicTask[] = [
+    // At rest, once the run's work is done: a store's statistics should describe it between
+    // bursts (a drained queue, its history), not a burst's passing state.
+    {
+      name: 'statistics',
+      atRest: true,
+      run: async (now) => ({
+        count: (await refreshStatistics(d.sql, now, d.analyzeEveryMinutes ?? ANALYZE_EVERY_MINUTES))
+          ? 1
+          : 0,
+        more: false,
+      }),
+    },
     {
       name: 'expired',
       async run(now) {

@@ -48,6 +48,9 @@ export interface ListOptions {
   pageSize?: number;
 }
 
+/** The outcome of one change in a batch: each change succeeds or fails on its own. */
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
 export interface Connector {
   readonly name: string;
   readonly type: string;
@@ -59,6 +62,16 @@ export interface Connector {
   revoke(ref: AccessRef): Promise<void>;
   /** Whether the target holds the access right now. */
   readBack(ref: AccessRef): Promise<boolean>;
+  /**
+   * Optional batch forms, for targets that take several changes in one round trip. Each answers
+   * one outcome per ref, in order, exactly as the single call would have: a change that fails
+   * fails alone (the others still succeed), with the same error the single call would throw.
+   * The runtime uses them for jobs of one connector leased together; without them it calls the
+   * single methods one by one (applyEach, revokeEach, readBackEach).
+   */
+  applyMany?(refs: readonly AccessRef[]): Promise<Settled<ApplyResult>[]>;
+  revokeMany?(refs: readonly AccessRef[]): Promise<Settled<void>[]>;
+  readBackMany?(refs: readonly AccessRef[]): Promise<Settled<boolean>[]>;
   /**
    * Every assignment of the governed targets (those named by `targets`), a page at a time, so a
    * target with a million memberships never sits in memory at once. Without the
@@ -86,4 +99,38 @@ export async function collectAssignments(
   const all: Assignment[] = [];
   for await (const page of pages) all.push(...page);
   return all;
+}
+
+async function each<T>(
+  refs: readonly AccessRef[],
+  one: (ref: AccessRef) => Promise<T>,
+): Promise<Settled<T>[]> {
+  const out: Settled<T>[] = [];
+  for (const ref of refs) {
+    try {
+      out.push({ ok: true, value: await one(ref) });
+    } catch (error) {
+      out.push({ ok: false, error });
+    }
+  }
+  return out;
+}
+
+/** Applies every ref, in one batch where the connector offers it, else one by one. */
+export function applyEach(
+  c: Connector,
+  refs: readonly AccessRef[],
+): Promise<Settled<ApplyResult>[]> {
+  return c.applyMany ? c.applyMany(refs) : each(refs, (r) => c.apply(r));
+}
+
+export function revokeEach(c: Connector, refs: readonly AccessRef[]): Promise<Settled<void>[]> {
+  return c.revokeMany ? c.revokeMany(refs) : each(refs, (r) => c.revoke(r));
+}
+
+export function readBackEach(
+  c: Connector,
+  refs: readonly AccessRef[],
+): Promise<Settled<boolean>[]> {
+  return c.readBackMany ? c.readBackMany(refs) : each(refs, (r) => c.readBack(r));
 }
