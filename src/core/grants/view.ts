@@ -54,6 +54,7 @@ export function grantView(g: GrantRow): GrantView {
 export interface GrantFilter {
   identity?: string;
   app?: string;
+  entitlement?: string;
   state?: string;
   /** Seconds: active grants expiring within this window from `now`, soonest first. */
   expiringWithin?: number;
@@ -88,6 +89,7 @@ export async function listGrants(
   const p = (value: unknown) => `$${params.push(value)}`;
   if (f.identity) where.push(`identity = ${p(f.identity)}`);
   if (f.app) where.push(`app = ${p(f.app)}`);
+  if (f.entitlement) where.push(`entitlement = ${p(f.entitlement)}`);
   if (f.state) where.push(`state = ${p(f.state)}`);
   if (f.visibleTo && !f.visibleTo.governance) {
     const who = p(f.visibleTo.id);
