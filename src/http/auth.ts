@@ -28,7 +28,9 @@ const WHY: Record<string, string> = {
 export function requireScopes(app: Pick<Gatehouse, 'authenticate'>, scopes: readonly Scope[]) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const m = BEARER.exec(req.headers.authorization ?? '');
-    const auth = m ? await app.authenticate(m[1]!) : ({ ok: false, code: 'missing_token' } as const);
+    const auth = m
+      ? await app.authenticate(m[1]!)
+      : ({ ok: false, code: 'missing_token' } as const);
     if (!auth.ok)
       return reply
         .code(401)

@@ -44,7 +44,12 @@ test('GET /metrics serves the governance gauges in the Prometheus format to a to
       })
     ).token;
     const reader = (
-      await app.createToken({ identity: 'gina@acme.test', scopes: 'read', actor: 'test', via: 'cli' })
+      await app.createToken({
+        identity: 'gina@acme.test',
+        scopes: 'read',
+        actor: 'test',
+        via: 'cli',
+      })
     ).token;
     try {
       const anonymous = await server.inject({ method: 'GET', url: '/metrics' });

@@ -171,7 +171,8 @@ export const API_ROUTES: ApiRoute[] = [
   route({
     method: 'GET',
     url: '/api/v1/grants',
-    summary: 'grants the caller may see, a page at a time (soonest expiry first with expiring_within)',
+    summary:
+      'grants the caller may see, a page at a time (soonest expiry first with expiring_within)',
     scopes: READ,
     query: s.grantsQuery,
     response: s.grantPage,

@@ -21,7 +21,8 @@ export function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'):
 
 /** The first problem of a failed parse as one line naming the field, e.g. `reason: …`. */
 export function inputErrorOf(error: z.ZodError, part: string): InputError {
-  const issue = error.issues[0]!;
+  // An unknown field is named first: it is the likelier mistake (a misspelt name) behind the rest.
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]!;
   const path = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') {
     const field = [...path, issue.keys[0]!].join('.');

@@ -51,7 +51,8 @@ export async function apiFixture(opts: { bodyLimit?: number } = {}): Promise<Api
     workerId: 'api-test',
   });
   const cfg = configVariant(dir, {
-    'gatehouse.yaml': (t) => t.replace('  timeout: 72h', '  timeout: 72h\n  authenticated_only: true'),
+    'gatehouse.yaml': (t) =>
+      t.replace('  timeout: 72h', '  timeout: 72h\n  authenticated_only: true'),
   });
   const { config } = await loadConfigDir(cfg);
   await app.apply(config, 'test', false);
