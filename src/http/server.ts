@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Gatehouse } from '../app/gatehouse.js';
 import { requireScopes } from './auth.js';
 import { errorBody, errorHandler } from './errors.js';
@@ -35,6 +35,14 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     genReqId: () => randomUUID(),
     exposeHeadRoutes: false,
+    // A path the router itself refuses (bad encoding, an overlong id) answers like any bad input.
+    frameworkErrors: (err, req, reply) => {
+      void (reply as FastifyReply)
+        .code(400)
+        .send(
+          errorBody(req as FastifyRequest, 'invalid_path', `the path is not valid: ${err.code}`),
+        );
+    },
   });
   const routes: { method: string; url: string }[] = [];
   routesOf.set(server, routes);

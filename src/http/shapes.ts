@@ -83,8 +83,17 @@ export const errorObject = z.object({
 });
 
 // Inputs.
-const text = (max: number) => z.string().max(max);
-export const id = z.string().min(1).max(200);
+// PostgreSQL text cannot hold NUL: refused here as bad input, not met in the store as a failure.
+const text = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\u0000]*$/, 'must not contain NUL characters');
+export const id = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
 export const idParams = z.strictObject({ id });
 const pageQuery = { cursor: text(2000).optional(), limit: text(10).optional() };
 
