@@ -88,12 +88,15 @@ const text = (max: number) =>
   z
     .string()
     .max(max)
-    .regex(/^[^\u0000]*$/, 'must not contain NUL characters');
+    .refine((v) => !v.includes('\u0000'), 'must not contain NUL characters');
 export const id = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
+  .refine(
+    (v) => [...v].every((c) => c.charCodeAt(0) > 0x1f && c.charCodeAt(0) !== 0x7f),
+    'must not contain control characters',
+  );
 export const idParams = z.strictObject({ id });
 const pageQuery = { cursor: text(2000).optional(), limit: text(10).optional() };
 
