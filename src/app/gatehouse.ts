@@ -16,7 +16,13 @@ import { decide } from '../core/decision/decide.js';
 import { StaleCatalogError } from '../core/errors.js';
 import { requireGrant } from '../core/grants/grants.js';
 import { letExpire } from '../core/grants/reminders.js';
-import { type GrantFilter, grantView, listGrants } from '../core/grants/view.js';
+import {
+  type GrantFilter,
+  grantReaderFilter,
+  grantView,
+  grantViewFor,
+  listGrants,
+} from '../core/grants/view.js';
 import { identityView, listIdentities } from '../core/identities/view.js';
 import { syncIdentities } from '../core/lifecycle/sync.js';
 import type { GovernanceConfig, Identity, IdentityKind, Via } from '../core/model.js';
@@ -28,7 +34,16 @@ import {
   submitExtension,
   submitRequest,
 } from '../core/requests/submit.js';
-import { listRequests, requestView } from '../core/requests/view.js';
+import { listRequests, requestView, requestViewFor } from '../core/requests/view.js';
+import { type Reader, listReader } from '../core/authz.js';
+import { authenticateToken } from '../core/tokens/authenticate.js';
+import {
+  type CreateTokenInput,
+  createToken,
+  listTokens,
+  revokeToken,
+} from '../core/tokens/tokens.js';
+import { schemaVersion } from '../core/schema-version.js';
 import { sweep } from '../core/jobs/sweep.js';
 import type { PageInput } from '../core/paging.js';
 import type { RuntimeSettings } from '../core/jobs/runtime.js';
@@ -124,11 +139,21 @@ export function gatehouse(d: GatehouseDeps) {
       );
       return requestView(d.sql, requestId);
     },
-    requests: (f: { status?: string; approver?: string }, page?: PageInput) =>
-      listRequests(d.sql, f, page),
-    requestView: (id: string) => requestView(d.sql, id),
-    grants: (f: GrantFilter, page?: PageInput) => listGrants(d.sql, { ...f, now: now() }, page),
-    grant: async (id: string) => grantView(await requireGrant(d.sql, id)),
+    /** Lists and views take the reader the API authenticated; the CLI's operator reads all. */
+    requests: (
+      f: { status?: string; approver?: string; beneficiary?: string },
+      page?: PageInput,
+      reader?: Reader,
+    ) => {
+      const visibleTo = listReader(reader);
+      return listRequests(d.sql, visibleTo ? { ...f, visibleTo } : f, page);
+    },
+    requestView: (id: string, reader?: Reader) => requestViewFor(d.sql, id, reader),
+    async grants(f: GrantFilter, page?: PageInput, reader?: Reader) {
+      const visibleTo = reader ? grantReaderFilter(await cat(), reader) : undefined;
+      return listGrants(d.sql, { ...f, now: now(), ...(visibleTo ? { visibleTo } : {}) }, page);
+    },
+    grant: async (id: string, reader?: Reader) => grantViewFor(d.sql, await cat(), id, reader),
     /** Manual revocation; who may is core/authz.ts's to say. */
     async revoke(grantId: string, actor: string, reason: string, via: Via) {
       await revokeGrant(d.sql, await cat(), now(), { grantId, actor, reason, via });
@@ -173,6 +198,12 @@ export function gatehouse(d: GatehouseDeps) {
     auditTrace: (id: string) => traceAudit(d.sql, id),
     auditExport: (since: Date | undefined, write: (line: string) => void) =>
       exportAudit(d.sql, since, write),
+    createToken: (input: CreateTokenInput) => createToken(d.sql, now(), input),
+    tokens: (page?: PageInput) => listTokens(d.sql, page),
+    revokeToken: (id: string, actor: string, via: Via) =>
+      revokeToken(d.sql, now(), { id, actor, via }),
+    authenticate: (token: string) => authenticateToken(d.sql, now(), token),
+    schemaVersion: () => schemaVersion(d.sql),
     async report() {
       return governanceReport(d.sql, await cat(), now());
     },

@@ -21,6 +21,8 @@ const OPTION_HELP: Record<string, string> = {
   identity: 'Only grants held by this identity.',
   app: 'Only grants of this application.',
   state: 'Only grants in this state (provisioning, active, revoking, revoked, failed, …).',
+  scopes: 'What the token may do, comma-separated (API.md lists the scopes).',
+  expires: 'How long the token lives (default 90d).',
   'expiring-within': 'Only active grants that expire within this duration, soonest first.',
   limit: 'Page size, 1 to 1000 (default 100).',
   cursor: 'Start after this cursor: the next_cursor a previous page printed.',
@@ -34,6 +36,13 @@ const OPTION_HELP: Record<string, string> = {
   checkpoint: 'Also prove nothing was cut or rewritten since this signed checkpoint file.',
   out: 'Write the checkpoint to this file (never overwritten) as well as printing it.',
   since: 'Only events at or after this time (ISO 8601).',
+};
+
+/** Where an option means something else in one command, that command's own sentence. */
+const OPTION_HELP_IN: Record<string, Record<string, string>> = {
+  'token create': {
+    identity: 'The identity the token acts as; a non-human one needs an active owner.',
+  },
 };
 
 /** One or two examples per command, each a line that works as printed in the demo. */
@@ -66,6 +75,11 @@ const EXAMPLES: Record<string, string[]> = {
   'audit trace': ['gatehouse audit trace req_…'],
   'audit export': ['gatehouse audit export --since 2026-01-01T00:00:00Z > events.jsonl'],
   report: ['gatehouse report', 'gatehouse report --json'],
+  'token create': [
+    'gatehouse token create --identity svc:ci-deployer --scopes read,request --expires 30d',
+  ],
+  'token list': ['gatehouse token list'],
+  'token revoke': ['gatehouse token revoke tok_… --as sam@acme.test'],
 };
 
 const GLOBAL = ['data', 'json', 'as', 'now'];
@@ -85,11 +99,11 @@ export function wrap(text: string, width: number, indent = 0): string[] {
   return lines.map((l, i) => (i === 0 ? l : ' '.repeat(indent) + l));
 }
 
-function optionLines(names: string[], spec: Command['options']): string[] {
+function optionLines(names: string[], spec: Command['options'], command?: string): string[] {
   const label = (n: string) => `--${n}${spec?.[n]?.type === 'boolean' ? '' : ' VALUE'}`;
   const col = Math.max(...names.map((n) => label(n).length)) + 4;
   return names.flatMap((n) => {
-    const text = OPTION_HELP[n] ?? '';
+    const text = (command && OPTION_HELP_IN[command]?.[n]) || OPTION_HELP[n] || '';
     const first = `  ${label(n).padEnd(col - 2)}`;
     return wrap(text, HELP_WIDTH - first.length).map((l, i) =>
       i === 0 ? first + l : ' '.repeat(first.length) + l,
@@ -105,7 +119,7 @@ export function commandHelp(c: Command): string {
     ...wrap(`usage: gatehouse ${c.usage}`, HELP_WIDTH, 6),
     '',
     ...wrap(c.summary.charAt(0).toUpperCase() + c.summary.slice(1) + '.', HELP_WIDTH),
-    ...(own.length ? ['', 'Options:', ...optionLines(own, c.options)] : []),
+    ...(own.length ? ['', 'Options:', ...optionLines(own, c.options, c.name)] : []),
     '',
     'Global options:',
     ...optionLines(GLOBAL, { json: { type: 'boolean' } }),
@@ -143,7 +157,7 @@ export function overview(commands: Command[]): string {
 /** Help that documents every option and has an example: the test holds every command to it. */
 export function helpGaps(c: Command): string[] {
   const gaps = Object.keys(c.options ?? {})
-    .filter((n) => !OPTION_HELP[n])
+    .filter((n) => !OPTION_HELP_IN[c.name]?.[n] && !OPTION_HELP[n])
     .map((n) => `--${n} has no description`);
   if (!EXAMPLES[c.name]?.length) gaps.push('no example');
   return gaps;

@@ -146,3 +146,53 @@ export function authorizeStageAction(
       { code: 'approver_inactive' },
     );
 }
+
+/**
+ * Who reads: an identity, and whether it may read everything (the API's `audit` scope; the
+ * operator at the command line, who holds the store itself).
+ */
+export interface Reader {
+  id: string;
+  readsAll: boolean;
+}
+
+/** A request: its requester and beneficiary, and anyone it was routed to for approval. */
+export function authorizeRequestRead(
+  reader: Reader,
+  r: { id: string; requester: string; beneficiary: string; approvers: readonly string[] },
+): void {
+  if (reader.readsAll) return;
+  const allowed = present([r.requester, r.beneficiary, ...r.approvers]);
+  if (!allowed.has(reader.id))
+    refuse(
+      reader.id,
+      `see request ${r.id}`,
+      'its requester, its beneficiary, its approvers or an auditor',
+      'request_not_visible',
+    );
+}
+
+/** A grant: its holder, its owner, the app's owner and the governance group. */
+export function authorizeGrantRead(
+  reader: Reader,
+  grantId: string,
+  p: Pick<GrantParties, 'holder' | 'grantOwner' | 'appOwner' | 'governance'>,
+): void {
+  if (reader.readsAll) return;
+  const allowed = present([p.holder, p.grantOwner, p.appOwner, ...p.governance.members]);
+  if (!allowed.has(reader.id))
+    refuse(
+      reader.id,
+      `see grant ${grantId}`,
+      `its holder, its owner, the app owner, group ${p.governance.group} or an auditor`,
+      'grant_not_visible',
+    );
+}
+
+/**
+ * What a list shows a reader: everything, or only what the rules above let them see (undefined
+ * means everything). The lists narrow their queries by it, so a page is never silently short.
+ */
+export function listReader(reader: Reader | undefined): string | undefined {
+  return reader === undefined || reader.readsAll ? undefined : reader.id;
+}

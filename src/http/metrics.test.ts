@@ -10,7 +10,7 @@ import { DEMO_CONFIG, DEMO_PEOPLE } from '../demo/seed.js';
 import { testStore } from '../store/test-store.js';
 import { buildServer } from './server.js';
 
-test('GET /metrics serves the governance gauges in the Prometheus format behind the API token', async () => {
+test('GET /metrics serves the governance gauges in the Prometheus format to a token with the metrics scope', async () => {
   const store = await testStore();
   try {
     const app = gatehouse({
@@ -34,7 +34,23 @@ test('GET /metrics serves the governance gauges in the Prometheus format behind 
         return app.report();
       },
     };
-    const server = buildServer(counted, 's3cret');
+    const server = await buildServer(counted, { schemaVersion: 0 });
+    const scraper = (
+      await app.createToken({
+        identity: 'gina@acme.test',
+        scopes: 'metrics',
+        actor: 'test',
+        via: 'cli',
+      })
+    ).token;
+    const reader = (
+      await app.createToken({
+        identity: 'gina@acme.test',
+        scopes: 'read',
+        actor: 'test',
+        via: 'cli',
+      })
+    ).token;
     try {
       const anonymous = await server.inject({ method: 'GET', url: '/metrics' });
       assert.equal(anonymous.statusCode, 401);
@@ -44,12 +60,19 @@ test('GET /metrics serves the governance gauges in the Prometheus format behind 
         headers: { authorization: 'Bearer nope' },
       });
       assert.equal(wrong.statusCode, 401);
+      const unscoped = await server.inject({
+        method: 'GET',
+        url: '/metrics',
+        headers: { authorization: `Bearer ${reader}` },
+      });
+      assert.equal(unscoped.statusCode, 403);
+      assert.equal(unscoped.json().error.code, 'insufficient_scope');
       assert.equal(reports, 0, 'no report is computed for a refused scrape');
 
       const res = await server.inject({
         method: 'GET',
         url: '/metrics',
-        headers: { authorization: 'Bearer s3cret' },
+        headers: { authorization: `Bearer ${scraper}` },
       });
       assert.equal(res.statusCode, 200);
       assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
@@ -78,7 +101,7 @@ test('GET /metrics serves the governance gauges in the Prometheus format behind 
       await server.inject({
         method: 'GET',
         url: '/metrics',
-        headers: { authorization: 'Bearer s3cret' },
+        headers: { authorization: `Bearer ${scraper}` },
       });
       assert.equal(reports, 2, 'the next scrape asks again');
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Gatehouse } from '../app/gatehouse.js';
 import type { Percentiles } from '../core/report/report.js';
@@ -231,10 +231,14 @@ export function metricsRegistry(report: () => Promise<Report>): Registry {
   return registry;
 }
 
-/** GET /metrics in the Prometheus text format (behind the server's bearer token). */
-export function registerMetrics(server: FastifyInstance, app: Pick<Gatehouse, 'report'>): void {
+/** GET /metrics in the Prometheus text format, behind `guard` (a token with scope `metrics`). */
+export function registerMetrics(
+  server: FastifyInstance,
+  app: Pick<Gatehouse, 'report'>,
+  guard: onRequestHookHandler,
+): void {
   const registry = metricsRegistry(() => app.report());
-  server.get('/metrics', async (_req, reply) => {
+  server.get('/metrics', { schema: { hide: true }, onRequest: guard }, async (_req, reply) => {
     const text = await registry.metrics();
     return reply.type(registry.contentType).send(text);
   });

@@ -1,54 +1,132 @@
-import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Gatehouse } from '../app/gatehouse.js';
-import { InputError, RefusedError } from '../core/errors.js';
+import { requireScopes } from './auth.js';
+import { errorBody, errorHandler } from './errors.js';
 import { registerMetrics } from './metrics.js';
+import { API_ROUTES } from './routes.js';
+import { errorObject, noQuery } from './shapes.js';
+import { type JsonSchema, jsonSchema, zodValidator } from './schema.js';
 
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+export interface ServerOptions {
+  /** The schema version this build migrates to: `/readyz` is ready only at that version. */
+  schemaVersion: number;
+  /** Largest request body accepted, in bytes (413 beyond). */
+  bodyLimit?: number;
+  /** Where a 500's cause goes (the answer carries only the request id). */
+  onInternalError?: (requestId: string, error: unknown) => void;
 }
 
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+const routesOf = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
+
+/** Every route the server registered, as `onRoute` saw it: what the OpenAPI test compares. */
+export const registeredRoutes = (server: FastifyInstance) => routesOf.get(server) ?? [];
+
 /**
- * The minimal read-only API that `serve` exposes until the HTTP API issue lands: health, report,
- * grants and requests, and the Prometheus metrics. Every call but the health check needs the
- * bearer token.
+ * The HTTP API of API.md. Each route's schemas are declared once (routes.ts, zod): they validate
+ * the request, and the OpenAPI 3.1 document at /api/openapi.json is generated from them.
  */
-export function buildServer(app: Gatehouse, token: string): FastifyInstance {
-  const server = Fastify({ logger: false });
-  server.addHook('onRequest', async (req, reply) => {
-    if (req.url === '/healthz') return;
-    const header = req.headers.authorization ?? '';
-    if (!header.startsWith('Bearer ') || !sameToken(header.slice(7), token)) {
-      await reply.code(401).send({ error: 'a bearer token is required (GATEHOUSE_API_TOKEN)' });
+export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<FastifyInstance> {
+  const server = Fastify({
+    logger: false,
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    genReqId: () => randomUUID(),
+    exposeHeadRoutes: false,
+    // A path the router itself refuses (bad encoding, an overlong id) answers like any bad input.
+    frameworkErrors: (err, req, reply) => {
+      void (reply as FastifyReply)
+        .code(400)
+        .send(
+          errorBody(req as FastifyRequest, 'invalid_path', `the path is not valid: ${err.code}`),
+        );
+    },
+  });
+  const routes: { method: string; url: string }[] = [];
+  routesOf.set(server, routes);
+  server.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+  });
+  server.decorateRequest('caller', null);
+  server.setValidatorCompiler<JsonSchema>(zodValidator);
+  // Answers are built by the use cases in CLI.md's shapes; the response schemas document them
+  // (and the tests check answers against them) but never silently drop a field on the way out.
+  server.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  server.setErrorHandler(
+    errorHandler(
+      opts.onInternalError ??
+        ((id, e) => process.stderr.write(`request ${id} failed: ${(e as Error).stack ?? e}\n`)),
+    ),
+  );
+  server.setNotFoundHandler(async (req, reply) =>
+    reply.code(404).send(errorBody(req, 'not_found', `no route ${req.method} ${req.url}`)),
+  );
+  await server.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Gatehouse API', version: 'v1' },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+    },
+  });
+
+  const errorResponse = jsonSchema(errorObject, 'output');
+  const errorResponses = Object.fromEntries(
+    [400, 401, 403, 404, 409, 413].map((s) => [s, errorResponse]),
+  );
+  for (const r of API_ROUTES) {
+    server.route({
+      method: r.method,
+      url: r.url,
+      schema: {
+        summary: r.summary,
+        description: `Scopes: ${r.scopes.join(' or ')}.`,
+        security: [{ bearer: [] }],
+        querystring: jsonSchema(r.query ?? noQuery),
+        ...(r.params ? { params: jsonSchema(r.params) } : {}),
+        ...(r.body ? { body: jsonSchema(r.body) } : {}),
+        response: { [r.status]: jsonSchema(r.response, 'output'), ...errorResponses },
+      },
+      onRequest: requireScopes(app, r.scopes),
+      handler: async (req, reply) => {
+        const caller = req.caller!;
+        const result = await r.handler({
+          app,
+          caller,
+          reader: { id: caller.identity, readsAll: caller.scopes.includes('audit') },
+          params: req.params,
+          query: req.query,
+          body: req.body,
+        });
+        return reply.code(r.status).send(result);
+      },
+    });
+  }
+
+  server.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+  server.get('/readyz', { schema: { hide: true } }, async (req, reply) => {
+    let version: number;
+    try {
+      version = await app.schemaVersion();
+    } catch {
+      return reply.code(503).send(errorBody(req, 'store_unavailable', 'the store does not answer'));
     }
+    if (version !== opts.schemaVersion)
+      return reply
+        .code(503)
+        .send(
+          errorBody(
+            req,
+            'schema_not_current',
+            `the store's schema is version ${version}; this server needs ${opts.schemaVersion}`,
+          ),
+        );
+    return { ok: true, schema: version };
   });
-  server.setErrorHandler(async (err, _req, reply) => {
-    if (err instanceof InputError) return reply.code(400).send({ error: err.message });
-    if (err instanceof RefusedError) return reply.code(403).send({ error: err.message });
-    return reply.code(500).send({ error: 'internal error' });
-  });
-  server.get('/healthz', async () => ({ ok: true }));
-  server.get('/api/report', async () => app.report());
-  type Page = { cursor?: string; limit?: string };
-  server.get<{ Querystring: { identity?: string; app?: string; state?: string } & Page }>(
-    '/api/grants',
-    async (req) => {
-      const { cursor, limit, identity, app: appId, state } = req.query;
-      return app.grants({ identity, app: appId, state }, { cursor, limit });
-    },
-  );
-  server.get<{ Querystring: { status?: string; approver?: string } & Page }>(
-    '/api/requests',
-    async (req) => {
-      const { cursor, limit, status, approver } = req.query;
-      return app.requests({ status, approver }, { cursor, limit });
-    },
-  );
-  server.get<{ Params: { id: string } }>('/api/requests/:id', async (req) =>
-    app.requestView(req.params.id),
-  );
-  registerMetrics(server, app);
+  server.get('/api/openapi.json', { schema: { hide: true } }, async () => server.swagger());
+  registerMetrics(server, app, requireScopes(app, ['metrics']));
   return server;
 }

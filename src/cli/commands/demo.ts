@@ -40,7 +40,7 @@ export const demo: Command = {
         ].join('\n'),
       );
       if (r.args.values['no-serve'] === true) return;
-      await serveUntilStopped(ctx.app, r.io, r.env.env, portOf(str(r.args, 'port'), 8080), 30);
+      await serveUntilStopped(ctx.app, r.io, portOf(str(r.args, 'port'), 8080), 30);
     } finally {
       await ctx.close();
     }

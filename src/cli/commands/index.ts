@@ -7,6 +7,7 @@ import { identitiesList, identitiesShow, identitiesSync } from './identities.js'
 import { init } from './init.js';
 import { approve, explain, extend, reject, request, requests } from './requests.js';
 import { serve } from './serve.js';
+import { tokenCreate, tokenList, tokenRevoke } from './tokens.js';
 
 export const COMMANDS: Command[] = [
   init,
@@ -32,5 +33,8 @@ export const COMMANDS: Command[] = [
   auditCheckpoint,
   auditTrace,
   auditExport,
+  tokenCreate,
+  tokenList,
+  tokenRevoke,
   report,
 ];

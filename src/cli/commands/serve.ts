@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { Gatehouse } from '../../app/gatehouse.js';
 import { parseDuration } from '../../core/duration.js';
 import { InputError } from '../../core/errors.js';
+import { migrationFiles } from '../../store/migrate.js';
 import { str } from '../args.js';
 import type { Command, Io } from '../command.js';
 import { failureLines } from './grants.js';
@@ -16,17 +16,18 @@ export const serveOptions = { port: { type: 'string' }, interval: { type: 'strin
 export async function serveUntilStopped(
   app: Gatehouse,
   io: Io,
-  env: Record<string, string | undefined>,
   port: number,
   intervalSeconds: number,
 ): Promise<void> {
-  const token = env.GATEHOUSE_API_TOKEN ?? randomBytes(18).toString('base64url');
+  // Loaded on use: `gatehouse --help` should not pay for Fastify.
   const { buildServer } = await import('../../http/server.js');
-  const server = buildServer(app, token);
+  const server = await buildServer(app, {
+    schemaVersion: migrationFiles().at(-1)?.version ?? 0,
+    onInternalError: (id, e) => io.stderr(`request ${id} failed: ${(e as Error).message}`),
+  });
   const address = await server.listen({ port, host: '127.0.0.1' });
   io.stdout(`gatehouse serving at ${address} (sweep every ${intervalSeconds}s)`);
-  if (!env.GATEHOUSE_API_TOKEN)
-    io.stdout(`API token for this run: ${token}   (set GATEHOUSE_API_TOKEN to choose one)`);
+  io.stdout('API calls need a token: `gatehouse token create --identity ID --scopes read,…`');
   let running = false;
   const tick = async () => {
     if (running) return;
@@ -83,7 +84,6 @@ export const serve: Command = {
     await serveUntilStopped(
       r.app,
       r.io,
-      r.env.env,
       portOf(str(r.args, 'port'), 8080),
       intervalOf(str(r.args, 'interval')),
     );

@@ -31,6 +31,8 @@ export const AUDIT_ACTIONS = [
   'identity.owner_reassigned',
   'review.item_opened',
   'config.applied',
+  'token.created',
+  'token.revoked',
 ] as const;
 
 /** `apply` writes one event per changed configuration row: `config.<kind>_<change>`. */

@@ -3,7 +3,7 @@ import { addSeconds } from '../duration.js';
 import { newId } from '../ids.js';
 import type { Entitlement, GrantTrigger, Identity, RevokeTrigger, Via } from '../model.js';
 import type { Sql } from '../sql.js';
-import { ConflictError, InputError } from '../errors.js';
+import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import { cancelIdle } from '../jobs/queue.js';
 
 export interface GrantRow {
@@ -47,7 +47,7 @@ export async function findGrant(
 
 export async function requireGrant(sql: Sql, id: string, forUpdate = false): Promise<GrantRow> {
   const g = await findGrant(sql, id, forUpdate);
-  if (!g) throw new InputError(`unknown grant "${id}"`);
+  if (!g) throw new NotFoundError(`unknown grant "${id}"`, { field: 'id' });
   return g;
 }
 

@@ -1,4 +1,7 @@
+import { type Reader, authorizeGrantRead, listReader } from '../authz.js';
+import type { Catalog } from '../catalog/catalog.js';
 import type { Sql } from '../sql.js';
+import { requireGrant } from './grants.js';
 import type { GrantRow } from './grants.js';
 import { type PageInput, cutPage, decodeCursor, instantKey, pageLimit } from '../paging.js';
 
@@ -51,10 +54,13 @@ export function grantView(g: GrantRow): GrantView {
 export interface GrantFilter {
   identity?: string;
   app?: string;
+  entitlement?: string;
   state?: string;
   /** Seconds: active grants expiring within this window from `now`, soonest first. */
   expiringWithin?: number;
   now?: Date;
+  /** core/authz.ts's authorizeGrantRead as a filter: holder, owner, or owner of the app. */
+  visibleTo?: { id: string; apps: readonly string[]; governance: boolean };
 }
 
 export interface GrantPage {
@@ -83,7 +89,14 @@ export async function listGrants(
   const p = (value: unknown) => `$${params.push(value)}`;
   if (f.identity) where.push(`identity = ${p(f.identity)}`);
   if (f.app) where.push(`app = ${p(f.app)}`);
+  if (f.entitlement) where.push(`entitlement = ${p(f.entitlement)}`);
   if (f.state) where.push(`state = ${p(f.state)}`);
+  if (f.visibleTo && !f.visibleTo.governance) {
+    const who = p(f.visibleTo.id);
+    where.push(
+      `(identity = ${who} OR owner = ${who} OR app = ANY(${p([...f.visibleTo.apps])}::text[]))`,
+    );
+  }
   if (byExpiry) {
     const until = new Date(f.now!.getTime() + f.expiringWithin! * 1000);
     where.push(`state = 'active' AND expires_at <= ${p(until)}`);
@@ -97,4 +110,41 @@ export async function listGrants(
   );
   const cut = cutPage(rows, limit, tag, (r) => [r.page_at, r.id]);
   return { grants: cut.rows.map(grantView), next_cursor: cut.next_cursor };
+}
+
+const governanceOf = (catalog: Catalog) => ({
+  group: catalog.settings.fallbackGroup,
+  members: catalog.groups.get(catalog.settings.fallbackGroup) ?? [],
+});
+
+/** One grant, for a reader that core/authz.ts lets see it (everything without a reader). */
+export async function grantViewFor(
+  sql: Sql,
+  catalog: Catalog,
+  id: string,
+  reader: Reader | undefined,
+): Promise<GrantView> {
+  const g = await requireGrant(sql, id);
+  if (reader)
+    authorizeGrantRead(reader, id, {
+      holder: g.identity,
+      grantOwner: g.owner,
+      appOwner: catalog.apps.get(g.app)?.owner ?? null,
+      governance: governanceOf(catalog),
+    });
+  return grantView(g);
+}
+
+/** The grants a reader may see: all of them, or those authorizeGrantRead would allow. */
+export function grantReaderFilter(
+  catalog: Catalog,
+  reader: Reader | undefined,
+): GrantFilter['visibleTo'] {
+  const id = listReader(reader);
+  if (id === undefined) return undefined;
+  return {
+    id,
+    apps: [...catalog.apps.values()].filter((a) => a.owner === id).map((a) => a.id),
+    governance: governanceOf(catalog).members.includes(id),
+  };
 }

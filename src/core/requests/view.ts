@@ -1,4 +1,5 @@
 import { NotFoundError } from '../errors.js';
+import { type Reader, authorizeRequestRead } from '../authz.js';
 import type { Decision } from '../model.js';
 import type { Sql } from '../sql.js';
 import { type PageInput, cutPage, decodeCursor, instantKey, pageLimit } from '../paging.js';
@@ -106,7 +107,24 @@ export async function requestViews(sql: Sql, ids: string[]): Promise<RequestView
 
 export async function requestView(sql: Sql, id: string): Promise<RequestView> {
   const [v] = await requestViews(sql, [id]);
-  if (!v) throw new NotFoundError(`unknown request "${id}"`, { field: 'request' });
+  if (!v) throw new NotFoundError(`unknown request "${id}"`, { field: 'id' });
+  return v;
+}
+
+/** One request, for a reader that core/authz.ts lets see it (everything without a reader). */
+export async function requestViewFor(
+  sql: Sql,
+  id: string,
+  reader: Reader | undefined,
+): Promise<RequestView> {
+  const v = await requestView(sql, id);
+  if (reader)
+    authorizeRequestRead(reader, {
+      id,
+      requester: v.requester,
+      beneficiary: v.beneficiary,
+      approvers: v.approval.stages.flatMap((s) => s.approvers),
+    });
   return v;
 }
 
@@ -122,7 +140,7 @@ export interface RequestPage {
  */
 export async function listRequests(
   sql: Sql,
-  f: { status?: string; approver?: string },
+  f: { status?: string; approver?: string; beneficiary?: string; visibleTo?: string },
   page: PageInput = {},
 ): Promise<RequestPage> {
   const limit = pageLimit(page.limit);
@@ -131,6 +149,13 @@ export async function listRequests(
   const params: unknown[] = [];
   const p = (value: unknown) => `$${params.push(value)}`;
   if (f.status) where.push(`r.status = ${p(f.status)}`);
+  if (f.beneficiary) where.push(`r.beneficiary = ${p(f.beneficiary)}`);
+  if (f.visibleTo) {
+    // core/authz.ts's authorizeRequestRead, as a filter: requester, beneficiary or an approver.
+    const who = p(f.visibleTo);
+    where.push(`(r.requester = ${who} OR r.beneficiary = ${who}
+                 OR r.id IN (SELECT s.request_id FROM approval_stages s WHERE s.approvers @> ARRAY[${who}]::text[]))`);
+  }
   if (f.approver) {
     const who = p(f.approver);
     // @> is what the GIN index on pending stages' approvers serves; = ANY() would scan them all.

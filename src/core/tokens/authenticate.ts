@@ -1,0 +1,63 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Sql } from '../sql.js';
+import type { Scope } from './scopes.js';
+import { TOKEN_FORMAT, hashToken } from './tokens.js';
+
+export interface Caller {
+  tokenId: string;
+  identity: string;
+  scopes: Scope[];
+}
+
+export type Authentication =
+  | { ok: true; caller: Caller }
+  | { ok: false; code: 'invalid_token' | 'token_expired' | 'token_revoked' | 'identity_inactive' };
+
+/** Recording every use would make each call a write; once a minute says what `list` needs. */
+const LAST_USED_GRANULARITY_MS = 60_000;
+const NOBODY = Buffer.alloc(32);
+
+/**
+ * Who presents this token, if anyone. The row is found by the id part of the token and the hashes
+ * compared in constant time, so neither the lookup nor the comparison tells an attacker how much
+ * of a guess was right. A token whose identity has since been suspended or has left acts for
+ * nobody.
+ */
+export async function authenticateToken(
+  sql: Sql,
+  now: Date,
+  token: string,
+): Promise<Authentication> {
+  const m = TOKEN_FORMAT.exec(token);
+  const given = hashToken(token);
+  const [row] = m
+    ? await sql.query<{
+        secret_hash: Buffer | Uint8Array;
+        identity: string;
+        scopes: Scope[];
+        expires_at: Date;
+        revoked_at: Date | null;
+        last_used_at: Date | null;
+        status: string;
+      }>(
+        `SELECT t.secret_hash, t.identity, t.scopes, t.expires_at, t.revoked_at, t.last_used_at, i.status
+           FROM api_tokens t JOIN identities i ON i.id = t.identity WHERE t.id = $1`,
+        [`tok_${m[1]}`],
+      )
+    : [];
+  const stored = row ? Buffer.from(row.secret_hash) : NOBODY;
+  const same = stored.length === given.length && timingSafeEqual(stored, given);
+  if (!row || !same) return { ok: false, code: 'invalid_token' };
+  if (row.revoked_at) return { ok: false, code: 'token_revoked' };
+  if (new Date(row.expires_at).getTime() <= now.getTime())
+    return { ok: false, code: 'token_expired' };
+  if (row.status !== 'active') return { ok: false, code: 'identity_inactive' };
+  const id = `tok_${m![1]}`;
+  const last = row.last_used_at ? new Date(row.last_used_at).getTime() : 0;
+  if (now.getTime() - last >= LAST_USED_GRANULARITY_MS)
+    await sql.query(
+      'UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)',
+      [id, now],
+    );
+  return { ok: true, caller: { tokenId: id, identity: row.identity, scopes: row.scopes } };
+}

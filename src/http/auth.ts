@@ -1,0 +1,51 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Gatehouse } from '../app/gatehouse.js';
+import type { Caller } from '../core/tokens/authenticate.js';
+import type { Scope } from '../core/tokens/scopes.js';
+import { errorBody } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
+}
+
+/** RFC 6750: the scheme is case-insensitive; one token, nothing after it. */
+const BEARER = /^bearer[ \t]+([^\s]+)[ \t]*$/i;
+
+const WHY: Record<string, string> = {
+  missing_token: 'send an API token as Authorization: Bearer TOKEN',
+  invalid_token: 'the token is not valid',
+  token_expired: 'the token has expired',
+  token_revoked: 'the token was revoked',
+  identity_inactive: "the token's identity is no longer active",
+};
+
+/**
+ * The onRequest hook of a route open to these scopes: who calls is the token's identity, and a
+ * token without one of the scopes is refused before the body is even read.
+ */
+export function requireScopes(app: Pick<Gatehouse, 'authenticate'>, scopes: readonly Scope[]) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const m = BEARER.exec(req.headers.authorization ?? '');
+    const auth = m
+      ? await app.authenticate(m[1]!)
+      : ({ ok: false, code: 'missing_token' } as const);
+    if (!auth.ok)
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send(errorBody(req, auth.code, WHY[auth.code]!));
+    if (!auth.caller.scopes.some((s) => scopes.includes(s)))
+      return reply
+        .code(403)
+        .send(
+          errorBody(
+            req,
+            'insufficient_scope',
+            `this call needs a token with scope ${scopes.join(' or ')}; this one has ${auth.caller.scopes.join(', ')}`,
+          ),
+        );
+    req.caller = auth.caller;
+  };
+}
