@@ -1,13 +1,8 @@
-/**
- * What a failure from the LDAP server, ldapts or the socket means for the job runtime, in the
- * codes of ADR 0007 (ADR 0013 gives the mapping's reasons).
- */
-export interface Classified {
-  code: string;
-  retryable: boolean;
-  /** Failures of getting an answer at all, as opposed to an answer that was an error. */
-  reach?: 'timeout' | 'unreachable';
-}
+// What a failure from the LDAP server, ldapts or the socket means for the job runtime, in the
+// codes of ADR 0007 (ADR 0013 gives the mapping's reasons).
+import { type Classified, transportFailure } from './classify.js';
+
+export type { Classified };
 
 /**
  * LDAP result codes (RFC 4511 appendix A) → what the runtime should do. What waiting cannot fix
@@ -31,18 +26,6 @@ const RESULT_CODES: Record<number, Classified> = {
 /** Protocol, syntax, schema and naming errors: the request is wrong, not the moment. */
 const REJECTED = new Set([2, 10, 17, 18, 19, 21, 34, 53, 64, 65, 67, 69]);
 
-const NETWORK = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
 /** What a failure from ldapts or the socket means for the runtime. Unknown failures are retried. */
 export function classify(e: unknown): Classified {
   const err = (e ?? {}) as { code?: unknown; message?: unknown };
@@ -52,15 +35,8 @@ export function classify(e: unknown): Classified {
     return { code: 'target_error', retryable: true };
   }
   const code = typeof err.code === 'string' ? err.code : '';
-  const message = String(err.message ?? e);
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|HOSTNAME_MISMATCH/.test(code)) {
     return { code: 'target_tls_failed', retryable: false };
   }
-  if (code === 'ETIMEDOUT' || /timeout|timed out/i.test(message)) {
-    return { code: 'target_timeout', retryable: true, reach: 'timeout' };
-  }
-  if (NETWORK.has(code) || /connect|socket|closed/i.test(message)) {
-    return { code: 'target_unreachable', retryable: true, reach: 'unreachable' };
-  }
-  return { code: 'target_error', retryable: true };
+  return transportFailure(code, String(err.message ?? e), /connect|socket|closed/i);
 }

@@ -18,6 +18,7 @@ import type {
   ListOptions,
 } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
+import { pageSizeOf } from './classify.js';
 import { resolveSetting } from './env.js';
 import { dnTemplate, isUnder, normalizeDn, parseDn, type DnTemplate } from './ldap-dn.js';
 import { classify } from './ldap-errors.js';
@@ -31,7 +32,6 @@ import {
 } from './module.js';
 
 /** Large enough that a listing is few round trips, small enough that a page is cheap to hold. */
-const DEFAULT_PAGE_SIZE = 1000;
 /** Groups per search page: each group entry carries all its members. */
 const GROUPS_PER_PAGE = 10;
 /** Governed groups per listing search, so the filter stays a reasonable size. */
@@ -204,12 +204,7 @@ class LdapConnector implements Connector {
     targets: Record<string, string>[],
     opts: ListOptions = {},
   ): AsyncGenerator<Assignment[]> {
-    const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
-    if (!Number.isInteger(pageSize) || pageSize < 1) {
-      throw new InputError(`connector ${this.name}: the page size must be a positive integer`, {
-        code: 'invalid_page_size',
-      });
-    }
+    const pageSize = pageSizeOf(this.name, opts);
     const wanted = [...new Set(targets.map((t) => this.group(t)))];
     if (wanted.length === 0) return;
     const c = await this.connect();

@@ -14,6 +14,7 @@ import type {
 } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
 import { fields } from './schema.js';
+import { type Classified, pageSizeOf, transportFailure } from './classify.js';
 import { resolveSetting } from './env.js';
 import {
   DEFAULT_CONNECT_TIMEOUT,
@@ -85,7 +86,6 @@ export const postgresModule: ConnectorModule = {
 };
 
 /** Large enough that a listing is few round trips, small enough that a page is cheap to hold. */
-const DEFAULT_PAGE_SIZE = 1000;
 
 interface Backend {
   query(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
@@ -291,12 +291,7 @@ class PostgresConnector implements Connector {
     targets: Record<string, string>[],
     opts: ListOptions = {},
   ): AsyncGenerator<Assignment[]> {
-    const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
-    if (!Number.isInteger(pageSize) || pageSize < 1) {
-      throw new InputError(`connector ${this.name}: the page size must be a positive integer`, {
-        code: 'invalid_page_size',
-      });
-    }
+    const pageSize = pageSizeOf(this.name, opts);
     const wanted = [...new Set(targets.map((t) => this.role(t)))];
     if (wanted.length === 0) return;
     const found = await this.run(
@@ -426,13 +421,6 @@ function unreachableError(e: TargetError): TargetError {
   return e;
 }
 
-interface Classified {
-  code: string;
-  retryable: boolean;
-  /** Failures of getting an answer at all, as opposed to an answer that was an error. */
-  reach?: 'timeout' | 'unreachable';
-}
-
 /**
  * SQLSTATE classes and codes (PostgreSQL appendix A) → what the runtime should do. A permanent
  * failure will not heal by waiting (a missing role, bad credentials, a privilege the connector's
@@ -449,18 +437,6 @@ const SQLSTATES: [RegExp, Classified][] = [
   [/^(0A|22|23|2B|42|44)/, { code: 'target_rejected', retryable: false }],
 ];
 
-const NETWORK = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
 /** What a failure from the driver means for the runtime. Unknown failures are retried. */
 export function classify(e: unknown): Classified {
   const err = (e ?? {}) as { code?: unknown; severity?: unknown; message?: unknown };
@@ -469,14 +445,7 @@ export function classify(e: unknown): Classified {
     const hit = SQLSTATES.find(([re]) => re.test(code));
     return hit ? hit[1] : { code: 'target_error', retryable: true };
   }
-  const message = String(err.message ?? e);
-  if (code === 'ETIMEDOUT' || /timeout|timed out/i.test(message)) {
-    return { code: 'target_timeout', retryable: true, reach: 'timeout' };
-  }
-  if (NETWORK.has(code) || /connect|terminated|socket|closed/i.test(message)) {
-    return { code: 'target_unreachable', retryable: true, reach: 'unreachable' };
-  }
-  return { code: 'target_error', retryable: true };
+  return transportFailure(code, String(err.message ?? e), /connect|terminated|socket|closed/i);
 }
 
 /** Quoted, so any name is taken literally (case, spaces, quotes) and never parsed as SQL. */
