@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Gatehouse } from '../app/gatehouse.js';
 import { requireScopes } from './auth.js';
 import { errorBody, errorHandler } from './errors.js';
+import { type CliChannel, registerCliChannel } from './cli-channel.js';
 import { registerMetrics } from './metrics.js';
 import { API_ROUTES } from './routes.js';
 import { errorObject, noQuery } from './shapes.js';
@@ -16,6 +17,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Where a 500's cause goes (the answer carries only the request id). */
   onInternalError?: (requestId: string, error: unknown) => void;
+  /** The local command channel, when this process holds an embedded store (cli-channel.ts). */
+  cliChannel?: CliChannel;
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -128,5 +131,6 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
   });
   server.get('/api/openapi.json', { schema: { hide: true } }, async () => server.swagger());
   registerMetrics(server, app, requireScopes(app, ['metrics']));
+  if (opts.cliChannel) registerCliChannel(server, opts.cliChannel);
   return server;
 }

@@ -34,13 +34,16 @@ export const demo: Command = {
             : []),
           '',
           `${active} grants active and verified in the target database.`,
-          'Try (each works as printed, once the server is stopped):',
+          'Try, in another terminal while it serves (commands are sent to the running server):',
           ...hints(steps as { request?: string; status?: string }[], str(r.args, 'data')),
-          '(the embedded store admits one process at a time: stop the server with Ctrl-C first)',
         ].join('\n'),
       );
       if (r.args.values['no-serve'] === true) return;
-      await serveUntilStopped(ctx.app, r.io, portOf(str(r.args, 'port'), 8080), 30);
+      await serveUntilStopped(ctx.app, r.io, portOf(str(r.args, 'port'), 8080), 30, {
+        context: ctx,
+        env: r.env,
+        dir: dataDir(r.env, data),
+      });
     } finally {
       await ctx.close();
     }

@@ -4,7 +4,15 @@ import { InputError } from '../../core/errors.js';
 import { migrationFiles } from '../../store/migrate.js';
 import { str } from '../args.js';
 import type { Command, Io } from '../command.js';
+import type { CliContext, CliEnv } from '../context.js';
 import { failureLines } from './grants.js';
+
+/** The store this process holds and whose commands it runs for others (cli-channel.ts). */
+export interface Held {
+  context: CliContext;
+  env: CliEnv;
+  dir: string;
+}
 
 export const serveOptions = { port: { type: 'string' }, interval: { type: 'string' } } as const;
 
@@ -18,14 +26,19 @@ export async function serveUntilStopped(
   io: Io,
   port: number,
   intervalSeconds: number,
+  held?: Held,
 ): Promise<void> {
   // Loaded on use: `gatehouse --help` should not pay for Fastify.
   const { buildServer } = await import('../../http/server.js');
+  const forward = held && !held.env.env.DATABASE_URL ? await import('../forward.js') : undefined;
+  const secret = forward?.newChannelSecret();
   const server = await buildServer(app, {
     schemaVersion: migrationFiles().at(-1)?.version ?? 0,
     onInternalError: (id, e) => io.stderr(`request ${id} failed: ${(e as Error).message}`),
+    ...(held && secret ? { cliChannel: { secret, run: runFor(held) } } : {}),
   });
   const address = await server.listen({ port, host: '127.0.0.1' });
+  if (held && forward && secret) forward.writeChannelFile(held.dir, address, secret);
   io.stdout(`gatehouse serving at ${address} (sweep every ${intervalSeconds}s)`);
   io.stdout('API calls need a token: `gatehouse token create --identity ID --scopes read,…`');
   let running = false;
@@ -51,7 +64,36 @@ export async function serveUntilStopped(
     process.once('SIGTERM', stop);
   });
   clearInterval(timer);
+  if (held && forward) forward.removeChannelFile(held.dir);
   await server.close();
+}
+
+/**
+ * Runs a command sent over the local channel as the CLI would, on the store and connectors this
+ * process holds, and returns what it printed. `serve` itself is not run for others.
+ */
+function runFor(held: Held) {
+  return async (argv: string[], cwd: string) => {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const io: Io = { stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t) };
+    const { commandOf, runCli } = await import('../run.js');
+    if (commandOf(argv)?.name === 'serve') {
+      io.stderr('error: a server already holds this store; it cannot start another');
+      return { exit_code: 1, stdout, stderr };
+    }
+    const { appOn } = await import('../context.js');
+    const { CatalogCache } = await import('../../core/catalog/catalog.js');
+    const { store, connectors } = held.context;
+    const exit_code = await runCli(argv, io, { env: held.env.env, cwd }, async (env, o) => ({
+      app: await appOn(store.sql, new CatalogCache(), connectors, env, o.now),
+      store,
+      connectors,
+      // The store and connectors stay open: they are the server's.
+      close: async () => undefined,
+    }));
+    return { exit_code, stdout, stderr };
+  };
 }
 
 export function portOf(value: string | undefined, fallback: number): number {
@@ -81,11 +123,14 @@ export const serve: Command = {
   summary: 'HTTP API and the background jobs (sweep on a schedule)',
   options: serveOptions,
   async run(r) {
+    const { dataDir } = await import('../context.js');
+    const data = str(r.args, 'data');
     await serveUntilStopped(
       r.app,
       r.io,
       portOf(str(r.args, 'port'), 8080),
       intervalOf(str(r.args, 'interval')),
+      r.context ? { context: r.context, env: r.env, dir: dataDir(r.env, data) } : undefined,
     );
   },
 };
