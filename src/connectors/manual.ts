@@ -1,12 +1,7 @@
 import { z } from 'zod';
 import { TargetError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import type {
-  AccessRef,
-  Connector,
-  ConnectorFactory,
-  Pending,
-} from '../core/ports/connector.js';
+import type { AccessRef, Connector, ConnectorFactory, Pending } from '../core/ports/connector.js';
 import { duration, fields } from './schema.js';
 import { noListing, parseSettings, unsupported, type ConnectorModule } from './module.js';
 
