@@ -155,7 +155,8 @@ export function gatehouse(d: GatehouseDeps) {
       const visibleTo = reader ? grantReaderFilter(await cat(), reader) : undefined;
       return listGrants(d.sql, { ...f, now: now(), ...(visibleTo ? { visibleTo } : {}) }, page);
     },
-    grant: async (id: string, reader?: Reader) => grantViewFor(d.sql, await cat(), id, reader),
+    grant: async (id: string, reader?: Reader) =>
+      grantViewFor(d.sql, await cat(), id, reader, now()),
     /** Manual revocation; who may is core/authz.ts's to say. */
     async revoke(grantId: string, actor: string, reason: string, via: Via) {
       await revokeGrant(d.sql, await cat(), now(), { grantId, actor, reason, via });

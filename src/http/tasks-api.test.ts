@@ -91,6 +91,17 @@ test('GET /api/v1/tasks lists what the caller may fulfil, and POST …/fulfil is
     const bad = await call('GET', '/api/v1/tasks?state=soon', sam);
     assert.equal(bad.statusCode, 400);
 
+    const scrape = await call('GET', '/metrics', await token('rita@acme.test', 'metrics'));
+    assert.match(scrape.body, /^gatehouse_fulfilment_tasks_open\{due="all"\} 1$/m);
+    assert.match(scrape.body, /^gatehouse_fulfilment_tasks_open\{due="overdue"\} 0$/m);
+    const waiting = (await call('GET', `/api/v1/grants/${task.grant}`, auditor)).json();
+    assert.equal(waiting.state, 'provisioning');
+    assert.deepEqual(waiting.task, {
+      id: task.id,
+      op: 'apply',
+      due_at: '2026-05-02T09:00:00.000Z',
+      overdue: false,
+    });
     const refused = await call('POST', `/api/v1/tasks/${task.id}/fulfil`, carol, {
       outcome: 'done',
     });

@@ -37,7 +37,7 @@ export interface GrantView {
 }
 
 /** A grant row with its open fulfilment task, as listGrants reads it. */
-type WithTask = GrantRow & { task?: { id: string; op: string; due_at: string } | null };
+type WithTask = GrantRow & { task?: { id: string; op: string; due_at: string | Date } | null };
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
@@ -151,6 +151,8 @@ export async function grantViewFor(
   catalog: Catalog,
   id: string,
   reader: Reader | undefined,
+  /** For the open task's `overdue`. */
+  now?: Date,
 ): Promise<GrantView> {
   const g = await requireGrant(sql, id);
   if (reader)
@@ -160,7 +162,11 @@ export async function grantViewFor(
       appOwner: catalog.apps.get(g.app)?.owner ?? null,
       governance: governanceOf(catalog),
     });
-  return grantView(g);
+  const [task] = await sql.query<{ id: string; op: string; due_at: Date }>(
+    `SELECT id, op, due_at FROM fulfilment_tasks WHERE grant_id = $1 AND state = 'open' LIMIT 1`,
+    [id],
+  );
+  return grantView({ ...g, task: task ?? null }, now);
 }
 
 /** The grants a reader may see: all of them, or those authorizeGrantRead would allow. */
