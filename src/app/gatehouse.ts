@@ -50,6 +50,8 @@ import type { RuntimeSettings } from '../core/jobs/runtime.js';
 import { retryGrant } from '../core/grants/retry.js';
 import { revokeGrant } from '../core/grants/revoke.js';
 import type { Sql } from '../core/sql.js';
+import { type FulfilOutcome, fulfilTask } from '../core/tasks/fulfil.js';
+import { type TaskFilter, listTasks, taskById } from '../core/tasks/view.js';
 
 export interface GatehouseDeps {
   sql: Sql;
@@ -153,7 +155,8 @@ export function gatehouse(d: GatehouseDeps) {
       const visibleTo = reader ? grantReaderFilter(await cat(), reader) : undefined;
       return listGrants(d.sql, { ...f, now: now(), ...(visibleTo ? { visibleTo } : {}) }, page);
     },
-    grant: async (id: string, reader?: Reader) => grantViewFor(d.sql, await cat(), id, reader),
+    grant: async (id: string, reader?: Reader) =>
+      grantViewFor(d.sql, await cat(), id, reader, now()),
     /** Manual revocation; who may is core/authz.ts's to say. */
     async revoke(grantId: string, actor: string, reason: string, via: Via) {
       await revokeGrant(d.sql, await cat(), now(), { grantId, actor, reason, via });
@@ -168,6 +171,16 @@ export function gatehouse(d: GatehouseDeps) {
     async retry(grantId: string, actor: string, via: Via) {
       await retryGrant(d.sql, now(), grantId, actor, via);
       return grantView(await requireGrant(d.sql, grantId));
+    },
+    /** A fulfiller's attestation on a manual connector's task; who may is core/authz.ts's to say. */
+    async fulfil(taskId: string, actor: string, outcome: FulfilOutcome, comment: string, via: Via) {
+      await fulfilTask(d.sql, await cat(), now(), { taskId, actor, outcome, comment, via });
+      return taskById(d.sql, now(), taskId);
+    },
+    /** Fulfilment tasks; a reader who does not read everything sees those they may fulfil. */
+    async tasks(f: TaskFilter, page?: PageInput, reader?: Reader) {
+      const fulfiller = listReader(reader);
+      return listTasks(d.sql, await cat(), now(), fulfiller ? { ...f, fulfiller } : f, page);
     },
     async sweep() {
       return sweep(await workerDeps());

@@ -24,10 +24,6 @@ const unavailable =
 const text = z.string().min(1);
 /** A group's DN or display name; the connector that comes resolves it. */
 const group = fields({ group: text });
-/** Free text a person or a remote system reads: any non-empty mapping of names to text. */
-const described = z
-  .record(z.string(), z.string())
-  .refine((t) => Object.keys(t).length > 0, 'needs at least one field describing the access');
 
 const NOT_YET = 'declared for configuration; not implemented in this version';
 
@@ -43,37 +39,4 @@ export const scimModule: ConnectorModule = {
   },
   unavailable: NOT_YET,
   create: unavailable('scim'),
-};
-
-export const webhookModule: ConnectorModule = {
-  type: 'webhook',
-  settings: fields({
-    url: text,
-    token: text.optional(),
-    secret: text.optional(),
-    ...timeoutSettings,
-  }),
-  target: described,
-  capabilities: {
-    listsAssignments: false,
-    issuesCredentials: false,
-    reportsLastUse: false,
-    fulfilsAsynchronously: true,
-  },
-  unavailable: NOT_YET,
-  create: unavailable('webhook'),
-};
-
-export const manualModule: ConnectorModule = {
-  type: 'manual',
-  settings: fields({ instructions: z.string().optional() }),
-  target: described,
-  capabilities: {
-    listsAssignments: false,
-    issuesCredentials: false,
-    reportsLastUse: false,
-    fulfilsAsynchronously: true,
-  },
-  unavailable: NOT_YET,
-  create: unavailable('manual'),
 };

@@ -1,5 +1,7 @@
-import { manualModule, scimModule, webhookModule } from './declared.js';
+import { scimModule } from './declared.js';
 import { ldapModule } from './ldap.js';
+import { manualModule } from './manual.js';
+import { webhookModule } from './webhook.js';
 import type { ConnectorModule } from './module.js';
 
 export { ownSettings, type ConnectorModule } from './module.js';

@@ -118,6 +118,28 @@ CREATE TABLE entitlements (
   CONSTRAINT entitlements_pkey PRIMARY KEY (id)
 );
 
+CREATE TABLE fulfilment_tasks (
+  id text NOT NULL,
+  grant_id text NOT NULL,
+  op text NOT NULL,
+  connector text NOT NULL,
+  fulfillers text NOT NULL,
+  account text NOT NULL,
+  target jsonb NOT NULL,
+  instructions text,
+  state text NOT NULL DEFAULT 'open'::text,
+  opened_at timestamp with time zone NOT NULL,
+  due_at timestamp with time zone NOT NULL,
+  closed_at timestamp with time zone,
+  closed_by text,
+  comment text,
+  CONSTRAINT fulfilment_tasks_closed_check CHECK (((state = 'open'::text) = (closed_at IS NULL))),
+  CONSTRAINT fulfilment_tasks_grant_id_fkey FOREIGN KEY (grant_id) REFERENCES grants(id),
+  CONSTRAINT fulfilment_tasks_op_check CHECK ((op = ANY (ARRAY['apply'::text, 'revoke'::text]))),
+  CONSTRAINT fulfilment_tasks_pkey PRIMARY KEY (id),
+  CONSTRAINT fulfilment_tasks_state_check CHECK ((state = ANY (ARRAY['open'::text, 'done'::text, 'failed'::text, 'cancelled'::text])))
+);
+
 CREATE TABLE grants (
   id text NOT NULL,
   identity text NOT NULL,
@@ -142,6 +164,9 @@ CREATE TABLE grants (
   let_expire boolean NOT NULL DEFAULT false,
   let_expire_by text,
   last_reminder_at timestamp with time zone,
+  attested_by text,
+  attested_at timestamp with time zone,
+  removal_attested_by text,
   CONSTRAINT grants_pkey PRIMARY KEY (id),
   CONSTRAINT grants_state_check CHECK ((state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text, 'revoked'::text, 'failed'::text, 'revoke_failed'::text])))
 );
@@ -287,6 +312,10 @@ CREATE INDEX api_tokens_page ON api_tokens USING btree (created_at, id);
 CREATE INDEX approval_stages_pending ON approval_stages USING gin (approvers) WHERE (state = 'pending'::text);
 CREATE INDEX audit_refs ON audit_events USING gin (refs);
 CREATE INDEX entitlements_app ON entitlements USING btree (app);
+CREATE INDEX fulfilment_tasks_due ON fulfilment_tasks USING btree (due_at, id) WHERE (state = 'open'::text);
+CREATE INDEX fulfilment_tasks_grant ON fulfilment_tasks USING btree (grant_id);
+CREATE UNIQUE INDEX fulfilment_tasks_one_open ON fulfilment_tasks USING btree (grant_id, op) WHERE (state = 'open'::text);
+CREATE INDEX fulfilment_tasks_open_due ON fulfilment_tasks USING btree (fulfillers, due_at, id) WHERE (state = 'open'::text);
 CREATE INDEX grants_app_live ON grants USING btree (app) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text, 'revoke_failed'::text]));
 CREATE INDEX grants_app_page ON grants USING btree (app, created_at, id);
 CREATE INDEX grants_app_state_page ON grants USING btree (app, state, created_at, id);

@@ -431,6 +431,9 @@ export class JobRuntime {
             .finally(() => {
               for (const job of group) leased.delete(job.id);
               running.delete(p);
+              // A recorded outcome may unblock the next job of its subject (a revoke queued
+              // behind an apply in flight): look again rather than end the run throttled.
+              exhausted = false;
             });
           running.add(p);
         }
