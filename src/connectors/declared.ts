@@ -22,28 +22,12 @@ const unavailable =
     );
 
 const text = z.string().min(1);
-/** A group's DN or display name; the connector that comes resolves it. */
-const group = fields({ group: text });
 /** Free text a person or a remote system reads: any non-empty mapping of names to text. */
 const described = z
   .record(z.string(), z.string())
   .refine((t) => Object.keys(t).length > 0, 'needs at least one field describing the access');
 
 const NOT_YET = 'declared for configuration; not implemented in this version';
-
-export const scimModule: ConnectorModule = {
-  type: 'scim',
-  settings: fields({ url: text, token: text, ...timeoutSettings }),
-  target: group,
-  capabilities: {
-    listsAssignments: true,
-    issuesCredentials: false,
-    reportsLastUse: false,
-    fulfilsAsynchronously: false,
-  },
-  unavailable: NOT_YET,
-  create: unavailable('scim'),
-};
 
 export const webhookModule: ConnectorModule = {
   type: 'webhook',
