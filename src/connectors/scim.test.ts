@@ -265,6 +265,40 @@ test('listing pages through a provider that returns at most two resources a page
   }
 });
 
+test('a connection dropped mid-listing fails the listing, retryably, instead of ending it short', async () => {
+  const s = await server({ maxPageSize: 2 });
+  const c = await open('scim-github', s.url, s.token);
+  try {
+    const groups = ['d0', 'd1', 'd2', 'd3', 'd4'];
+    const alice = s.addUser('dropped-alice');
+    for (const g of groups) s.addGroup(g, [alice]);
+    let pages = 0;
+    s.intercept = (req) => {
+      if (req.method === 'GET' && req.path === '/Groups' && ++pages === 2) {
+        req.socket.destroy();
+        return 'handled';
+      }
+      return 'pass';
+    };
+    const seen: string[] = [];
+    const err = await (async () => {
+      for await (const page of c.listAll(groups.map((group) => ({ group })))) {
+        seen.push(...page.map((a) => a.target.group!));
+      }
+    })().then(
+      () => assert.fail('the listing ended as if complete'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof TargetError, String(err));
+    assert.equal(err.code, 'target_unreachable', err.message);
+    assert.equal(err.retryable, true);
+    assert.deepEqual(seen, ['d0', 'd1'], 'the first page came through before the drop');
+  } finally {
+    s.intercept = undefined;
+    await c.close();
+  }
+});
+
 test('a member that is no user is listed by its id, so reconciliation sees it', async () => {
   const s = await server();
   const c = await open('scim-github', s.url, s.token);
