@@ -299,6 +299,31 @@ test('a connection dropped mid-listing fails the listing, retryably, instead of 
   }
 });
 
+test('a provider that ignores the userName filter is refused, not paged through, and never matched wrongly', async () => {
+  const s = await server();
+  const c = await open('scim-github', s.url, s.token);
+  try {
+    for (let i = 0; i < 5; i++) s.addUser(`someone${i}`);
+    s.intercept = (req) => {
+      if (req.method === 'GET' && req.path === '/Users') delete req.query.filter;
+      return 'pass';
+    };
+    const before = s.log.length;
+    const err = await rejection(c.apply({ account: 'nobody', target: { group: 'readers' } }));
+    assert.ok(err instanceof TargetError, String(err));
+    assert.equal(err.code, 'target_rejected', err.message);
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /does not filter by userName/);
+    assert.equal(s.log.length - before, 2, 'one page of users, one of groups');
+    // The right user is still found when the unfiltered first page happens to hold it.
+    await c.apply({ account: 'alice', target: { group: 'readers' } });
+    assert.deepEqual(s.members('readers'), ['alice']);
+  } finally {
+    s.intercept = undefined;
+    await c.close();
+  }
+});
+
 test('a member that is no user is listed by its id, so reconciliation sees it', async () => {
   const s = await server();
   const c = await open('scim-github', s.url, s.token);

@@ -245,19 +245,33 @@ class ScimConnector implements Connector {
   }
 
   /**
-   * Ids of the resources whose attribute equals the value. Both attributes are case-insensitive
-   * (RFC 7643 4.1.1, 4.2), so the provider may answer another case; what it answers is checked
-   * again, so a provider that ignores the filter cannot hand back the wrong resource.
+   * Ids of the resources whose attribute equals the value, from the first page of an `eq` filter
+   * (two are enough to tell one from several). Both attributes are case-insensitive (RFC 7643
+   * 4.1.1, 4.2), so the provider may answer another case; what it answers is compared again, so a
+   * provider that ignores the filter cannot hand back the wrong resource, and is refused rather
+   * than paged through to the end of its directory.
    */
   private async find(path: string, attribute: string, value: string): Promise<string[]> {
-    const ids: string[] = [];
-    const query = { filter: `${attribute} eq ${literal(value)}`, attributes: attribute };
-    for await (const page of this.client.pages(path, query, 2)) {
-      for (const r of page) {
-        const v = r[attribute];
-        if (typeof r.id === 'string' && typeof v === 'string' && sameName(v, value)) ids.push(r.id);
-      }
-      if (ids.length > 1) break;
+    const body = await this.client.send('GET', path, {
+      filter: `${attribute} eq ${literal(value)}`,
+      attributes: attribute,
+      startIndex: 1,
+      count: 2,
+    });
+    const list = body as { totalResults?: unknown; Resources?: unknown } | undefined;
+    const resources = Array.isArray(list?.Resources)
+      ? (list.Resources as Record<string, unknown>[])
+      : [];
+    const ids = resources
+      .filter((r) => typeof r.id === 'string' && typeof r[attribute] === 'string')
+      .filter((r) => sameName(r[attribute] as string, value))
+      .map((r) => r.id as string);
+    const total = typeof list?.totalResults === 'number' ? list.totalResults : resources.length;
+    if (ids.length === 0 && total > resources.length) {
+      throw this.fail(
+        `GET ${path}: the provider does not filter by ${attribute} (it answered ${total} resources for ${attribute} eq ${literal(value)})`,
+        { code: 'target_rejected', retryable: false },
+      );
     }
     return ids;
   }
@@ -267,15 +281,18 @@ class ScimConnector implements Connector {
     const out: string[] = [];
     for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
       const chunk = ids.slice(i, i + IDS_PER_QUERY);
+      const wanted = new Set(chunk);
       const names = new Map<string, string>();
       const filter = chunk.map((id) => `id eq ${literal(id)}`).join(' or ');
       const pages = this.client.pages('/Users', { filter, attributes: 'userName' }, chunk.length);
       for await (const page of pages) {
         for (const r of page) {
-          if (typeof r.id === 'string' && typeof r.userName === 'string') {
+          if (typeof r.id === 'string' && wanted.has(r.id) && typeof r.userName === 'string') {
             names.set(r.id, r.userName);
           }
         }
+        // A provider that ignores the filter is not paged through to the end of its directory.
+        if (chunk.every((id) => names.has(id))) break;
       }
       for (const id of chunk) out.push(names.get(id) ?? id);
     }
