@@ -324,6 +324,59 @@ test('a provider that ignores the userName filter is refused, not paged through,
   }
 });
 
+test('a batch changes and reads each group in one request, and a refused pair fails alone', async () => {
+  const s = await server();
+  const c = await open('scim-github', s.url, s.token);
+  try {
+    const names = Array.from({ length: 12 }, (_, i) => `batch${i}`);
+    for (const n of names) s.addUser(n);
+    s.addGroup('batch-a');
+    s.addGroup('batch-b');
+    const refs = names.map((account, i) => ({
+      account,
+      target: { group: i % 2 ? 'batch-a' : 'batch-b' },
+    }));
+    let before = s.log.length;
+    const applied = await c.applyMany!(refs);
+    assert.deepEqual(
+      applied.map((a) => a.ok),
+      refs.map(() => true),
+    );
+    const requests = s.log.slice(before);
+    assert.equal(requests.filter((r) => r.startsWith('PATCH')).length, 2, requests.join('\n'));
+    assert.ok(requests.length <= 4, `${requests.length} requests for 12 grants in 2 groups`);
+    assert.deepEqual(s.members('batch-a'), names.filter((_, i) => i % 2).sort());
+
+    before = s.log.length;
+    const held = await c.readBackMany!(refs);
+    assert.deepEqual(
+      held.map((h) => h.ok && h.value),
+      refs.map(() => true),
+    );
+    assert.ok(s.log.length - before <= 4, 'two look-ups and one read per group');
+
+    // A member the provider refuses (here: one it rejects as no user) fails alone.
+    const refused = s.userId('batch3')!;
+    s.intercept = (req, res) => {
+      if (req.method === 'PATCH' && JSON.stringify(req.body).includes(refused)) {
+        res.status(400).json({ status: '400', scimType: 'invalidValue', detail: 'not this one' });
+        return 'handled';
+      }
+      return 'pass';
+    };
+    const revoked = await c.revokeMany!(refs);
+    assert.deepEqual(
+      revoked.map((r, i) => (r.ok ? 'ok' : `${i}:${(r.error as TargetError).code}`)),
+      refs.map((_, i) => (i === 3 ? '3:target_rejected' : 'ok')),
+    );
+    assert.deepEqual(s.members('batch-a'), ['batch3']);
+    assert.deepEqual(s.members('batch-b'), []);
+  } finally {
+    s.intercept = undefined;
+    await c.close();
+  }
+});
+
 test('a member that is no user is listed by its id, so reconciliation sees it', async () => {
   const s = await server();
   const c = await open('scim-github', s.url, s.token);

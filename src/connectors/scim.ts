@@ -5,6 +5,7 @@ import type {
   Connector,
   ConnectorFactory,
   ListOptions,
+  Settled,
 } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
 import { pageSizeOf } from './classify.js';
@@ -27,6 +28,8 @@ const GROUPS_PER_QUERY = 20;
 const GROUPS_PER_PAGE = 10;
 /** Member ids resolved to userNames per query. */
 const IDS_PER_QUERY = 50;
+/** userNames or displayNames of a batch looked up per query. */
+const NAMES_PER_QUERY = 50;
 
 /** A SCIM filter string literal (RFC 7644 3.4.2.2: a JSON string). */
 const literal = (v: string) => JSON.stringify(v);
@@ -34,6 +37,31 @@ const literal = (v: string) => JSON.stringify(v);
 interface About {
   group: string;
   account: string;
+}
+
+/** A ref of a batch with its group's and user's ids, undefined where none exists. */
+interface Resolved {
+  index: number;
+  about: About;
+  group: string | undefined;
+  user: string | undefined;
+}
+
+/** The outcome of a pair whose goal state already holds, or that has nothing to answer. */
+const DONE: Settled<unknown> = { ok: true, value: undefined };
+
+/** A ref of a batch whose group and user both exist, by their ids. */
+interface Pair {
+  index: number;
+  about: About;
+  group: string;
+  user: string;
+}
+
+/** The single call's answer from a batch of one. */
+function one<T>([s]: Settled<T>[]): T {
+  if (!s!.ok) throw s!.error;
+  return s!.value;
 }
 
 /**
@@ -85,66 +113,89 @@ class ScimConnector implements Connector {
   }
 
   async apply(ref: AccessRef): Promise<ApplyResult> {
-    const about = this.about(ref);
-    await this.call(about, async () => {
-      const [group, user] = await Promise.all([
-        this.groupId(about.group),
-        this.userId(about.account),
-      ]);
-      if (group === undefined) throw this.groupMissing(about);
-      if (user === undefined) {
-        throw this.fail(
-          `account "${about.account}" has no user with that userName (granting "${about.group}"); Gatehouse does not create SCIM users`,
-          { code: 'account_not_found', retryable: false },
-        );
-      }
-      try {
-        // RFC 7644 3.5.2.1: adding a value already present changes nothing and succeeds.
-        await this.patch(group, { op: 'add', path: 'members', value: [{ value: user }] });
-      } catch (e) {
-        if (e instanceof ScimHttpError && e.status === 404) throw this.groupMissing(about);
-        throw e;
-      }
-    });
+    return one(await this.applyMany([ref]));
   }
 
   async revoke(ref: AccessRef): Promise<void> {
-    const about = this.about(ref);
-    await this.call(about, async () => {
-      const [group, user] = await Promise.all([
-        this.groupId(about.group),
-        this.userId(about.account),
-      ]);
-      // A group or a user that does not exist holds no membership: the goal state holds.
-      if (group === undefined || user === undefined) return;
-      try {
-        await this.patch(group, { op: 'remove', path: `members[value eq ${literal(user)}]` });
-      } catch (e) {
-        // 404: the group is gone; 400 noTarget: the filter matched no member (RFC 7644 3.5.2).
-        if (e instanceof ScimHttpError && (e.status === 404 || e.scimType === 'noTarget')) return;
-        throw e;
-      }
-    });
+    return one(await this.revokeMany([ref]));
   }
 
   async readBack(ref: AccessRef): Promise<boolean> {
-    const about = this.about(ref);
-    return this.call(about, async () => {
-      const [group, user] = await Promise.all([
-        this.groupId(about.group),
-        this.userId(about.account),
-      ]);
-      if (group === undefined || user === undefined) return false;
+    return one(await this.readBackMany([ref]));
+  }
+
+  /**
+   * One PATCH per group adds all the batch's users of that group. If it fails with a refusal,
+   * each pair is tried alone, so only the pair at fault fails; if the provider cannot be reached
+   * or asks to wait, every pair of the group fails with that error without being asked again.
+   */
+  async applyMany(refs: readonly AccessRef[]): Promise<Settled<ApplyResult>[]> {
+    const { out, byGroup } = await this.resolve(refs, (r) => {
+      if (r.group === undefined) return { ok: false, error: this.groupMissing(r.about) };
+      if (r.user === undefined) return { ok: false, error: this.accountMissing(r.about) };
+      return undefined;
+    });
+    for (const [group, pairs] of byGroup) {
+      // RFC 7644 3.5.2.1: adding a value already present changes nothing and succeeds.
+      const add = (users: string[]) =>
+        this.patch(group, {
+          op: 'add',
+          path: 'members',
+          value: users.map((value) => ({ value })),
+        });
+      await this.settleGroup(pairs, out, add, (e, about) =>
+        e instanceof ScimHttpError && e.status === 404
+          ? { ok: false, error: this.groupMissing(about) }
+          : undefined,
+      );
+    }
+    return out as Settled<ApplyResult>[];
+  }
+
+  /** One PATCH per group removes all the batch's users of that group, one operation each. */
+  async revokeMany(refs: readonly AccessRef[]): Promise<Settled<void>[]> {
+    // A group or a user that does not exist holds no membership: the goal state holds.
+    const { out, byGroup } = await this.resolve(refs, (r) =>
+      r.group === undefined || r.user === undefined ? DONE : undefined,
+    );
+    for (const [group, pairs] of byGroup) {
+      const remove = (users: string[]) =>
+        this.client.send('PATCH', `/Groups/${encodeURIComponent(group)}`, undefined, {
+          schemas: [PATCH_OP],
+          Operations: users.map((u) => ({ op: 'remove', path: `members[value eq ${literal(u)}]` })),
+        });
+      // 404: the group is gone; 400 noTarget: the filter matched no member (RFC 7644 3.5.2).
+      await this.settleGroup(pairs, out, remove, (e) =>
+        e instanceof ScimHttpError && (e.status === 404 || e.scimType === 'noTarget')
+          ? DONE
+          : undefined,
+      );
+    }
+    return out as Settled<void>[];
+  }
+
+  /** One read of each group's members answers every pair of the batch in that group. */
+  async readBackMany(refs: readonly AccessRef[]): Promise<Settled<boolean>[]> {
+    const { out, byGroup } = await this.resolve(refs, (r) =>
+      r.group === undefined || r.user === undefined ? { ok: true, value: false } : undefined,
+    );
+    for (const [group, pairs] of byGroup) {
       try {
         const body = await this.client.send('GET', `/Groups/${encodeURIComponent(group)}`, {
           attributes: 'members.value',
         });
-        return memberIds(body).includes(user);
+        const members = new Set(memberIds(body));
+        for (const p of pairs) out[p.index] = { ok: true, value: members.has(p.user) };
       } catch (e) {
-        if (e instanceof ScimHttpError && e.status === 404) return false;
-        throw e;
+        for (const p of pairs) {
+          out[p.index] =
+            e instanceof ScimHttpError && e.status === 404
+              ? { ok: true, value: false }
+              : { ok: false, error: this.translate(e, p.about) };
+        }
       }
-    });
+    }
+    return out as Settled<boolean>[];
   }
 
   /**
@@ -220,28 +271,152 @@ class ScimConnector implements Connector {
     return group;
   }
 
-  /** The id of the one group with that displayName; undefined when there is none. */
-  private async groupId(displayName: string): Promise<string | undefined> {
-    const found = await this.find('/Groups', 'displayName', displayName);
-    if (found.length > 1) {
-      throw this.fail(`group "${displayName}": more than one group has that displayName`, {
-        code: 'target_ambiguous',
-        retryable: false,
-      });
-    }
-    return found[0];
+  /**
+   * Every ref's group and user ids, looked up once per distinct name (groups and users in
+   * parallel). `decide` settles a pair without a PATCH (an error, or a goal state already held);
+   * the others are grouped by the group's id. Each failure is the one the single call would give.
+   */
+  private async resolve(
+    refs: readonly AccessRef[],
+    decide: (r: Resolved) => Settled<unknown> | undefined,
+  ): Promise<{ out: Settled<unknown>[]; byGroup: Map<string, Pair[]> }> {
+    const out: Settled<unknown>[] = new Array(refs.length);
+    const byGroup = new Map<string, Pair[]>();
+    const abouts: (About | undefined)[] = refs.map((ref, i) => {
+      try {
+        this.open();
+        return this.about(ref);
+      } catch (error) {
+        out[i] = { ok: false, error };
+        return undefined;
+      }
+    });
+    const present = abouts.filter((a): a is About => a !== undefined);
+    const [groups, users] = await Promise.all([
+      this.lookup('/Groups', 'displayName', [...new Set(present.map((a) => a.group))]),
+      this.lookup('/Users', 'userName', [...new Set(present.map((a) => a.account))]),
+    ]);
+    abouts.forEach((about, index) => {
+      if (about === undefined) return;
+      const group = groups.get(about.group)!;
+      const user = users.get(about.account)!;
+      if (!group.ok) {
+        out[index] = { ok: false, error: this.translate(group.error, about) };
+        return;
+      }
+      if (!user.ok) {
+        out[index] = { ok: false, error: this.translate(user.error, about) };
+        return;
+      }
+      const resolved = { index, about, group: group.value, user: user.value };
+      const decided = decide(resolved);
+      if (decided !== undefined) {
+        out[index] = decided;
+        return;
+      }
+      const pairs = byGroup.get(resolved.group!) ?? [];
+      pairs.push(resolved as Pair);
+      byGroup.set(resolved.group!, pairs);
+    });
+    return { out, byGroup };
   }
 
-  /** The id of the one user with that userName; undefined when there is none. */
-  private async userId(userName: string): Promise<string | undefined> {
-    const found = await this.find('/Users', 'userName', userName);
-    if (found.length > 1) {
-      throw this.fail(`account "${userName}": more than one user has that userName`, {
-        code: 'account_ambiguous',
-        retryable: false,
-      });
+  /**
+   * One request for all pairs of a group; if it fails, what `settled` makes of the error for each
+   * pair (a goal state, or a clearer error). A refusal is then tried pair by pair, so only the
+   * pair at fault fails; a provider that cannot be reached or asks to wait fails them all.
+   */
+  private async settleGroup(
+    pairs: Pair[],
+    out: Settled<unknown>[],
+    send: (users: string[]) => Promise<unknown>,
+    settled: (e: unknown, about: About) => Settled<unknown> | undefined,
+  ): Promise<void> {
+    const outcome = (e: unknown, about: About): Settled<unknown> =>
+      settled(e, about) ?? { ok: false, error: this.translate(e, about) };
+    try {
+      await send([...new Set(pairs.map((p) => p.user))]);
+      for (const p of pairs) out[p.index] = { ok: true, value: undefined };
+      return;
+    } catch (e) {
+      const alone = pairs.length > 1 && !this.translate(e).retryable;
+      if (!alone) {
+        for (const p of pairs) out[p.index] = outcome(e, p.about);
+        return;
+      }
     }
-    return found[0];
+    for (const p of pairs) {
+      try {
+        await send([p.user]);
+        out[p.index] = { ok: true, value: undefined };
+      } catch (e) {
+        out[p.index] = outcome(e, p.about);
+      }
+    }
+  }
+
+  /**
+   * The one id each name stands for (undefined when none), or the error of looking it up: one
+   * name alone by `find`, several by an `or` of `eq` filters, 50 a query.
+   */
+  private async lookup(
+    path: string,
+    attribute: string,
+    values: string[],
+  ): Promise<Map<string, Settled<string | undefined>>> {
+    const out = new Map<string, Settled<string | undefined>>();
+    const queries: Promise<void>[] = [];
+    for (let i = 0; i < values.length; i += NAMES_PER_QUERY) {
+      const chunk = values.slice(i, i + NAMES_PER_QUERY);
+      const query = (
+        chunk.length === 1
+          ? this.find(path, attribute, chunk[0]!).then((ids) => new Map([[chunk[0]!, ids]]))
+          : this.findMany(path, attribute, chunk)
+      ).then(
+        (found) => {
+          for (const v of chunk) {
+            const ids = found.get(v) ?? [];
+            out.set(
+              v,
+              ids.length > 1
+                ? { ok: false, error: this.ambiguous(attribute, v) }
+                : { ok: true, value: ids[0] },
+            );
+          }
+        },
+        (error: unknown) => {
+          for (const v of chunk) out.set(v, { ok: false, error });
+        },
+      );
+      queries.push(query);
+    }
+    await Promise.all(queries);
+    return out;
+  }
+
+  /**
+   * The ids of each value's resources, by an `or` of `eq` filters. More resources than twice the
+   * values means the provider ignored the filter: refused rather than paged through.
+   */
+  private async findMany(
+    path: string,
+    attribute: string,
+    values: string[],
+  ): Promise<Map<string, string[]>> {
+    const found = new Map(values.map((v) => [v, [] as string[]]));
+    const filter = values.map((v) => `${attribute} eq ${literal(v)}`).join(' or ');
+    const limit = values.length * 2;
+    let seen = 0;
+    for await (const page of this.client.pages(path, { filter, attributes: attribute }, limit)) {
+      seen += page.length;
+      if (seen > limit) throw this.unfiltered(path, attribute, seen, filter);
+      for (const r of page) {
+        const v = r[attribute];
+        if (typeof r.id !== 'string' || typeof v !== 'string') continue;
+        for (const value of values) if (sameName(v, value)) found.get(value)!.push(r.id);
+      }
+    }
+    return found;
   }
 
   /**
@@ -268,10 +443,7 @@ class ScimConnector implements Connector {
       .map((r) => r.id as string);
     const total = typeof list?.totalResults === 'number' ? list.totalResults : resources.length;
     if (ids.length === 0 && total > resources.length) {
-      throw this.fail(
-        `GET ${path}: the provider does not filter by ${attribute} (it answered ${total} resources for ${attribute} eq ${literal(value)})`,
-        { code: 'target_rejected', retryable: false },
-      );
+      throw this.unfiltered(path, attribute, total, `${attribute} eq ${literal(value)}`);
     }
     return ids;
   }
@@ -306,6 +478,32 @@ class ScimConnector implements Connector {
     });
   }
 
+  private unfiltered(path: string, attribute: string, total: number, filter: string): TargetError {
+    return this.fail(
+      `GET ${path}: the provider does not filter by ${attribute} (it answered ${total} resources for ${filter.length > 200 ? `${filter.slice(0, 200)}…` : filter})`,
+      { code: 'target_rejected', retryable: false },
+    );
+  }
+
+  private ambiguous(attribute: string, value: string): TargetError {
+    return attribute === 'userName'
+      ? this.fail(`account "${value}": more than one user has that userName`, {
+          code: 'account_ambiguous',
+          retryable: false,
+        })
+      : this.fail(`group "${value}": more than one group has that displayName`, {
+          code: 'target_ambiguous',
+          retryable: false,
+        });
+  }
+
+  private accountMissing(about: About): TargetError {
+    return this.fail(
+      `account "${about.account}" has no user with that userName (granting "${about.group}"); Gatehouse does not create SCIM users`,
+      { code: 'account_not_found', retryable: false },
+    );
+  }
+
   private groupMissing(about: About): TargetError {
     return this.fail(
       `group "${about.group}" does not exist (no group has that displayName; granting it to "${about.account}")`,
@@ -315,16 +513,6 @@ class ScimConnector implements Connector {
 
   private open(): void {
     if (this.closed) throw this.fail('the connector is closed', { code: 'connector_closed' });
-  }
-
-  /** One call's requests, failures translated into TargetErrors naming the group and account. */
-  private async call<T>(about: About, fn: () => Promise<T>): Promise<T> {
-    this.open();
-    try {
-      return await fn();
-    } catch (e) {
-      throw this.translate(e, about);
-    }
   }
 
   private translate(e: unknown, about?: About): TargetError {

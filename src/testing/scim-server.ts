@@ -34,11 +34,16 @@ export interface ScimServer {
   token: string;
   addUser(userName: string): string;
   addGroup(displayName: string, members?: string[]): string;
+  /** The id of the user with that userName. */
+  userId(userName: string): string | undefined;
   /** The userNames of a group's members, sorted; [] when the group does not exist. */
   members(displayName: string): string[];
   /** The most resources one list response holds, whatever `count` asks (RFC 7644 3.4.2.4). */
   maxPageSize: number;
-  /** Called first for every request under the base path; undefined lets everything through. */
+  /**
+   * Called first for every request under the base path, its JSON body parsed; undefined lets
+   * everything through.
+   */
   intercept: Interceptor | undefined;
   /** Requests seen (method and path with query), for tests that count round trips. */
   readonly log: string[];
@@ -150,6 +155,7 @@ export async function startScimServer(opts: { maxPageSize?: number } = {}): Prom
   const log: string[] = [];
   const app = express();
   let intercept: Interceptor | undefined;
+  app.use('/scim/v2', express.json({ type: ['application/scim+json', 'application/json'] }));
   app.use('/scim/v2', (req, res, next) => {
     log.push(`${req.method} ${req.originalUrl}`);
     // Express 5 makes req.query a getter that parses afresh on every read, so scimmy-routers'
@@ -203,6 +209,9 @@ export async function startScimServer(opts: { maxPageSize?: number } = {}): Prom
       const id = randomUUID();
       state.groups.set(id, { id, displayName, members });
       return id;
+    },
+    userId(userName) {
+      return [...state.users.values()].find((u) => u.userName === userName)?.id;
     },
     members(displayName) {
       const g = byName(displayName);
