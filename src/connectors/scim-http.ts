@@ -17,6 +17,8 @@ export interface ClientOptions {
 
 /** Attempts of one request when the provider answers 429 or 503 with a short Retry-After. */
 const MAX_ATTEMPTS = 4;
+/** How long `close` lets requests in flight finish. */
+const CLOSE_GRACE_MS = 1000;
 /** How much of a provider's error text a message carries. */
 const DETAIL_LIMIT = 300;
 
@@ -79,6 +81,7 @@ function isList(body: unknown): body is ListResponse {
  */
 export class ScimClient {
   private readonly agent: Agent;
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly o: ClientOptions) {
     this.agent = new Agent({
@@ -92,7 +95,9 @@ export class ScimClient {
   /** The answer's body (parsed JSON, or undefined for an empty one); an error status throws. */
   async send(method: string, path: string, query?: Query, body?: unknown): Promise<unknown> {
     for (let attempt = 1; ; attempt++) {
-      const r = await this.once(method, path, query, body);
+      const sent = this.once(method, path, query, body);
+      this.inFlight.add(sent);
+      const r = await sent.finally(() => this.inFlight.delete(sent));
       if (r.status >= 200 && r.status < 300) return r.body;
       const err = this.error(method, path, r);
       const wait = err.retryAfter;
@@ -150,8 +155,19 @@ export class ScimClient {
     }
   }
 
+  /**
+   * Lets requests in flight finish for a second, then drops them: a hung one must not hold the
+   * process. (undici's `Agent.close` waits for every request, and a `destroy` after it no longer
+   * aborts them, so the client waits on its own requests and then destroys.)
+   */
   async close(): Promise<void> {
-    await this.agent.close();
+    const grace = new AbortController();
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      sleep(CLOSE_GRACE_MS, undefined, { signal: grace.signal }).catch(() => undefined),
+    ]);
+    grace.abort();
+    await this.agent.destroy();
   }
 
   private async once(

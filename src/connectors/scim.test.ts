@@ -411,6 +411,25 @@ test('two groups with one displayName are refused as ambiguous', async () => {
   }
 });
 
+test('closing a connector with a request hanging in flight ends it within a second or two', async () => {
+  const hung = await unresponsiveTarget();
+  const c = await open('scim-hung', `http://127.0.0.1:${hung.port}/v2`, 't', {
+    statement_timeout: '30s',
+  });
+  try {
+    const call = rejection(c.readBack({ account: 'alice', target: { group: 'readers' } }));
+    await new Promise((r) => setTimeout(r, 200));
+    const began = Date.now();
+    await c.close();
+    const err = await call;
+    assert.ok(Date.now() - began < 5000, `closed in ${Date.now() - began} ms`);
+    assert.ok(err instanceof TargetError, String(err));
+    assert.equal(err.retryable, true, 'the work is tried again by a rebuilt connector');
+  } finally {
+    await hung.close();
+  }
+});
+
 test('settings are checked: an https URL or a loopback http one, a token, bounded waits', async () => {
   const parse = (extra: Record<string, unknown>) =>
     scimModule.settings.safeParse({ ...settingsFor(), ...extra }).success;
