@@ -5,6 +5,7 @@ import type { Gatehouse } from '../app/gatehouse.js';
 import { requireScopes } from './auth.js';
 import { errorBody, errorHandler } from './errors.js';
 import { registerMetrics } from './metrics.js';
+import { type SignInOptions, registerSignIn } from './oidc.js';
 import { API_ROUTES } from './routes.js';
 import { errorObject, noQuery } from './shapes.js';
 import { type JsonSchema, jsonSchema, zodValidator } from './schema.js';
@@ -16,6 +17,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Where a 500's cause goes (the answer carries only the request id). */
   onInternalError?: (requestId: string, error: unknown) => void;
+  /** People's sign-in (oidc.ts): the environment holding the client secret, the cookie flags. */
+  signIn?: SignInOptions;
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -128,5 +131,6 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
   });
   server.get('/api/openapi.json', { schema: { hide: true } }, async () => server.swagger());
   registerMetrics(server, app, requireScopes(app, ['metrics']));
+  registerSignIn(server, app, { onError: opts.onInternalError, ...opts.signIn });
   return server;
 }

@@ -18,14 +18,20 @@ export async function serveUntilStopped(
   io: Io,
   port: number,
   intervalSeconds: number,
+  env: Record<string, string | undefined> = process.env,
 ): Promise<void> {
   // Loaded on use: `gatehouse --help` should not pay for Fastify.
   const { buildServer } = await import('../../http/server.js');
+  const { checkSignIn } = await import('../../http/oidc.js');
+  // An oidc: section whose client secret is unset or empty stops serve here, not at a sign-in.
+  await checkSignIn(app, env);
+  const host = '127.0.0.1';
   const server = await buildServer(app, {
     schemaVersion: migrationFiles().at(-1)?.version ?? 0,
     onInternalError: (id, e) => io.stderr(`request ${id} failed: ${(e as Error).message}`),
+    signIn: { env, cookieSecure: !isLoopback(host) },
   });
-  const address = await server.listen({ port, host: '127.0.0.1' });
+  const address = await server.listen({ port, host });
   io.stdout(`gatehouse serving at ${address} (sweep every ${intervalSeconds}s)`);
   io.stdout('API calls need a token: `gatehouse token create --identity ID --scopes read,…`');
   let running = false;
@@ -52,6 +58,11 @@ export async function serveUntilStopped(
   });
   clearInterval(timer);
   await server.close();
+}
+
+/** Plain http is acceptable on this machine only; anywhere else cookies are sent over https alone. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 export function portOf(value: string | undefined, fallback: number): number {
@@ -86,6 +97,7 @@ export const serve: Command = {
       r.io,
       portOf(str(r.args, 'port'), 8080),
       intervalOf(str(r.args, 'interval')),
+      r.env.env,
     );
   },
 };
