@@ -42,6 +42,7 @@ export async function startTestProvider(opts: {
     cookies: { keys: ['oidc-test-cookie-key'] },
     pkce: { required: () => true },
     features: { devInteractions: { enabled: true } },
+    ttl: { Interaction: 600, Session: 3600, Grant: 3600, AccessToken: 600, IdToken: 600 },
     async findAccount(_ctx, id) {
       return {
         accountId: id,

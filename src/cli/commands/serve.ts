@@ -34,6 +34,12 @@ export async function serveUntilStopped(
   const address = await server.listen({ port, host });
   io.stdout(`gatehouse serving at ${address} (sweep every ${intervalSeconds}s)`);
   io.stdout('API calls need a token: `gatehouse token create --identity ID --scopes read,…`');
+  const signIn = await app.sessions.settings();
+  if (signIn.oidc) io.stdout(`people sign in at ${address}/auth/login`);
+  if (await app.sessions.isDemoStore())
+    io.stdout(
+      `demo sign-in (this demo store only): POST ${address}/auth/demo {"identity": "carol@acme.test"}`,
+    );
   let running = false;
   const tick = async () => {
     if (running) return;
