@@ -5,7 +5,9 @@ import { loadSnapshot } from '../config/snapshot.js';
 import { DEMO_PEOPLE } from '../demo/seed.js';
 import { type ApiFixture, apiFixture } from '../testing/api.js';
 import { type TestProvider, startTestProvider } from '../testing/oidc-provider.js';
+import { migrationFiles } from '../store/migrate.js';
 import { checkSignIn } from './oidc.js';
+import { buildServer } from './server.js';
 import * as shapes from './shapes.js';
 
 const SECRET = 'client-secret-for-this-test-only';
@@ -224,5 +226,22 @@ describe('sign-in with OpenID Connect against a real provider', () => {
       message: /which is empty/,
     });
     await checkSignIn(f.app, { OIDC_CLIENT_SECRET: SECRET });
+
+    // A server that started anyway (the secret removed later) refuses sign-in, naming no variable.
+    const errors: unknown[] = [];
+    const bare = await buildServer(f.app, {
+      schemaVersion: migrationFiles().at(-1)!.version,
+      onInternalError: (_id, e) => errors.push(e),
+      signIn: { env: {}, cookieSecure: false },
+    });
+    try {
+      const res = await bare.inject({ method: 'GET', url: '/auth/login' });
+      assert.equal(res.statusCode, 503);
+      assert.equal(res.json().error.code, 'sign_in_unavailable');
+      assert.ok(!res.body.includes('OIDC_CLIENT_SECRET'));
+      assert.match(String(errors[0]), /OIDC_CLIENT_SECRET/, 'the operator learns which variable');
+    } finally {
+      await bare.close();
+    }
   });
 });

@@ -134,13 +134,23 @@ export function registerSignIn(
         ),
       );
   const providerDown = (req: FastifyRequest, reply: FastifyReply, e: unknown) => {
-    if (e instanceof InputError) throw e; // the client secret: a 400 naming the variable
+    // Which variable is missing is for the operator's log, not for whoever tries to sign in.
     onError(String(req.id), e);
-    return reply
-      .code(503)
-      .send(
-        errorBody(req, 'provider_unavailable', 'the OpenID provider did not answer; try again'),
-      );
+    return e instanceof InputError
+      ? reply
+          .code(503)
+          .send(
+            errorBody(
+              req,
+              'sign_in_unavailable',
+              'sign-in is not available: this server has no OpenID client secret',
+            ),
+          )
+      : reply
+          .code(503)
+          .send(
+            errorBody(req, 'provider_unavailable', 'the OpenID provider did not answer; try again'),
+          );
   };
 
   server.addHook('onRequest', async (req, reply) => {
