@@ -60,8 +60,8 @@ describe('sign-in with OpenID Connect against a real provider', () => {
   });
 
   /** /auth/login, the provider's login and consent, and the callback: the callback's answer. */
-  async function signIn(login: string, tamper?: (callback: URL) => void) {
-    const start = await f.call('GET', '/auth/login?return_to=/requests');
+  async function signIn(login: string, tamper?: (callback: URL) => void, returnTo = '/requests') {
+    const start = await f.call('GET', `/auth/login?return_to=${encodeURIComponent(returnTo)}`);
     assert.equal(start.statusCode, 303, start.body);
     const location = new URL(start.headers.location as string);
     assert.ok(location.href.startsWith(provider.issuer), 'the browser is sent to the provider');
@@ -173,7 +173,7 @@ describe('sign-in with OpenID Connect against a real provider', () => {
     assert.deepEqual(f.internalErrors, []);
   });
 
-  test('a callback whose state differs from the sign-in it ends is refused, and a sign-in is used once', async () => {
+  test('a callback whose state differs from the sign-in it ends is refused, a sign-in is used once, and it never returns to another site', async () => {
     const { res, cookie, back } = await signIn('carol@acme.test', (u) =>
       u.searchParams.set('state', 'forged-state'),
     );
@@ -187,6 +187,11 @@ describe('sign-in with OpenID Connect against a real provider', () => {
     });
     assert.equal(replay.statusCode, 400, 'the sign-in was taken by the first callback');
     assert.equal(replay.json().error.code, 'sign_in_expired');
+    for (const elsewhere of ['//evil.test/x', 'https://evil.test/', '/\\evil.test']) {
+      const { res: sent } = await signIn('carol@acme.test', undefined, elsewhere);
+      assert.equal(sent.statusCode, 303, sent.body);
+      assert.equal(sent.headers.location, '/', `never back to ${elsewhere}`);
+    }
     const none = await f.call('GET', '/auth/callback?code=x&state=y');
     assert.equal(none.statusCode, 400, 'a callback without the sign-in cookie ends nothing');
     assert.equal(none.json().error.code, 'sign_in_expired');

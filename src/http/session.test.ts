@@ -238,3 +238,53 @@ test('gatehouse demo marks its store a demo store; init makes a production store
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('hostile input to the sign-in routes is a 4xx in the error shape, never a 500, and opens no session', async () => {
+  const f = await apiFixture();
+  try {
+    await f.app.sessions.markDemoStore();
+    const cases: [string, string, unknown, Record<string, string>][] = [
+      ['GET', `/auth/callback?code=${'x'.repeat(9000)}&state=s`, undefined, {}],
+      ['GET', '/auth/callback?code=a&code=b', undefined, {}],
+      ['GET', '/auth/callback?code=a&state=b', undefined, { cookie: 'gatehouse_sign_in=%00' }],
+      ['GET', '/auth/login?return_to=//evil.test&extra=1', undefined, {}],
+      ['GET', '/api/v1/me', undefined, { cookie: `gatehouse_session=${'A'.repeat(5000)}` }],
+      ['GET', '/api/v1/me', undefined, { cookie: 'gatehouse_session="ses_0_x"; a=b' }],
+      ['POST', '/auth/logout', undefined, { cookie: 'gatehouse_session=ses_zz' }],
+      ['POST', '/auth/demo', { identity: 'carol@acme.test', admin: true }, {}],
+      ['POST', '/auth/demo', { identity: '' }, {}],
+      ['POST', '/auth/demo', { identity: 'x'.repeat(300) }, {}],
+      ['POST', '/auth/demo', { identity: 'carol@acme.test\u0000' }, {}],
+      ['POST', '/auth/demo', { identity: '\ud800' }, {}],
+      [
+        'POST',
+        '/auth/demo',
+        'identity=carol@acme.test',
+        {
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+      ],
+    ];
+    for (const [method, url, body, headers] of cases) {
+      const res = await f.call(method as 'GET' | 'POST', url, undefined, body, headers);
+      const what = `${method} ${url.slice(0, 60)} ${JSON.stringify(body)?.slice(0, 60)}`;
+      if (url === '/auth/logout') {
+        assert.deepEqual(res.json(), { signed_out: false }, what);
+        continue;
+      }
+      assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${what}: ${res.statusCode}`);
+      assert.equal(typeof res.json().error.code, 'string', what);
+      assert.ok(res.json().request_id, what);
+      const set = res.headers['set-cookie'];
+      assert.ok(
+        ![set ?? []].flat().some((c) => /^gatehouse_session=ses_/.test(String(c))),
+        `${what} opened no session`,
+      );
+    }
+    const [n] = await f.store.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions');
+    assert.equal(n!.n, 0);
+    assert.deepEqual(f.internalErrors, []);
+  } finally {
+    await f.close();
+  }
+});
