@@ -36,6 +36,7 @@ import {
 } from '../core/requests/submit.js';
 import { listRequests, requestView, requestViewFor } from '../core/requests/view.js';
 import { type Reader, listReader } from '../core/authz.js';
+import { sessionUseCases } from '../core/sessions/sessions.js';
 import { authenticateToken } from '../core/tokens/authenticate.js';
 import {
   type CreateTokenInput,
@@ -216,6 +217,8 @@ export function gatehouse(d: GatehouseDeps) {
     revokeToken: (id: string, actor: string, via: Via) =>
       revokeToken(d.sql, now(), { id, actor, via }),
     authenticate: (token: string) => authenticateToken(d.sql, now(), token),
+    /** People's sign-in and sessions (ADR 0015). */
+    sessions: sessionUseCases({ sql: d.sql, now, settings: async () => (await cat()).settings }),
     schemaVersion: () => schemaVersion(d.sql),
     async report() {
       return governanceReport(d.sql, await cat(), now());

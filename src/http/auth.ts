@@ -3,6 +3,7 @@ import type { Gatehouse } from '../app/gatehouse.js';
 import type { Caller } from '../core/tokens/authenticate.js';
 import type { Scope } from '../core/tokens/scopes.js';
 import { errorBody } from './errors.js';
+import { sessionCaller } from './session.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,12 +26,21 @@ const WHY: Record<string, string> = {
  * The onRequest hook of a route open to these scopes: who calls is the token's identity, and a
  * token without one of the scopes is refused before the body is even read.
  */
-export function requireScopes(app: Pick<Gatehouse, 'authenticate'>, scopes: readonly Scope[]) {
+export function requireScopes(
+  app: Pick<Gatehouse, 'authenticate' | 'sessions'>,
+  scopes: readonly Scope[],
+) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const m = BEARER.exec(req.headers.authorization ?? '');
-    const auth = m
-      ? await app.authenticate(m[1]!)
-      : ({ ok: false, code: 'missing_token' } as const);
+    // Without a bearer token, a signed-in person's session cookie (session.ts, ADR 0015).
+    const session = m ? undefined : await sessionCaller(app, req);
+    if (session && !session.ok)
+      return reply.code(session.status).send(errorBody(req, session.code, session.message));
+    const auth = session
+      ? session
+      : m
+        ? await app.authenticate(m[1]!)
+        : ({ ok: false, code: 'missing_token' } as const);
     if (!auth.ok)
       return reply
         .code(401)

@@ -98,6 +98,14 @@ export const API_ROUTES: ApiRoute[] = [
         status: who.status,
         scopes: c.caller.scopes,
         token: c.caller.tokenId,
+        // A signed-in person's session: the CSRF token its state-changing calls must carry.
+        ...(c.caller.session
+          ? {
+              session: c.caller.session.id,
+              csrf_token: c.caller.session.csrfToken,
+              expires_at: c.caller.session.expiresAt,
+            }
+          : {}),
         waiting: { requests: waiting.requests.map((r) => r.id), next_cursor: waiting.next_cursor },
       };
     },

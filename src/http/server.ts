@@ -6,6 +6,7 @@ import { requireScopes } from './auth.js';
 import { errorBody, errorHandler } from './errors.js';
 import { type CliChannel, registerCliChannel } from './cli-channel.js';
 import { registerMetrics } from './metrics.js';
+import { type SignInOptions, registerSignIn } from './oidc.js';
 import { API_ROUTES } from './routes.js';
 import { errorObject, noQuery } from './shapes.js';
 import { type JsonSchema, jsonSchema, zodValidator } from './schema.js';
@@ -19,6 +20,8 @@ export interface ServerOptions {
   onInternalError?: (requestId: string, error: unknown) => void;
   /** The local command channel, when this process holds an embedded store (cli-channel.ts). */
   cliChannel?: CliChannel;
+  /** People's sign-in (oidc.ts): the environment holding the client secret, the cookie flags. */
+  signIn?: SignInOptions;
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -132,5 +135,6 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
   server.get('/api/openapi.json', { schema: { hide: true } }, async () => server.swagger());
   registerMetrics(server, app, requireScopes(app, ['metrics']));
   if (opts.cliChannel) registerCliChannel(server, opts.cliChannel);
+  registerSignIn(server, app, { onError: opts.onInternalError, ...opts.signIn });
   return server;
 }

@@ -299,6 +299,33 @@ CREATE TABLE schema_migrations (
   CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)
 );
 
+CREATE TABLE sessions (
+  id text NOT NULL,
+  identity text NOT NULL,
+  method text NOT NULL,
+  secret_hash bytea NOT NULL,
+  created_at timestamp with time zone NOT NULL,
+  expires_at timestamp with time zone NOT NULL,
+  ended_at timestamp with time zone,
+  CONSTRAINT sessions_expiry_check CHECK ((expires_at > created_at)),
+  CONSTRAINT sessions_hash_check CHECK ((octet_length(secret_hash) = 32)),
+  CONSTRAINT sessions_identity_fkey FOREIGN KEY (identity) REFERENCES identities(id),
+  CONSTRAINT sessions_method_check CHECK ((method = ANY (ARRAY['oidc'::text, 'demo'::text]))),
+  CONSTRAINT sessions_pkey PRIMARY KEY (id)
+);
+
+CREATE TABLE sign_ins (
+  key_hash bytea NOT NULL,
+  state text NOT NULL,
+  nonce text NOT NULL,
+  code_verifier text NOT NULL,
+  redirect_uri text NOT NULL,
+  return_to text NOT NULL,
+  expires_at timestamp with time zone NOT NULL,
+  CONSTRAINT sign_ins_hash_check CHECK ((octet_length(key_hash) = 32)),
+  CONSTRAINT sign_ins_pkey PRIMARY KEY (key_hash)
+);
+
 CREATE TABLE sod_rules (
   id text NOT NULL,
   description text NOT NULL,
@@ -346,6 +373,8 @@ CREATE INDEX requests_page ON requests USING btree (created_at, id);
 CREATE INDEX requests_status ON requests USING btree (status, created_at);
 CREATE INDEX requests_status_page ON requests USING btree (status, created_at, id);
 CREATE INDEX review_items_open ON review_items USING btree (kind) WHERE (decision IS NULL);
+CREATE INDEX sessions_expiry ON sessions USING btree (expires_at);
+CREATE INDEX sign_ins_expiry ON sign_ins USING btree (expires_at);
 
 -- function audit_head_forward_only()
 -- function audit_refuse_change()

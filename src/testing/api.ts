@@ -9,6 +9,7 @@ import { connectorSource } from '../connectors/registry.js';
 import { CatalogCache } from '../core/catalog/catalog.js';
 import { fixedClock } from '../core/clock.js';
 import { DEMO_PEOPLE } from '../demo/seed.js';
+import type { SignInOptions } from '../http/oidc.js';
 import { buildServer } from '../http/server.js';
 import { migrationFiles } from '../store/migrate.js';
 import { type TestStore, testStore } from '../store/test-store.js';
@@ -39,7 +40,14 @@ export interface ApiFixture {
  * applied, its people synced, and `approval.authenticated_only` on: approvals come only through
  * the API here, as a production store would have it.
  */
-export async function apiFixture(opts: { bodyLimit?: number } = {}): Promise<ApiFixture> {
+export async function apiFixture(
+  opts: {
+    bodyLimit?: number;
+    /** YAML appended to gatehouse.yaml (`oidc:`, `sessions:`). */
+    settings?: string;
+    signIn?: SignInOptions;
+  } = {},
+): Promise<ApiFixture> {
   const store = await testStore();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-api-'));
   const clock = fixedClock('2026-05-01T09:00:00Z');
@@ -52,7 +60,8 @@ export async function apiFixture(opts: { bodyLimit?: number } = {}): Promise<Api
   });
   const cfg = configVariant(dir, {
     'gatehouse.yaml': (t) =>
-      t.replace('  timeout: 72h', '  timeout: 72h\n  authenticated_only: true'),
+      t.replace('  timeout: 72h', '  timeout: 72h\n  authenticated_only: true') +
+      (opts.settings ?? ''),
   });
   const { config } = await loadConfigDir(cfg);
   await app.apply(config, 'test', false);
@@ -62,6 +71,7 @@ export async function apiFixture(opts: { bodyLimit?: number } = {}): Promise<Api
     schemaVersion: migrationFiles().at(-1)!.version,
     onInternalError: (_id, e) => internalErrors.push(e),
     ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
+    ...(opts.signIn ? { signIn: opts.signIn } : {}),
   });
   return {
     store,

@@ -23,6 +23,8 @@ export const demo: Command = {
         await ctx.store.sql.query(`INSERT INTO meta (key, value) VALUES ('demo_seeded', $1)`, [
           new Date().toISOString(),
         ]);
+      // A demo store offers the demo sign-in (ADR 0015); `init` never marks a store so.
+      await ctx.app.sessions.markDemoStore();
       const active = (await ctx.app.report()).grants_by_state.active ?? 0;
       r.io.stdout(
         [
@@ -39,7 +41,7 @@ export const demo: Command = {
         ].join('\n'),
       );
       if (r.args.values['no-serve'] === true) return;
-      await serveUntilStopped(ctx.app, r.io, portOf(str(r.args, 'port'), 8080), 30, {
+      await serveUntilStopped(ctx.app, r.io, portOf(str(r.args, 'port'), 8080), 30, r.env.env, {
         context: ctx,
         env: r.env,
         dir: dataDir(r.env, data),

@@ -26,21 +26,33 @@ export async function serveUntilStopped(
   io: Io,
   port: number,
   intervalSeconds: number,
+  env: Record<string, string | undefined> = process.env,
   held?: Held,
 ): Promise<void> {
   // Loaded on use: `gatehouse --help` should not pay for Fastify.
   const { buildServer } = await import('../../http/server.js');
-  const forward = held && !held.env.env.DATABASE_URL ? await import('../forward.js') : undefined;
+  const { checkSignIn } = await import('../../http/oidc.js');
+  // An oidc: section whose client secret is unset or empty stops serve here, not at a sign-in.
+  await checkSignIn(app, env);
+  const host = '127.0.0.1';
+  const forward = held && !env.DATABASE_URL ? await import('../forward.js') : undefined;
   const secret = forward?.newChannelSecret();
   const server = await buildServer(app, {
     schemaVersion: migrationFiles().at(-1)?.version ?? 0,
     onInternalError: (id, e) => io.stderr(`request ${id} failed: ${(e as Error).message}`),
+    signIn: { env, cookieSecure: !isLoopback(host) },
     ...(held && secret ? { cliChannel: { secret, run: runFor(held) } } : {}),
   });
-  const address = await server.listen({ port, host: '127.0.0.1' });
+  const address = await server.listen({ port, host });
   if (held && forward && secret) forward.writeChannelFile(held.dir, address, secret);
   io.stdout(`gatehouse serving at ${address} (sweep every ${intervalSeconds}s)`);
   io.stdout('API calls need a token: `gatehouse token create --identity ID --scopes read,…`');
+  const signIn = await app.sessions.settings();
+  if (signIn.oidc) io.stdout(`people sign in at ${address}/auth/login`);
+  if (await app.sessions.isDemoStore())
+    io.stdout(
+      `demo sign-in (this demo store only): POST ${address}/auth/demo {"identity": "carol@acme.test"}`,
+    );
   let running = false;
   const tick = async () => {
     if (running) return;
@@ -96,6 +108,11 @@ function runFor(held: Held) {
   };
 }
 
+/** Plain http is acceptable on this machine only; anywhere else cookies are sent over https alone. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
 export function portOf(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -130,6 +147,7 @@ export const serve: Command = {
       r.io,
       portOf(str(r.args, 'port'), 8080),
       intervalOf(str(r.args, 'interval')),
+      r.env.env,
       r.context ? { context: r.context, env: r.env, dir: dataDir(r.env, data) } : undefined,
     );
   },

@@ -36,6 +36,9 @@ export const AUDIT_ACTIONS = [
   'config.applied',
   'token.created',
   'token.revoked',
+  'session.started',
+  'session.ended',
+  'session.refused',
 ] as const;
 
 /** `apply` writes one event per changed configuration row: `config.<kind>_<change>`. */
