@@ -183,8 +183,9 @@ export function gatehouse(d: GatehouseDeps) {
       const fulfiller = listReader(reader);
       return listTasks(d.sql, await cat(), now(), fulfiller ? { ...f, fulfiller } : f, page);
     },
-    async sweep() {
-      return sweep(await workerDeps());
+    /** Runs due work; once `stop` is aborted it leases nothing more and returns when in-flight work is recorded. */
+    async sweep(stop?: AbortSignal) {
+      return sweep(await workerDeps(), stop);
     },
     /** `via` defaults to the operator's command line, which is where configuration comes from today. */
     async apply(cfg: GovernanceConfig, actor: string, dryRun: boolean, via: Via = 'cli') {

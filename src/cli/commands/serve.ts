@@ -53,31 +53,40 @@ export async function serveUntilStopped(
     io.stdout(
       `demo sign-in (this demo store only): POST ${address}/auth/demo {"identity": "carol@acme.test"}`,
     );
-  let running = false;
-  const tick = async () => {
-    if (running) return;
-    running = true;
-    try {
-      const { failures, ...r } = await app.sweep();
-      if (r.expired + r.lapsed + r.reminded + r.jobs_done + r.jobs_failed > 0)
-        io.stdout(`sweep: ${JSON.stringify(r)}`);
-      for (const line of failureLines(failures)) io.stderr(line);
-    } catch (e) {
-      io.stderr(`sweep failed: ${(e as Error).message}`);
-    } finally {
-      running = false;
-    }
+  // Stopping (SIGINT, SIGTERM): take no new work, let what is in flight finish and be recorded,
+  // and leave the rest due for the other nodes or the next start. Listening first, so a signal
+  // during a long first sweep still stops gracefully.
+  const stopping = new AbortController();
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  let current: Promise<void> | undefined;
+  const tick = (): Promise<void> | undefined => {
+    if (current || stopping.signal.aborted) return current;
+    current = (async () => {
+      try {
+        const { failures, ...r } = await app.sweep(stopping.signal);
+        if (r.expired + r.lapsed + r.reminded + r.jobs_done + r.jobs_failed > 0)
+          io.stdout(`sweep: ${JSON.stringify(r)}`);
+        for (const line of failureLines(failures)) io.stderr(line);
+      } catch (e) {
+        io.stderr(`sweep failed: ${(e as Error).message}`);
+      }
+    })().finally(() => {
+      current = undefined;
+    });
+    return current;
   };
   const timer = setInterval(() => void tick(), intervalSeconds * 1000);
-  await tick();
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  void tick();
+  await stopped;
+  stopping.abort();
   clearInterval(timer);
   if (held && forward) forward.removeChannelFile(held.dir);
   await server.close();
+  await current;
+  io.stdout('gatehouse stopped: work in flight was recorded; nothing else was taken');
 }
 
 /**

@@ -390,3 +390,125 @@ test('three `gatehouse sweep` processes on one server database apply each grant 
     }
   });
 });
+
+interface Node {
+  proc: ReturnType<typeof spawn>;
+  url: string;
+  workerId: string;
+}
+
+/** A `gatehouse serve` node on the shared server database, once it answers. */
+function serveNode(cwd: string, env: NodeJS.ProcessEnv): Promise<Node> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--interval', '1s'], {
+      cwd,
+      env,
+    });
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /serving at (\S+)/.exec(out);
+      if (m) resolve({ proc, url: m[1]!, workerId: `${hostname()}:${proc.pid}` });
+    });
+    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.once('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+  });
+}
+
+const exited = (p: ReturnType<typeof spawn>) =>
+  p.exitCode !== null || p.signalCode !== null
+    ? Promise.resolve(p.exitCode)
+    : new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+
+async function until(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+test('three `gatehouse serve` nodes share one queue: one killed with -9 mid-provisioning loses nothing, one stopped with SIGTERM records its work and takes no more', async (t) => {
+  const N = 600;
+  // Due once the three nodes are up, so that all three take part from the first lease.
+  const at = new Date(Date.now() + 30_000);
+  await withFixture(t, N, at, async (fx) => {
+    const { sql } = fx.store;
+    const cwd = mkdtempSync(join(tmpdir(), 'gatehouse-nodes-'));
+    const env = {
+      ...process.env,
+      DATABASE_URL: fx.store.location,
+      TARGET_URL: fx.targetUrl,
+      // One slot per node and short leases: the killed node's work is due again within seconds.
+      GATEHOUSE_JOBS_PER_CONNECTOR: '1',
+      GATEHOUSE_JOB_LEASE: '3s',
+    };
+    const nodes: Node[] = [];
+    try {
+      nodes.push(...(await Promise.all([0, 1, 2].map(() => serveNode(cwd, env)))));
+      for (const n of nodes) {
+        const ready = await fetch(`${n.url}/readyz`);
+        assert.equal(ready.status, 200, `${n.url} is ready`);
+      }
+      const holds = async (n: Node) =>
+        (
+          await sql.query(
+            `SELECT 1 FROM jobs WHERE lease_owner = $1 AND state = 'pending' AND lease_until IS NOT NULL`,
+            [n.workerId],
+          )
+        ).length > 0;
+      // Whichever node is first seen holding work in flight is killed; another is stopped.
+      let killed: Node | undefined;
+      await until('a node holding a lease', 60_000, async () => {
+        for (const n of nodes) if (await holds(n)) killed = n;
+        return killed !== undefined;
+      });
+      killed!.proc.kill('SIGKILL');
+      const [stopped, survivor] = nodes.filter((n) => n !== killed) as [Node, Node];
+      stopped.proc.kill('SIGTERM');
+      assert.equal(await exited(stopped.proc), 0, 'a stopped node exits cleanly');
+      assert.equal(await holds(stopped), false, 'a stopped node holds no lease it did not record');
+      await until('every grant active', 90_000, async () => {
+        const [r] = await sql.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM grants WHERE state = 'active'`,
+        );
+        return r!.n === N;
+      });
+      const ran = await sql.query<{ owner: string; n: number }>(
+        `SELECT lease_owner AS owner, count(*)::int AS n FROM jobs WHERE state = 'done' GROUP BY 1`,
+      );
+      t.diagnostic(`jobs done by node: ${JSON.stringify(ran)}`);
+      assert.ok(
+        ran.some((r) => r.owner === survivor.workerId),
+        'the surviving node took up work',
+      );
+      const pending = await sql.query(`SELECT id FROM jobs WHERE state <> 'done'`);
+      assert.deepEqual(pending, [], 'every job done, none failed');
+      const activated = await sql.query<{ subject: string; n: number }>(
+        `SELECT subject, count(*)::int AS n FROM audit_events WHERE action = 'grant.activated' GROUP BY 1`,
+      );
+      assert.equal(activated.length, N, 'every grant activated');
+      assert.ok(
+        activated.every((a) => a.n === 1),
+        'no grant activated twice',
+      );
+      const { ok, events } = await verifyAudit(sql);
+      assert.deepEqual({ ok, events }, { ok: true, events: 2 * N });
+      const members = await fx.admin.query<{ account: string }>(
+        `SELECT a.rolname AS account FROM pg_auth_members m
+           JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles a ON a.oid = m.member
+          WHERE r.rolname = $1 ORDER BY 1`,
+        [fx.role],
+      );
+      assert.deepEqual(
+        members.rows.map((r) => r.account),
+        fx.ids,
+      );
+    } finally {
+      for (const n of nodes)
+        if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill('SIGTERM');
+      await Promise.all(nodes.map((n) => exited(n.proc)));
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+});

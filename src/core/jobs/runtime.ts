@@ -308,7 +308,7 @@ export class JobRuntime {
   }
 
   /** Runs every due periodic task and job until none is left; returns what it did. */
-  async drain(opts: { limit?: number } = {}): Promise<RunResult> {
+  async drain(opts: { limit?: number; stop?: AbortSignal } = {}): Promise<RunResult> {
     const s = this.settings;
     const limit = opts.limit ?? Infinity;
     const result: RunResult = { done: 0, failed: 0, failures: [], periodic: {} };
@@ -352,6 +352,13 @@ export class JobRuntime {
     for (const t of this.periodic) result.periodic[t.name] = 0;
     try {
       for (;;) {
+        // Asked to stop (a node shutting down): lease nothing more, let what is in flight finish
+        // and be recorded, and leave everything else to the other nodes or the next run.
+        if (opts.stop?.aborted) {
+          if (running.size === 0) break;
+          await Promise.race([...running, sleep(200)]);
+          continue;
+        }
         // One batch of periodic work per round, so the jobs it creates start while it goes on.
         // Tasks run in the order registered (expiry before reminders), each until it is done.
         const task = pendingTasks[0];

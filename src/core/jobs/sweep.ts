@@ -191,8 +191,8 @@ export async function drainJobs(
  * Runs all due work now: the registered periodic work (expiries, reminders, lapses) and every due
  * job (provisioning, revocation, retries), side by side.
  */
-export async function sweep(d: SweepDeps): Promise<SweepResult> {
-  const r = await gatehouseRuntime(d).drain();
+export async function sweep(d: SweepDeps, stop?: AbortSignal): Promise<SweepResult> {
+  const r = await gatehouseRuntime(d).drain(stop ? { stop } : {});
   return {
     expired: r.periodic.expired ?? 0,
     reminded: r.periodic.reminded ?? 0,
