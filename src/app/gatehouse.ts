@@ -50,6 +50,7 @@ import type { RuntimeSettings } from '../core/jobs/runtime.js';
 import { retryGrant } from '../core/grants/retry.js';
 import { revokeGrant } from '../core/grants/revoke.js';
 import type { Sql } from '../core/sql.js';
+import { reconcile } from '../core/reconcile/reconcile.js';
 
 export interface GatehouseDeps {
   sql: Sql;
@@ -171,6 +172,13 @@ export function gatehouse(d: GatehouseDeps) {
     },
     async sweep() {
       return sweep(await workerDeps());
+    },
+    /** Compares targets with the record (one connector, or all); a dry run writes nothing. */
+    async reconcile(input: { connector?: string; dryRun: boolean; actor: string }) {
+      return reconcile(
+        { sql: d.sql, catalog: await cat(), connectors: d.connectors, now },
+        { ...input, trigger: 'manual' },
+      );
     },
     /** `via` defaults to the operator's command line, which is where configuration comes from today. */
     async apply(cfg: GovernanceConfig, actor: string, dryRun: boolean, via: Via = 'cli') {

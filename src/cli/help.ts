@@ -43,6 +43,9 @@ const OPTION_HELP_IN: Record<string, Record<string, string>> = {
   'token create': {
     identity: 'The identity the token acts as; a non-human one needs an active owner.',
   },
+  reconcile: {
+    'dry-run': 'Compare and print the findings; record, remediate and adopt nothing.',
+  },
 };
 
 /** One or two examples per command, each a line that works as printed in the demo. */
@@ -70,6 +73,7 @@ const EXAMPLES: Record<string, string[]> = {
   revoke: ['gatehouse revoke grt_… --reason "left the project" --as bob@acme.test'],
   'let-expire': ['gatehouse let-expire grt_… --as bob@acme.test'],
   sweep: ['gatehouse sweep'],
+  reconcile: ['gatehouse reconcile --dry-run', 'gatehouse reconcile acme-db --as carol@acme.test'],
   'audit verify': ['gatehouse audit verify', 'gatehouse audit verify --checkpoint head.json'],
   'audit checkpoint': ['GATEHOUSE_CHECKPOINT_KEY="$(cat key.pem)" gatehouse audit checkpoint'],
   'audit trace': ['gatehouse audit trace req_…'],

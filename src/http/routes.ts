@@ -5,6 +5,7 @@ import { parseDuration } from '../core/duration.js';
 import type { Caller } from '../core/tokens/authenticate.js';
 import type { Scope } from '../core/tokens/scopes.js';
 import * as s from './shapes.js';
+import { RECONCILE_ROUTES } from './routes-reconcile.js';
 
 export interface Ctx<P, Q, B> {
   app: Gatehouse;
@@ -277,4 +278,5 @@ export const API_ROUTES: ApiRoute[] = [
     response: s.auditTrace,
     handler: async (c) => ({ events: await c.app.auditTrace(c.params.id) }),
   }),
+  ...RECONCILE_ROUTES,
 ];

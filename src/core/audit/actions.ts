@@ -33,6 +33,12 @@ export const AUDIT_ACTIONS = [
   'config.applied',
   'token.created',
   'token.revoked',
+  'reconcile.started',
+  'reconcile.finding',
+  'reconcile.remediated',
+  'reconcile.removed',
+  'reconcile.remove_failed',
+  'reconcile.completed',
 ] as const;
 
 /** `apply` writes one event per changed configuration row: `config.<kind>_<change>`. */
