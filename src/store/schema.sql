@@ -229,6 +229,7 @@ CREATE TABLE policies (
 );
 
 CREATE TABLE reconcile_coverage (
+  n bigint NOT NULL,
   run_id text NOT NULL,
   connector text NOT NULL,
   status text NOT NULL,
@@ -357,7 +358,7 @@ CREATE INDEX jobs_pending_kind ON jobs USING btree (kind, due_at) WHERE (state =
 CREATE INDEX jobs_retrying ON jobs USING btree (queue) WHERE ((state = 'pending'::text) AND (last_error IS NOT NULL));
 CREATE INDEX jobs_subject ON jobs USING btree (subject, id) WHERE (state = 'pending'::text);
 CREATE INDEX notifications_undelivered ON notifications USING btree (created_at) WHERE (delivered_at IS NULL);
-CREATE INDEX reconcile_coverage_latest ON reconcile_coverage USING btree (connector, finished_at, run_id);
+CREATE INDEX reconcile_coverage_latest ON reconcile_coverage USING btree (connector, n);
 CREATE INDEX reconcile_findings_connector ON reconcile_findings USING btree (connector, run_id);
 CREATE UNIQUE INDEX reconcile_findings_run ON reconcile_findings USING btree (run_id, seq);
 CREATE INDEX reconcile_runs_page ON reconcile_runs USING btree (started_at, id);

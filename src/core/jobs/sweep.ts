@@ -137,8 +137,6 @@ export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
   rt.handle(removalHandler(d) as JobHandler);
   if (!periodic) return rt;
   const tasks: PeriodicTask[] = [
-    // At rest too, before statistics: scheduled reconciliation (`reconcile: { every }`).
-    reconcileTask(d),
     // At rest, once the run's work is done: a store's statistics should describe it between
     // bursts (a drained queue, its history), not a burst's passing state.
     {
@@ -169,6 +167,9 @@ export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
       name: 'lapsed',
       run: async (now) => ({ count: await lapseOverdue(d.sql, now), more: false }),
     },
+    // Scheduled reconciliation (`reconcile: { every }`), after expiry has started its revocations;
+    // the jobs its remediations queue run in the same drain.
+    reconcileTask(d),
   ];
   for (const t of tasks) rt.every(t);
   return rt;

@@ -31,14 +31,14 @@ async function claim(sql: Sql, connector: string, now: Date, seconds: number): P
 
 /**
  * Scheduled reconciliation as periodic work of the job runtime: each connector whose
- * `reconcile: { every }` has passed is reconciled, by its modes, as `schedule`. At rest, once
- * the run's jobs are done, so provisioning in flight is not reported as drift; the jobs its
- * remediations queue run in the same drain.
+ * `reconcile: { every }` has passed is reconciled, by its modes, as `schedule`. Not at rest: the
+ * jobs its remediations queue are leased in the same drain (the runtime leases after each
+ * periodic batch). Work in flight is no drift: a grant provisioning or being revoked is left to
+ * its job (classify.ts).
  */
 export function reconcileTask(d: ScheduleDeps): PeriodicTask {
   return {
     name: 'reconciled',
-    atRest: true,
     async run(now) {
       let runs = 0;
       for (const [name, config] of [...d.catalog.connectors].sort(([a], [b]) => (a < b ? -1 : 1))) {

@@ -9,7 +9,7 @@ export async function findingsByKind(sql: Sql): Promise<Record<FindingKind, numb
   const rows = await sql.query<{ kind: FindingKind; n: number | string }>(
     `SELECT f.kind, count(*) AS n
        FROM (SELECT DISTINCT ON (connector) connector, run_id FROM reconcile_coverage
-              ORDER BY connector, finished_at DESC, run_id DESC) latest
+              ORDER BY connector, n DESC) latest
        JOIN reconcile_findings f ON f.run_id = latest.run_id AND f.connector = latest.connector
       GROUP BY f.kind`,
   );
@@ -22,7 +22,7 @@ export async function findingsByKind(sql: Sql): Promise<Record<FindingKind, numb
 export async function notCovered(sql: Sql): Promise<string[]> {
   const rows = await sql.query<{ connector: string }>(
     `SELECT connector FROM (SELECT DISTINCT ON (connector) connector, status FROM reconcile_coverage
-              ORDER BY connector, finished_at DESC, run_id DESC) latest
+              ORDER BY connector, n DESC) latest
       WHERE status = 'not_covered' ORDER BY connector`,
   );
   return rows.map((r) => r.connector);

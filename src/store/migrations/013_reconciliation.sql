@@ -18,6 +18,8 @@ CREATE INDEX reconcile_runs_page ON reconcile_runs (started_at, id);
 -- failed mid-run: what it found before is kept, nothing after is known) or `not_covered` (it
 -- cannot list its assignments). The latest row per connector is its current state of drift.
 CREATE TABLE reconcile_coverage (
+  -- Written in order: the latest row is the highest n (a simulated clock may not move).
+  n bigint GENERATED ALWAYS AS IDENTITY,
   run_id text NOT NULL REFERENCES reconcile_runs (id),
   connector text NOT NULL,
   status text NOT NULL,
@@ -28,7 +30,7 @@ CREATE TABLE reconcile_coverage (
   PRIMARY KEY (run_id, connector),
   CONSTRAINT reconcile_coverage_status_check CHECK (status IN ('complete', 'failed', 'not_covered'))
 );
-CREATE INDEX reconcile_coverage_latest ON reconcile_coverage (connector, finished_at, run_id);
+CREATE INDEX reconcile_coverage_latest ON reconcile_coverage (connector, n);
 
 CREATE TABLE reconcile_findings (
   id text PRIMARY KEY,
