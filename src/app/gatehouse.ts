@@ -53,6 +53,7 @@ import { revokeGrant } from '../core/grants/revoke.js';
 import type { Sql } from '../core/sql.js';
 import { type FulfilOutcome, fulfilTask } from '../core/tasks/fulfil.js';
 import { type TaskFilter, listTasks, taskById } from '../core/tasks/view.js';
+import { reconcile } from '../core/reconcile/reconcile.js';
 
 export interface GatehouseDeps {
   sql: Sql;
@@ -186,6 +187,13 @@ export function gatehouse(d: GatehouseDeps) {
     /** Runs due work; once `stop` is aborted it leases nothing more and returns when in-flight work is recorded. */
     async sweep(stop?: AbortSignal) {
       return sweep(await workerDeps(), stop);
+    },
+    /** Compares targets with the record (one connector, or all); a dry run writes nothing. */
+    async reconcile(input: { connector?: string; dryRun: boolean; actor: string }) {
+      return reconcile(
+        { sql: d.sql, catalog: await cat(), connectors: d.connectors, now },
+        { ...input, trigger: 'manual' },
+      );
     },
     /** `via` defaults to the operator's command line, which is where configuration comes from today. */
     async apply(cfg: GovernanceConfig, actor: string, dryRun: boolean, via: Via = 'cli') {

@@ -49,6 +49,9 @@ const OPTION_HELP_IN: Record<string, Record<string, string>> = {
     state: 'Only tasks in this state: open (default), done, failed, cancelled, or all.',
     overdue: "Only open tasks past their due time (the connector's sla).",
   },
+  reconcile: {
+    'dry-run': 'Compare and print the findings; record, remediate and adopt nothing.',
+  },
 };
 
 /** One or two examples per command, each a line that works as printed in the demo. */
@@ -81,6 +84,7 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   tasks: ['gatehouse tasks --fulfiller sam@acme.test', 'gatehouse tasks --overdue'],
   sweep: ['gatehouse sweep'],
+  reconcile: ['gatehouse reconcile --dry-run', 'gatehouse reconcile acme-db --as carol@acme.test'],
   'audit verify': ['gatehouse audit verify', 'gatehouse audit verify --checkpoint head.json'],
   'audit checkpoint': ['GATEHOUSE_CHECKPOINT_KEY="$(cat key.pem)" gatehouse audit checkpoint'],
   'audit trace': ['gatehouse audit trace req_…'],

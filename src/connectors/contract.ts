@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   applyEach,
   collectAssignments,
+  compareAssignments,
   readBackEach,
   revokeEach,
   type Settled,
@@ -173,6 +174,24 @@ async function contract(t: TestContext, f: ContractFixture): Promise<void> {
         assert.ok(pages.length >= Math.ceil(4 / pageSize), `${pages.length} pages of ${pageSize}`);
         for (const page of pages) assert.ok(page.length >= 1 && page.length <= pageSize);
         assert.deepEqual(sorted(pages.flat()), expected, `page size ${pageSize}`);
+      }
+    },
+  );
+
+  await t.test(
+    'listAll answers in the port order, by target then account as UTF-8 bytes, across pages',
+    { skip: noListing },
+    async () => {
+      // Reconciliation merges the listing with the grants read in this order (ports/connector.ts).
+      for (const pageSize of [1, 3, 1000]) {
+        const listed = await collectAssignments(c.listAll([g1, g0], { pageSize }));
+        assert.equal(listed.length, 4);
+        for (let i = 1; i < listed.length; i++) {
+          assert.ok(
+            compareAssignments(listed[i - 1]!, listed[i]!) < 0,
+            `page size ${pageSize}: ${JSON.stringify(listed[i - 1])} comes before ${JSON.stringify(listed[i])}`,
+          );
+        }
       }
     },
   );

@@ -17,6 +17,7 @@ import type {
   ConnectorFactory,
   ListOptions,
 } from '../core/ports/connector.js';
+import { compareText } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
 import { pageSizeOf } from './classify.js';
 import { resolveSetting } from './env.js';
@@ -205,13 +206,17 @@ class LdapConnector implements Connector {
     opts: ListOptions = {},
   ): AsyncGenerator<Assignment[]> {
     const pageSize = pageSizeOf(this.name, opts);
-    const wanted = [...new Set(targets.map((t) => this.group(t)))];
+    // In the port's order: groups as given, by name, then accounts, as UTF-8 bytes. A search
+    // answers its groups in any order, so one search's groups are held until it ends (a group
+    // entry carries all its members anyway) and yielded in order.
+    const wanted = [...new Set(targets.map((t) => this.group(t)))].sort(compareText);
     if (wanted.length === 0) return;
     const c = await this.connect();
     try {
       const cache = new Map<string, string | undefined>();
       for (let i = 0; i < wanted.length; i += GROUPS_PER_SEARCH) {
         const batch = wanted.slice(i, i + GROUPS_PER_SEARCH);
+        const members = new Map<string, Set<string>>();
         const pages = c.searchPaginated(this.o.base, {
           scope: 'sub',
           filter: new AndFilter({
@@ -226,13 +231,18 @@ class LdapConnector implements Connector {
             const matches = batch.filter((g) => this.names(entry, g));
             if (matches.length === 0) continue;
             const accounts = await this.accountsOf(c, valuesOf(entry, this.attribute), cache);
-            accounts.sort();
             for (const group of matches) {
-              const target = { group };
-              for (let j = 0; j < accounts.length; j += pageSize) {
-                yield accounts.slice(j, j + pageSize).map((account) => ({ account, target }));
-              }
+              const held = members.get(group) ?? new Set<string>();
+              for (const a of accounts) held.add(a);
+              members.set(group, held);
             }
+          }
+        }
+        for (const group of batch) {
+          const accounts = [...(members.get(group) ?? [])].sort(compareText);
+          const target = { group };
+          for (let j = 0; j < accounts.length; j += pageSize) {
+            yield accounts.slice(j, j + pageSize).map((account) => ({ account, target }));
           }
         }
       }

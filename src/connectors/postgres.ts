@@ -12,6 +12,7 @@ import type {
   ListOptions,
   Settled,
 } from '../core/ports/connector.js';
+import { compareText } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
 import { fields } from './schema.js';
 import { type Classified, pageSizeOf, transportFailure } from './classify.js';
@@ -109,18 +110,18 @@ const HELD = `SELECT EXISTS (SELECT 1 FROM pg_auth_members
     AND member = (SELECT oid FROM pg_roles WHERE rolname = $2)) AS held`;
 
 /**
- * One page of a role's members after the keyset `member`, in the order of pg_auth_members'
- * (roleid, member) index: each page is one index range scan, however many pages came before and
- * however stale the statistics. One role at a time, since an `= ANY` over several roles would
- * sort every remaining member for each page. DISTINCT: since PostgreSQL 16 one membership may be
- * granted by several grantors.
+ * One page of a role's members whose names come after the keyset `account`, by name: `name`
+ * compares bytewise (collation "C"), the order the Connector port asks of listings, so that
+ * reconciliation can merge them with the grants. Either plan is bounded per page: walk the
+ * role's memberships through pg_auth_members' (roleid, member) index and keep the first names,
+ * or walk pg_authid's name index from the keyset and probe the membership index; the planner
+ * picks by the role's size. One role at a time, in target order. DISTINCT: since PostgreSQL 16
+ * one membership may be granted by several grantors.
  */
-const PAGE = `SELECT m.member::text AS member_id, a.rolname AS account
-  FROM (SELECT DISTINCT member FROM pg_auth_members
-        WHERE roleid = $1::oid AND member > $2::oid
-        ORDER BY member LIMIT $3) m
-  JOIN pg_roles a ON a.oid = m.member
-  ORDER BY m.member`;
+const PAGE = `SELECT DISTINCT a.rolname AS account
+  FROM pg_auth_members m JOIN pg_roles a ON a.oid = m.member
+  WHERE m.roleid = $1::oid AND a.rolname > $2::name
+  ORDER BY a.rolname LIMIT $3`;
 
 /** Every (role, account) pair of a batch held or not, in one statement through the same index. */
 const HELD_MANY = `SELECT x.n, EXISTS (SELECT 1 FROM pg_auth_members
@@ -292,20 +293,27 @@ class PostgresConnector implements Connector {
     opts: ListOptions = {},
   ): AsyncGenerator<Assignment[]> {
     const pageSize = pageSizeOf(this.name, opts);
-    const wanted = [...new Set(targets.map((t) => this.role(t)))];
+    // In the port's order: targets (for `{ role }`, by role name), then accounts, as UTF-8 bytes.
+    const wanted = [...new Set(targets.map((t) => this.role(t)))].sort(compareText);
     if (wanted.length === 0) return;
-    const found = await this.run(
-      'SELECT oid::text AS id, rolname FROM pg_roles WHERE rolname = ANY($1::text[]) ORDER BY oid',
-      [wanted],
+    const found = new Map(
+      (
+        await this.run(
+          'SELECT oid::text AS id, rolname FROM pg_roles WHERE rolname = ANY($1::text[])',
+          [wanted],
+        )
+      ).map((r) => [String(r.rolname), String(r.id)]),
     );
-    for (const r of found) {
-      const target = { role: String(r.rolname) };
-      let after = '0';
+    for (const role of wanted) {
+      const id = found.get(role);
+      if (id === undefined) continue;
+      const target = { role };
+      let after = '';
       for (;;) {
-        const rows = await this.run(PAGE, [String(r.id), after, pageSize]);
+        const rows = await this.run(PAGE, [id, after, pageSize]);
         if (rows.length > 0) yield rows.map((row) => ({ account: String(row.account), target }));
         if (rows.length < pageSize) break;
-        after = String(rows[rows.length - 1]!.member_id);
+        after = String(rows[rows.length - 1]!.account);
       }
     }
   }

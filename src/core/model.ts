@@ -211,4 +211,5 @@ export interface Decision {
 export type GrantState =
   'provisioning' | 'active' | 'revoking' | 'revoked' | 'failed' | 'revoke_failed';
 export type GrantTrigger = 'request' | 'birthright' | 'emergency' | 'adopted';
-export type RevokeTrigger = 'expiry' | 'manual' | 'mover' | 'leaver' | 'review' | 'policy';
+export type RevokeTrigger =
+  'expiry' | 'manual' | 'mover' | 'leaver' | 'review' | 'policy' | 'reconcile';

@@ -6,6 +6,7 @@ import type { Caller } from '../core/tokens/authenticate.js';
 import type { Scope } from '../core/tokens/scopes.js';
 import * as s from './shapes.js';
 import { TASK_ROUTES } from './routes-tasks.js';
+import { RECONCILE_ROUTES } from './routes-reconcile.js';
 
 export interface Ctx<P, Q, B> {
   app: Gatehouse;
@@ -287,4 +288,5 @@ export const API_ROUTES: ApiRoute[] = [
     handler: async (c) => ({ events: await c.app.auditTrace(c.params.id) }),
   }),
   ...TASK_ROUTES,
+  ...RECONCILE_ROUTES,
 ];

@@ -253,6 +253,52 @@ CREATE TABLE policies (
   CONSTRAINT policies_pkey PRIMARY KEY (id)
 );
 
+CREATE TABLE reconcile_coverage (
+  n bigint NOT NULL,
+  run_id text NOT NULL,
+  connector text NOT NULL,
+  status text NOT NULL,
+  assignments bigint NOT NULL DEFAULT 0,
+  grants bigint NOT NULL DEFAULT 0,
+  error text,
+  finished_at timestamp with time zone NOT NULL,
+  CONSTRAINT reconcile_coverage_pkey PRIMARY KEY (run_id, connector),
+  CONSTRAINT reconcile_coverage_run_id_fkey FOREIGN KEY (run_id) REFERENCES reconcile_runs(id),
+  CONSTRAINT reconcile_coverage_status_check CHECK ((status = ANY (ARRAY['complete'::text, 'failed'::text, 'not_covered'::text])))
+);
+
+CREATE TABLE reconcile_findings (
+  id text NOT NULL,
+  run_id text NOT NULL,
+  seq integer NOT NULL,
+  connector text NOT NULL,
+  kind text NOT NULL,
+  account text NOT NULL,
+  target jsonb NOT NULL,
+  identity text,
+  entitlement text,
+  grant_id text,
+  action text NOT NULL,
+  created_at timestamp with time zone NOT NULL,
+  CONSTRAINT reconcile_findings_action_check CHECK ((action = ANY (ARRAY['reported'::text, 'remediated'::text, 'adopted'::text]))),
+  CONSTRAINT reconcile_findings_kind_check CHECK ((kind = ANY (ARRAY['unmanaged'::text, 'missing'::text, 'revocation_failed'::text, 'orphaned'::text]))),
+  CONSTRAINT reconcile_findings_pkey PRIMARY KEY (id),
+  CONSTRAINT reconcile_findings_run_id_fkey FOREIGN KEY (run_id) REFERENCES reconcile_runs(id)
+);
+
+CREATE TABLE reconcile_runs (
+  id text NOT NULL,
+  connector text,
+  trigger text NOT NULL,
+  actor text NOT NULL,
+  status text NOT NULL,
+  started_at timestamp with time zone NOT NULL,
+  finished_at timestamp with time zone,
+  CONSTRAINT reconcile_runs_pkey PRIMARY KEY (id),
+  CONSTRAINT reconcile_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'complete'::text, 'partial'::text]))),
+  CONSTRAINT reconcile_runs_trigger_check CHECK ((trigger = ANY (ARRAY['manual'::text, 'schedule'::text])))
+);
+
 CREATE TABLE requests (
   id text NOT NULL,
   requester text NOT NULL,
@@ -352,6 +398,7 @@ CREATE INDEX grants_identity ON grants USING btree (identity, state);
 CREATE INDEX grants_identity_page ON grants USING btree (identity, created_at, id);
 CREATE UNIQUE INDEX grants_one_live ON grants USING btree (identity, entitlement) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text, 'revoke_failed'::text]));
 CREATE INDEX grants_page ON grants USING btree (created_at, id);
+CREATE INDEX grants_reconcile ON grants USING btree (entitlement, identity COLLATE "C", id) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text, 'revoke_failed'::text, 'revoked'::text]));
 CREATE INDEX grants_remind ON grants USING btree (expires_at, id) WHERE ((state = 'active'::text) AND (NOT let_expire));
 CREATE INDEX grants_request ON grants USING btree (request_id);
 CREATE INDEX grants_state_page ON grants USING btree (state, created_at, id);
@@ -366,6 +413,10 @@ CREATE INDEX jobs_pending_kind ON jobs USING btree (kind, due_at) WHERE (state =
 CREATE INDEX jobs_retrying ON jobs USING btree (queue) WHERE ((state = 'pending'::text) AND (last_error IS NOT NULL));
 CREATE INDEX jobs_subject ON jobs USING btree (subject, id) WHERE (state = 'pending'::text);
 CREATE INDEX notifications_undelivered ON notifications USING btree (created_at) WHERE (delivered_at IS NULL);
+CREATE INDEX reconcile_coverage_latest ON reconcile_coverage USING btree (connector, n);
+CREATE INDEX reconcile_findings_connector ON reconcile_findings USING btree (connector, run_id);
+CREATE UNIQUE INDEX reconcile_findings_run ON reconcile_findings USING btree (run_id, seq);
+CREATE INDEX reconcile_runs_page ON reconcile_runs USING btree (started_at, id);
 CREATE INDEX requests_extends ON requests USING btree (extends_grant) WHERE (extends_grant IS NOT NULL);
 CREATE INDEX requests_lapse ON requests USING btree (lapses_at) WHERE (status = 'pending_approval'::text);
 CREATE UNIQUE INDEX requests_one_live ON requests USING btree (beneficiary, entitlement) WHERE (status = 'pending_approval'::text);

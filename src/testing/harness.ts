@@ -6,7 +6,7 @@ import { runCli } from '../cli/run.js';
 import { clockFor, type CliContext } from '../cli/context.js';
 import { loadConfigDir } from '../config/load.js';
 import { CatalogCache } from '../core/catalog/catalog.js';
-import { collectAssignments } from '../core/ports/connector.js';
+import { type ConnectorSource, collectAssignments } from '../core/ports/connector.js';
 import { connectorSource } from '../connectors/registry.js';
 import { ident } from '../connectors/postgres.js';
 import { DEMO_CONFIG, DEMO_PEOPLE } from '../demo/seed.js';
@@ -35,6 +35,8 @@ export interface Harness {
   sync(rows: string[], extra?: string[]): Promise<CliResult>;
   /** Direct members of a role in the embedded target database. */
   members(role: string): Promise<string[]>;
+  /** The connectors the commands use: a test changes the target behind Gatehouse's back with them. */
+  connectors: ConnectorSource;
   advance(seconds: number): void;
   close(): Promise<void>;
 }
@@ -106,6 +108,7 @@ export async function harness(opts: { people?: boolean; config?: string } = {}):
       writeFileSync(file, `${rows.join('\n')}\n`);
       return h.cli(['identities', 'sync', file, ...extra]);
     },
+    connectors,
     async members(role) {
       const c = await connectors.get('acme-db');
       const all = await collectAssignments(c.listAll([{ role }]));

@@ -6,6 +6,7 @@ import { grants, grantsRetry, letExpire, revoke, sweep } from './grants.js';
 import { identitiesList, identitiesShow, identitiesSync } from './identities.js';
 import { init } from './init.js';
 import { approve, explain, extend, reject, request, requests } from './requests.js';
+import { reconcile } from './reconcile.js';
 import { serve } from './serve.js';
 import { fulfil, tasks } from './tasks.js';
 import { tokenCreate, tokenList, tokenRevoke } from './tokens.js';
@@ -32,6 +33,7 @@ export const COMMANDS: Command[] = [
   fulfil,
   tasks,
   sweep,
+  reconcile,
   auditVerify,
   auditCheckpoint,
   auditTrace,

@@ -39,6 +39,12 @@ export const AUDIT_ACTIONS = [
   'session.started',
   'session.ended',
   'session.refused',
+  'reconcile.started',
+  'reconcile.finding',
+  'reconcile.remediated',
+  'reconcile.removed',
+  'reconcile.remove_failed',
+  'reconcile.completed',
 ] as const;
 
 /** `apply` writes one event per changed configuration row: `config.<kind>_<change>`. */

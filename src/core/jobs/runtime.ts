@@ -366,6 +366,8 @@ export class JobRuntime {
           const r = await task.run(this.d.clock.now());
           result.periodic[task.name] = (result.periodic[task.name] ?? 0) + r.count;
           if (!r.more) pendingTasks.shift();
+          // Work done may have queued jobs (expiry's revocations, reconciliation's fixes): look now.
+          if (r.count > 0) exhausted = false;
         }
 
         const room = Math.min(s.maxInFlight - busyTotal, limit - started);

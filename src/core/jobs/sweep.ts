@@ -4,9 +4,12 @@ import { APPLY, REVOKE, enqueueGrantJobs } from '../grants/grants.js';
 import { cancelIdleMany } from './queue.js';
 import { remindExpiring } from '../grants/reminders.js';
 import { type WorkerDeps, grantHandlers } from '../grants/worker.js';
+import { removalHandler } from '../reconcile/remove.js';
+import { reconcileTask } from '../reconcile/schedule.js';
 import type { Sql } from '../sql.js';
 import {
   type FailureReport,
+  type JobHandler,
   JobRuntime,
   type PeriodicTask,
   type RuntimeSettings,
@@ -131,6 +134,7 @@ export interface SweepDeps extends WorkerDeps {
 export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
   const rt = new JobRuntime(d, d.runtime);
   for (const h of grantHandlers(d)) rt.handle(h);
+  rt.handle(removalHandler(d) as JobHandler);
   if (!periodic) return rt;
   const tasks: PeriodicTask[] = [
     // At rest, once the run's work is done: a store's statistics should describe it between
@@ -163,6 +167,9 @@ export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
       name: 'lapsed',
       run: async (now) => ({ count: await lapseOverdue(d.sql, now), more: false }),
     },
+    // Scheduled reconciliation (`reconcile: { every }`), after expiry has started its revocations;
+    // the jobs its remediations queue run in the same drain.
+    reconcileTask(d),
   ];
   for (const t of tasks) rt.every(t);
   return rt;

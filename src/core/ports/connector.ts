@@ -89,6 +89,13 @@ export interface Connector {
    * target with a million memberships never sits in memory at once. Without the
    * `listsAssignments` capability the first iteration throws a permanent TargetError
    * (`capability_unsupported`).
+   *
+   * **Order.** Assignments come in `compareAssignments` order, across pages: by target
+   * (`compareTargets`), then by account, both compared as UTF-8 bytes (PostgreSQL's `COLLATE "C"`), each
+   * pair once. Reconciliation merges this stream with the grants read in the same order, so it
+   * needs no second copy of either side (src/core/reconcile/merge.ts); a listing out of order
+   * fails that connector's reconciliation (`listing_unordered`) rather than report false drift.
+   * Each `target` is the governed target as it was passed in.
    */
   listAll(targets: Record<string, string>[], opts?: ListOptions): AsyncIterable<Assignment[]>;
   close(): Promise<void>;
@@ -102,6 +109,54 @@ export type ConnectorFactory = (
 
 export interface ConnectorSource {
   get(name: string): Promise<Connector>;
+}
+
+/**
+ * Text in UTF-8 byte order, which is code point order and PostgreSQL's `COLLATE "C"`: the order
+ * of listings and of the grants reconciliation merges them with. (JavaScript's `<` compares UTF-16
+ * code units, which differs for characters beyond U+FFFF.)
+ */
+export function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (U+D800–U+DFFF) encode code points above U+FFFF: they sort after U+E000–U+FFFF.
+    const sx = x >= 0xd800 && x <= 0xdfff;
+    const sy = y >= 0xd800 && y <= 0xdfff;
+    if (sx !== sy) return sx ? 1 : -1;
+    return x < y ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+/** One text per target mapping, independent of key order, for equality (not for ordering). */
+export function targetKey(target: Record<string, string>): string {
+  return JSON.stringify(entriesOf(target));
+}
+
+const entriesOf = (t: Record<string, string>) =>
+  Object.entries(t).sort(([a], [b]) => compareText(a, b));
+
+/**
+ * The order of targets in a listing: their entries sorted by key, compared entry by entry (key,
+ * then value, as UTF-8 bytes). For a one-key target such as `{ role }` this is the value's order.
+ */
+export function compareTargets(a: Record<string, string>, b: Record<string, string>): number {
+  const x = entriesOf(a);
+  const y = entriesOf(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const c = compareText(x[i]![0], y[i]![0]) || compareText(x[i]![1], y[i]![1]);
+    if (c !== 0) return c;
+  }
+  return x.length - y.length;
+}
+
+/** The order of `listAll`: by target (compareTargets), then by account, as UTF-8 bytes. */
+export function compareAssignments(a: Assignment, b: Assignment): number {
+  return compareTargets(a.target, b.target) || compareText(a.account, b.account);
 }
 
 /** Every page of a listing in one array: for tests and small targets, never for reconciliation. */

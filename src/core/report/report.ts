@@ -1,5 +1,6 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { queueStats } from '../jobs/queue.js';
+import { findingsByKind, notCovered } from '../reconcile/view.js';
 import type { Sql } from '../sql.js';
 
 export interface Percentiles {
@@ -89,7 +90,9 @@ export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
       `SELECT count(*) AS n FROM grants g JOIN entitlements e ON e.id = g.entitlement JOIN identities i ON i.id = g.identity
         WHERE g.state IN ('provisioning', 'active', 'revoking', 'revoke_failed') AND e.licence_tier IS NOT NULL AND i.status <> 'active'`,
     ),
-    findings_by_kind: { unmanaged: 0, missing: 0, revocation_failed: 0, orphaned: 0 },
+    // Each connector's latest reconciliation (src/core/reconcile/view.ts).
+    findings_by_kind: await findingsByKind(sql),
+    reconcile_not_covered: await notCovered(sql),
     // Manual connectors (ADR 0018): access a person attested beside access read back from a
     // target, and the fulfilment tasks still open, overdue ones apart.
     grants_attested: await count(

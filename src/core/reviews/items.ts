@@ -3,7 +3,7 @@ import { newId } from '../ids.js';
 import type { Sql } from '../sql.js';
 
 export interface ReviewItemInput {
-  kind: 'post_event' | 'mover' | 'nhi_reassigned';
+  kind: 'post_event' | 'mover' | 'nhi_reassigned' | 'adopted';
   grantId: string | null;
   identity: string;
   entitlement: string | null;
