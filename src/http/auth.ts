@@ -3,6 +3,7 @@ import type { Gatehouse } from '../app/gatehouse.js';
 import type { Caller } from '../core/tokens/authenticate.js';
 import type { Scope } from '../core/tokens/scopes.js';
 import { errorBody } from './errors.js';
+import type { RefusalAuditor } from './refusals.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,20 +24,38 @@ const WHY: Record<string, string> = {
 
 /**
  * The onRequest hook of a route open to these scopes: who calls is the token's identity, and a
- * token without one of the scopes is refused before the body is even read.
+ * token without one of the scopes is refused before the body is even read. Both refusals are
+ * audited (`audit`, refusals.ts); the token's secret never is.
  */
-export function requireScopes(app: Pick<Gatehouse, 'authenticate'>, scopes: readonly Scope[]) {
+export function requireScopes(
+  app: Pick<Gatehouse, 'authenticate'>,
+  scopes: readonly Scope[],
+  audit?: RefusalAuditor,
+) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const m = BEARER.exec(req.headers.authorization ?? '');
     const auth = m
       ? await app.authenticate(m[1]!)
       : ({ ok: false, code: 'missing_token' } as const);
-    if (!auth.ok)
+    if (!auth.ok) {
+      await audit?.(req, {
+        kind: 'unauthenticated',
+        code: auth.code,
+        actor: 'identity' in auth ? auth.identity : undefined,
+        token: 'tokenId' in auth ? auth.tokenId : undefined,
+      });
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer')
         .send(errorBody(req, auth.code, WHY[auth.code]!));
-    if (!auth.caller.scopes.some((s) => scopes.includes(s)))
+    }
+    if (!auth.caller.scopes.some((s) => scopes.includes(s))) {
+      await audit?.(req, {
+        kind: 'refused',
+        code: 'insufficient_scope',
+        actor: auth.caller.identity,
+        token: auth.caller.tokenId,
+      });
       return reply
         .code(403)
         .send(
@@ -46,6 +65,7 @@ export function requireScopes(app: Pick<Gatehouse, 'authenticate'>, scopes: read
             `this call needs a token with scope ${scopes.join(' or ')}; this one has ${auth.caller.scopes.join(', ')}`,
           ),
         );
+    }
     req.caller = auth.caller;
   };
 }

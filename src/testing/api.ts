@@ -9,7 +9,7 @@ import { connectorSource } from '../connectors/registry.js';
 import { CatalogCache } from '../core/catalog/catalog.js';
 import { fixedClock } from '../core/clock.js';
 import { DEMO_PEOPLE } from '../demo/seed.js';
-import { buildServer } from '../http/server.js';
+import { type ServerOptions, buildServer } from '../http/server.js';
 import { migrationFiles } from '../store/migrate.js';
 import { type TestStore, testStore } from '../store/test-store.js';
 import { configVariant } from './config-variant.js';
@@ -39,7 +39,9 @@ export interface ApiFixture {
  * applied, its people synced, and `approval.authenticated_only` on: approvals come only through
  * the API here, as a production store would have it.
  */
-export async function apiFixture(opts: { bodyLimit?: number } = {}): Promise<ApiFixture> {
+export async function apiFixture(
+  opts: Pick<ServerOptions, 'bodyLimit' | 'rateLimits' | 'log' | 'metricsAllow'> = {},
+): Promise<ApiFixture> {
   const store = await testStore();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-api-'));
   const clock = fixedClock('2026-05-01T09:00:00Z');
@@ -61,7 +63,9 @@ export async function apiFixture(opts: { bodyLimit?: number } = {}): Promise<Api
   const server = await buildServer(app, {
     schemaVersion: migrationFiles().at(-1)!.version,
     onInternalError: (_id, e) => internalErrors.push(e),
-    ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
+    ...opts,
+    // Tests make hundreds of calls from one address: limits only where a test sets them.
+    rateLimits: { apiPerToken: 1e6, apiPerAddress: 1e6, ...opts.rateLimits },
   });
   return {
     store,

@@ -6,7 +6,11 @@ import { str } from '../args.js';
 import type { Command, Io } from '../command.js';
 import { failureLines } from './grants.js';
 
-export const serveOptions = { port: { type: 'string' }, interval: { type: 'string' } } as const;
+export const serveOptions = {
+  port: { type: 'string' },
+  interval: { type: 'string' },
+  'metrics-allow': { type: 'string' },
+} as const;
 
 /**
  * Serves the API and runs `sweep` every interval until the process is stopped. A sweep that fails
@@ -18,12 +22,16 @@ export async function serveUntilStopped(
   io: Io,
   port: number,
   intervalSeconds: number,
+  metricsAllow: readonly string[] = [],
 ): Promise<void> {
   // Loaded on use: `gatehouse --help` should not pay for Fastify.
   const { buildServer } = await import('../../http/server.js');
   const server = await buildServer(app, {
     schemaVersion: migrationFiles().at(-1)?.version ?? 0,
     onInternalError: (id, e) => io.stderr(`request ${id} failed: ${(e as Error).message}`),
+    // The request log: pino JSON lines on stdout, credentials redacted (docs/security.md).
+    log: { stream: { write: (line) => io.stdout(line.trimEnd()) } },
+    metricsAllow,
   });
   const address = await server.listen({ port, host: '127.0.0.1' });
   io.stdout(`gatehouse serving at ${address} (sweep every ${intervalSeconds}s)`);
@@ -77,7 +85,7 @@ export function intervalOf(value: string | undefined): number {
 
 export const serve: Command = {
   name: 'serve',
-  usage: 'serve [--port 8080] [--interval 30s]',
+  usage: 'serve [--port 8080] [--interval 30s] [--metrics-allow CIDR,…]',
   summary: 'HTTP API and the background jobs (sweep on a schedule)',
   options: serveOptions,
   async run(r) {
@@ -86,6 +94,7 @@ export const serve: Command = {
       r.io,
       portOf(str(r.args, 'port'), 8080),
       intervalOf(str(r.args, 'interval')),
+      (str(r.args, 'metrics-allow') ?? '').split(','),
     );
   },
 };

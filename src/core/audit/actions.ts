@@ -33,6 +33,8 @@ export const AUDIT_ACTIONS = [
   'config.applied',
   'token.created',
   'token.revoked',
+  'access.refused',
+  'access.unauthenticated',
 ] as const;
 
 /** `apply` writes one event per changed configuration row: `config.<kind>_<change>`. */
