@@ -26,6 +26,11 @@ test('the requester cancels a pending request through the API: it is closed as c
     const view = shapes.requestObject.parse(cancelled.json());
     assert.equal(view.status, 'cancelled');
     assert.equal(view.grant, null);
+    assert.deepEqual(
+      view.approval.stages.map((st) => st.state),
+      ['cancelled'],
+      'no stage is left pending on anyone',
+    );
 
     const [event] = await f.store.sql.query<{ actor: string; details: Record<string, string> }>(
       `SELECT actor, details FROM audit_events WHERE action = 'request.cancelled' AND subject = $1`,

@@ -13,8 +13,8 @@ export interface CancelInput {
 }
 
 /**
- * Withdraws a pending request, as its requester or its beneficiary: it is closed as `cancelled`
- * and drops out of every approver's queue; nothing was granted, so nothing is undone. One
+ * Withdraws a pending request, as its requester or its beneficiary: it and its open stages are
+ * closed as `cancelled` (migration 011), so it drops out of every approver's queue; nothing was granted, so nothing is undone. One
  * transaction: the beneficiary locked first (the order every decision about them locks in),
  * the request row, who may, then the state, then the change with its audit event. Who may is
  * checked before the state, so a stranger learns nothing of a request they may not see.
@@ -52,6 +52,10 @@ export async function cancelRequest(sql: Sql, now: Date, c: CancelInput): Promis
       r.id,
       now,
     ]);
+    await tx.query(
+      `UPDATE approval_stages SET state = 'cancelled' WHERE request_id = $1 AND state IN ('pending', 'waiting')`,
+      [r.id],
+    );
     await appendAudit(tx, now, {
       actor: c.actor,
       action: 'request.cancelled',
