@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
@@ -8,7 +9,7 @@ import { errorBody } from './errors.js';
 /** Requests allowed per window, per key; the window in milliseconds. */
 export interface RateLimits {
   windowMs: number;
-  /** `/api/…`: per presented token (its id part) and per client address. */
+  /** `/api/…`: per presented token (a hash of it) and per client address. */
   apiPerToken: number;
   apiPerAddress: number;
   /** `/auth/…` (sign-in) and `/hooks/…` (ITSM webhooks): per client address. */
@@ -24,8 +25,18 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   hooksPerAddress: 300,
 };
 
-/** The token's id part (`gh_<id>_…`): a key that holds no secret. */
-const TOKEN_ID = /^bearer[ \t]+gh_([0-9a-f]{16})_/i;
+const BEARER = /^bearer[ \t]+(\S+)/i;
+
+/**
+ * The per-token key: a hash of the whole presented credential, kept in memory only. Not the id
+ * part alone, which is no secret: anyone who knew a token's id could spend its allowance.
+ */
+const tokenKey = (req: FastifyRequest) => {
+  const token = BEARER.exec(req.headers.authorization ?? '')?.[1];
+  return token === undefined
+    ? undefined
+    : createHash('sha256').update(token).digest('base64url').slice(0, 22);
+};
 
 /**
  * Security headers on every answer and the rate limits, as onRequest hooks that run before any
@@ -67,11 +78,9 @@ export async function registerHardening(server: FastifyInstance, limits: RateLim
     return async (req: FastifyRequest) => (key(req) === undefined ? undefined : limiter(req));
   };
   const byAddress = (req: FastifyRequest) => req.ip;
-  const byToken = (req: FastifyRequest) =>
-    TOKEN_ID.exec(req.headers.authorization ?? '')?.[1] ?? undefined;
   const api = [
     make('api-address', limits.apiPerAddress, byAddress),
-    make('api-token', limits.apiPerToken, byToken),
+    make('api-token', limits.apiPerToken, tokenKey),
   ];
   const auth = [make('auth-address', limits.authPerAddress, byAddress)];
   const hooks = [make('hooks-address', limits.hooksPerAddress, byAddress)];
