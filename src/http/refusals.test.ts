@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { SCOPES } from '../core/tokens/scopes.js';
 import { apiFixture } from '../testing/api.js';
+import { API_ROUTES } from './routes.js';
 
 interface Row {
   actor: string;
@@ -109,6 +111,42 @@ test('every 401 and 403 is in the audit trail with who, what and why — the tok
     );
     const verify = await f.app.auditVerify();
     assert.equal(verify.ok, true);
+  } finally {
+    await f.close();
+  }
+});
+
+test('every route of issue 8’s second part refuses an expired or revoked token holding every scope with a 401, and a token without its scope with a 403', async () => {
+  const f = await apiFixture();
+  try {
+    const all = SCOPES.join(',');
+    const expired = await f.token('gina@acme.test', all, 60);
+    const revoked = await f.app.createToken({
+      identity: 'gina@acme.test',
+      scopes: all,
+      actor: 'test',
+      via: 'cli',
+    });
+    await f.app.revokeToken(revoked.id, 'test', 'cli');
+    const metricsOnly = await f.token('gina@acme.test', 'metrics');
+    f.clock.advance(61);
+    const routes = API_ROUTES.filter((r) =>
+      ['catalog', 'cancel', 'identities', 'export', 'tokens'].some((w) => r.url.includes(w)),
+    );
+    assert.equal(routes.length, 8);
+    for (const r of routes) {
+      const url = r.url.replace(':id', 'x_1');
+      const body = r.method === 'POST' ? {} : undefined;
+      for (const [token, status, code] of [
+        [expired, 401, 'token_expired'],
+        [revoked.token, 401, 'token_revoked'],
+        [metricsOnly, 403, 'insufficient_scope'],
+      ] as const) {
+        const res = await f.call(r.method, url, token, body);
+        assert.equal(res.statusCode, status, `${r.method} ${r.url}`);
+        assert.equal(res.json().error.code, code, `${r.method} ${r.url}`);
+      }
+    }
   } finally {
     await f.close();
   }
