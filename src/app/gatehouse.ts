@@ -44,6 +44,7 @@ import {
 } from '../core/requests/submit.js';
 import { listRequests, requestView, requestViewFor } from '../core/requests/view.js';
 import { type Reader, authorizeTokenScopes, listReader } from '../core/authz.js';
+import { sessionUseCases } from '../core/sessions/sessions.js';
 import { authenticateToken } from '../core/tokens/authenticate.js';
 import {
   type CreateTokenInput,
@@ -59,6 +60,8 @@ import type { RuntimeSettings } from '../core/jobs/runtime.js';
 import { retryGrant } from '../core/grants/retry.js';
 import { revokeGrant } from '../core/grants/revoke.js';
 import type { Sql } from '../core/sql.js';
+import { type FulfilOutcome, fulfilTask } from '../core/tasks/fulfil.js';
+import { type TaskFilter, listTasks, taskById } from '../core/tasks/view.js';
 
 export interface GatehouseDeps {
   sql: Sql;
@@ -167,7 +170,8 @@ export function gatehouse(d: GatehouseDeps) {
       const visibleTo = reader ? grantReaderFilter(await cat(), reader) : undefined;
       return listGrants(d.sql, { ...f, now: now(), ...(visibleTo ? { visibleTo } : {}) }, page);
     },
-    grant: async (id: string, reader?: Reader) => grantViewFor(d.sql, await cat(), id, reader),
+    grant: async (id: string, reader?: Reader) =>
+      grantViewFor(d.sql, await cat(), id, reader, now()),
     /** Manual revocation; who may is core/authz.ts's to say. */
     async revoke(grantId: string, actor: string, reason: string, via: Via) {
       await revokeGrant(d.sql, await cat(), now(), { grantId, actor, reason, via });
@@ -182,6 +186,16 @@ export function gatehouse(d: GatehouseDeps) {
     async retry(grantId: string, actor: string, via: Via) {
       await retryGrant(d.sql, now(), grantId, actor, via);
       return grantView(await requireGrant(d.sql, grantId));
+    },
+    /** A fulfiller's attestation on a manual connector's task; who may is core/authz.ts's to say. */
+    async fulfil(taskId: string, actor: string, outcome: FulfilOutcome, comment: string, via: Via) {
+      await fulfilTask(d.sql, await cat(), now(), { taskId, actor, outcome, comment, via });
+      return taskById(d.sql, now(), taskId);
+    },
+    /** Fulfilment tasks; a reader who does not read everything sees those they may fulfil. */
+    async tasks(f: TaskFilter, page?: PageInput, reader?: Reader) {
+      const fulfiller = listReader(reader);
+      return listTasks(d.sql, await cat(), now(), fulfiller ? { ...f, fulfiller } : f, page);
     },
     async sweep() {
       return sweep(await workerDeps());
@@ -235,6 +249,8 @@ export function gatehouse(d: GatehouseDeps) {
     authenticate: (token: string) => authenticateToken(d.sql, now(), token),
     /** A refused or unauthenticated call, audited in its own transaction (the change rolled back). */
     recordRefusal: (r: Refusal) => recordRefusal(d.sql, now(), r),
+    /** People's sign-in and sessions (ADR 0015). */
+    sessions: sessionUseCases({ sql: d.sql, now, settings: async () => (await cat()).settings }),
     schemaVersion: () => schemaVersion(d.sql),
     async report() {
       return governanceReport(d.sql, await cat(), now());

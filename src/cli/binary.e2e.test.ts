@@ -114,28 +114,99 @@ describe('gatehouse binary', () => {
     );
   });
 
-  test('a second process on an embedded store in use is told which process holds it', async () => {
+  /** Starts a long-running command (serve, demo) and waits until it serves. */
+  async function serving(args: string[]): Promise<{ proc: ChildProcess; url: string }> {
+    const proc = spawn(process.execPath, [BIN, ...args], { cwd: root, env });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      proc.stdout!.on('data', (d) => {
+        out += d;
+        const m = /serving at (\S+)/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      proc.on('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${out}`)));
+    });
+    return { proc, url };
+  }
+  async function stop(proc: ChildProcess | undefined): Promise<void> {
+    if (!proc || proc.exitCode !== null) return;
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+  }
+
+  test('a command on an embedded store held by serve is run by that server, with the same output and exit code', async () => {
+    const before = run('grants', '--data', 'sim', '--json');
+    assert.equal(before.code, 0, before.stderr);
     let server: ChildProcess | undefined;
     try {
-      server = spawn(process.execPath, [BIN, 'serve', '--data', 'sim', '--port', '0'], {
-        cwd: root,
-        env: { ...env, GATEHOUSE_API_TOKEN: 'test-token' },
-      });
-      await new Promise<void>((resolve, reject) => {
-        let out = '';
-        server!.stdout!.on('data', (d) => {
-          out += d;
-          if (out.includes('serving at')) resolve();
-        });
-        server!.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
-      });
+      server = (await serving(['serve', '--data', 'sim', '--port', '0'])).proc;
+      const sent = run('grants', '--data', 'sim', '--json');
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.deepEqual(JSON.parse(sent.stdout), JSON.parse(before.stdout));
+      const bad = run('grants', 'retry', 'grt_nope', '--as', 'bob@acme.test', '--data', 'sim');
+      assert.equal(bad.code, 1, 'an input error keeps its exit code');
+      assert.match(bad.stderr, /^error: .*grt_nope/m);
+      const again = run('serve', '--data', 'sim', '--port', '0');
+      assert.equal(again.code, 1, 'a second serve is not started by the first');
+      // A holder with no command channel (a long sweep, an older server): told who holds it.
+      rmSync(join(root, 'sim', 'serve.json'));
       const r = run('grants', '--data', 'sim');
       assert.equal(r.code, 1);
       assert.match(r.stderr, new RegExp(`in use by process ${server.pid} .*"serve"`));
     } finally {
-      server?.kill('SIGTERM');
-      await new Promise((r) => server?.once('exit', r));
+      await stop(server);
     }
     assert.equal(run('grants', '--data', 'sim').code, 0, 'the lock is released when serve stops');
+  });
+
+  test("the README tour runs as printed while the demo serves, its commands sent to the demo's server", async () => {
+    let demo: ChildProcess | undefined;
+    try {
+      const started = await serving(['demo', '--data', 'tour', '--port', '0']);
+      demo = started.proc;
+      const at = ['--data', 'tour'];
+      const ok = (...args: string[]) => {
+        const r = run(...args, ...at);
+        assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+        return r;
+      };
+      assert.match(ok('requests', '--approver', 'carol@acme.test').stdout, /req_/);
+      assert.match(ok('explain', 'github:write', '--for', 'bob@acme.test').stdout, /seat/);
+      const req = JSON.parse(
+        ok(
+          'request',
+          'analytics:writer',
+          '--for',
+          'bob@acme.test',
+          '--reason',
+          'Q3 revenue model',
+          '--as',
+          'bob@acme.test',
+          '--json',
+        ).stdout,
+      );
+      assert.equal(req.status, 'pending_approval');
+      assert.equal(
+        JSON.parse(ok('approve', req.id, '--as', 'carol@acme.test', '--json').stdout).status,
+        'approved',
+      );
+      ok('sweep');
+      assert.match(ok('grants', '--identity', 'bob@acme.test').stdout, /analytics:writer/);
+      assert.match(ok('audit', 'trace', req.id).stdout, /grant\.activated/);
+      assert.equal(JSON.parse(ok('audit', 'verify', '--json').stdout).ok, true);
+      ok('report');
+      // And the API tour: a token made through the running server answers as Carol.
+      const token = JSON.parse(
+        ok('token', 'create', '--identity', 'carol@acme.test', '--scopes', 'read,approve', '--json')
+          .stdout,
+      ).token as string;
+      const me = await fetch(`${started.url}/api/v1/me`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(me.status, 200);
+      assert.equal(((await me.json()) as { identity: string }).identity, 'carol@acme.test');
+    } finally {
+      await stop(demo);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import type { Gatehouse } from '../app/gatehouse.js';
 import { InputError } from '../core/errors.js';
 import type { Parsed } from './args.js';
-import type { CliEnv } from './context.js';
+import type { CliContext, CliEnv } from './context.js';
 
 export type OptionSpec = { type: 'string' | 'boolean'; short?: string };
 
@@ -16,6 +16,8 @@ export interface RunArgs {
   io: Io;
   /** The application on the opened store; commands with `store: false` do not get one. */
   app: Gatehouse;
+  /** The opened store and its connectors, for commands that hold them (serve). */
+  context?: CliContext;
 }
 
 /** What a command prints: `json` with --json, `text` otherwise. */

@@ -6,6 +6,7 @@ import { InputError, RefusedError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import type { RuntimeSettings } from '../core/jobs/runtime.js';
 import type { Sql } from '../core/sql.js';
+import type { ConnectorSource } from '../core/ports/connector.js';
 import { connectorSource } from '../connectors/registry.js';
 import { type Store, openStore, storeExists } from '../store/open.js';
 import { type Gatehouse, gatehouse } from '../app/gatehouse.js';
@@ -18,6 +19,8 @@ export interface CliEnv {
 export interface CliContext {
   app: Gatehouse;
   store: Store;
+  /** The targets' connections, built on first use; closed with the context. */
+  connectors: ConnectorSource & { closeAll(): Promise<void> };
   close(): Promise<void>;
 }
 
@@ -59,9 +62,8 @@ export async function openContext(
     const [created] = await store.sql.query(`SELECT 1 FROM meta WHERE key = 'created_at'`);
     if (!created)
       throw new InputError(`no Gatehouse store at ${store.location}: run \`gatehouse init\` first`);
-    const clock = await clockFor(store.sql, opts.now);
-    const catalog = new CatalogCache();
     // Looked up when first used, so a configuration applied by this same process takes effect.
+    const catalog = new CatalogCache();
     const connectors = connectorSource(
       async (name) => (await catalog.get(store.sql)).connectors.get(name),
       {
@@ -69,17 +71,11 @@ export async function openContext(
         dataDir: dir,
       },
     );
-    const app = gatehouse({
-      sql: store.sql,
-      clock,
-      catalog,
-      connectors,
-      workerId: `${hostname()}:${process.pid}`,
-      runtime: runtimeSettings(env.env),
-    });
+    const app = await appOn(store.sql, catalog, connectors, env, opts.now);
     return {
       app,
       store,
+      connectors,
       close: async () => {
         await connectors.closeAll().catch(() => undefined);
         await store.close();
@@ -89,6 +85,27 @@ export async function openContext(
     await store.close();
     throw e;
   }
+}
+
+/**
+ * The use cases on an open store, with the clock of --now (simulation stores only). `serve` builds
+ * one per command it runs for the local command channel, on the store and connectors it holds.
+ */
+export async function appOn(
+  sql: Sql,
+  catalog: CatalogCache,
+  connectors: ConnectorSource,
+  env: CliEnv,
+  now: string | undefined,
+): Promise<Gatehouse> {
+  return gatehouse({
+    sql,
+    clock: await clockFor(sql, now),
+    catalog,
+    connectors,
+    workerId: `${hostname()}:${process.pid}`,
+    runtime: runtimeSettings(env.env),
+  });
 }
 
 /**

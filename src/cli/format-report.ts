@@ -134,6 +134,28 @@ const SECTIONS: { title: string; figures: Figure[] }[] = [
         means: 'access that never took effect (grants retry queues it again)',
       },
       {
+        key: 'grants_verified_by_read_back',
+        label: 'active, verified by read-back',
+        unit: 'grants',
+        means: 'a connector read the target and found the access',
+      },
+      {
+        key: 'grants_attested',
+        label: 'active, attested',
+        unit: 'grants',
+        means: 'a fulfiller of a manual connector said the access is there; nothing read it',
+      },
+      {
+        key: 'tasks_open',
+        label: 'open fulfilment tasks',
+        means: 'changes waiting on people (gatehouse tasks lists them)',
+      },
+      {
+        key: 'tasks_overdue',
+        label: 'overdue fulfilment tasks',
+        means: "open past their connector's sla",
+      },
+      {
         key: 'jobs',
         label: 'job queue',
         means:

@@ -86,7 +86,17 @@ export function formatGrants(grants: GrantView[]): string {
   const errors = ordered
     .filter((g) => g.failure && UNSETTLED.has(g.state))
     .map((g) => `  ${g.id} ${g.state}: ${g.failure}`);
-  return errors.length ? [out, 'last errors:', ...errors].join('\n') : out;
+  const waiting = ordered
+    .filter((g) => g.task)
+    .map(
+      (g) =>
+        `  ${g.id} waits on ${g.task!.op} task ${g.task!.id}, due ${g.task!.due_at}${g.task!.overdue ? ' (OVERDUE)' : ''}`,
+    );
+  const tail = [
+    ...(errors.length ? ['last errors:', ...errors] : []),
+    ...(waiting.length ? ['fulfilment tasks:', ...waiting] : []),
+  ];
+  return tail.length ? [out, ...tail].join('\n') : out;
 }
 
 /** A list's text output with, when a page follows, how to ask for it: nothing is cut unsaid. */

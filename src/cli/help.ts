@@ -46,6 +46,12 @@ const OPTION_HELP_IN: Record<string, Record<string, string>> = {
   'token create': {
     identity: 'The identity the token acts as; a non-human one needs an active owner.',
   },
+  fulfil: { comment: 'What was done, or why it could not be; a failed task needs one.' },
+  tasks: {
+    fulfiller: 'Only open tasks this person may fulfil (a member of their fulfilling group).',
+    state: 'Only tasks in this state: open (default), done, failed, cancelled, or all.',
+    overdue: "Only open tasks past their due time (the connector's sla).",
+  },
 };
 
 /** One or two examples per command, each a line that works as printed in the demo. */
@@ -76,6 +82,11 @@ const EXAMPLES: Record<string, string[]> = {
   'grants retry': ['gatehouse grants retry grt_… --as carol@acme.test'],
   revoke: ['gatehouse revoke grt_… --reason "left the project" --as bob@acme.test'],
   'let-expire': ['gatehouse let-expire grt_… --as bob@acme.test'],
+  fulfil: [
+    'gatehouse fulfil tsk_… done --comment "badge reader updated" --as sam@acme.test',
+    'gatehouse fulfil tsk_… failed --comment "no such door" --as sam@acme.test',
+  ],
+  tasks: ['gatehouse tasks --fulfiller sam@acme.test', 'gatehouse tasks --overdue'],
   sweep: ['gatehouse sweep'],
   'audit verify': ['gatehouse audit verify', 'gatehouse audit verify --checkpoint head.json'],
   'audit checkpoint': ['GATEHOUSE_CHECKPOINT_KEY="$(cat key.pem)" gatehouse audit checkpoint'],

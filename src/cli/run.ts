@@ -24,7 +24,7 @@ export type Opener = (
  * Options may stand before or after the command, so the command words are read from a first,
  * lenient parse that knows every command's options (a flag's value is never taken for a word).
  */
-function findCommand(argv: string[]): Command | undefined {
+export function commandOf(argv: string[]): Command | undefined {
   const all = Object.assign({}, GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options ?? {}));
   let words: string[];
   try {
@@ -66,7 +66,7 @@ export function exitCode(e: unknown): number {
 export async function runCli(argv: string[], io: Io, env: CliEnv, open?: Opener): Promise<number> {
   // Value-taking flags could be mistaken for command words, so the command is found on the
   // parsed positionals, after a first permissive look for its options.
-  const guess = findCommand(argv);
+  const guess = commandOf(argv);
   let context: CliContext | undefined;
   let json = argv.includes('--json');
   let actingAs: string | undefined;
@@ -91,13 +91,30 @@ export async function runCli(argv: string[], io: Io, env: CliEnv, open?: Opener)
     if (guess.store !== false) {
       // Loaded on use, so `--help` and `validate` do not pay for the store's drivers.
       const opener = open ?? (await import('./context.js')).openContext;
-      context = await opener(env, {
-        ...(typeof args.values.data === 'string' ? { data: args.values.data } : {}),
-        ...(typeof args.values.now === 'string' ? { now: args.values.now } : {}),
-        command: guess.name,
-      });
+      const data = typeof args.values.data === 'string' ? args.values.data : undefined;
+      try {
+        context = await opener(env, {
+          ...(data !== undefined ? { data } : {}),
+          ...(typeof args.values.now === 'string' ? { now: args.values.now } : {}),
+          command: guess.name,
+        });
+      } catch (e) {
+        // A `serve` holding the embedded store runs the command for us (ADR 0022).
+        if (!(e instanceof StoreLockedError) || guess.name === 'serve' || env.env.DATABASE_URL)
+          throw e;
+        const { forward } = await import('./forward.js');
+        const code = await forward(env, data, argv, io);
+        if (code === undefined) throw e;
+        return code;
+      }
     }
-    const out = await guess.run({ args, env, io, app: context?.app as never });
+    const out = await guess.run({
+      args,
+      env,
+      io,
+      app: context?.app as never,
+      ...(context ? { context } : {}),
+    });
     if (out) io.stdout(json ? JSON.stringify(out.json, null, 2) : out.text);
     return out?.exitCode ?? 0;
   } catch (e) {

@@ -63,6 +63,13 @@ export function loadConnectors(file: ConfigFile | undefined, ctx: LoadContext): 
       Object.entries(raw[i] ?? {}).filter(([k]) => k !== 'name' && k !== 'type'),
     );
     checkSettings(c.name, c.type, settings, i, src, ctx);
+    // A manual connector's fulfilling group must exist (resolved with every group reference).
+    if (typeof settings.fulfillers === 'string')
+      ctx.refs.rules.push({
+        name: `group:${settings.fulfillers}`,
+        place: src.place([i, 'fulfillers']),
+        label: formatPath([i, 'fulfillers']),
+      });
     return { name: c.name, type: c.type, settings };
   });
 }

@@ -3,6 +3,39 @@ import { IDENTITY_KINDS, RISK_TIERS } from '../core/model.js';
 import { CONNECTOR_TYPES } from '../connectors/modules.js';
 import { chain, duration, fields, listOf, name } from './schema-kit.js';
 
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** https, or plain http to this machine (a provider started by a test): never http over a network. */
+function checkIssuer(v: string, ctx: z.RefinementCtx): void {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a URL` });
+    return;
+  }
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname))) return;
+  ctx.addIssue({
+    code: 'custom',
+    message: 'the issuer must be an https URL (plain http only for a provider on this machine)',
+  });
+}
+
+function checkRedirect(v: string, ctx: z.RefinementCtx): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(v);
+  } catch {
+    /* reported below */
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash)
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'expected the URL of /auth/callback, such as https://gatehouse.acme.test/auth/callback',
+    });
+}
+
 /** The shape of each YAML file as written (snake_case); meaning and cross-file checks come later. */
 
 export const settingsFile = fields({
@@ -24,6 +57,27 @@ export const settingsFile = fields({
   revocation_sla: duration.optional(),
   mover: z.enum(['revoke', 'review']).optional(),
   expiry_reminders: z.array(duration).optional(),
+  oidc: fields({
+    issuer: z.string().superRefine(checkIssuer),
+    client_id: z.string().min(1),
+    client_secret: z
+      .string()
+      .regex(
+        /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/,
+        'must be a reference such as ${OIDC_CLIENT_SECRET}, resolved from the environment; never a literal secret',
+      ),
+    identity_claim: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_.:-]*$/, 'expected a claim name such as email or sub'),
+    redirect_uri: z.string().superRefine(checkRedirect).optional(),
+  }).optional(),
+  sessions: fields({
+    lifetime: duration.optional(),
+    scopes: fields({
+      audit: z.array(name).optional(),
+      admin: z.array(name).optional(),
+    }).optional(),
+  }).optional(),
   secrets: fields({
     env_allow: z
       .array(

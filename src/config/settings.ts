@@ -1,4 +1,6 @@
 import { DEFAULT_SETTINGS, RISK_TIERS, type Settings } from '../core/model.js';
+import { referencesIn, refusedReference } from '../core/secrets.js';
+import { DEFAULT_SESSION_SECONDS } from '../core/sessions/sessions.js';
 import { noteChain, type LoadContext } from './context.js';
 import type { ConfigFile } from './files.js';
 import { settingsFile } from './schemas.js';
@@ -41,6 +43,37 @@ export function loadSettings(file: ConfigFile | undefined, ctx: LoadContext): Se
   if (y.expiry_reminders)
     s.expiryReminders = [...new Set(y.expiry_reminders)].sort((a, b) => b - a);
   if (y.secrets?.env_allow) ctx.envAllow = y.secrets.env_allow;
+  if (y.oidc) {
+    s.oidc = {
+      issuer: y.oidc.issuer,
+      clientId: y.oidc.client_id,
+      clientSecret: y.oidc.client_secret,
+      identityClaim: y.oidc.identity_claim,
+      ...(y.oidc.redirect_uri ? { redirectUri: y.oidc.redirect_uri } : {}),
+    };
+    for (const name of referencesIn(y.oidc.client_secret)) {
+      const refused = refusedReference(name, ctx.envAllow);
+      if (refused)
+        ctx.issues.error(
+          src.place(['oidc', 'client_secret']),
+          `oidc.client_secret: refers to ${refused}`,
+        );
+    }
+  }
+  if (y.sessions) {
+    s.sessions = {
+      lifetime: y.sessions.lifetime ?? DEFAULT_SESSION_SECONDS,
+      scopes: { audit: y.sessions.scopes?.audit ?? [], admin: y.sessions.scopes?.admin ?? [] },
+    };
+    for (const scope of ['audit', 'admin'] as const)
+      (y.sessions.scopes?.[scope] ?? []).forEach((group, i) =>
+        ctx.refs.rules.push({
+          name: `group:${group}`,
+          place: src.place(['sessions', 'scopes', scope, i]),
+          label: `sessions.scopes.${scope}[${i}]`,
+        }),
+      );
+  }
   const explicit = y.approval?.fallback_group !== undefined;
   ctx.refs.fallbackGroup = {
     name: s.fallbackGroup,

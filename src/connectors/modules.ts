@@ -1,9 +1,11 @@
-import { manualModule, scimModule, webhookModule } from './declared.js';
 import { ldapModule } from './ldap.js';
+import { manualModule } from './manual.js';
+import { webhookModule } from './webhook.js';
 import type { ConnectorModule } from './module.js';
 
 export { ownSettings, type ConnectorModule } from './module.js';
 import { postgresModule } from './postgres.js';
+import { scimModule } from './scim.js';
 
 /**
  * The one list of connector types: config validation (src/config) and the registry both read it.

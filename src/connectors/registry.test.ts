@@ -9,7 +9,6 @@ import { CONNECTOR_TYPES, connectorModule, connectorModules } from './modules.js
 // Port 1 refuses connections; building a connector never connects, so these tests need no server.
 const configs = [
   { name: 'pg-analytics', type: 'postgres', settings: { url: '${ANALYTICS_DB_URL}' } },
-  { name: 'scim-github', type: 'scim', settings: {} },
   { name: 'odd', type: 'toString', settings: {} },
 ];
 
@@ -50,10 +49,7 @@ test('an unknown connector name or an unavailable type is a permanent TargetErro
     assert.equal(e.retryable, false);
     return true;
   });
-  for (const [name, type] of [
-    ['scim-github', 'scim'],
-    ['odd', 'toString'],
-  ]) {
+  for (const [name, type] of [['odd', 'toString']]) {
     await assert.rejects(source.get(name!), (e: Error) => {
       assert.ok(e instanceof TargetError, String(e));
       assert.ok(e.message.includes(name!) && e.message.includes(type!), e.message);

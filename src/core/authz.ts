@@ -165,6 +165,40 @@ export function authorizeStageAction(
     );
 }
 
+/** What the fulfilment rule needs: the task, its group's members, whose access it is. */
+export interface TaskFacts {
+  taskId: string;
+  fulfillers: { group: string; members: readonly string[] };
+  /** The grant's holder and accountable owner: the access is theirs. */
+  holder: string;
+  grantOwner: string;
+  actorStatus: string | undefined;
+}
+
+/**
+ * Fulfil a manual connector's task: only an active member of its fulfilling group, and nobody
+ * for access that is their own (as holder or as the owner of the identity holding it).
+ */
+export function authorizeFulfil(actor: string, f: TaskFacts): void {
+  if (!f.fulfillers.members.includes(actor))
+    refuse(
+      actor,
+      `fulfil task ${f.taskId}`,
+      `members of group ${f.fulfillers.group} (${f.fulfillers.members.join(', ') || 'nobody'})`,
+      'not_fulfiller',
+    );
+  if (actor === f.holder || actor === f.grantOwner)
+    throw new RefusedError(
+      `${actor} may not fulfil task ${f.taskId}: nobody fulfils a task for their own access`,
+      { code: 'self_fulfilment' },
+    );
+  if (f.actorStatus !== 'active')
+    throw new RefusedError(
+      `${actor} is ${f.actorStatus ?? 'unknown'} and may not fulfil task ${f.taskId}`,
+      { code: 'fulfiller_inactive' },
+    );
+}
+
 /**
  * Who reads: an identity, and whether it may read everything (the API's `audit` scope; the
  * operator at the command line, who holds the store itself).

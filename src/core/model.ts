@@ -121,6 +121,29 @@ export interface Settings {
    * the operator says on whose behalf they act, is refused.
    */
   authenticatedOnly: boolean;
+  /** gatehouse.yaml's `oidc:`: how people sign in (ADR 0015); absent, nobody signs in with OIDC. */
+  oidc?: OidcSettings;
+  /** gatehouse.yaml's `sessions:`: how long a signed-in session lives and who gets more scopes. */
+  sessions?: SessionSettings;
+}
+
+/** An OpenID Connect provider people sign in with (authorization code + PKCE). */
+export interface OidcSettings {
+  issuer: string;
+  clientId: string;
+  /** A `${VAR}` reference, resolved from the environment by `serve`; never a literal. */
+  clientSecret: string;
+  /** The claim whose value is a Gatehouse identity id (`email`, `preferred_username`, `sub`). */
+  identityClaim: string;
+  /** Where the provider sends the browser back; absent, derived from the request's host. */
+  redirectUri?: string;
+}
+
+export interface SessionSettings {
+  /** Seconds a session lives from sign-in. */
+  lifetime: number;
+  /** Groups whose members' sessions also carry `audit` or `admin` (people never get others). */
+  scopes: { audit: string[]; admin: string[] };
 }
 
 export const DEFAULT_SETTINGS: Settings = {

@@ -4,6 +4,7 @@ import type { Caller } from '../core/tokens/authenticate.js';
 import type { Scope } from '../core/tokens/scopes.js';
 import { errorBody } from './errors.js';
 import type { RefusalAuditor } from './refusals.js';
+import { sessionCaller } from './session.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,15 +29,26 @@ const WHY: Record<string, string> = {
  * audited (`audit`, refusals.ts); the token's secret never is.
  */
 export function requireScopes(
-  app: Pick<Gatehouse, 'authenticate'>,
+  app: Pick<Gatehouse, 'authenticate' | 'sessions'>,
   scopes: readonly Scope[],
   audit?: RefusalAuditor,
 ) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const m = BEARER.exec(req.headers.authorization ?? '');
-    const auth = m
-      ? await app.authenticate(m[1]!)
-      : ({ ok: false, code: 'missing_token' } as const);
+    // Without a bearer token, a signed-in person's session cookie (session.ts, ADR 0015).
+    const session = m ? undefined : await sessionCaller(app, req);
+    if (session && !session.ok) {
+      await audit?.(req, {
+        kind: session.status === 401 ? 'unauthenticated' : 'refused',
+        code: session.code,
+      });
+      return reply.code(session.status).send(errorBody(req, session.code, session.message));
+    }
+    const auth = session
+      ? session
+      : m
+        ? await app.authenticate(m[1]!)
+        : ({ ok: false, code: 'missing_token' } as const);
     if (!auth.ok) {
       await audit?.(req, {
         kind: 'unauthenticated',

@@ -99,6 +99,18 @@ const SPECS: Spec[] = [
     values: (r) => r.grants_retrying,
   },
   {
+    name: 'gatehouse_active_grants_by_verification',
+    help: 'Active grants verified by reading the target back, and those a fulfiller attested (manual connectors)',
+    label: 'verification',
+    values: (r) => ({ read_back: r.grants_verified_by_read_back, attested: r.grants_attested }),
+  },
+  {
+    name: 'gatehouse_fulfilment_tasks_open',
+    help: 'Open fulfilment tasks of manual connectors, and those of them past their SLA',
+    label: 'due',
+    values: (r) => ({ all: r.tasks_open, overdue: r.tasks_overdue }),
+  },
+  {
     name: 'gatehouse_jobs_queued',
     help: 'Unfinished background jobs by kind',
     label: 'kind',

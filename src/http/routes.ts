@@ -7,6 +7,7 @@ import { IDENTITY_ROUTES } from './routes-identities.js';
 import { CANCEL_ROUTES } from './routes-requests.js';
 import { TOKEN_ROUTES } from './routes-tokens.js';
 import * as s from './shapes.js';
+import { TASK_ROUTES } from './routes-tasks.js';
 
 export { type ApiRoute, type Ctx, defined, page, route } from './route.js';
 
@@ -49,6 +50,14 @@ export const API_ROUTES: ApiRoute[] = [
         status: who.status,
         scopes: c.caller.scopes,
         token: c.caller.tokenId,
+        // A signed-in person's session: the CSRF token its state-changing calls must carry.
+        ...(c.caller.session
+          ? {
+              session: c.caller.session.id,
+              csrf_token: c.caller.session.csrfToken,
+              expires_at: c.caller.session.expiresAt,
+            }
+          : {}),
         waiting: { requests: waiting.requests.map((r) => r.id), next_cursor: waiting.next_cursor },
       };
     },
@@ -229,6 +238,7 @@ export const API_ROUTES: ApiRoute[] = [
     response: s.auditTrace,
     handler: async (c) => ({ events: await c.app.auditTrace(c.params.id) }),
   }),
+  ...TASK_ROUTES,
   ...CATALOG_ROUTES,
   ...CANCEL_ROUTES,
   ...IDENTITY_ROUTES,

@@ -18,6 +18,8 @@ import {
 import { type LogOptions, loggerOptions } from './logging.js';
 import { registerMetrics } from './metrics.js';
 import { refusalAuditor } from './refusals.js';
+import { type CliChannel, registerCliChannel } from './cli-channel.js';
+import { type SignInOptions, registerSignIn } from './oidc.js';
 import { API_ROUTES } from './routes.js';
 import { errorObject, noQuery } from './shapes.js';
 import { type JsonSchema, jsonSchema, zodValidator } from './schema.js';
@@ -29,6 +31,10 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Where a 500's cause goes (the answer carries only the request id). */
   onInternalError?: (requestId: string, error: unknown) => void;
+  /** The local command channel, when this process holds an embedded store (cli-channel.ts). */
+  cliChannel?: CliChannel;
+  /** People's sign-in (oidc.ts): the environment holding the client secret, the cookie flags. */
+  signIn?: SignInOptions;
   /** The request log (pino JSON lines, secrets redacted: logging.ts); none when absent. */
   log?: LogOptions;
   /** Rate limits per window (hardening.ts); the defaults when absent. */
@@ -159,5 +165,7 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
     app,
     metricsGuard(opts.metricsAllow ?? [], requireScopes(app, ['metrics'], audit)),
   );
+  if (opts.cliChannel) registerCliChannel(server, opts.cliChannel);
+  registerSignIn(server, app, { onError: opts.onInternalError, ...opts.signIn });
   return server;
 }

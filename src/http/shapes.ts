@@ -57,6 +57,13 @@ export const me = z.looseObject({
   scopes: z.array(z.string()),
   token: z.string(),
   waiting: z.looseObject({ requests: z.array(z.string()), next_cursor: cursor }),
+  // Only with a session cookie (docs/api.md, Sign-in).
+  session: z.string().optional().describe('the session id (ses_…), with a session cookie'),
+  csrf_token: z
+    .string()
+    .optional()
+    .describe('send as X-CSRF-Token on every POST made with the session cookie'),
+  expires_at: z.string().optional().describe('when the session ends'),
 });
 
 export const auditVerify = z.looseObject({ ok: z.boolean() });

@@ -118,6 +118,28 @@ CREATE TABLE entitlements (
   CONSTRAINT entitlements_pkey PRIMARY KEY (id)
 );
 
+CREATE TABLE fulfilment_tasks (
+  id text NOT NULL,
+  grant_id text NOT NULL,
+  op text NOT NULL,
+  connector text NOT NULL,
+  fulfillers text NOT NULL,
+  account text NOT NULL,
+  target jsonb NOT NULL,
+  instructions text,
+  state text NOT NULL DEFAULT 'open'::text,
+  opened_at timestamp with time zone NOT NULL,
+  due_at timestamp with time zone NOT NULL,
+  closed_at timestamp with time zone,
+  closed_by text,
+  comment text,
+  CONSTRAINT fulfilment_tasks_closed_check CHECK (((state = 'open'::text) = (closed_at IS NULL))),
+  CONSTRAINT fulfilment_tasks_grant_id_fkey FOREIGN KEY (grant_id) REFERENCES grants(id),
+  CONSTRAINT fulfilment_tasks_op_check CHECK ((op = ANY (ARRAY['apply'::text, 'revoke'::text]))),
+  CONSTRAINT fulfilment_tasks_pkey PRIMARY KEY (id),
+  CONSTRAINT fulfilment_tasks_state_check CHECK ((state = ANY (ARRAY['open'::text, 'done'::text, 'failed'::text, 'cancelled'::text])))
+);
+
 CREATE TABLE grants (
   id text NOT NULL,
   identity text NOT NULL,
@@ -142,6 +164,9 @@ CREATE TABLE grants (
   let_expire boolean NOT NULL DEFAULT false,
   let_expire_by text,
   last_reminder_at timestamp with time zone,
+  attested_by text,
+  attested_at timestamp with time zone,
+  removal_attested_by text,
   CONSTRAINT grants_pkey PRIMARY KEY (id),
   CONSTRAINT grants_state_check CHECK ((state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text, 'revoked'::text, 'failed'::text, 'revoke_failed'::text])))
 );
@@ -274,6 +299,33 @@ CREATE TABLE schema_migrations (
   CONSTRAINT schema_migrations_pkey PRIMARY KEY (version)
 );
 
+CREATE TABLE sessions (
+  id text NOT NULL,
+  identity text NOT NULL,
+  method text NOT NULL,
+  secret_hash bytea NOT NULL,
+  created_at timestamp with time zone NOT NULL,
+  expires_at timestamp with time zone NOT NULL,
+  ended_at timestamp with time zone,
+  CONSTRAINT sessions_expiry_check CHECK ((expires_at > created_at)),
+  CONSTRAINT sessions_hash_check CHECK ((octet_length(secret_hash) = 32)),
+  CONSTRAINT sessions_identity_fkey FOREIGN KEY (identity) REFERENCES identities(id),
+  CONSTRAINT sessions_method_check CHECK ((method = ANY (ARRAY['oidc'::text, 'demo'::text]))),
+  CONSTRAINT sessions_pkey PRIMARY KEY (id)
+);
+
+CREATE TABLE sign_ins (
+  key_hash bytea NOT NULL,
+  state text NOT NULL,
+  nonce text NOT NULL,
+  code_verifier text NOT NULL,
+  redirect_uri text NOT NULL,
+  return_to text NOT NULL,
+  expires_at timestamp with time zone NOT NULL,
+  CONSTRAINT sign_ins_hash_check CHECK ((octet_length(key_hash) = 32)),
+  CONSTRAINT sign_ins_pkey PRIMARY KEY (key_hash)
+);
+
 CREATE TABLE sod_rules (
   id text NOT NULL,
   description text NOT NULL,
@@ -287,17 +339,20 @@ CREATE INDEX api_tokens_page ON api_tokens USING btree (created_at, id);
 CREATE INDEX approval_stages_pending ON approval_stages USING gin (approvers) WHERE (state = 'pending'::text);
 CREATE INDEX audit_refs ON audit_events USING gin (refs);
 CREATE INDEX entitlements_app ON entitlements USING btree (app);
+CREATE INDEX fulfilment_tasks_due ON fulfilment_tasks USING btree (due_at, id) WHERE (state = 'open'::text);
+CREATE INDEX fulfilment_tasks_grant ON fulfilment_tasks USING btree (grant_id);
+CREATE UNIQUE INDEX fulfilment_tasks_one_open ON fulfilment_tasks USING btree (grant_id, op) WHERE (state = 'open'::text);
+CREATE INDEX fulfilment_tasks_open_due ON fulfilment_tasks USING btree (fulfillers, due_at, id) WHERE (state = 'open'::text);
 CREATE INDEX grants_app_live ON grants USING btree (app) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text, 'revoke_failed'::text]));
 CREATE INDEX grants_app_page ON grants USING btree (app, created_at, id);
 CREATE INDEX grants_app_state_page ON grants USING btree (app, state, created_at, id);
 CREATE INDEX grants_entitlement ON grants USING btree (entitlement, state);
-CREATE INDEX grants_expiry ON grants USING btree (expires_at) WHERE (state = 'active'::text);
 CREATE INDEX grants_expiry_page ON grants USING btree (expires_at, id) WHERE (state = 'active'::text);
 CREATE INDEX grants_identity ON grants USING btree (identity, state);
 CREATE INDEX grants_identity_page ON grants USING btree (identity, created_at, id);
 CREATE UNIQUE INDEX grants_one_live ON grants USING btree (identity, entitlement) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text, 'revoke_failed'::text]));
 CREATE INDEX grants_page ON grants USING btree (created_at, id);
-CREATE INDEX grants_remind ON grants USING btree (expires_at) WHERE ((state = 'active'::text) AND (NOT let_expire));
+CREATE INDEX grants_remind ON grants USING btree (expires_at, id) WHERE ((state = 'active'::text) AND (NOT let_expire));
 CREATE INDEX grants_request ON grants USING btree (request_id);
 CREATE INDEX grants_state_page ON grants USING btree (state, created_at, id);
 CREATE INDEX grants_unsettled ON grants USING btree (state) WHERE (state = ANY (ARRAY['provisioning'::text, 'revoking'::text, 'revoke_failed'::text, 'failed'::text]));
@@ -318,6 +373,8 @@ CREATE INDEX requests_page ON requests USING btree (created_at, id);
 CREATE INDEX requests_status ON requests USING btree (status, created_at);
 CREATE INDEX requests_status_page ON requests USING btree (status, created_at, id);
 CREATE INDEX review_items_open ON review_items USING btree (kind) WHERE (decision IS NULL);
+CREATE INDEX sessions_expiry ON sessions USING btree (expires_at);
+CREATE INDEX sign_ins_expiry ON sign_ins USING btree (expires_at);
 
 -- function audit_head_forward_only()
 -- function audit_refuse_change()

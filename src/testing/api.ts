@@ -9,6 +9,7 @@ import { connectorSource } from '../connectors/registry.js';
 import { CatalogCache } from '../core/catalog/catalog.js';
 import { fixedClock } from '../core/clock.js';
 import { DEMO_PEOPLE } from '../demo/seed.js';
+import type { SignInOptions } from '../http/oidc.js';
 import { type ServerOptions, buildServer } from '../http/server.js';
 import { migrationFiles } from '../store/migrate.js';
 import { type TestStore, testStore } from '../store/test-store.js';
@@ -40,7 +41,11 @@ export interface ApiFixture {
  * the API here, as a production store would have it.
  */
 export async function apiFixture(
-  opts: Pick<ServerOptions, 'bodyLimit' | 'rateLimits' | 'log' | 'metricsAllow'> = {},
+  opts: Pick<ServerOptions, 'bodyLimit' | 'rateLimits' | 'log' | 'metricsAllow'> & {
+    /** YAML appended to gatehouse.yaml (`oidc:`, `sessions:`). */
+    settings?: string;
+    signIn?: SignInOptions;
+  } = {},
 ): Promise<ApiFixture> {
   const store = await testStore();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-api-'));
@@ -54,7 +59,8 @@ export async function apiFixture(
   });
   const cfg = configVariant(dir, {
     'gatehouse.yaml': (t) =>
-      t.replace('  timeout: 72h', '  timeout: 72h\n  authenticated_only: true'),
+      t.replace('  timeout: 72h', '  timeout: 72h\n  authenticated_only: true') +
+      (opts.settings ?? ''),
   });
   const { config } = await loadConfigDir(cfg);
   await app.apply(config, 'test', false);
@@ -63,9 +69,18 @@ export async function apiFixture(
   const server = await buildServer(app, {
     schemaVersion: migrationFiles().at(-1)!.version,
     onInternalError: (_id, e) => internalErrors.push(e),
-    ...opts,
+    ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
+    ...(opts.signIn ? { signIn: opts.signIn } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.metricsAllow ? { metricsAllow: opts.metricsAllow } : {}),
     // Tests make hundreds of calls from one address: limits only where a test sets them.
-    rateLimits: { apiPerToken: 1e6, apiPerAddress: 1e6, ...opts.rateLimits },
+    rateLimits: {
+      apiPerToken: 1e6,
+      apiPerAddress: 1e6,
+      authPerAddress: 1e6,
+      hooksPerAddress: 1e6,
+      ...opts.rateLimits,
+    },
   });
   return {
     store,

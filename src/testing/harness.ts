@@ -74,6 +74,7 @@ export async function harness(opts: { people?: boolean; config?: string } = {}):
     return {
       app,
       store: { sql: store.sql, kind: store.kind, location: dir, close: async () => undefined },
+      connectors,
       close: async () => undefined,
     };
   };

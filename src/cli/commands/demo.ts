@@ -23,6 +23,8 @@ export const demo: Command = {
         await ctx.store.sql.query(`INSERT INTO meta (key, value) VALUES ('demo_seeded', $1)`, [
           new Date().toISOString(),
         ]);
+      // A demo store offers the demo sign-in (ADR 0015); `init` never marks a store so.
+      await ctx.app.sessions.markDemoStore();
       const active = (await ctx.app.report()).grants_by_state.active ?? 0;
       r.io.stdout(
         [
@@ -34,13 +36,16 @@ export const demo: Command = {
             : []),
           '',
           `${active} grants active and verified in the target database.`,
-          'Try (each works as printed, once the server is stopped):',
+          'Try, in another terminal while it serves (commands are sent to the running server):',
           ...hints(steps as { request?: string; status?: string }[], str(r.args, 'data')),
-          '(the embedded store admits one process at a time: stop the server with Ctrl-C first)',
         ].join('\n'),
       );
       if (r.args.values['no-serve'] === true) return;
-      await serveUntilStopped(ctx.app, r.io, portOf(str(r.args, 'port'), 8080), 30);
+      await serveUntilStopped(ctx.app, r.io, portOf(str(r.args, 'port'), 8080), 30, r.env.env, {
+        context: ctx,
+        env: r.env,
+        dir: dataDir(r.env, data),
+      });
     } finally {
       await ctx.close();
     }

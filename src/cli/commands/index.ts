@@ -7,6 +7,7 @@ import { identitiesList, identitiesShow, identitiesSync } from './identities.js'
 import { init } from './init.js';
 import { approve, cancel, explain, extend, reject, request, requests } from './requests.js';
 import { serve } from './serve.js';
+import { fulfil, tasks } from './tasks.js';
 import { tokenCreate, tokenList, tokenRevoke } from './tokens.js';
 
 export const COMMANDS: Command[] = [
@@ -29,6 +30,8 @@ export const COMMANDS: Command[] = [
   grantsRetry,
   revoke,
   letExpire,
+  fulfil,
+  tasks,
   sweep,
   auditVerify,
   auditCheckpoint,

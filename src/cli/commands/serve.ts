@@ -4,7 +4,15 @@ import { InputError } from '../../core/errors.js';
 import { migrationFiles } from '../../store/migrate.js';
 import { str } from '../args.js';
 import type { Command, Io } from '../command.js';
+import type { CliContext, CliEnv } from '../context.js';
 import { failureLines } from './grants.js';
+
+/** The store this process holds and whose commands it runs for others (cli-channel.ts). */
+export interface Held {
+  context: CliContext;
+  env: CliEnv;
+  dir: string;
+}
 
 export const serveOptions = {
   port: { type: 'string' },
@@ -22,20 +30,37 @@ export async function serveUntilStopped(
   io: Io,
   port: number,
   intervalSeconds: number,
+  env: Record<string, string | undefined> = process.env,
+  held?: Held,
   metricsAllow: readonly string[] = [],
 ): Promise<void> {
   // Loaded on use: `gatehouse --help` should not pay for Fastify.
   const { buildServer } = await import('../../http/server.js');
+  const { checkSignIn } = await import('../../http/oidc.js');
+  // An oidc: section whose client secret is unset or empty stops serve here, not at a sign-in.
+  await checkSignIn(app, env);
+  const host = '127.0.0.1';
+  const forward = held && !env.DATABASE_URL ? await import('../forward.js') : undefined;
+  const secret = forward?.newChannelSecret();
   const server = await buildServer(app, {
     schemaVersion: migrationFiles().at(-1)?.version ?? 0,
     onInternalError: (id, e) => io.stderr(`request ${id} failed: ${(e as Error).message}`),
     // The request log: pino JSON lines on stdout, credentials redacted (docs/security.md).
     log: { stream: { write: (line) => io.stdout(line.trimEnd()) } },
     metricsAllow,
+    signIn: { env, cookieSecure: !isLoopback(host) },
+    ...(held && secret ? { cliChannel: { secret, run: runFor(held) } } : {}),
   });
-  const address = await server.listen({ port, host: '127.0.0.1' });
+  const address = await server.listen({ port, host });
+  if (held && forward && secret) forward.writeChannelFile(held.dir, address, secret);
   io.stdout(`gatehouse serving at ${address} (sweep every ${intervalSeconds}s)`);
   io.stdout('API calls need a token: `gatehouse token create --identity ID --scopes read,…`');
+  const signIn = await app.sessions.settings();
+  if (signIn.oidc) io.stdout(`people sign in at ${address}/auth/login`);
+  if (await app.sessions.isDemoStore())
+    io.stdout(
+      `demo sign-in (this demo store only): POST ${address}/auth/demo {"identity": "carol@acme.test"}`,
+    );
   let running = false;
   const tick = async () => {
     if (running) return;
@@ -59,7 +84,41 @@ export async function serveUntilStopped(
     process.once('SIGTERM', stop);
   });
   clearInterval(timer);
+  if (held && forward) forward.removeChannelFile(held.dir);
   await server.close();
+}
+
+/**
+ * Runs a command sent over the local channel as the CLI would, on the store and connectors this
+ * process holds, and returns what it printed. `serve` itself is not run for others.
+ */
+function runFor(held: Held) {
+  return async (argv: string[], cwd: string) => {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const io: Io = { stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t) };
+    const { commandOf, runCli } = await import('../run.js');
+    if (commandOf(argv)?.name === 'serve') {
+      io.stderr('error: a server already holds this store; it cannot start another');
+      return { exit_code: 1, stdout, stderr };
+    }
+    const { appOn } = await import('../context.js');
+    const { CatalogCache } = await import('../../core/catalog/catalog.js');
+    const { store, connectors } = held.context;
+    const exit_code = await runCli(argv, io, { env: held.env.env, cwd }, async (env, o) => ({
+      app: await appOn(store.sql, new CatalogCache(), connectors, env, o.now),
+      store,
+      connectors,
+      // The store and connectors stay open: they are the server's.
+      close: async () => undefined,
+    }));
+    return { exit_code, stdout, stderr };
+  };
+}
+
+/** Plain http is acceptable on this machine only; anywhere else cookies are sent over https alone. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 export function portOf(value: string | undefined, fallback: number): number {
@@ -89,11 +148,15 @@ export const serve: Command = {
   summary: 'HTTP API and the background jobs (sweep on a schedule)',
   options: serveOptions,
   async run(r) {
+    const { dataDir } = await import('../context.js');
+    const data = str(r.args, 'data');
     await serveUntilStopped(
       r.app,
       r.io,
       portOf(str(r.args, 'port'), 8080),
       intervalOf(str(r.args, 'interval')),
+      r.env.env,
+      r.context ? { context: r.context, env: r.env, dir: dataDir(r.env, data) } : undefined,
       (str(r.args, 'metrics-allow') ?? '').split(','),
     );
   },

@@ -31,6 +31,10 @@ export interface GrantRow {
   let_expire: boolean;
   let_expire_by: string | null;
   last_reminder_at: Date | null;
+  /** A fulfiller's attestation stands for the read-back (manual connectors, migration 012). */
+  attested_by: string | null;
+  attested_at: Date | null;
+  removal_attested_by: string | null;
 }
 
 export async function findGrant(

@@ -24,11 +24,24 @@ export interface GrantView {
   failure: string | null;
   let_expire: boolean;
   last_reminder_at: string | null;
+  /**
+   * How the grant's activation was established: `read_back` (the target was read), `attested`
+   * (a fulfiller said so: attested_by), or null while it is not active yet.
+   */
+  verification: 'read_back' | 'attested' | null;
+  attested_by: string | null;
+  /** Who attested the removal, for a grant revoked through a fulfilment task. */
+  removal_attested_by: string | null;
+  /** The open fulfilment task the grant waits on (manual connectors), if any. */
+  task: { id: string; op: string; due_at: string; overdue: boolean } | null;
 }
+
+/** A grant row with its open fulfilment task, as listGrants reads it. */
+type WithTask = GrantRow & { task?: { id: string; op: string; due_at: string | Date } | null };
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
-export function grantView(g: GrantRow): GrantView {
+export function grantView(g: WithTask, now?: Date): GrantView {
   return {
     id: g.id,
     identity: g.identity,
@@ -48,6 +61,17 @@ export function grantView(g: GrantRow): GrantView {
     failure: g.failure,
     let_expire: g.let_expire,
     last_reminder_at: iso(g.last_reminder_at),
+    verification: g.attested_by ? 'attested' : g.granted_at ? 'read_back' : null,
+    attested_by: g.attested_by ?? null,
+    removal_attested_by: g.removal_attested_by ?? null,
+    task: g.task
+      ? {
+          id: g.task.id,
+          op: g.task.op,
+          due_at: iso(new Date(g.task.due_at))!,
+          overdue: now !== undefined && new Date(g.task.due_at).getTime() < now.getTime(),
+        }
+      : null,
   };
 }
 
@@ -103,13 +127,17 @@ export async function listGrants(
   }
   if (after) where.push(`(${order.join(', ')}) > (${p(after[0])}::timestamptz, ${p(after[1])})`);
   const rows = await sql.query<GrantRow & { page_at: string }>(
-    `SELECT *, ${instantKey(order[0]!)} AS page_at FROM grants
+    `SELECT *, ${instantKey(order[0]!)} AS page_at,
+            (SELECT jsonb_build_object('id', t.id, 'op', t.op, 'due_at', t.due_at)
+               FROM fulfilment_tasks t WHERE t.grant_id = grants.id AND t.state = 'open'
+              LIMIT 1) AS task
+       FROM grants
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY ${order.join(', ')} LIMIT ${p(limit + 1)}`,
     params,
   );
   const cut = cutPage(rows, limit, tag, (r) => [r.page_at, r.id]);
-  return { grants: cut.rows.map(grantView), next_cursor: cut.next_cursor };
+  return { grants: cut.rows.map((g) => grantView(g, f.now)), next_cursor: cut.next_cursor };
 }
 
 export const governanceOf = (catalog: Catalog) => ({
@@ -123,6 +151,8 @@ export async function grantViewFor(
   catalog: Catalog,
   id: string,
   reader: Reader | undefined,
+  /** For the open task's `overdue`. */
+  now?: Date,
 ): Promise<GrantView> {
   const g = await requireGrant(sql, id);
   if (reader)
@@ -132,7 +162,11 @@ export async function grantViewFor(
       appOwner: catalog.apps.get(g.app)?.owner ?? null,
       governance: governanceOf(catalog),
     });
-  return grantView(g);
+  const [task] = await sql.query<{ id: string; op: string; due_at: Date }>(
+    `SELECT id, op, due_at FROM fulfilment_tasks WHERE grant_id = $1 AND state = 'open' LIMIT 1`,
+    [id],
+  );
+  return grantView({ ...g, task: task ?? null }, now);
 }
 
 /** The grants a reader may see: all of them, or those authorizeGrantRead would allow. */

@@ -3,7 +3,9 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Clock } from '../clock.js';
 import {
   type AccessRef,
+  type ApplyResult,
   type ConnectorSource,
+  type Pending,
   type Settled,
   applyEach,
   readBackEach,
@@ -17,6 +19,7 @@ import { accountRefusal, governedTargets } from './account-guard.js';
 import type { Job } from '../jobs/queue.js';
 import type { Failure, JobHandler } from '../jobs/runtime.js';
 import { toEntitlement } from '../catalog/rows.js';
+import { openTask } from '../tasks/tasks.js';
 
 /** An apply gives up after this many attempts; a revocation never does (see REVOKE_RETRY). */
 export const MAX_ATTEMPTS = 5;
@@ -139,6 +142,22 @@ async function refuseSharedAccount(
   if (refusal) throw new TargetError(refusal, { code: 'account_conflict', retryable: false });
 }
 
+/**
+ * A change the target accepted but people (or a remote workflow) complete later: its job is done
+ * and a fulfilment task stands in for it (core/tasks), so nothing retries it.
+ */
+export interface PendingChange {
+  pending: Pending;
+  connector: string;
+  ref: AccessRef;
+}
+
+/** What a grant job's work answers: nothing (done and verified by read-back), or pending. */
+export type ChangeOutcome = PendingChange | undefined;
+
+const isPending = (r: ApplyResult): r is Pending =>
+  typeof r === 'object' && r !== null && r.pending === true;
+
 interface Work {
   /** Index in the batch. */
   i: number;
@@ -152,7 +171,7 @@ interface Work {
  * attributes where a connector maps accounts by one). A job whose grant or mapping is gone fails
  * alone, with the error the single path gives.
  */
-async function workOf(d: WorkerDeps, jobs: Job[], out: Settled<void>[]): Promise<Work[]> {
+async function workOf(d: WorkerDeps, jobs: Job[], out: Settled<ChangeOutcome>[]): Promise<Work[]> {
   const ids = jobs.map(grantIdOf);
   const rows = await d.sql.query<GrantRow>('SELECT * FROM grants WHERE id = ANY($1::text[])', [
     [...new Set(ids)],
@@ -199,8 +218,8 @@ function byConnector(work: Work[]): Map<string, Work[]> {
  * at most, and the target's batch calls (one round trip each on postgres), each job's outcome
  * its own.
  */
-async function performApplyMany(d: WorkerDeps, jobs: Job[]): Promise<Settled<void>[]> {
-  const out: Settled<void>[] = new Array(jobs.length);
+async function performApplyMany(d: WorkerDeps, jobs: Job[]): Promise<Settled<ChangeOutcome>[]> {
+  const out: Settled<ChangeOutcome>[] = new Array(jobs.length);
   for (const [name, list] of byConnector(await workOf(d, jobs, out))) {
     const refusals = await sharedAccountRefusals(
       d,
@@ -223,19 +242,22 @@ async function performApplyMany(d: WorkerDeps, jobs: Job[]): Promise<Settled<voi
   return out;
 }
 
-async function performRevokeMany(d: WorkerDeps, jobs: Job[]): Promise<Settled<void>[]> {
-  const out: Settled<void>[] = new Array(jobs.length);
+async function performRevokeMany(d: WorkerDeps, jobs: Job[]): Promise<Settled<ChangeOutcome>[]> {
+  const out: Settled<ChangeOutcome>[] = new Array(jobs.length);
   for (const [name, list] of byConnector(await workOf(d, jobs, out)))
     await settleOnTarget(d, name, list, out, 'revoke');
   return out;
 }
 
-/** The change, then the read-back, each one batch call: only a verified change counts. */
+/**
+ * The change, then the read-back, each one batch call: only a verified change counts. A change
+ * the target answered pending is not read back: its task stands in for it.
+ */
 async function settleOnTarget(
   d: WorkerDeps,
   name: string,
   work: Work[],
-  out: Settled<void>[],
+  out: Settled<ChangeOutcome>[],
   op: 'apply' | 'revoke',
 ): Promise<void> {
   let connector;
@@ -249,8 +271,11 @@ async function settleOnTarget(
   const changed = await (op === 'apply' ? applyEach(connector, refs) : revokeEach(connector, refs));
   const check: Work[] = [];
   changed.forEach((c, k) => {
-    if (c.ok) check.push(work[k]!);
-    else out[work[k]!.i] = c;
+    const w = work[k]!;
+    if (!c.ok) out[w.i] = c;
+    else if (isPending(c.value))
+      out[w.i] = { ok: true, value: { pending: c.value, connector: name, ref: w.ref } };
+    else check.push(w);
   });
   if (check.length === 0) return;
   const back = await readBackEach(
@@ -270,27 +295,71 @@ async function settleOnTarget(
 }
 
 /** Applies the access, then reads the target back: only a verified change counts. */
-async function performApply(d: WorkerDeps, job: Job): Promise<void> {
+async function performApply(d: WorkerDeps, job: Job): Promise<ChangeOutcome> {
   const g = await grantOf(d, job);
   const { connector: name, ref } = await accessRef(d, g);
   await refuseSharedAccount(d, g, name, ref.account);
   const connector = await d.connectors.get(name);
-  await connector.apply(ref);
+  const result = await connector.apply(ref);
+  if (isPending(result)) return { pending: result, connector: name, ref };
   if (!(await connector.readBack(ref)))
     throw new Error(
       `${name} does not show ${ref.account} in ${JSON.stringify(ref.target)} after apply`,
     );
+  return undefined;
 }
 
-async function performRevoke(d: WorkerDeps, job: Job): Promise<void> {
+async function performRevoke(d: WorkerDeps, job: Job): Promise<ChangeOutcome> {
   const g = await grantOf(d, job);
   const { connector: name, ref } = await accessRef(d, g);
   const connector = await d.connectors.get(name);
-  await connector.revoke(ref);
+  const result = await connector.revoke(ref);
+  if (isPending(result)) return { pending: result, connector: name, ref };
   if (await connector.readBack(ref))
     throw new Error(
       `${name} still shows ${ref.account} in ${JSON.stringify(ref.target)} after revoke`,
     );
+  return undefined;
+}
+
+/**
+ * The target took the change and people complete it: the job is done, a fulfilment task is
+ * opened in the same transaction, and the grant keeps its state (provisioning, revoking) until a
+ * fulfiller attests the change (core/tasks/fulfil.ts).
+ */
+async function pendingRecorded(
+  d: WorkerDeps,
+  tx: Sql,
+  job: Job,
+  now: Date,
+  op: 'apply' | 'revoke',
+  change: PendingChange,
+): Promise<void> {
+  const g = await grantOf(d, job, true, tx);
+  // An apply whose grant was revoked meanwhile needs no task: the revoke that follows opens one.
+  if (op === 'apply' && g.state !== 'provisioning') return;
+  await openTask(tx, now, d.workerId, {
+    grant: g,
+    op,
+    connector: change.connector,
+    ref: change.ref,
+    pending: change.pending,
+    fallbackGroup: d.catalog.settings.fallbackGroup,
+  });
+}
+
+/** A batch's outcomes: pending ones open tasks one by one, the others go set-based. */
+async function recordMany(
+  d: WorkerDeps,
+  tx: Sql,
+  done: { job: Job; now: Date; result: ChangeOutcome }[],
+  op: 'apply' | 'revoke',
+  many: (d: WorkerDeps, tx: Sql, done: { job: Job; now: Date }[]) => Promise<void>,
+): Promise<void> {
+  const verified = done.filter((x) => x.result === undefined);
+  for (const x of done)
+    if (x.result !== undefined) await pendingRecorded(d, tx, x.job, x.now, op, x.result);
+  if (verified.length > 0) await many(d, tx, verified);
 }
 
 const refsOf = (g: GrantRow) => (g.request_id ? [g.request_id] : []);
@@ -547,17 +616,18 @@ async function lockGrants(tx: Sql, ids: string[]): Promise<void> {
 
 /** The job kinds of grant provisioning: apply and revoke, each verified by reading back. */
 export function grantHandlers(d: WorkerDeps): JobHandler[] {
-  const apply: JobHandler<void> = {
+  const apply: JobHandler<ChangeOutcome> = {
     kind: APPLY,
     retry: { maxAttempts: MAX_ATTEMPTS, backoffSeconds },
     perform: (job) => performApply(d, job),
     performMany: (jobs) => performApplyMany(d, jobs),
-    succeeded: (tx, job, now) => applied(d, tx, job, now),
-    succeededMany: (tx, done) => appliedMany(d, tx, done),
+    succeeded: (tx, job, now, result) =>
+      result ? pendingRecorded(d, tx, job, now, 'apply', result) : applied(d, tx, job, now),
+    succeededMany: (tx, done) => recordMany(d, tx, done, 'apply', appliedMany),
     failed: (tx, job, now, f) => applyFailed(d, tx, job, now, f),
     lockSubjects: lockGrants,
   };
-  const revoke: JobHandler<void> = {
+  const revoke: JobHandler<ChangeOutcome> = {
     kind: REVOKE,
     retry: {
       maxAttempts: Infinity,
@@ -565,8 +635,9 @@ export function grantHandlers(d: WorkerDeps): JobHandler[] {
     },
     perform: (job) => performRevoke(d, job),
     performMany: (jobs) => performRevokeMany(d, jobs),
-    succeeded: (tx, job, now) => revoked(d, tx, job, now),
-    succeededMany: (tx, done) => revokedMany(d, tx, done),
+    succeeded: (tx, job, now, result) =>
+      result ? pendingRecorded(d, tx, job, now, 'revoke', result) : revoked(d, tx, job, now),
+    succeededMany: (tx, done) => recordMany(d, tx, done, 'revoke', revokedMany),
     failed: (tx, job, now, f) => revokeFailed(d, tx, job, now, f),
     lockSubjects: lockGrants,
   };

@@ -402,7 +402,9 @@ export class JobRuntime {
             leaseSeconds: s.leaseSeconds,
             take,
             fullQueues: full,
-            limit: Math.min(room * widest, limit - started),
+            // No more candidates than one queue's free slots can take: every candidate is locked
+            // (FOR UPDATE) whether taken or not, and a full queue is left out of the next lease.
+            limit: Math.min(Math.min(room, s.perQueue) * widest, limit - started),
           });
           groups = sizes.map(() => []);
           for (const job of jobs) groups[groupOf.get(job.id)!]!.push(job);
@@ -429,6 +431,9 @@ export class JobRuntime {
             .finally(() => {
               for (const job of group) leased.delete(job.id);
               running.delete(p);
+              // A recorded outcome may unblock the next job of its subject (a revoke queued
+              // behind an apply in flight): look again rather than end the run throttled.
+              exhausted = false;
             });
           running.add(p);
         }

@@ -39,6 +39,15 @@ export interface ConnectorCapabilities {
 export interface Pending {
   pending: true;
   task?: string;
+  /**
+   * For work people do: the group whose members fulfil it (the governance group when absent).
+   * The core opens a fulfilment task for every pending change, in the job's outcome transaction.
+   */
+  fulfillers?: string;
+  /** Seconds the fulfillers have before the task is overdue (its SLA). */
+  dueInSeconds?: number;
+  /** What the fulfiller reads: how to make the change in the target. */
+  instructions?: string;
 }
 
 export type ApplyResult = void | Pending;
@@ -58,8 +67,11 @@ export interface Connector {
   readonly capabilities?: ConnectorCapabilities;
   /** Idempotent: applying access already present succeeds. Resolves to `Pending` if deferred. */
   apply(ref: AccessRef): Promise<ApplyResult>;
-  /** Idempotent: revoking absent access succeeds. */
-  revoke(ref: AccessRef): Promise<void>;
+  /**
+   * Idempotent: revoking absent access succeeds. Resolves to `Pending` where the removal is done
+   * later by people (only types declaring `fulfilsAsynchronously`).
+   */
+  revoke(ref: AccessRef): Promise<ApplyResult>;
   /** Whether the target holds the access right now. */
   readBack(ref: AccessRef): Promise<boolean>;
   /**
@@ -70,7 +82,7 @@ export interface Connector {
    * single methods one by one (applyEach, revokeEach, readBackEach).
    */
   applyMany?(refs: readonly AccessRef[]): Promise<Settled<ApplyResult>[]>;
-  revokeMany?(refs: readonly AccessRef[]): Promise<Settled<void>[]>;
+  revokeMany?(refs: readonly AccessRef[]): Promise<Settled<ApplyResult>[]>;
   readBackMany?(refs: readonly AccessRef[]): Promise<Settled<boolean>[]>;
   /**
    * Every assignment of the governed targets (those named by `targets`), a page at a time, so a
@@ -124,7 +136,10 @@ export function applyEach(
   return c.applyMany ? c.applyMany(refs) : each(refs, (r) => c.apply(r));
 }
 
-export function revokeEach(c: Connector, refs: readonly AccessRef[]): Promise<Settled<void>[]> {
+export function revokeEach(
+  c: Connector,
+  refs: readonly AccessRef[],
+): Promise<Settled<ApplyResult>[]> {
   return c.revokeMany ? c.revokeMany(refs) : each(refs, (r) => c.revoke(r));
 }
 

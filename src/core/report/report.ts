@@ -90,6 +90,19 @@ export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
         WHERE g.state IN ('provisioning', 'active', 'revoking', 'revoke_failed') AND e.licence_tier IS NOT NULL AND i.status <> 'active'`,
     ),
     findings_by_kind: { unmanaged: 0, missing: 0, revocation_failed: 0, orphaned: 0 },
+    // Manual connectors (ADR 0018): access a person attested beside access read back from a
+    // target, and the fulfilment tasks still open, overdue ones apart.
+    grants_attested: await count(
+      `SELECT count(*) AS n FROM grants WHERE state = 'active' AND attested_by IS NOT NULL`,
+    ),
+    grants_verified_by_read_back: await count(
+      `SELECT count(*) AS n FROM grants WHERE state = 'active' AND attested_by IS NULL`,
+    ),
+    tasks_open: await count(`SELECT count(*) AS n FROM fulfilment_tasks WHERE state = 'open'`),
+    tasks_overdue: await count(
+      `SELECT count(*) AS n FROM fulfilment_tasks WHERE state = 'open' AND due_at < $1`,
+      [now],
+    ),
     time_to_decision_seconds: await pct(
       'extract(epoch FROM (closed_at - created_at))',
       `requests WHERE closed_at IS NOT NULL AND status IN ('approved', 'rejected') AND kind <> 'birthright'`,

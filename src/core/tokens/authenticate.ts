@@ -4,9 +4,12 @@ import type { Scope } from './scopes.js';
 import { TOKEN_FORMAT, hashToken } from './tokens.js';
 
 export interface Caller {
+  /** The credential's id: a token's `tok_…`, or a signed-in session's `ses_…`. */
   tokenId: string;
   identity: string;
   scopes: Scope[];
+  /** Set when a person's session cookie (not a token) authenticated the call (ADR 0015). */
+  session?: { id: string; csrfToken: string; expiresAt: string };
 }
 
 export type Authentication =

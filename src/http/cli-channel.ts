@@ -1,0 +1,59 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { errorBody } from './errors.js';
+
+/** What one forwarded command printed, and how it ended: what the CLI would have shown. */
+export interface CliOutcome {
+  exit_code: number;
+  stdout: string[];
+  stderr: string[];
+}
+
+/**
+ * The local command channel: while `serve` holds the embedded store, a `gatehouse` command run on
+ * the same data directory is sent here and run by this process, on the store it already holds,
+ * with the same output and exit code (ADR 0022). The secret is this process's own, written to the
+ * data directory readable by its owner only; the server listens on loopback.
+ */
+export interface CliChannel {
+  secret: string;
+  run(argv: string[], cwd: string): Promise<CliOutcome>;
+}
+
+export const CLI_CHANNEL_PATH = '/api/v1/cli';
+
+const MAX_ARGS = 200;
+
+function sameSecret(given: string, secret: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(secret);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+
+export function registerCliChannel(server: FastifyInstance, channel: CliChannel): void {
+  server.post(CLI_CHANNEL_PATH, { schema: { hide: true } }, async (req, reply) => {
+    const header = req.headers.authorization ?? '';
+    const m = /^bearer\s+(\S+)$/i.exec(header);
+    if (!LOOPBACK.test(req.socket.remoteAddress ?? '') || !m || !sameSecret(m[1]!, channel.secret))
+      return reply
+        .code(401)
+        .send(errorBody(req, 'unauthenticated', 'the command channel needs its local secret'));
+    const body = req.body as { argv?: unknown; cwd?: unknown } | undefined;
+    const argv = body?.argv;
+    if (
+      !Array.isArray(argv) ||
+      argv.length > MAX_ARGS ||
+      !argv.every((a): a is string => typeof a === 'string')
+    )
+      return reply
+        .code(400)
+        .send(errorBody(req, 'invalid_input', 'argv must be a list of strings', 'argv'));
+    if (typeof body?.cwd !== 'string' || !body.cwd.startsWith('/'))
+      return reply
+        .code(400)
+        .send(errorBody(req, 'invalid_input', 'cwd must be an absolute path', 'cwd'));
+    return channel.run(argv, body.cwd);
+  });
+}
