@@ -5,7 +5,8 @@ import {
   takeCheckpoint,
   verifyWithCheckpoint,
 } from '../core/audit/checkpoint.js';
-import { exportAudit } from '../core/audit/export.js';
+import { auditLines, exportAudit } from '../core/audit/export.js';
+import { type Refusal, recordRefusal } from '../core/audit/refusals.js';
 import { traceAudit } from '../core/audit/trace.js';
 import { verifyAudit } from '../core/audit/verify.js';
 import type { Catalog, CatalogCache } from '../core/catalog/catalog.js';
@@ -23,7 +24,14 @@ import {
   grantViewFor,
   listGrants,
 } from '../core/grants/view.js';
-import { identityView, listIdentities } from '../core/identities/view.js';
+import {
+  type IdentityFilter,
+  identityReaderFilter,
+  identityView,
+  listIdentities,
+} from '../core/identities/view.js';
+import { catalogView } from '../core/catalog/view.js';
+import { cancelRequest } from '../core/requests/cancel.js';
 import { syncIdentities } from '../core/lifecycle/sync.js';
 import type { GovernanceConfig, Identity, IdentityKind, Via } from '../core/model.js';
 import { governanceReport } from '../core/report/report.js';
@@ -35,7 +43,7 @@ import {
   submitRequest,
 } from '../core/requests/submit.js';
 import { listRequests, requestView, requestViewFor } from '../core/requests/view.js';
-import { type Reader, listReader } from '../core/authz.js';
+import { type Reader, authorizeTokenScopes, listReader } from '../core/authz.js';
 import { sessionUseCases } from '../core/sessions/sessions.js';
 import { authenticateToken } from '../core/tokens/authenticate.js';
 import {
@@ -45,6 +53,7 @@ import {
   revokeToken,
 } from '../core/tokens/tokens.js';
 import { schemaVersion } from '../core/schema-version.js';
+import { parseScopes } from '../core/tokens/scopes.js';
 import { sweep } from '../core/jobs/sweep.js';
 import type { PageInput } from '../core/paging.js';
 import type { RuntimeSettings } from '../core/jobs/runtime.js';
@@ -143,6 +152,11 @@ export function gatehouse(d: GatehouseDeps) {
       );
       return requestView(d.sql, requestId);
     },
+    /** Withdraws a pending request, as its requester or beneficiary. */
+    async cancel(requestId: string, actor: string, comment: string, via: Via) {
+      await cancelRequest(d.sql, now(), { requestId, actor, comment, via });
+      return requestView(d.sql, requestId);
+    },
     /** Lists and views take the reader the API authenticated; the CLI's operator reads all. */
     requests: (
       f: { status?: string; approver?: string; beneficiary?: string },
@@ -213,19 +227,37 @@ export function gatehouse(d: GatehouseDeps) {
         via,
       });
     },
-    identities: (page?: PageInput) => listIdentities(d.sql, page),
-    identity: (id: string) => identityView(d.sql, id),
+    async identities(page?: PageInput, f: IdentityFilter = {}, reader?: Reader) {
+      const visibleTo = reader ? identityReaderFilter(await cat(), reader) : undefined;
+      return listIdentities(d.sql, page, f, visibleTo);
+    },
+    async identity(id: string, reader?: Reader) {
+      return identityView(d.sql, id, reader ? { reader, catalog: await cat() } : undefined);
+    },
+    async catalog() {
+      return catalogView(d.sql, await cat());
+    },
     auditVerify: () => verifyAudit(d.sql),
     auditVerifyCheckpoint: (checkpoint: Checkpoint) => verifyWithCheckpoint(d.sql, checkpoint),
     auditCheckpoint: (signer: CheckpointSigner) => takeCheckpoint(d.sql, now(), signer),
     auditTrace: (id: string) => traceAudit(d.sql, id),
+    auditLines: (since: Date | undefined) => auditLines(d.sql, since),
     auditExport: (since: Date | undefined, write: (line: string) => void) =>
       exportAudit(d.sql, since, write),
-    createToken: (input: CreateTokenInput) => createToken(d.sql, now(), input),
+    /**
+     * `heldScopes`: the scopes of the token making this one, when made through the API, which the
+     * new token may not exceed (core/authz.ts); the command line's operator may make any.
+     */
+    createToken(input: CreateTokenInput, heldScopes?: readonly string[]) {
+      if (heldScopes) authorizeTokenScopes(input.actor, heldScopes, parseScopes(input.scopes));
+      return createToken(d.sql, now(), input);
+    },
     tokens: (page?: PageInput) => listTokens(d.sql, page),
     revokeToken: (id: string, actor: string, via: Via) =>
       revokeToken(d.sql, now(), { id, actor, via }),
     authenticate: (token: string) => authenticateToken(d.sql, now(), token),
+    /** A refused or unauthenticated call, audited in its own transaction (the change rolled back). */
+    recordRefusal: (r: Refusal) => recordRefusal(d.sql, now(), r),
     /** People's sign-in and sessions (ADR 0015). */
     sessions: sessionUseCases({ sql: d.sql, now, settings: async () => (await cat()).settings }),
     schemaVersion: () => schemaVersion(d.sql),

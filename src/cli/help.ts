@@ -31,6 +31,8 @@ const OPTION_HELP: Record<string, string> = {
   'dry-run': 'Show what would change, and the grants it would no longer permit; write nothing.',
   simulation: 'Create a simulation store, whose clock --now may move.',
   port: 'TCP port to listen on (default 8080).',
+  'metrics-allow':
+    'Addresses or CIDR blocks whose scrapers may read /metrics without a token (comma-separated).',
   interval: 'How often the background jobs run (default 30s, at most 24d).',
   'no-serve': 'Build the demo and exit instead of serving it.',
   checkpoint: 'Also prove nothing was cut or rewritten since this signed checkpoint file.',
@@ -40,6 +42,7 @@ const OPTION_HELP: Record<string, string> = {
 
 /** Where an option means something else in one command, that command's own sentence. */
 const OPTION_HELP_IN: Record<string, Record<string, string>> = {
+  cancel: { comment: 'Why the request is withdrawn; recorded in the audit trail.' },
   'token create': {
     identity: 'The identity the token acts as; a non-human one needs an active owner.',
   },
@@ -58,7 +61,10 @@ const OPTION_HELP_IN: Record<string, Record<string, string>> = {
 const EXAMPLES: Record<string, string[]> = {
   init: ['gatehouse init --simulation --data ./sim'],
   demo: ['gatehouse demo', 'gatehouse demo --no-serve --data /tmp/acme'],
-  serve: ['gatehouse serve --port 8080 --interval 30s'],
+  serve: [
+    'gatehouse serve --port 8080 --interval 30s',
+    'gatehouse serve --metrics-allow 127.0.0.1,10.0.0.0/8',
+  ],
   validate: ['gatehouse validate ./governance'],
   apply: ['gatehouse apply ./governance --dry-run', 'gatehouse apply ./governance'],
   'identities sync': ['gatehouse identities sync hr-export.csv --kinds human'],
@@ -73,6 +79,7 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   approve: ['gatehouse approve req_… --comment "ok for Q3" --as carol@acme.test'],
   reject: ['gatehouse reject req_… --comment "use analytics:reader" --as carol@acme.test'],
+  cancel: ['gatehouse cancel req_… --comment "no longer needed" --as bob@acme.test'],
   requests: ['gatehouse requests --approver carol@acme.test', 'gatehouse requests --status lapsed'],
   grants: ['gatehouse grants --identity bob@acme.test', 'gatehouse grants --expiring-within 7d'],
   'grants retry': ['gatehouse grants retry grt_… --as carol@acme.test'],

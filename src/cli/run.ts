@@ -69,6 +69,7 @@ export async function runCli(argv: string[], io: Io, env: CliEnv, open?: Opener)
   const guess = commandOf(argv);
   let context: CliContext | undefined;
   let json = argv.includes('--json');
+  let actingAs: string | undefined;
   try {
     if (!guess || argv.includes('--help') || argv.includes('-h')) {
       if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
@@ -86,6 +87,7 @@ export async function runCli(argv: string[], io: Io, env: CliEnv, open?: Opener)
         `unknown command "${args.positionals.slice(0, 2).join(' ')}"; run gatehouse --help`,
       );
     json = args.values.json === true;
+    actingAs = typeof args.values.as === 'string' ? args.values.as : undefined;
     if (guess.store !== false) {
       // Loaded on use, so `--help` and `validate` do not pay for the store's drivers.
       const opener = open ?? (await import('./context.js')).openContext;
@@ -117,6 +119,24 @@ export async function runCli(argv: string[], io: Io, env: CliEnv, open?: Opener)
     return out?.exitCode ?? 0;
   } catch (e) {
     const code = exitCode(e);
+    // Every refusal is audited, whatever the channel; the refused change itself rolled back.
+    if (e instanceof RefusedError && context && guess)
+      await context.app
+        .recordRefusal({
+          actor: actingAs ?? 'operator',
+          kind: 'refused',
+          code: e.code,
+          operation: guess.name,
+          via: 'cli',
+        })
+        .catch((failed: unknown) =>
+          io.stderr(
+            `warning: the refusal could not be audited: ${scrubSecrets(
+              (failed as Error).message,
+              env.env.DATABASE_URL ? secretsIn(env.env.DATABASE_URL) : [],
+            )}`,
+          ),
+        );
     // A driver's or the store's message may quote a connection string; none is printed as is.
     const known = env.env.DATABASE_URL ? secretsIn(env.env.DATABASE_URL) : [];
     const message = scrubSecrets(e instanceof Error ? e.message : String(e), known);

@@ -84,6 +84,24 @@ export function authorizeRequest(
 }
 
 /**
+ * Cancel a pending request: whoever made it, and whoever it is for (they may decline access they
+ * no longer need). Approvers reject instead; the governance group revokes what was granted.
+ */
+export function authorizeCancel(
+  actor: string,
+  r: { id: string; requester: string; beneficiary: string },
+): void {
+  const allowed = present([r.requester, r.beneficiary]);
+  if (!allowed.has(actor))
+    refuse(
+      actor,
+      `cancel request ${r.id}`,
+      'its requester or its beneficiary',
+      'cancel_not_allowed',
+    );
+}
+
+/**
  * Where the store demands it (`approval.authenticated_only`), decisions on requests come only
  * through an authenticated channel: the CLI's `--as` is the operator's word, not a login.
  */
@@ -220,6 +238,48 @@ export function authorizeGrantRead(
       `see grant ${grantId}`,
       `its holder, its owner, the app owner, group ${p.governance.group} or an auditor`,
       'grant_not_visible',
+    );
+}
+
+/** The people around one identity, for reading it. */
+export interface IdentityParties {
+  id: string;
+  manager: string | null;
+  owner: string | null;
+  governance: { group: string; members: readonly string[] };
+}
+
+/**
+ * An identity: itself, its manager, its owner (a non-human identity's accountable person) and
+ * the governance group. Its grants are shown only as far as the grant rule above allows.
+ */
+export function authorizeIdentityRead(reader: Reader, p: IdentityParties): void {
+  if (reader.readsAll) return;
+  const allowed = present([p.id, p.manager, p.owner, ...p.governance.members]);
+  if (!allowed.has(reader.id))
+    refuse(
+      reader.id,
+      `see identity ${p.id}`,
+      `the identity itself, its manager, its owner, group ${p.governance.group} or an auditor`,
+      'identity_not_visible',
+    );
+}
+
+/**
+ * A token made through the API carries no scope the caller's own token lacks: an `admin` token
+ * configures, it does not mint itself an `audit` or `approve` it was not given. (The operator at
+ * the command line holds the store and may make any token.)
+ */
+export function authorizeTokenScopes(
+  actor: string,
+  held: readonly string[],
+  asked: readonly string[],
+): void {
+  const beyond = asked.filter((s) => !held.includes(s));
+  if (beyond.length > 0)
+    throw new RefusedError(
+      `${actor} may not make a token with scope ${beyond.join(', ')}: a token made through the API carries only scopes of the token that made it (${held.join(', ')})`,
+      { code: 'scope_escalation', field: 'scopes' },
     );
 }
 

@@ -204,7 +204,8 @@ test('a missing, unknown, expired or revoked token is a 401 and a token without 
     assert.equal(trace.statusCode, 200);
     assert.deepEqual(
       shapes.auditTrace.parse(trace.json()).events.map((e) => e.action),
-      ['token.created', 'token.revoked'],
+      ['token.created', 'token.revoked', 'access.unauthenticated'],
+      'the trace of a token shows its use after it was revoked',
     );
     const [used] = await f.store.sql.query<{ last_used_at: Date | null }>(
       'SELECT last_used_at FROM api_tokens WHERE id = $1',

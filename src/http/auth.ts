@@ -3,6 +3,7 @@ import type { Gatehouse } from '../app/gatehouse.js';
 import type { Caller } from '../core/tokens/authenticate.js';
 import type { Scope } from '../core/tokens/scopes.js';
 import { errorBody } from './errors.js';
+import type { RefusalAuditor } from './refusals.js';
 import { sessionCaller } from './session.js';
 
 declare module 'fastify' {
@@ -24,29 +25,49 @@ const WHY: Record<string, string> = {
 
 /**
  * The onRequest hook of a route open to these scopes: who calls is the token's identity, and a
- * token without one of the scopes is refused before the body is even read.
+ * token without one of the scopes is refused before the body is even read. Both refusals are
+ * audited (`audit`, refusals.ts); the token's secret never is.
  */
 export function requireScopes(
   app: Pick<Gatehouse, 'authenticate' | 'sessions'>,
   scopes: readonly Scope[],
+  audit?: RefusalAuditor,
 ) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const m = BEARER.exec(req.headers.authorization ?? '');
     // Without a bearer token, a signed-in person's session cookie (session.ts, ADR 0015).
     const session = m ? undefined : await sessionCaller(app, req);
-    if (session && !session.ok)
+    if (session && !session.ok) {
+      await audit?.(req, {
+        kind: session.status === 401 ? 'unauthenticated' : 'refused',
+        code: session.code,
+      });
       return reply.code(session.status).send(errorBody(req, session.code, session.message));
+    }
     const auth = session
       ? session
       : m
         ? await app.authenticate(m[1]!)
         : ({ ok: false, code: 'missing_token' } as const);
-    if (!auth.ok)
+    if (!auth.ok) {
+      await audit?.(req, {
+        kind: 'unauthenticated',
+        code: auth.code,
+        actor: 'identity' in auth ? auth.identity : undefined,
+        token: 'tokenId' in auth ? auth.tokenId : undefined,
+      });
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer')
         .send(errorBody(req, auth.code, WHY[auth.code]!));
-    if (!auth.caller.scopes.some((s) => scopes.includes(s)))
+    }
+    if (!auth.caller.scopes.some((s) => scopes.includes(s))) {
+      await audit?.(req, {
+        kind: 'refused',
+        code: 'insufficient_scope',
+        actor: auth.caller.identity,
+        token: auth.caller.tokenId,
+      });
       return reply
         .code(403)
         .send(
@@ -56,6 +77,7 @@ export function requireScopes(
             `this call needs a token with scope ${scopes.join(' or ')}; this one has ${auth.caller.scopes.join(', ')}`,
           ),
         );
+    }
     req.caller = auth.caller;
   };
 }

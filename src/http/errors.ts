@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { GatehouseError } from '../core/errors.js';
+import { GatehouseError, RefusedError } from '../core/errors.js';
+import type { RefusalAuditor } from './refusals.js';
 
 /** API.md's error shape: one code to branch on, one line to show, the field where one input. */
 export interface ErrorBody {
@@ -39,10 +40,16 @@ const FASTIFY_4XX: Record<number, [string, string]> = {
  * anything else as a 500 carrying only the request id; what went wrong goes to `internal`, the
  * server's log, never into the answer.
  */
-export function errorHandler(internal: (requestId: string, error: unknown) => void) {
+export function errorHandler(
+  internal: (requestId: string, error: unknown) => void,
+  audit?: RefusalAuditor,
+) {
   return async (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof GatehouseError) {
       const status = STATUS[err.kind];
+      // A refusal by the core's rules: the route's input was valid (refusals follow validation).
+      if (err instanceof RefusedError)
+        await audit?.(req, { kind: 'refused', code: err.code, validated: true });
       if (status !== undefined)
         return reply.code(status).send(errorBody(req, err.code, err.message, err.field));
     }

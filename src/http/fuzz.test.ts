@@ -31,6 +31,12 @@ const HOSTILE_BODIES: (string | Record<string, unknown>)[] = [
   { entitlement: 'wiki:edit\u0000', beneficiary: 'alice@acme.test', reason: 'nul \u0000 inside' },
   { comment: 'nul \u0000', reason: 'nul \u0000' },
   { duration: -5, reason: 'x'.repeat(100_000) },
+  { identity: 'gina@acme.test', scopes: 'admin' },
+  { identity: 'gina@acme.test', scopes: [] },
+  { identity: 'gina@acme.test', scopes: ['read', 'root'] },
+  { identity: 'gina@acme.test', scopes: ['read'], expires: '-5d' },
+  { identity: '../../etc/passwd\u0000', scopes: ['read'] },
+  { identity: 'gina@acme.test', scopes: ['read'], expires: '9999999999999d' },
 ];
 
 const HOSTILE_QUERIES = [
@@ -42,6 +48,11 @@ const HOSTILE_QUERIES = [
   'status=a&status=b',
   'unknown=1',
   'expiring_within=forever',
+  'since=yesterday',
+  'since=' + 'x'.repeat(500),
+  'since=2026-01-01T00:00:00Z&since=2026-02-01T00:00:00Z',
+  'kind=%27%20OR%201%3D1%20--',
+  'status=%00',
 ];
 
 async function snapshot(f: Awaited<ReturnType<typeof apiFixture>>) {

@@ -45,7 +45,14 @@ test('/api/openapi.json documents every registered API route, and every document
       assert.ok(String(op.description).includes(r.scopes[0]!), `${r.url} names its scopes`);
       const responses = op.responses as Record<string, unknown>;
       assert.ok(responses[String(r.status)], `${r.url} documents its answer`);
-      assert.ok(responses['400'] && responses['401'] && responses['403']);
+      if (r.contentType)
+        assert.ok(
+          (responses[String(r.status)] as { content: Record<string, unknown> }).content[
+            r.contentType
+          ],
+          `${r.url} documents its ${r.contentType} answer`,
+        );
+      assert.ok(responses['400'] && responses['401'] && responses['403'] && responses['429']);
       if (r.body) {
         const body = (
           op.requestBody as { content: Record<string, { schema: Record<string, unknown> }> }

@@ -1,55 +1,16 @@
 import type { z } from 'zod';
-import type { Gatehouse } from '../app/gatehouse.js';
-import type { Reader } from '../core/authz.js';
 import { parseDuration } from '../core/duration.js';
-import type { Caller } from '../core/tokens/authenticate.js';
-import type { Scope } from '../core/tokens/scopes.js';
+import { type ApiRoute, type Ctx, defined, page, route } from './route.js';
+import { AUDIT_ROUTES } from './routes-audit.js';
+import { CATALOG_ROUTES } from './routes-catalog.js';
+import { IDENTITY_ROUTES } from './routes-identities.js';
+import { CANCEL_ROUTES } from './routes-requests.js';
+import { TOKEN_ROUTES } from './routes-tokens.js';
 import * as s from './shapes.js';
 import { TASK_ROUTES } from './routes-tasks.js';
 import { RECONCILE_ROUTES } from './routes-reconcile.js';
 
-export interface Ctx<P, Q, B> {
-  app: Gatehouse;
-  caller: Caller;
-  /** The caller as a reader: everything with the `audit` scope, else what core/authz.ts allows. */
-  reader: Reader;
-  params: P;
-  query: Q;
-  body: B;
-}
-
-/** One API route: its schemas (declared once, here), the scopes any of which admit it, its use case. */
-export interface ApiRoute {
-  method: 'GET' | 'POST';
-  url: string;
-  summary: string;
-  scopes: readonly Scope[];
-  status: 200 | 201;
-  params?: z.ZodType;
-  query?: z.ZodType;
-  body?: z.ZodType;
-  response: z.ZodType;
-  handler(ctx: Ctx<unknown, unknown, unknown>): Promise<unknown>;
-}
-
-function route<
-  P extends z.ZodType = z.ZodType<Record<string, never>>,
-  Q extends z.ZodType = z.ZodType<Record<string, never>>,
-  B extends z.ZodType = z.ZodType<Record<string, never>>,
->(r: {
-  method: 'GET' | 'POST';
-  url: string;
-  summary: string;
-  scopes: readonly Scope[];
-  status?: 200 | 201;
-  params?: P;
-  query?: Q;
-  body?: B;
-  response: z.ZodType;
-  handler(ctx: Ctx<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown>;
-}): ApiRoute {
-  return { status: 200, ...r } as ApiRoute;
-}
+export { type ApiRoute, type Ctx, defined, page, route } from './route.js';
 
 /** `8h`, `30d`, or `standing` for access without expiry where the entitlement allows it. */
 const duration = (v: string | undefined): number | null | undefined =>
@@ -68,15 +29,6 @@ const requestInput = (c: Ctx<unknown, unknown, RequestBody>) => ({
   ticket: c.body.ticket ?? null,
   emergency: c.body.emergency === true,
 });
-
-const page = (q: { cursor?: string | undefined; limit?: string | undefined }) => ({
-  ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
-  ...(q.limit !== undefined ? { limit: q.limit } : {}),
-});
-const defined = <T extends Record<string, unknown>>(o: T) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
-    [K in keyof T]?: Exclude<T[K], undefined>;
-  };
 
 /** API.md's routes. Every one calls a use case as the token's identity, via `api`. */
 export const API_ROUTES: ApiRoute[] = [
@@ -289,4 +241,9 @@ export const API_ROUTES: ApiRoute[] = [
   }),
   ...TASK_ROUTES,
   ...RECONCILE_ROUTES,
+  ...CATALOG_ROUTES,
+  ...CANCEL_ROUTES,
+  ...IDENTITY_ROUTES,
+  ...AUDIT_ROUTES,
+  ...TOKEN_ROUTES,
 ];

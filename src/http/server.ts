@@ -1,11 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  LogController,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Gatehouse } from '../app/gatehouse.js';
 import { requireScopes } from './auth.js';
 import { errorBody, errorHandler } from './errors.js';
-import { type CliChannel, registerCliChannel } from './cli-channel.js';
+import {
+  DEFAULT_RATE_LIMITS,
+  type RateLimits,
+  metricsGuard,
+  registerHardening,
+} from './hardening.js';
+import { type LogOptions, loggerOptions } from './logging.js';
 import { registerMetrics } from './metrics.js';
+import { refusalAuditor } from './refusals.js';
+import { type CliChannel, registerCliChannel } from './cli-channel.js';
 import { type SignInOptions, registerSignIn } from './oidc.js';
 import { API_ROUTES } from './routes.js';
 import { errorObject, noQuery } from './shapes.js';
@@ -22,6 +35,12 @@ export interface ServerOptions {
   cliChannel?: CliChannel;
   /** People's sign-in (oidc.ts): the environment holding the client secret, the cookie flags. */
   signIn?: SignInOptions;
+  /** The request log (pino JSON lines, secrets redacted: logging.ts); none when absent. */
+  log?: LogOptions;
+  /** Rate limits per window (hardening.ts); the defaults when absent. */
+  rateLimits?: Partial<RateLimits>;
+  /** Addresses and CIDR blocks that may read /metrics without a token. */
+  metricsAllow?: readonly string[];
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -36,8 +55,14 @@ export const registeredRoutes = (server: FastifyInstance) => routesOf.get(server
  * the request, and the OpenAPI 3.1 document at /api/openapi.json is generated from them.
  */
 export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<FastifyInstance> {
+  const internal =
+    opts.onInternalError ??
+    ((id: string, e: unknown) =>
+      process.stderr.write(`request ${id} failed: ${(e as Error).stack ?? e}\n`));
+  const audit = refusalAuditor(app, internal);
   const server = Fastify({
-    logger: false,
+    logger: opts.log ? loggerOptions(opts.log) : false,
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     genReqId: () => randomUUID(),
     exposeHeadRoutes: false,
@@ -60,12 +85,8 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
   // Answers are built by the use cases in CLI.md's shapes; the response schemas document them
   // (and the tests check answers against them) but never silently drop a field on the way out.
   server.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  server.setErrorHandler(
-    errorHandler(
-      opts.onInternalError ??
-        ((id, e) => process.stderr.write(`request ${id} failed: ${(e as Error).stack ?? e}\n`)),
-    ),
-  );
+  server.setErrorHandler(errorHandler(internal, audit));
+  await registerHardening(server, { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits });
   server.setNotFoundHandler(async (req, reply) =>
     reply.code(404).send(errorBody(req, 'not_found', `no route ${req.method} ${req.url}`)),
   );
@@ -81,7 +102,7 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
 
   const errorResponse = jsonSchema(errorObject, 'output');
   const errorResponses = Object.fromEntries(
-    [400, 401, 403, 404, 409, 413].map((s) => [s, errorResponse]),
+    [400, 401, 403, 404, 409, 413, 429].map((s) => [s, errorResponse]),
   );
   for (const r of API_ROUTES) {
     server.route({
@@ -94,9 +115,14 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
         querystring: jsonSchema(r.query ?? noQuery),
         ...(r.params ? { params: jsonSchema(r.params) } : {}),
         ...(r.body ? { body: jsonSchema(r.body) } : {}),
-        response: { [r.status]: jsonSchema(r.response, 'output'), ...errorResponses },
+        response: {
+          [r.status]: r.contentType
+            ? { content: { [r.contentType]: { schema: jsonSchema(r.response, 'output') } } }
+            : jsonSchema(r.response, 'output'),
+          ...errorResponses,
+        },
       },
-      onRequest: requireScopes(app, r.scopes),
+      onRequest: requireScopes(app, r.scopes, audit),
       handler: async (req, reply) => {
         const caller = req.caller!;
         const result = await r.handler({
@@ -107,6 +133,7 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
           query: req.query,
           body: req.body,
         });
+        if (r.contentType) void reply.type(r.contentType);
         return reply.code(r.status).send(result);
       },
     });
@@ -133,7 +160,11 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
     return { ok: true, schema: version };
   });
   server.get('/api/openapi.json', { schema: { hide: true } }, async () => server.swagger());
-  registerMetrics(server, app, requireScopes(app, ['metrics']));
+  registerMetrics(
+    server,
+    app,
+    metricsGuard(opts.metricsAllow ?? [], requireScopes(app, ['metrics'], audit)),
+  );
   if (opts.cliChannel) registerCliChannel(server, opts.cliChannel);
   registerSignIn(server, app, { onError: opts.onInternalError, ...opts.signIn });
   return server;

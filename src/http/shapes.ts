@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SCOPES } from '../core/tokens/scopes.js';
 
 /**
  * The JSON shapes of CLI.md, as the API answers them: the fields that must be there; more may be
@@ -139,3 +140,100 @@ export const grantsQuery = z.strictObject({
   ...pageQuery,
 });
 export const noQuery = z.strictObject({});
+
+// The catalog, identities, the audit export and tokens (issue 8's remaining routes).
+export const catalog = z.looseObject({
+  apps: z.array(
+    z.looseObject({
+      id: z.string(),
+      name: z.string(),
+      risk: z.string(),
+      owner: z.string(),
+      licences: z.array(z.looseObject({ tier: z.string(), seats: z.number(), used: z.number() })),
+      entitlements: z.array(
+        z.looseObject({
+          id: z.string(),
+          risk: z.string(),
+          privileged: z.boolean(),
+          max_duration_seconds: z.number().nullable(),
+          default_duration_seconds: z.number().nullable(),
+          standing: z.boolean(),
+          kinds: z.array(z.string()),
+          requires_ticket: z.boolean(),
+          break_glass: z.boolean(),
+          licence_tier: z.string().nullable(),
+        }),
+      ),
+    }),
+  ),
+});
+
+export const identitySummary = z.looseObject({
+  id: z.string(),
+  kind: z.string(),
+  status: z.string(),
+  owner: z.string().nullable(),
+  manager: z.string().nullable(),
+  grants: z.number(),
+});
+export const identityPage = z.looseObject({
+  identities: z.array(identitySummary),
+  next_cursor: cursor,
+});
+export const identityObject = z.looseObject({
+  id: z.string(),
+  kind: z.string(),
+  status: z.string(),
+  owner: z.string().nullable(),
+  attributes: z.record(z.string(), z.unknown()),
+  grants: z.array(grantObject),
+  grants_next_cursor: cursor,
+});
+export const identitiesQuery = z.strictObject({
+  kind: text(40).optional(),
+  status: text(40).optional(),
+  ...pageQuery,
+});
+
+export const auditEvent = z.looseObject({
+  seq: z.number(),
+  at: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  subject: z.string(),
+  details: z.record(z.string(), z.unknown()),
+  refs: z.array(z.string()),
+  prev_hash: z.string(),
+  hash: z.string(),
+});
+export const exportQuery = z.strictObject({
+  since: text(40)
+    .refine((v) => !Number.isNaN(new Date(v).getTime()), 'is not an ISO 8601 time')
+    .optional()
+    .describe('only events at or after this instant'),
+});
+
+export const tokenObject = z.looseObject({
+  id: z.string(),
+  identity: z.string(),
+  scopes: z.array(z.string()),
+  created_at: instant,
+  expires_at: instant,
+  revoked_at: nullableInstant,
+  last_used_at: nullableInstant,
+  created_by: z.string(),
+});
+export const tokenPage = z.looseObject({ tokens: z.array(tokenObject), next_cursor: cursor });
+export const createdToken = z.looseObject({
+  id: z.string(),
+  token: z.string().describe('the secret: shown in this answer and never again'),
+  identity: z.string(),
+  scopes: z.array(z.string()),
+  expires_at: instant,
+});
+export const tokenBody = z.strictObject({
+  identity: text(200).min(1),
+  scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
+  expires: text(20).optional().describe('how long it lives: 30d, 12h …; 90d when absent'),
+});
+export const pageOnlyQuery = z.strictObject({ ...pageQuery });

@@ -28,7 +28,7 @@ CREATE TABLE approval_stages (
   state text NOT NULL,
   CONSTRAINT approval_stages_pkey PRIMARY KEY (request_id, idx),
   CONSTRAINT approval_stages_request_id_fkey FOREIGN KEY (request_id) REFERENCES requests(id),
-  CONSTRAINT approval_stages_state_check CHECK ((state = ANY (ARRAY['waiting'::text, 'pending'::text, 'approved'::text, 'rejected'::text, 'lapsed'::text])))
+  CONSTRAINT approval_stages_state_check CHECK ((state = ANY (ARRAY['waiting'::text, 'pending'::text, 'approved'::text, 'rejected'::text, 'lapsed'::text, 'cancelled'::text])))
 );
 
 CREATE TABLE approvals (

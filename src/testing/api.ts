@@ -10,7 +10,7 @@ import { CatalogCache } from '../core/catalog/catalog.js';
 import { fixedClock } from '../core/clock.js';
 import { DEMO_PEOPLE } from '../demo/seed.js';
 import type { SignInOptions } from '../http/oidc.js';
-import { buildServer } from '../http/server.js';
+import { type ServerOptions, buildServer } from '../http/server.js';
 import { migrationFiles } from '../store/migrate.js';
 import { type TestStore, testStore } from '../store/test-store.js';
 import { configVariant } from './config-variant.js';
@@ -41,8 +41,7 @@ export interface ApiFixture {
  * the API here, as a production store would have it.
  */
 export async function apiFixture(
-  opts: {
-    bodyLimit?: number;
+  opts: Pick<ServerOptions, 'bodyLimit' | 'rateLimits' | 'log' | 'metricsAllow'> & {
     /** YAML appended to gatehouse.yaml (`oidc:`, `sessions:`). */
     settings?: string;
     signIn?: SignInOptions;
@@ -72,6 +71,16 @@ export async function apiFixture(
     onInternalError: (_id, e) => internalErrors.push(e),
     ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
     ...(opts.signIn ? { signIn: opts.signIn } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.metricsAllow ? { metricsAllow: opts.metricsAllow } : {}),
+    // Tests make hundreds of calls from one address: limits only where a test sets them.
+    rateLimits: {
+      apiPerToken: 1e6,
+      apiPerAddress: 1e6,
+      authPerAddress: 1e6,
+      hooksPerAddress: 1e6,
+      ...opts.rateLimits,
+    },
   });
   return {
     store,

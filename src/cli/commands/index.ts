@@ -5,7 +5,7 @@ import { demo } from './demo.js';
 import { grants, grantsRetry, letExpire, revoke, sweep } from './grants.js';
 import { identitiesList, identitiesShow, identitiesSync } from './identities.js';
 import { init } from './init.js';
-import { approve, explain, extend, reject, request, requests } from './requests.js';
+import { approve, cancel, explain, extend, reject, request, requests } from './requests.js';
 import { reconcile } from './reconcile.js';
 import { serve } from './serve.js';
 import { fulfil, tasks } from './tasks.js';
@@ -25,6 +25,7 @@ export const COMMANDS: Command[] = [
   extend,
   approve,
   reject,
+  cancel,
   requests,
   grants,
   grantsRetry,

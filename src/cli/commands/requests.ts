@@ -115,6 +115,22 @@ export const reject: Command = {
   },
 };
 
+export const cancel: Command = {
+  name: 'cancel',
+  usage: 'cancel REQ [--comment TEXT] --as ID',
+  summary: 'withdraw a pending request (its requester or beneficiary)',
+  options: { comment: { type: 'string' } },
+  async run(r) {
+    const view = await r.app.cancel(
+      positional(r.args, 1, 'REQ: the request to cancel'),
+      actor(r, 'cancel'),
+      str(r.args, 'comment') ?? '',
+      'cli',
+    );
+    return { json: view, text: formatRequest(view) };
+  },
+};
+
 export const requests: Command = {
   name: 'requests',
   usage: `requests [--status S] [--approver ID] ${PAGE_USAGE}`,

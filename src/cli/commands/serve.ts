@@ -14,7 +14,11 @@ export interface Held {
   dir: string;
 }
 
-export const serveOptions = { port: { type: 'string' }, interval: { type: 'string' } } as const;
+export const serveOptions = {
+  port: { type: 'string' },
+  interval: { type: 'string' },
+  'metrics-allow': { type: 'string' },
+} as const;
 
 /**
  * Serves the API and runs `sweep` every interval until the process is stopped. A sweep that fails
@@ -28,6 +32,7 @@ export async function serveUntilStopped(
   intervalSeconds: number,
   env: Record<string, string | undefined> = process.env,
   held?: Held,
+  metricsAllow: readonly string[] = [],
 ): Promise<void> {
   // Loaded on use: `gatehouse --help` should not pay for Fastify.
   const { buildServer } = await import('../../http/server.js');
@@ -40,6 +45,9 @@ export async function serveUntilStopped(
   const server = await buildServer(app, {
     schemaVersion: migrationFiles().at(-1)?.version ?? 0,
     onInternalError: (id, e) => io.stderr(`request ${id} failed: ${(e as Error).message}`),
+    // The request log: pino JSON lines on stdout, credentials redacted (docs/security.md).
+    log: { stream: { write: (line) => io.stdout(line.trimEnd()) } },
+    metricsAllow,
     signIn: { env, cookieSecure: !isLoopback(host) },
     ...(held && secret ? { cliChannel: { secret, run: runFor(held) } } : {}),
   });
@@ -145,7 +153,7 @@ export function intervalOf(value: string | undefined): number {
 
 export const serve: Command = {
   name: 'serve',
-  usage: 'serve [--port 8080] [--interval 30s]',
+  usage: 'serve [--port 8080] [--interval 30s] [--metrics-allow CIDR,…]',
   summary: 'HTTP API and the background jobs (sweep on a schedule)',
   options: serveOptions,
   async run(r) {
@@ -158,6 +166,7 @@ export const serve: Command = {
       intervalOf(str(r.args, 'interval')),
       r.env.env,
       r.context ? { context: r.context, env: r.env, dir: dataDir(r.env, data) } : undefined,
+      (str(r.args, 'metrics-allow') ?? '').split(','),
     );
   },
 };

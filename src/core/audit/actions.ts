@@ -45,6 +45,8 @@ export const AUDIT_ACTIONS = [
   'reconcile.removed',
   'reconcile.remove_failed',
   'reconcile.completed',
+  'access.refused',
+  'access.unauthenticated',
 ] as const;
 
 /** `apply` writes one event per changed configuration row: `config.<kind>_<change>`. */

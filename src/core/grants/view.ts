@@ -140,7 +140,7 @@ export async function listGrants(
   return { grants: cut.rows.map((g) => grantView(g, f.now)), next_cursor: cut.next_cursor };
 }
 
-const governanceOf = (catalog: Catalog) => ({
+export const governanceOf = (catalog: Catalog) => ({
   group: catalog.settings.fallbackGroup,
   members: catalog.groups.get(catalog.settings.fallbackGroup) ?? [],
 });

@@ -1,17 +1,53 @@
+import { type Reader, authorizeIdentityRead, listReader } from '../authz.js';
+import type { Catalog } from '../catalog/catalog.js';
 import { type IdentityRow, toIdentity } from '../catalog/rows.js';
-import { NotFoundError } from '../errors.js';
-import { listGrants } from '../grants/view.js';
+import { InputError, NotFoundError } from '../errors.js';
+import { governanceOf, grantReaderFilter, listGrants } from '../grants/view.js';
+import { IDENTITY_KINDS, IDENTITY_STATUSES } from '../model.js';
 import type { Sql } from '../sql.js';
 import { MAX_PAGE, type PageInput, cutPage, decodeCursor, pageLimit } from '../paging.js';
 
-/** Identities by id, one keyset page at a time on the primary key. */
-export async function listIdentities(sql: Sql, page: PageInput = {}) {
+export interface IdentityFilter {
+  kind?: string;
+  status?: string;
+}
+
+function oneOf(value: string | undefined, allowed: readonly string[], field: string) {
+  if (value !== undefined && !allowed.includes(value))
+    throw new InputError(`${field}: "${value}" is not one of ${allowed.join(', ')}`, {
+      code: 'invalid_input',
+      field,
+    });
+}
+
+/**
+ * Identities by id, one keyset page at a time on the primary key. With a reader, only those
+ * core/authz.ts's authorizeIdentityRead lets it see, in the query, so a page is never short.
+ */
+export async function listIdentities(
+  sql: Sql,
+  page: PageInput = {},
+  f: IdentityFilter = {},
+  visibleTo?: { id: string; governance: boolean },
+) {
+  oneOf(f.kind, IDENTITY_KINDS, 'kind');
+  oneOf(f.status, IDENTITY_STATUSES, 'status');
   const limit = pageLimit(page.limit);
   const after = decodeCursor(page.cursor, 'identities', ['text']);
+  const where: string[] = [];
+  const params: unknown[] = [limit + 1];
+  const p = (v: unknown) => `$${params.push(v)}`;
+  if (after) where.push(`i.id > ${p(after[0])}`);
+  if (f.kind) where.push(`i.kind = ${p(f.kind)}`);
+  if (f.status) where.push(`i.status = ${p(f.status)}`);
+  if (visibleTo && !visibleTo.governance) {
+    const who = p(visibleTo.id);
+    where.push(`(i.id = ${who} OR i.manager = ${who} OR i.owner = ${who})`);
+  }
   const rows = await sql.query<IdentityRow & { grants: number | string }>(
     `SELECT i.*, (SELECT count(*) FROM grants g WHERE g.identity = i.id AND g.state IN ('provisioning', 'active', 'revoking', 'revoke_failed')) AS grants
-       FROM identities i ${after ? 'WHERE i.id > $2' : ''} ORDER BY i.id LIMIT $1`,
-    after ? [limit + 1, after[0]] : [limit + 1],
+       FROM identities i ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY i.id LIMIT $1`,
+    params,
   );
   const cut = cutPage(rows, limit, 'identities', (r) => [r.id]);
   return {
@@ -32,11 +68,32 @@ export async function listIdentities(sql: Sql, page: PageInput = {}) {
   };
 }
 
-/** CLI.md's `identities show --json`: the identity with its owner, attributes and grants. */
-export async function identityView(sql: Sql, id: string) {
+/** What a list of identities shows a reader: everything, or what authorizeIdentityRead allows. */
+export function identityReaderFilter(catalog: Catalog, reader: Reader | undefined) {
+  const id = listReader(reader);
+  if (id === undefined) return undefined;
+  return { id, governance: governanceOf(catalog).members.includes(id) };
+}
+
+/**
+ * CLI.md's `identities show --json`: the identity with its owner, attributes and grants. A reader
+ * (the API's caller) must be allowed to see the identity, and sees only the grants it may see.
+ */
+export async function identityView(
+  sql: Sql,
+  id: string,
+  read?: { reader: Reader; catalog: Catalog },
+) {
   const [r] = await sql.query<IdentityRow>('SELECT * FROM identities WHERE id = $1', [id]);
   if (!r) throw new NotFoundError(`unknown identity "${id}"`, { field: 'identity' });
   const i = toIdentity(r);
+  if (read)
+    authorizeIdentityRead(read.reader, {
+      id: i.id,
+      manager: i.manager || null,
+      owner: i.owner || null,
+      governance: governanceOf(read.catalog),
+    });
   const owns = await sql.query<{ id: string }>(
     `SELECT id FROM identities WHERE owner = $1 ORDER BY id`,
     [id],
@@ -50,7 +107,7 @@ export async function identityView(sql: Sql, id: string) {
     manager: i.manager || null,
     attributes: { department: i.department, title: i.title, ...i.attributes },
     owns: owns.map((o) => o.id),
-    ...(await identityGrants(sql, id)),
+    ...(await identityGrants(sql, id, read && grantReaderFilter(read.catalog, read.reader))),
   };
 }
 
@@ -58,7 +115,15 @@ export async function identityView(sql: Sql, id: string) {
  * The first page of an identity's grants, as large as a page may be; a holder of more says where
  * the rest starts (the cursor of the grants list filtered by this identity).
  */
-async function identityGrants(sql: Sql, id: string) {
-  const page = await listGrants(sql, { identity: id }, { limit: MAX_PAGE });
+async function identityGrants(
+  sql: Sql,
+  id: string,
+  visibleTo: ReturnType<typeof grantReaderFilter>,
+) {
+  const page = await listGrants(
+    sql,
+    { identity: id, ...(visibleTo ? { visibleTo } : {}) },
+    { limit: MAX_PAGE },
+  );
   return { grants: page.grants, grants_next_cursor: page.next_cursor };
 }

@@ -14,7 +14,13 @@ export interface Caller {
 
 export type Authentication =
   | { ok: true; caller: Caller }
-  | { ok: false; code: 'invalid_token' | 'token_expired' | 'token_revoked' | 'identity_inactive' };
+  | {
+      ok: false;
+      code: 'invalid_token' | 'token_expired' | 'token_revoked' | 'identity_inactive';
+      /** The token's id and identity, once the secret matched: who tried, for the audit trail. */
+      tokenId?: string;
+      identity?: string;
+    };
 
 /** Recording every use would make each call a write; once a minute says what `list` needs. */
 const LAST_USED_GRANULARITY_MS = 60_000;
@@ -51,11 +57,12 @@ export async function authenticateToken(
   const stored = row ? Buffer.from(row.secret_hash) : NOBODY;
   const same = stored.length === given.length && timingSafeEqual(stored, given);
   if (!row || !same) return { ok: false, code: 'invalid_token' };
-  if (row.revoked_at) return { ok: false, code: 'token_revoked' };
-  if (new Date(row.expires_at).getTime() <= now.getTime())
-    return { ok: false, code: 'token_expired' };
-  if (row.status !== 'active') return { ok: false, code: 'identity_inactive' };
   const id = `tok_${m![1]}`;
+  const who = { tokenId: id, identity: row.identity };
+  if (row.revoked_at) return { ok: false, code: 'token_revoked', ...who };
+  if (new Date(row.expires_at).getTime() <= now.getTime())
+    return { ok: false, code: 'token_expired', ...who };
+  if (row.status !== 'active') return { ok: false, code: 'identity_inactive', ...who };
   const last = row.last_used_at ? new Date(row.last_used_at).getTime() : 0;
   if (now.getTime() - last >= LAST_USED_GRANULARITY_MS)
     await sql.query(

@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { InputError } from '../core/errors.js';
+import { errorBody } from './errors.js';
+
+/** Requests allowed per window, per key; the window in milliseconds. */
+export interface RateLimits {
+  windowMs: number;
+  /** `/api/…`: per presented token (a hash of it) and per client address. */
+  apiPerToken: number;
+  apiPerAddress: number;
+  /** `/auth/…` (sign-in) and `/hooks/…` (ITSM webhooks): per client address. */
+  authPerAddress: number;
+  hooksPerAddress: number;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimits = {
+  windowMs: 60_000,
+  apiPerToken: 600,
+  apiPerAddress: 1200,
+  authPerAddress: 30,
+  hooksPerAddress: 300,
+};
+
+const BEARER = /^bearer[ \t]+(\S+)/i;
+
+/**
+ * The per-token key: a hash of the whole presented credential, kept in memory only. Not the id
+ * part alone, which is no secret: anyone who knew a token's id could spend its allowance.
+ */
+const tokenKey = (req: FastifyRequest) => {
+  const token = BEARER.exec(req.headers.authorization ?? '')?.[1];
+  return token === undefined
+    ? undefined
+    : createHash('sha256').update(token).digest('base64url').slice(0, 22);
+};
+
+/**
+ * Security headers on every answer and the rate limits, as onRequest hooks that run before any
+ * route's own (authentication included), so a flood of bad tokens is cut before each is looked
+ * up and audited. A strict CSP suits a JSON API; a route that serves HTML (the web UI) passes its
+ * own policy in its route options (`helmet: { contentSecurityPolicy: … }`).
+ */
+export async function registerHardening(server: FastifyInstance, limits: RateLimits) {
+  await server.register(helmet, {
+    global: true,
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'none'"],
+      },
+    },
+    // Answers are per caller: no cache keeps a copy of one.
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+  server.addHook('onRequest', async (_req, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+
+  await server.register(rateLimit, { global: false });
+  type Limiter = (req: FastifyRequest) => Promise<{
+    isAllowed: boolean;
+    isExceeded?: boolean;
+    ttlInSeconds?: number;
+  }>;
+  const make = (prefix: string, max: number, key: (req: FastifyRequest) => string | undefined) => {
+    const limiter = server.createRateLimit({
+      max,
+      timeWindow: limits.windowMs,
+      keyGenerator: (req) => `${prefix}:${key(req) ?? ''}`,
+    }) as unknown as Limiter;
+    return async (req: FastifyRequest) => (key(req) === undefined ? undefined : limiter(req));
+  };
+  const byAddress = (req: FastifyRequest) => req.ip;
+  const api = [
+    make('api-address', limits.apiPerAddress, byAddress),
+    make('api-token', limits.apiPerToken, tokenKey),
+  ];
+  const auth = [make('auth-address', limits.authPerAddress, byAddress)];
+  const hooks = [make('hooks-address', limits.hooksPerAddress, byAddress)];
+  const limitersFor = (url: string) =>
+    url.startsWith('/api/v1/')
+      ? api
+      : url.startsWith('/auth/')
+        ? auth
+        : url.startsWith('/hooks/')
+          ? hooks
+          : [];
+
+  server.addHook('onRequest', async (req, reply) => {
+    for (const limit of limitersFor(req.url)) {
+      const r = await limit(req);
+      if (r && !r.isAllowed && r.isExceeded) {
+        const after = Math.max(1, r.ttlInSeconds ?? 1);
+        return reply
+          .code(429)
+          .header('retry-after', String(after))
+          .send(errorBody(req, 'rate_limited', `too many requests; try again in ${after} seconds`));
+      }
+    }
+  });
+}
+
+/**
+ * `/metrics` for Prometheus: a token with the `metrics` scope, or a scraper at an allow-listed
+ * address (`serve --metrics-allow 10.0.0.0/8,192.0.2.7`). The address is the connection's: a
+ * proxy in front must be allow-listed itself, since forwarding headers are not trusted.
+ */
+export function metricsGuard(
+  allow: readonly string[],
+  needsToken: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+) {
+  const list = allowList(allow);
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    if (list && allowed(list, req.ip)) return;
+    return needsToken(req, reply);
+  };
+}
+
+function allowed(list: BlockList, address: string): boolean {
+  // A dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d.
+  const ip =
+    address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  const family = isIP(ip);
+  return family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** `10.0.0.0/8`, `192.0.2.7`, `::1`, `fd00::/8`: a BlockList, or undefined for none. */
+export function allowList(entries: readonly string[]): BlockList | undefined {
+  const items = entries.map((e) => e.trim()).filter((e) => e !== '');
+  if (items.length === 0) return undefined;
+  const list = new BlockList();
+  for (const item of items) {
+    const [address, bits, extra] = item.split('/');
+    const family = isIP(address ?? '');
+    const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+    if (
+      family === 0 ||
+      extra !== undefined ||
+      !Number.isInteger(prefix) ||
+      prefix < 0 ||
+      prefix > (family === 6 ? 128 : 32)
+    )
+      throw new InputError(`metrics allow-list: "${item}" is not an address or CIDR block`, {
+        code: 'invalid_metrics_allow',
+        field: 'metrics-allow',
+      });
+    list.addSubnet(address!, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}

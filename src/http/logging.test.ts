@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { apiFixture } from '../testing/api.js';
+import { loggableUrl } from './logging.js';
+
+test('the request log is JSON lines carrying each request’s id, and no credential sent or answered appears in it', async () => {
+  const lines: string[] = [];
+  const f = await apiFixture({
+    log: { stream: { write: (l) => void lines.push(l) }, level: 'trace' },
+  });
+  try {
+    const admin = await f.token('gina@acme.test', 'admin,read');
+    const secrets = [admin, admin.split('_').at(-1)!];
+    const hub = 'sha256=' + 'ab'.repeat(32);
+    const cookie = 'gh_session=s3cr3t-session-value';
+    const made = await f.call('POST', '/api/v1/tokens', admin, {
+      identity: 'bob@acme.test',
+      scopes: ['read'],
+    });
+    assert.equal(made.statusCode, 201);
+    const created = made.json().token as string;
+    secrets.push(created, created.split('_').at(-1)!, 's3cr3t-session-value', hub);
+    const me = await f.call('GET', '/api/v1/me', admin, undefined, {
+      cookie,
+      'x-hub-signature': hub,
+    });
+    const refused = await f.call('GET', '/api/v1/me', `${admin.slice(0, -1)}Z`);
+    assert.equal(refused.statusCode, 401);
+    secrets.push(`${admin.slice(0, -1)}Z`);
+    await f.call('GET', '/auth/callback?code=one-time-code-123&state=st4te-value&next=/ok');
+    secrets.push('one-time-code-123', 'st4te-value');
+    await f.call(
+      'POST',
+      '/hooks/jira',
+      undefined,
+      { password: 'hunter2-in-body' },
+      {
+        'x-hub-signature': hub,
+      },
+    );
+    secrets.push('hunter2-in-body');
+
+    const log = lines.join('');
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(records.length >= 10, `${records.length} log lines`);
+    for (const s of secrets) assert.ok(!log.includes(s), `the log holds ${s.slice(0, 12)}…`);
+    assert.equal(me.statusCode, 200);
+    const completed = records.filter((r) => r.msg === 'request completed');
+    assert.ok(completed.every((r) => typeof r.request_id === 'string'));
+    const meLines = records.filter((r) => r.request_id === refused.json().request_id);
+    assert.ok(meLines.length >= 2, 'the refused request’s lines carry the id its answer quotes');
+    assert.ok(log.includes('/auth/callback?code=[redacted]&state=[redacted]&next=/ok'));
+  } finally {
+    await f.close();
+  }
+});
+
+test('a logged URL keeps its path and harmless parameters and loses secret values', () => {
+  assert.equal(loggableUrl('/api/v1/grants?limit=5'), '/api/v1/grants?limit=5');
+  assert.equal(
+    loggableUrl('/x?access_token=abc&client_secret=def&api_key=ghi&page=2'),
+    '/x?access_token=[redacted]&client_secret=[redacted]&api_key=[redacted]&page=2',
+  );
+  assert.equal(loggableUrl('/x?%63ode=abc'), '/x?%63ode=[redacted]');
+  assert.equal(loggableUrl('/x?flag'), '/x?flag');
+});
