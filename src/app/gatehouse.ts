@@ -11,6 +11,7 @@ import { verifyAudit } from '../core/audit/verify.js';
 import type { Catalog, CatalogCache } from '../core/catalog/catalog.js';
 import type { Clock } from '../core/clock.js';
 import type { ConnectorSource } from '../core/ports/connector.js';
+import type { NotifierSource } from '../core/ports/notifier.js';
 import { applyConfig } from '../core/catalog/apply.js';
 import { decide } from '../core/decision/decide.js';
 import { StaleCatalogError } from '../core/errors.js';
@@ -59,6 +60,8 @@ export interface GatehouseDeps {
   workerId: string;
   /** Job runtime settings (slots per connector, target timeout); defaults otherwise. */
   runtime?: Partial<RuntimeSettings>;
+  /** Email and chat senders; without them notifications wait for a process that has them. */
+  notifiers?: NotifierSource;
 }
 
 /**
@@ -88,6 +91,7 @@ export function gatehouse(d: GatehouseDeps) {
     connectors: d.connectors,
     workerId: d.workerId,
     ...(d.runtime ? { runtime: d.runtime } : {}),
+    ...(d.notifiers ? { notifiers: d.notifiers } : {}),
   });
 
   return {

@@ -7,6 +7,7 @@ import { parseDuration } from '../core/duration.js';
 import type { RuntimeSettings } from '../core/jobs/runtime.js';
 import type { Sql } from '../core/sql.js';
 import { connectorSource } from '../connectors/registry.js';
+import { notifierSource } from '../connectors/notifiers.js';
 import { type Store, openStore, storeExists } from '../store/open.js';
 import { type Gatehouse, gatehouse } from '../app/gatehouse.js';
 
@@ -74,6 +75,7 @@ export async function openContext(
       clock,
       catalog,
       connectors,
+      notifiers: notifierSource({ env: env.env as NodeJS.ProcessEnv }),
       workerId: `${hostname()}:${process.pid}`,
       runtime: runtimeSettings(env.env),
     });

@@ -24,6 +24,15 @@ export const settingsFile = fields({
   revocation_sla: duration.optional(),
   mover: z.enum(['revoke', 'review']).optional(),
   expiry_reminders: z.array(duration).optional(),
+  notifications: fields({
+    email: fields({
+      smtp_url: name,
+      from: name,
+      address_attribute: name.optional(),
+    }).optional(),
+    chat: fields({ webhook_url: name }).optional(),
+    digest: duration.optional(),
+  }).optional(),
   secrets: fields({
     env_allow: z
       .array(

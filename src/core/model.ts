@@ -121,6 +121,19 @@ export interface Settings {
    * the operator says on whose behalf they act, is refused.
    */
   authenticatedOnly: boolean;
+  /** How notifications are delivered (gatehouse.yaml `notifications:`); absent: no channel. */
+  notifications?: NotificationSettings;
+}
+
+/**
+ * Delivery channels, as written: `${VAR}` references are kept and resolved from the environment
+ * by the process that delivers, so no secret reaches the store.
+ */
+export interface NotificationSettings {
+  email?: { smtpUrl: string; from: string; addressAttribute?: string };
+  chat?: { webhookUrl: string };
+  /** Notifications for one person within this many seconds go out as one message; 0: each alone. */
+  digestSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: Settings = {

@@ -4,6 +4,8 @@ import { APPLY, REVOKE, enqueueGrantJobs } from '../grants/grants.js';
 import { cancelIdleMany } from './queue.js';
 import { remindExpiring } from '../grants/reminders.js';
 import { type WorkerDeps, grantHandlers } from '../grants/worker.js';
+import { deliveryHandler } from '../notifications/deliver.js';
+import type { NotifierSource } from '../ports/notifier.js';
 import type { Sql } from '../sql.js';
 import {
   type FailureReport,
@@ -122,15 +124,18 @@ export interface SweepDeps extends WorkerDeps {
   runtime?: Partial<RuntimeSettings>;
   /** Planner statistics are refreshed at most this often (minutes of the injected clock). */
   analyzeEveryMinutes?: number;
+  /** Senders for the notification channels; without them delivery jobs wait for a process that has them. */
+  notifiers?: NotifierSource;
 }
 
 /**
  * The runtime with Gatehouse's job kinds and periodic work registered. Later kinds (ITSM
- * write-back, notifications, reconciliation) register here too, and every runner gets them.
+ * write-back, reconciliation) register here too, and every runner gets them.
  */
 export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
   const rt = new JobRuntime(d, d.runtime);
   for (const h of grantHandlers(d)) rt.handle(h);
+  rt.handle(deliveryHandler(d));
   if (!periodic) return rt;
   const tasks: PeriodicTask[] = [
     // At rest, once the run's work is done: a store's statistics should describe it between
