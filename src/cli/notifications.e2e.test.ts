@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type IncomingMessage, type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -302,5 +302,40 @@ describe('notification delivery', () => {
     assert.equal(bob!.delivered_at, null);
     assert.ok(bob!.last_error);
     assert.ok((await h.cli(['report'])).json.notifications.failing >= 1);
+  });
+
+  test('a recipient without the address attribute is a permanent failure: given up at once, audited and counted as failed', async () => {
+    process.env.GH_TEST_SMTP_URL = `smtp://gatehouse:${SMTP_PASSWORD}@127.0.0.1:${smtp.port}/?ignoreTLS=true`;
+    process.env.GH_TEST_CHAT_WEBHOOK = `http://127.0.0.1:${hook.port}/hooks/${HOOK_TOKEN}`;
+    // The demo's people have no email column: nobody has the attribute.
+    writeFileSync(
+      join(config, 'gatehouse.yaml'),
+      readFileSync(join(config, 'gatehouse.yaml'), 'utf8').replace(
+        'from: gatehouse@acme.test }',
+        'from: gatehouse@acme.test, address_attribute: email }',
+      ),
+    );
+    const applied = await h.cli(['apply', config]);
+    assert.equal(applied.code, 0, applied.stderr);
+    h.advance(2 * 3600);
+    const s = await h.cli(['sweep']);
+    assert.equal(s.code, 3);
+    assert.match(
+      s.stderr,
+      /failed: notification\.deliver notify:email:bob@acme\.test .*not retried.*bob@acme\.test has no email attribute/,
+    );
+    const [bob] = await rows('bob@acme.test');
+    assert.ok(bob!.delivered_on.includes('chat'), 'the chat message went');
+    assert.equal(bob!.delivered_at, null);
+    const report = (await h.cli(['report'])).json;
+    assert.equal(report.notifications.failed, 1);
+    const grant = (await h.cli(['grants', '--identity', 'bob@acme.test'])).json.grants.find(
+      (g: Grant) => g.entitlement === 'analytics:reader' && g.state === 'active',
+    ) as Grant;
+    const failed = (await h.cli(['audit', 'trace', grant.id])).json.events.filter(
+      (e: { action: string }) => e.action === 'notification.failed',
+    );
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].details.channel, 'email');
   });
 });

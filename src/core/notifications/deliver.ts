@@ -155,7 +155,7 @@ export function deliveryHandler(d: DeliveryDeps): JobHandler<Delivered> {
       // The error is already scrubbed of secrets by the runtime; it is kept where people look.
       const rows = await tx.query<{ id: string; grant_id: string | null }>(
         `UPDATE notifications SET attempts = attempts + 1, last_error = $3,
-                failed_at = CASE WHEN $4 THEN $5::timestamptz END
+                failed_at = CASE WHEN $4 THEN $5::timestamptz ELSE failed_at END
           WHERE recipient = $1 AND delivered_at IS NULL AND $2 = ANY(channels)
             AND NOT ($2 = ANY(delivered_on)) AND created_at <= $5
           RETURNING id, grant_id`,
