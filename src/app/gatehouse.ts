@@ -12,6 +12,7 @@ import { verifyAudit } from '../core/audit/verify.js';
 import type { Catalog, CatalogCache } from '../core/catalog/catalog.js';
 import type { Clock } from '../core/clock.js';
 import type { ConnectorSource } from '../core/ports/connector.js';
+import type { NotifierSource } from '../core/ports/notifier.js';
 import { applyConfig } from '../core/catalog/apply.js';
 import { decide } from '../core/decision/decide.js';
 import { StaleCatalogError } from '../core/errors.js';
@@ -72,6 +73,8 @@ export interface GatehouseDeps {
   workerId: string;
   /** Job runtime settings (slots per connector, target timeout); defaults otherwise. */
   runtime?: Partial<RuntimeSettings>;
+  /** Email and chat senders; without them notifications wait for a process that has them. */
+  notifiers?: NotifierSource;
 }
 
 /**
@@ -101,6 +104,7 @@ export function gatehouse(d: GatehouseDeps) {
     connectors: d.connectors,
     workerId: d.workerId,
     ...(d.runtime ? { runtime: d.runtime } : {}),
+    ...(d.notifiers ? { notifiers: d.notifiers } : {}),
   });
 
   return {

@@ -8,6 +8,7 @@ import type { RuntimeSettings } from '../core/jobs/runtime.js';
 import type { Sql } from '../core/sql.js';
 import type { ConnectorSource } from '../core/ports/connector.js';
 import { connectorSource } from '../connectors/registry.js';
+import { notifierSource } from '../connectors/notifiers.js';
 import { type Store, openStore, storeExists } from '../store/open.js';
 import { type Gatehouse, gatehouse } from '../app/gatehouse.js';
 
@@ -103,6 +104,7 @@ export async function appOn(
     clock: await clockFor(sql, now),
     catalog,
     connectors,
+    notifiers: notifierSource({ env: env.env as NodeJS.ProcessEnv }),
     workerId: `${hostname()}:${process.pid}`,
     runtime: runtimeSettings(env.env),
   });

@@ -164,6 +164,22 @@ const SECTIONS: { title: string; figures: Figure[] }[] = [
     ],
   },
   {
+    title: 'Notifications',
+    figures: [
+      {
+        key: 'notification_channels',
+        label: 'channels',
+        means: 'notifications: in gatehouse.yaml; none: reminders are recorded but nobody is told',
+      },
+      {
+        key: 'notifications',
+        label: 'undelivered',
+        means:
+          'waiting (digest window or first attempt), failing (retrying), failed (given up), undeliverable (no channel configured)',
+      },
+    ],
+  },
+  {
     title: 'Speed',
     figures: [
       {

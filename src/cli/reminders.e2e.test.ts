@@ -14,7 +14,14 @@ type Grant = {
   last_reminder_at: string | null;
 };
 type Event = { action: string; actor: string; details: Record<string, unknown> };
-type Notification = { recipient: string; subject: string; body: string; delivered_at: Date | null };
+type Notification = {
+  recipient: string;
+  subject: string;
+  body: string;
+  details: Record<string, unknown>;
+  channels: string[];
+  delivered_at: Date | null;
+};
 
 /** PRODUCT.md §4: owners and beneficiaries are told before expiry, and can answer "let it expire". */
 describe('expiry reminders', () => {
@@ -35,7 +42,7 @@ describe('expiry reminders', () => {
     );
   const notifications = (id: string) =>
     h.store.sql.query<Notification>(
-      `SELECT recipient, subject, body, delivered_at FROM notifications WHERE grant_id = $1 ORDER BY created_at, recipient`,
+      `SELECT recipient, subject, body, details, channels, delivered_at FROM notifications WHERE grant_id = $1 ORDER BY created_at, recipient`,
       [id],
     );
   /** Requests and (if it needs it) approves; the next sweep activates the grant. */
@@ -106,11 +113,24 @@ describe('expiry reminders', () => {
       toDan[0]!.subject,
       `analytics:writer for dan@acme.test expires ${dans.expires_at}`,
     );
-    // Stored text carries no command syntax: the API, the UI and a ticket render it as it is.
-    assert.match(toDan[0]!.body, new RegExp(`an extension of grant ${dans.id}`));
-    assert.match(toDan[0]!.body, new RegExp(`"let it expire" for grant ${dans.id}`));
-    assert.doesNotMatch(toDan[0]!.body, /gatehouse |--/);
-    assert.equal(toDan[0]!.delivered_at, null, "delivery is the notifier's job");
+    // Stored text carries no command syntax: the API, the UI, an email and a chat message render it as it is.
+    assert.match(toDan[0]!.body, new RegExp(`\\(grant ${dans.id}\\)`));
+    assert.match(toDan[0]!.body, /ask for an extension/);
+    assert.match(toDan[0]!.body, /answer that it may expire/);
+    assert.doesNotMatch(toDan[0]!.body, /gatehouse |--|let-expire|`/);
+    assert.deepEqual(toDan[0]!.details, {
+      grant_id: dans.id,
+      identity: 'dan@acme.test',
+      entitlement: 'analytics:writer',
+      expires_at: dans.expires_at,
+      threshold_seconds: 7 * DAY,
+      answers: ['extend', 'let_expire'],
+    });
+    assert.equal(toDan[0]!.delivered_at, null, 'no channel is configured: nobody can be told');
+    assert.deepEqual(toDan[0]!.channels, []);
+    const report = (await h.cli(['report'])).json;
+    assert.equal(report.notification_channels, 'none');
+    assert.equal(report.notifications.undeliverable, 2, 'undeliverable, and said so');
     assert.deepEqual(
       (await notifications(svcs.id)).map((n) => n.recipient),
       ['alice@acme.test'],

@@ -78,6 +78,15 @@ export const settingsFile = fields({
       admin: z.array(name).optional(),
     }).optional(),
   }).optional(),
+  notifications: fields({
+    email: fields({
+      smtp_url: name,
+      from: name,
+      address_attribute: name.optional(),
+    }).optional(),
+    chat: fields({ webhook_url: name }).optional(),
+    digest: duration.optional(),
+  }).optional(),
   secrets: fields({
     env_allow: z
       .array(

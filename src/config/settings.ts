@@ -5,7 +5,10 @@ import { noteChain, type LoadContext } from './context.js';
 import type { ConfigFile } from './files.js';
 import { settingsFile } from './schemas.js';
 import { YamlSource } from './yaml-source.js';
-import { validate } from './zod-issues.js';
+import { checkSecrets } from './secrets.js';
+import type { NotificationSettings } from '../core/model.js';
+import type { SettingsFile } from './schemas.js';
+import { formatPath, validate } from './zod-issues.js';
 
 function defaults(): Settings {
   return structuredClone(DEFAULT_SETTINGS);
@@ -74,6 +77,7 @@ export function loadSettings(file: ConfigFile | undefined, ctx: LoadContext): Se
         }),
       );
   }
+  if (y.notifications) s.notifications = loadNotifications(y.notifications, src, ctx);
   const explicit = y.approval?.fallback_group !== undefined;
   ctx.refs.fallbackGroup = {
     name: s.fallbackGroup,
@@ -82,4 +86,46 @@ export function loadSettings(file: ConfigFile | undefined, ctx: LoadContext): Se
     explicit,
   };
   return s;
+}
+
+/**
+ * `notifications:`. Secrets only by ${VAR} reference: an SMTP URL's password, and the whole chat
+ * webhook URL (a Slack-style incoming webhook carries its credential in the path).
+ */
+function loadNotifications(
+  n: NonNullable<SettingsFile['notifications']>,
+  src: YamlSource,
+  ctx: LoadContext,
+): NotificationSettings {
+  const at = ['notifications'];
+  checkSecrets(n, src, at, ctx.issues);
+  const refs: [string[], string][] = [];
+  if (n.email) refs.push([[...at, 'email', 'smtp_url'], n.email.smtp_url]);
+  if (n.chat) {
+    const path = [...at, 'chat', 'webhook_url'];
+    refs.push([path, n.chat.webhook_url]);
+    if (!/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(n.chat.webhook_url.trim()))
+      ctx.issues.error(
+        src.place(path),
+        `${formatPath(path)}: a webhook URL holds its credential; use a reference such as \${CHAT_WEBHOOK_URL}`,
+      );
+  }
+  for (const [path, value] of refs)
+    for (const name of referencesIn(value)) {
+      const refused = refusedReference(name, ctx.envAllow);
+      if (refused) ctx.issues.error(src.place(path), `${formatPath(path)}: refers to ${refused}`);
+    }
+  return {
+    ...(n.email
+      ? {
+          email: {
+            smtpUrl: n.email.smtp_url,
+            from: n.email.from,
+            ...(n.email.address_attribute ? { addressAttribute: n.email.address_attribute } : {}),
+          },
+        }
+      : {}),
+    ...(n.chat ? { chat: { webhookUrl: n.chat.webhook_url } } : {}),
+    digestSeconds: n.digest ?? 0,
+  };
 }

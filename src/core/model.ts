@@ -121,6 +121,8 @@ export interface Settings {
    * the operator says on whose behalf they act, is refused.
    */
   authenticatedOnly: boolean;
+  /** How notifications are delivered (gatehouse.yaml `notifications:`); absent: no channel. */
+  notifications?: NotificationSettings;
   /** gatehouse.yaml's `oidc:`: how people sign in (ADR 0015); absent, nobody signs in with OIDC. */
   oidc?: OidcSettings;
   /** gatehouse.yaml's `sessions:`: how long a signed-in session lives and who gets more scopes. */
@@ -144,6 +146,17 @@ export interface SessionSettings {
   lifetime: number;
   /** Groups whose members' sessions also carry `audit` or `admin` (people never get others). */
   scopes: { audit: string[]; admin: string[] };
+}
+
+/**
+ * Delivery channels, as written: `${VAR}` references are kept and resolved from the environment
+ * by the process that delivers, so no secret reaches the store.
+ */
+export interface NotificationSettings {
+  email?: { smtpUrl: string; from: string; addressAttribute?: string };
+  chat?: { webhookUrl: string };
+  /** Notifications for one person within this many seconds go out as one message; 0: each alone. */
+  digestSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: Settings = {

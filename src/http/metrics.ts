@@ -114,7 +114,8 @@ const SPECS: Spec[] = [
     name: 'gatehouse_jobs_queued',
     help: 'Unfinished background jobs by kind',
     label: 'kind',
-    values: (r) => zeroed(['grant.apply', 'grant.revoke'], r.jobs.depth_by_kind),
+    values: (r) =>
+      zeroed(['grant.apply', 'grant.revoke', 'notification.deliver'], r.jobs.depth_by_kind),
   },
   {
     name: 'gatehouse_jobs_oldest_due_age_seconds',
@@ -132,6 +133,12 @@ const SPECS: Spec[] = [
     help: 'Jobs given up after failing, by connector',
     label: 'connector',
     values: (r) => r.jobs.failed_by_queue,
+  },
+  {
+    name: 'gatehouse_notifications_undelivered',
+    help: 'Notifications not delivered: waiting, failing (retrying), failed (given up), undeliverable (no channel configured)',
+    label: 'state',
+    values: (r) => r.notifications,
   },
   {
     name: 'gatehouse_emergency_grants_active',

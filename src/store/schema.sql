@@ -241,6 +241,12 @@ CREATE TABLE notifications (
   body text NOT NULL,
   created_at timestamp with time zone NOT NULL,
   delivered_at timestamp with time zone,
+  details jsonb NOT NULL DEFAULT '{}'::jsonb,
+  channels text[] NOT NULL DEFAULT '{}'::text[],
+  delivered_on text[] NOT NULL DEFAULT '{}'::text[],
+  attempts integer NOT NULL DEFAULT 0,
+  last_error text,
+  failed_at timestamp with time zone,
   CONSTRAINT notifications_pkey PRIMARY KEY (id)
 );
 
@@ -412,6 +418,7 @@ CREATE INDEX jobs_failed ON jobs USING btree (queue) WHERE (state = 'failed'::te
 CREATE INDEX jobs_pending_kind ON jobs USING btree (kind, due_at) WHERE (state = 'pending'::text);
 CREATE INDEX jobs_retrying ON jobs USING btree (queue) WHERE ((state = 'pending'::text) AND (last_error IS NOT NULL));
 CREATE INDEX jobs_subject ON jobs USING btree (subject, id) WHERE (state = 'pending'::text);
+CREATE INDEX notifications_recipient_undelivered ON notifications USING btree (recipient, created_at) WHERE (delivered_at IS NULL);
 CREATE INDEX notifications_undelivered ON notifications USING btree (created_at) WHERE (delivered_at IS NULL);
 CREATE INDEX reconcile_coverage_latest ON reconcile_coverage USING btree (connector, n);
 CREATE INDEX reconcile_findings_connector ON reconcile_findings USING btree (connector, run_id);

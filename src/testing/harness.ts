@@ -8,6 +8,7 @@ import { loadConfigDir } from '../config/load.js';
 import { CatalogCache } from '../core/catalog/catalog.js';
 import { type ConnectorSource, collectAssignments } from '../core/ports/connector.js';
 import { connectorSource } from '../connectors/registry.js';
+import { notifierSource } from '../connectors/notifiers.js';
 import { ident } from '../connectors/postgres.js';
 import { DEMO_CONFIG, DEMO_PEOPLE } from '../demo/seed.js';
 import { pgliteTemplate } from '../store/pglite-template.js';
@@ -72,7 +73,14 @@ export async function harness(opts: { people?: boolean; config?: string } = {}):
   );
   const open = async (_env: unknown, o: { now?: string }): Promise<CliContext> => {
     const clock = await clockFor(store.sql, o.now);
-    const app = gatehouse({ sql: store.sql, clock, catalog, connectors, workerId: 'test-worker' });
+    const app = gatehouse({
+      sql: store.sql,
+      clock,
+      catalog,
+      connectors,
+      notifiers: notifierSource({ env: process.env }),
+      workerId: 'test-worker',
+    });
     return {
       app,
       store: { sql: store.sql, kind: store.kind, location: dir, close: async () => undefined },

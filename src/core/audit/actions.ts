@@ -33,6 +33,8 @@ export const AUDIT_ACTIONS = [
   'identity.left',
   'identity.owner_reassigned',
   'review.item_opened',
+  'notification.delivered',
+  'notification.failed',
   'config.applied',
   'token.created',
   'token.revoked',

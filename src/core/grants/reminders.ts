@@ -2,8 +2,8 @@ import { appendAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { authorizeLetExpire } from '../authz.js';
 import { ConflictError } from '../errors.js';
-import { newId } from '../ids.js';
-import type { Via } from '../model.js';
+import type { NotificationSettings, Via } from '../model.js';
+import { recordNotification } from '../notifications/outbox.js';
 import type { Sql } from '../sql.js';
 import { requireGrant } from './grants.js';
 
@@ -36,15 +36,31 @@ function recipients(d: Due): string[] {
   return [...told];
 }
 
-function message(d: Due): { subject: string; body: string } {
-  const what = `${d.entitlement} for ${d.identity} expires ${new Date(d.expires_at).toISOString()}`;
+/**
+ * What a reminder says, in plain sentences that an email, a chat message, the API and the UI can
+ * all show as they are (no command syntax: how to answer depends on where it is read), and the
+ * same content as fields for whoever renders it its own way.
+ */
+function message(
+  d: Due,
+  threshold: number,
+): { subject: string; body: string; details: Record<string, unknown> } {
+  const expires = new Date(d.expires_at).toISOString();
   return {
-    subject: what,
+    subject: `${d.entitlement} for ${d.identity} expires ${expires}`,
     body: [
-      `${what} (grant ${d.id}), and is then removed.`,
-      `To keep it, ask for more time: an extension of grant ${d.id}.`,
-      `To let it expire and stop these reminders, answer "let it expire" for grant ${d.id}.`,
+      `The access ${d.entitlement} held by ${d.identity} (grant ${d.id}) expires at ${expires} and is then removed.`,
+      'To keep it, ask for an extension of the grant.',
+      'If it is no longer needed, answer that it may expire: the reminders stop and the access is removed at its expiry.',
     ].join('\n'),
+    details: {
+      grant_id: d.id,
+      identity: d.identity,
+      entitlement: d.entitlement,
+      expires_at: expires,
+      threshold_seconds: threshold,
+      answers: ['extend', 'let_expire'],
+    },
   };
 }
 
@@ -58,6 +74,7 @@ function message(d: Due): { subject: string; body: string } {
 async function remindBatch(
   sql: Sql,
   thresholds: number[],
+  notifications: NotificationSettings | undefined,
   now: Date,
   actor: string,
 ): Promise<number> {
@@ -87,14 +104,14 @@ async function remindBatch(
       // The most recent threshold crossed (thresholds are largest first): the one this answers.
       const threshold = thresholds.filter((t) => t >= left).at(-1) ?? thresholds.at(-1)!;
       const to = recipients(d);
-      for (const r of to) {
-        const m = message(d);
-        await tx.query(
-          `INSERT INTO notifications (id, kind, grant_id, recipient, subject, body, created_at)
-           VALUES ($1, 'expiry_reminder', $2, $3, $4, $5, $6)`,
-          [newId('ntf'), d.id, r, m.subject, m.body, now],
-        );
-      }
+      const m = message(d, threshold);
+      for (const r of to)
+        await recordNotification(tx, now, notifications, {
+          kind: 'expiry_reminder',
+          grantId: d.id,
+          recipient: r,
+          ...m,
+        });
       await tx.query('UPDATE grants SET last_reminder_at = $2 WHERE id = $1', [d.id, now]);
       await appendAudit(tx, now, {
         actor,
@@ -114,7 +131,8 @@ async function remindBatch(
 
 /**
  * Tells holders and owners that access is about to expire (the `expiry_reminders` setting), by
- * writing to the notifications outbox; a notifier delivers. Returns the grants reminded.
+ * writing to the notifications outbox with the jobs that deliver it (src/core/notifications).
+ * Returns the grants reminded.
  */
 export async function remindExpiring(
   sql: Sql,
@@ -127,7 +145,7 @@ export async function remindExpiring(
   let reminded = 0;
   // Each reminded grant leaves the query (its last_reminder_at is now), so this ends.
   for (;;) {
-    const n = await remindBatch(sql, thresholds, now, actor);
+    const n = await remindBatch(sql, thresholds, catalog.settings.notifications, now, actor);
     if (n === 0) return reminded;
     reminded += n;
   }

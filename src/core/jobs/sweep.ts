@@ -6,6 +6,8 @@ import { remindExpiring } from '../grants/reminders.js';
 import { type WorkerDeps, grantHandlers } from '../grants/worker.js';
 import { removalHandler } from '../reconcile/remove.js';
 import { reconcileTask } from '../reconcile/schedule.js';
+import { deliveryHandler } from '../notifications/deliver.js';
+import type { NotifierSource } from '../ports/notifier.js';
 import type { Sql } from '../sql.js';
 import {
   type FailureReport,
@@ -125,16 +127,19 @@ export interface SweepDeps extends WorkerDeps {
   runtime?: Partial<RuntimeSettings>;
   /** Planner statistics are refreshed at most this often (minutes of the injected clock). */
   analyzeEveryMinutes?: number;
+  /** Senders for the notification channels; without them delivery jobs wait for a process that has them. */
+  notifiers?: NotifierSource;
 }
 
 /**
  * The runtime with Gatehouse's job kinds and periodic work registered. Later kinds (ITSM
- * write-back, notifications, reconciliation) register here too, and every runner gets them.
+ * write-back, reconciliation) register here too, and every runner gets them.
  */
 export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
   const rt = new JobRuntime(d, d.runtime);
   for (const h of grantHandlers(d)) rt.handle(h);
   rt.handle(removalHandler(d) as JobHandler);
+  rt.handle(deliveryHandler(d));
   if (!periodic) return rt;
   const tasks: PeriodicTask[] = [
     // At rest, once the run's work is done: a store's statistics should describe it between

@@ -1,11 +1,33 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { queueStats } from '../jobs/queue.js';
 import { findingsByKind, notCovered } from '../reconcile/view.js';
+import { channelsOf } from '../notifications/outbox.js';
 import type { Sql } from '../sql.js';
 
 export interface Percentiles {
   p50: number | null;
   p95: number | null;
+}
+
+/**
+ * Notifications not delivered, each in one state: waiting (a digest window or a first attempt),
+ * failing (retrying after an error), failed (given up), undeliverable (written while no channel
+ * was configured). One read of the undelivered rows' partial index.
+ */
+async function undeliveredNotifications(sql: Sql) {
+  const [r] = await sql.query<Record<string, number | string>>(
+    `SELECT count(*) FILTER (WHERE cardinality(channels) > 0 AND last_error IS NULL) AS waiting,
+            count(*) FILTER (WHERE failed_at IS NULL AND last_error IS NOT NULL) AS failing,
+            count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed,
+            count(*) FILTER (WHERE cardinality(channels) = 0) AS undeliverable
+       FROM notifications WHERE delivered_at IS NULL`,
+  );
+  return {
+    waiting: Number(r?.waiting ?? 0),
+    failing: Number(r?.failing ?? 0),
+    failed: Number(r?.failed ?? 0),
+    undeliverable: Number(r?.undeliverable ?? 0),
+  };
 }
 
 /**
@@ -69,6 +91,8 @@ export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
         WHERE state = 'pending' AND last_error IS NOT NULL AND kind IN ('grant.apply', 'grant.revoke')`,
     ),
     jobs: await queueStats(sql, now),
+    notification_channels: channelsOf(catalog.settings.notifications).join(', ') || 'none',
+    notifications: await undeliveredNotifications(sql),
     emergency_grants_active: await count(
       `SELECT count(*) AS n FROM grants WHERE state = 'active' AND emergency`,
     ),
