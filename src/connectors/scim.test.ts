@@ -298,7 +298,9 @@ test('a connection dropped mid-listing fails the listing, retryably, instead of 
     assert.ok(err instanceof TargetError, String(err));
     assert.equal(err.code, 'target_unreachable', err.message);
     assert.equal(err.retryable, true);
-    assert.deepEqual(seen, ['d0', 'd1'], 'the first page came through before the drop');
+    // A query's groups are given out in order once all its pages are in (the port's order), so
+    // nothing of the interrupted query was given out as if it were all there was.
+    assert.deepEqual(seen, [], 'no group of the interrupted query was given out');
   } finally {
     s.intercept = undefined;
     await c.close();

@@ -7,6 +7,7 @@ import type {
   ListOptions,
   Settled,
 } from '../core/ports/connector.js';
+import { compareText } from '../core/ports/connector.js';
 import { InputError, TargetError } from '../core/errors.js';
 import { pageSizeOf } from './classify.js';
 import { resolveSetting } from './env.js';
@@ -210,7 +211,9 @@ class ScimConnector implements Connector {
     opts: ListOptions = {},
   ): AsyncGenerator<Assignment[]> {
     const pageSize = pageSizeOf(this.name, opts);
-    const wanted = [...new Set(targets.map((t) => this.group(t)))];
+    // The port's order (target, then account, as UTF-8 bytes): groups are asked for in that
+    // order, a query's groups are held until all its pages are in, then given out in order.
+    const wanted = [...new Set(targets.map((t) => this.group(t)))].sort(compareText);
     this.open();
     try {
       for (let i = 0; i < wanted.length; i += GROUPS_PER_QUERY) {
@@ -221,19 +224,21 @@ class ScimConnector implements Connector {
           { filter, attributes: 'displayName,members.value' },
           Math.min(pageSize, GROUPS_PER_PAGE),
         );
+        const found = new Map<string, string[]>();
         for await (const page of pages) {
           for (const entry of page) {
             const displayName = typeof entry.displayName === 'string' ? entry.displayName : '';
             const matches = batch.filter((g) => sameName(g, displayName));
             if (matches.length === 0) continue;
             const accounts = await this.userNames(memberIds(entry));
-            accounts.sort();
-            for (const group of matches) {
-              const target = { group };
-              for (let j = 0; j < accounts.length; j += pageSize) {
-                yield accounts.slice(j, j + pageSize).map((account) => ({ account, target }));
-              }
-            }
+            for (const group of matches) found.set(group, accounts);
+          }
+        }
+        for (const group of batch) {
+          const accounts = [...(found.get(group) ?? [])].sort(compareText);
+          const target = { group };
+          for (let j = 0; j < accounts.length; j += pageSize) {
+            yield accounts.slice(j, j + pageSize).map((account) => ({ account, target }));
           }
         }
       }
