@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { alive } from '../store/lock.js';
 import type { Io } from './command.js';
 import { type CliEnv, dataDir } from './context.js';
 
@@ -41,15 +42,6 @@ function readChannel(dir: string): ChannelFile | undefined {
     // no channel: the store is held by something other than a serve, or one that has stopped
   }
   return undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -23,7 +23,8 @@ interface Holder {
 /** A lock file caught between creation and its first write is young and empty: not stale. */
 const PARTIAL_GRACE_MS = 10_000;
 
-function alive(pid: number): boolean {
+/** Whether a process of this host is running (EPERM: it is, under another user). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -468,7 +468,7 @@ async function revokedMany(d: WorkerDeps, tx: Sql, done: { job: Job; now: Date }
       await revoked(d, tx, job, now); // throws as the single path does
       continue;
     }
-    const latency = Math.max(0, (now.getTime() - removalDueAt(g, now).getTime()) / 1000);
+    const latency = revocationLatency(g, now);
     gone.push({ id: g.id, at: now, latency });
     events.push({
       at: now,
@@ -508,10 +508,17 @@ export function removalDueAt(g: GrantRow, now: Date): Date {
     : (g.revoke_requested_at ?? now);
 }
 
+/**
+ * Seconds from when removal was due to `now`, when it was verified or attested, whatever happened
+ * between (retries, revoke_failed): nothing erases a breach.
+ */
+export function revocationLatency(g: GrantRow, now: Date): number {
+  return Math.max(0, (now.getTime() - removalDueAt(g, now).getTime()) / 1000);
+}
+
 async function revoked(d: WorkerDeps, tx: Sql, job: Job, now: Date): Promise<void> {
   const g = await grantOf(d, job, true, tx);
-  // From due to verified, whatever happened between (retries, revoke_failed): nothing erases a breach.
-  const latency = Math.max(0, (now.getTime() - removalDueAt(g, now).getTime()) / 1000);
+  const latency = revocationLatency(g, now);
   await tx.query(
     `UPDATE grants SET state = 'revoked', revoked_at = $2, verified_at = $2, revocation_latency_seconds = $3, failure = NULL WHERE id = $1`,
     [g.id, now, latency],

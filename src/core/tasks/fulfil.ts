@@ -4,7 +4,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { addSeconds } from '../duration.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import { requireGrant } from '../grants/grants.js';
-import { removalDueAt } from '../grants/worker.js';
+import { revocationLatency } from '../grants/worker.js';
 import type { Via } from '../model.js';
 import type { Sql } from '../sql.js';
 import type { TaskRow } from './tasks.js';
@@ -128,7 +128,7 @@ export async function fulfilTask(
     }
     if (f.outcome === 'done') {
       // From due to attested removal: what a fulfiller took is what the latency says.
-      const latency = Math.max(0, (now.getTime() - removalDueAt(g, now).getTime()) / 1000);
+      const latency = revocationLatency(g, now);
       await tx.query(
         `UPDATE grants SET state = 'revoked', revoked_at = $2, verified_at = NULL,
                 revocation_latency_seconds = $3, removal_attested_by = $4, failure = NULL WHERE id = $1`,
