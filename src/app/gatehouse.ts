@@ -64,6 +64,7 @@ import type { Sql } from '../core/sql.js';
 import { type FulfilOutcome, fulfilTask } from '../core/tasks/fulfil.js';
 import { type TaskFilter, listTasks, taskById } from '../core/tasks/view.js';
 import { reconcile } from '../core/reconcile/reconcile.js';
+import { reviewUseCases } from './reviews.js';
 
 export interface GatehouseDeps {
   sql: Sql;
@@ -265,6 +266,8 @@ export function gatehouse(d: GatehouseDeps) {
     /** People's sign-in and sessions (ADR 0015). */
     sessions: sessionUseCases({ sql: d.sql, now, settings: async () => (await cat()).settings }),
     schemaVersion: () => schemaVersion(d.sql),
+    /** Access reviews (ADR 0023): campaigns, items, decisions. */
+    reviews: reviewUseCases({ sql: d.sql, now, catalog: cat }),
     async report() {
       return governanceReport(d.sql, await cat(), now());
     },

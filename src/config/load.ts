@@ -11,6 +11,7 @@ import { readConfigFiles } from './files.js';
 import { loadGroups } from './groups.js';
 import { ConfigError, Issues, sortIssues, type ConfigIssue } from './issues.js';
 import { newRegistry } from './names.js';
+import { loadReviews } from './reviews.js';
 import { loadSettings } from './settings.js';
 import { loadSod } from './sod.js';
 
@@ -36,6 +37,8 @@ export async function loadConfigDir(
   const sod = loadSod(files.sod, ctx);
   const birthright = loadBirthright(files.birthright, entitlements, ctx);
   const policies = loadPolicies(files.policies, ctx);
+  const reviews = loadReviews(files.reviews, { apps, entitlements }, ctx);
+  if (reviews.length > 0) settings.reviews = reviews;
   resolveRefs(ctx.refs, ctx.reg, issues);
   checkAccounts({ identities, connectors, apps, entitlements }, ctx);
 

@@ -102,6 +102,17 @@ export const settingsFile = fields({
 });
 export type SettingsFile = z.output<typeof settingsFile>;
 
+export const reviewsFile = listOf(
+  fields({
+    name,
+    scope: name,
+    every: duration,
+    due_in: duration,
+    reviewer: name.default('manager'),
+    default: z.enum(['certify', 'revoke']).default('revoke'),
+  }),
+);
+
 export const groupsFile = listOf(fields({ id: name, members: z.array(name).default([]) }));
 
 const entitlement = fields({

@@ -165,6 +165,41 @@ export function authorizeStageAction(
     );
 }
 
+/** What deciding a review item needs: its reviewers, whose access it is, the actor's status. */
+export interface ReviewItemFacts {
+  itemId: string;
+  reviewers: readonly string[];
+  /** The identity holding the access under review, and the grant's accountable owner. */
+  holder: string;
+  grantOwner: string | null;
+  actorStatus: string | undefined;
+}
+
+/**
+ * Decide a review item (certify or revoke): nobody reviews their own access (as holder or as the
+ * owner of the identity holding it), however the item was routed; only the item's reviewers, and
+ * only while active.
+ */
+export function authorizeReviewDecision(actor: string, f: ReviewItemFacts): void {
+  if (actor === f.holder || actor === f.grantOwner)
+    throw new RefusedError(
+      `${actor} may not decide review item ${f.itemId}: nobody reviews their own access`,
+      { code: 'self_review' },
+    );
+  if (!f.reviewers.includes(actor))
+    refuse(
+      actor,
+      `decide review item ${f.itemId}`,
+      f.reviewers.length > 0 ? new Set(f.reviewers) : 'its reviewers (it has none)',
+      'not_reviewer',
+    );
+  if (f.actorStatus !== 'active')
+    throw new RefusedError(
+      `${actor} is ${f.actorStatus ?? 'unknown'} and may not decide review item ${f.itemId}`,
+      { code: 'reviewer_inactive' },
+    );
+}
+
 /** What the fulfilment rule needs: the task, its group's members, whose access it is. */
 export interface TaskFacts {
   taskId: string;

@@ -123,10 +123,24 @@ export interface Settings {
   authenticatedOnly: boolean;
   /** How notifications are delivered (gatehouse.yaml `notifications:`); absent: no channel. */
   notifications?: NotificationSettings;
+  /** reviews.yaml: access-review campaigns the runtime opens on their cadence. */
+  reviews?: RecurringReview[];
   /** gatehouse.yaml's `oidc:`: how people sign in (ADR 0015); absent, nobody signs in with OIDC. */
   oidc?: OidcSettings;
   /** gatehouse.yaml's `sessions:`: how long a signed-in session lives and who gets more scopes. */
   sessions?: SessionSettings;
+}
+
+/** One recurring campaign of reviews.yaml. */
+export interface RecurringReview {
+  name: string;
+  scope: string;
+  /** Seconds between openings; periods are counted from the Unix epoch, so every node agrees. */
+  every: number;
+  /** Seconds from the start of a period to the campaign's due date. */
+  dueIn: number;
+  reviewer: string;
+  default: 'certify' | 'revoke';
 }
 
 /** An OpenID Connect provider people sign in with (authorization code + PKCE). */

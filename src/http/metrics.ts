@@ -202,17 +202,22 @@ const SPECS: Spec[] = [
   {
     name: 'gatehouse_review_items_open',
     help: 'Access review items not yet decided',
-    values: (r) => r.reviews?.open_items ?? 0,
+    values: (r) => r.reviews.open_items,
   },
   {
     name: 'gatehouse_review_items_overdue',
     help: 'Access review items not yet decided and past their due date',
-    values: (r) => r.reviews?.overdue_items ?? 0,
+    values: (r) => r.reviews.overdue_items,
   },
   {
     name: 'gatehouse_review_completion_ratio',
     help: 'Share of access review items decided (absent while there are none)',
-    values: (r) => r.reviews?.completion ?? null,
+    values: (r) => r.reviews.completion,
+  },
+  {
+    name: 'gatehouse_review_campaigns_open',
+    help: 'Access review campaigns open',
+    values: (r) => r.reviews.campaigns_open,
   },
 ];
 

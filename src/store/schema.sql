@@ -326,6 +326,27 @@ CREATE TABLE requests (
   CONSTRAINT requests_status_check CHECK ((status = ANY (ARRAY['pending_approval'::text, 'approved'::text, 'rejected'::text, 'cancelled'::text, 'lapsed'::text])))
 );
 
+CREATE TABLE review_campaigns (
+  id text NOT NULL,
+  name text NOT NULL,
+  scope text NOT NULL,
+  reviewer text NOT NULL,
+  default_decision text NOT NULL,
+  status text NOT NULL DEFAULT 'open'::text,
+  due_at timestamp with time zone NOT NULL,
+  created_by text NOT NULL,
+  created_at timestamp with time zone NOT NULL,
+  closed_at timestamp with time zone,
+  closed_by text,
+  recurring text,
+  period_start timestamp with time zone,
+  CONSTRAINT review_campaigns_closed_check CHECK (((status = 'open'::text) = (closed_at IS NULL))),
+  CONSTRAINT review_campaigns_default_check CHECK ((default_decision = ANY (ARRAY['certify'::text, 'revoke'::text]))),
+  CONSTRAINT review_campaigns_period_check CHECK (((recurring IS NULL) = (period_start IS NULL))),
+  CONSTRAINT review_campaigns_pkey PRIMARY KEY (id),
+  CONSTRAINT review_campaigns_status_check CHECK ((status = ANY (ARRAY['open'::text, 'closed'::text])))
+);
+
 CREATE TABLE review_items (
   id text NOT NULL,
   campaign_id text,
@@ -341,6 +362,14 @@ CREATE TABLE review_items (
   decided_at timestamp with time zone,
   applied text,
   created_at timestamp with time zone NOT NULL,
+  comment text,
+  expires_at timestamp with time zone,
+  routed text,
+  CONSTRAINT review_items_applied_check CHECK ((applied = 'default'::text)),
+  CONSTRAINT review_items_campaign_fkey FOREIGN KEY (campaign_id) REFERENCES review_campaigns(id),
+  CONSTRAINT review_items_decided_check CHECK (((decision IS NULL) = (decided_at IS NULL))),
+  CONSTRAINT review_items_decision_check CHECK ((decision = ANY (ARRAY['certify'::text, 'revoke'::text]))),
+  CONSTRAINT review_items_kind_check CHECK ((kind = ANY (ARRAY['post_event'::text, 'mover'::text, 'nhi_reassigned'::text, 'adopted'::text, 'campaign'::text]))),
   CONSTRAINT review_items_pkey PRIMARY KEY (id)
 );
 
@@ -430,7 +459,12 @@ CREATE UNIQUE INDEX requests_one_live ON requests USING btree (beneficiary, enti
 CREATE INDEX requests_page ON requests USING btree (created_at, id);
 CREATE INDEX requests_status ON requests USING btree (status, created_at);
 CREATE INDEX requests_status_page ON requests USING btree (status, created_at, id);
+CREATE INDEX review_campaigns_due ON review_campaigns USING btree (due_at, id) WHERE (status = 'open'::text);
+CREATE UNIQUE INDEX review_campaigns_one_per_period ON review_campaigns USING btree (recurring, period_start) WHERE (recurring IS NOT NULL);
+CREATE INDEX review_campaigns_page ON review_campaigns USING btree (created_at, id);
+CREATE INDEX review_items_campaign ON review_items USING btree (campaign_id, id);
 CREATE INDEX review_items_open ON review_items USING btree (kind) WHERE (decision IS NULL);
+CREATE INDEX review_items_reviewers ON review_items USING gin (reviewers) WHERE (decision IS NULL);
 CREATE INDEX sessions_expiry ON sessions USING btree (expires_at);
 CREATE INDEX sign_ins_expiry ON sign_ins USING btree (expires_at);
 

@@ -7,6 +7,7 @@ import { identitiesList, identitiesShow, identitiesSync } from './identities.js'
 import { init } from './init.js';
 import { approve, cancel, explain, extend, reject, request, requests } from './requests.js';
 import { reconcile } from './reconcile.js';
+import { reviewClose, reviewCreate, reviewDecide, reviewList, reviewShow } from './reviews.js';
 import { serve } from './serve.js';
 import { fulfil, tasks } from './tasks.js';
 import { tokenCreate, tokenList, tokenRevoke } from './tokens.js';
@@ -35,6 +36,11 @@ export const COMMANDS: Command[] = [
   tasks,
   sweep,
   reconcile,
+  reviewCreate,
+  reviewList,
+  reviewShow,
+  reviewDecide,
+  reviewClose,
   auditVerify,
   auditCheckpoint,
   auditTrace,

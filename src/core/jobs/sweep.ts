@@ -7,6 +7,8 @@ import { type WorkerDeps, grantHandlers } from '../grants/worker.js';
 import { removalHandler } from '../reconcile/remove.js';
 import { reconcileTask } from '../reconcile/schedule.js';
 import { deliveryHandler } from '../notifications/deliver.js';
+import { CLOSE_BATCH, closeDueCampaigns } from '../reviews/close.js';
+import { openRecurring } from '../reviews/recurring.js';
 import type { NotifierSource } from '../ports/notifier.js';
 import type { Sql } from '../sql.js';
 import {
@@ -172,6 +174,22 @@ export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
       name: 'lapsed',
       run: async (now) => ({ count: await lapseOverdue(d.sql, now), more: false }),
     },
+    // Access reviews (ADR 0023): reviews.yaml campaigns opened once per period, and campaigns
+    // past their due date closed with their default, as `review close` would.
+    {
+      name: 'reviews_opened',
+      run: async (now) => ({
+        count: await openRecurring(d.sql, d.catalog, now, d.workerId),
+        more: false,
+      }),
+    },
+    {
+      name: 'reviews_closed',
+      async run(now) {
+        const n = await closeDueCampaigns(d.sql, d.catalog, now, d.workerId);
+        return { count: n, more: n === CLOSE_BATCH };
+      },
+    },
     // Scheduled reconciliation (`reconcile: { every }`), after expiry has started its revocations;
     // the jobs its remediations queue run in the same drain.
     reconcileTask(d),
@@ -184,6 +202,8 @@ export interface SweepResult {
   expired: number;
   reminded: number;
   lapsed: number;
+  reviews_opened: number;
+  reviews_closed: number;
   jobs_done: number;
   jobs_failed: number;
   /** Each failed attempt of this run: retrying (with when) or given up. */
@@ -209,6 +229,8 @@ export async function sweep(d: SweepDeps, stop?: AbortSignal): Promise<SweepResu
     expired: r.periodic.expired ?? 0,
     reminded: r.periodic.reminded ?? 0,
     lapsed: r.periodic.lapsed ?? 0,
+    reviews_opened: r.periodic.reviews_opened ?? 0,
+    reviews_closed: r.periodic.reviews_closed ?? 0,
     jobs_done: r.done,
     jobs_failed: r.failed,
     failures: r.failures,

@@ -148,17 +148,19 @@ export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
         )
       ).map((r) => [r.status, Number(r.n)]),
     ),
-    ...(allItems > 0
-      ? {
-          reviews: {
-            open_items: openItems,
-            overdue_items: await count(
-              `SELECT count(*) AS n FROM review_items WHERE decision IS NULL AND due_at < $1`,
-              [now],
-            ),
-            completion: Math.round(((allItems - openItems) / allItems) * 1000) / 1000,
-          },
-        }
-      : {}),
+    // Every review item, campaign and standalone (post-event, mover, …); completion is null
+    // while there are none.
+    reviews: {
+      open_items: openItems,
+      overdue_items: await count(
+        `SELECT count(*) AS n FROM review_items WHERE decision IS NULL AND due_at < $1`,
+        [now],
+      ),
+      completion:
+        allItems > 0 ? Math.round(((allItems - openItems) / allItems) * 1000) / 1000 : null,
+      campaigns_open: await count(
+        `SELECT count(*) AS n FROM review_campaigns WHERE status = 'open'`,
+      ),
+    },
   };
 }
