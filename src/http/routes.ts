@@ -9,6 +9,7 @@ import { TOKEN_ROUTES } from './routes-tokens.js';
 import * as s from './shapes.js';
 import { TASK_ROUTES } from './routes-tasks.js';
 import { RECONCILE_ROUTES } from './routes-reconcile.js';
+import { REVIEW_ROUTES } from './routes-reviews.js';
 
 export { type ApiRoute, type Ctx, defined, page, route } from './route.js';
 
@@ -241,6 +242,7 @@ export const API_ROUTES: ApiRoute[] = [
   }),
   ...TASK_ROUTES,
   ...RECONCILE_ROUTES,
+  ...REVIEW_ROUTES,
   ...CATALOG_ROUTES,
   ...CANCEL_ROUTES,
   ...IDENTITY_ROUTES,

@@ -83,6 +83,11 @@ export const report = z.looseObject({
   revocation_sla_breaches: z.number(),
   grants_without_expiry: z.number(),
   standing_privileged: z.number(),
+  reviews: z.looseObject({
+    open_items: z.number(),
+    overdue_items: z.number(),
+    completion: z.number().nullable().describe('share of review items decided; null while none'),
+  }),
 });
 
 export const errorObject = z.object({
