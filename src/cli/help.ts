@@ -55,6 +55,17 @@ const OPTION_HELP_IN: Record<string, Record<string, string>> = {
   reconcile: {
     'dry-run': 'Compare and print the findings; record, remediate and adopt nothing.',
   },
+  'review create': {
+    name: 'What the campaign is called, as reviewers will see it.',
+    scope: 'Which active grants to review: key=value terms, all must hold (app=erp,risk=high).',
+    due: 'When undecided items take the default: a date (2026-06-30) or an ISO 8601 instant.',
+    reviewer: 'Who reviews each item: manager (default), app_owner, owner or group:NAME.',
+    default: 'What undecided items become at close or the due date: revoke (default) or certify.',
+  },
+  'review decide': {
+    expires: "A certification's new expiry (date or instant), within the entitlement's maximum.",
+    comment: 'Why you decided so; recorded with the decision in the audit trail.',
+  },
 };
 
 /** One or two examples per command, each a line that works as printed in the demo. */
@@ -96,6 +107,16 @@ const EXAMPLES: Record<string, string[]> = {
   'audit checkpoint': ['GATEHOUSE_CHECKPOINT_KEY="$(cat key.pem)" gatehouse audit checkpoint'],
   'audit trace': ['gatehouse audit trace req_…'],
   'audit export': ['gatehouse audit export --since 2026-01-01T00:00:00Z > events.jsonl'],
+  'review create': [
+    'gatehouse review create --name "ERP Q2" --scope app=erp --due 2026-06-30 --as gina@acme.test',
+  ],
+  'review list': ['gatehouse review list'],
+  'review show': ['gatehouse review show rev_…'],
+  'review decide': [
+    'gatehouse review decide itm_… certify --expires 2026-09-30 --as carol@acme.test',
+    'gatehouse review decide itm_… revoke --comment "moved team" --as carol@acme.test',
+  ],
+  'review close': ['gatehouse review close rev_… --as gina@acme.test'],
   report: ['gatehouse report', 'gatehouse report --json'],
   'token create': [
     'gatehouse token create --identity svc:ci-deployer --scopes read,request --expires 30d',
