@@ -169,19 +169,18 @@ export function authorizeStageAction(
 export interface ReviewItemFacts {
   itemId: string;
   reviewers: readonly string[];
-  /** The identity holding the access under review, and the grant's accountable owner. */
+  /** The identity holding the access under review. */
   holder: string;
-  grantOwner: string | null;
   actorStatus: string | undefined;
 }
 
 /**
- * Decide a review item (certify or revoke): nobody reviews their own access (as holder or as the
- * owner of the identity holding it), however the item was routed; only the item's reviewers, and
- * only while active.
+ * Decide a review item (certify or revoke): nobody reviews access they hold, however the item was
+ * routed (a non-human identity's owner may: they answer for it, as the `owner` rule says); only
+ * the item's reviewers, and only while active.
  */
 export function authorizeReviewDecision(actor: string, f: ReviewItemFacts): void {
-  if (actor === f.holder || actor === f.grantOwner)
+  if (actor === f.holder)
     throw new RefusedError(
       `${actor} may not decide review item ${f.itemId}: nobody reviews their own access`,
       { code: 'self_review' },

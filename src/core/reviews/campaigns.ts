@@ -49,7 +49,6 @@ interface Selected {
   identity: string;
   entitlement: string;
   app: string;
-  grant_owner: string;
   request_id: string | null;
   expires_at: Date | null;
   manager: string | null;
@@ -104,7 +103,7 @@ export async function createCampaign(
     const p = (v: unknown) => `$${params.push(v)}`;
     // Shared locks: a grant revoked or re-expired while the snapshot is taken waits for it.
     const grants = await tx.query<Selected>(
-      `SELECT g.id, g.identity, g.entitlement, g.app, g.owner AS grant_owner, g.request_id,
+      `SELECT g.id, g.identity, g.entitlement, g.app, g.request_id,
               g.expires_at, i.manager, i.owner
          FROM grants g JOIN entitlements e ON e.id = g.entitlement JOIN identities i ON i.id = g.identity
         WHERE ${scopeWhere(scope, p)}
@@ -131,7 +130,6 @@ export async function createCampaign(
         rule,
         {
           holder: g.identity,
-          grantOwner: g.grant_owner,
           manager: g.manager,
           owner: g.owner,
           app: g.app,

@@ -178,7 +178,6 @@ export async function decideItem(
       itemId: item.id,
       reviewers: item.reviewers,
       holder: item.identity,
-      grantOwner: g?.owner ?? null,
       actorStatus: actor?.status,
     });
     await applyDecision(tx, catalog, now, item, g, {

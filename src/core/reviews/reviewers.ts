@@ -24,8 +24,6 @@ export function parseReviewerRule(text: string, catalog: Catalog): ReviewerRule 
 /** What resolving a reviewer needs to know about one grant under review. */
 export interface ItemParties {
   holder: string;
-  /** The grant's accountable owner (the holder for a person, the owner for a non-human one). */
-  grantOwner: string;
   manager: string | null;
   /** The holder's owner (non-human identities). */
   owner: string | null;
@@ -39,15 +37,15 @@ export interface Resolved {
 }
 
 /**
- * The rule's reviewers for one grant, among active identities, never the holder or the grant's
- * owner (nobody reviews their own access). Where that leaves nobody, the item is routed to the
+ * The rule's reviewers for one grant, among active identities, never the holder (nobody reviews
+ * access they hold; a non-human identity's owner answers for it, which is what `owner` asks). Where that leaves nobody, the item is routed to the
  * app's owner, then to the governance (fallback) group, and says so: an item never vanishes. An
  * item nobody at all may review keeps an empty list and its reason, and takes the default.
  */
 export function resolveReviewers(
   rule: ReviewerRule,
   p: ItemParties,
-  catalog: Catalog,
+  catalog: Pick<Catalog, 'apps' | 'groups' | 'settings'>,
   active: ReadonlySet<string>,
 ): Resolved {
   const appOwner = catalog.apps.get(p.app)?.owner ?? null;
@@ -55,12 +53,7 @@ export function resolveReviewers(
   const eligible = (xs: (string | null | undefined)[]) => [
     ...new Set(
       xs.filter(
-        (x): x is string =>
-          typeof x === 'string' &&
-          x !== '' &&
-          active.has(x) &&
-          x !== p.holder &&
-          x !== p.grantOwner,
+        (x): x is string => typeof x === 'string' && x !== '' && active.has(x) && x !== p.holder,
       ),
     ),
   ];
@@ -78,7 +71,7 @@ export function resolveReviewers(
   const why =
     candidates.length === 0
       ? `no ${rule} for ${p.holder}`
-      : candidates.every((x) => x === p.holder || x === p.grantOwner)
+      : candidates.every((x) => x === p.holder)
         ? `the ${rule} is the holder (nobody reviews their own access)`
         : `the ${rule} (${candidates.join(', ')}) is not active`;
   const owner = eligible([appOwner]);
