@@ -5,7 +5,7 @@ import type { PageInput } from '../core/paging.js';
 import { type CreateCampaignInput, createCampaign } from '../core/reviews/campaigns.js';
 import { closeCampaign } from '../core/reviews/close.js';
 import { type DecideInput, decideItem } from '../core/reviews/decide.js';
-import { campaignView, listCampaigns, reviewItem } from '../core/reviews/view.js';
+import { campaignView, listCampaigns, listOpenItems, reviewItem } from '../core/reviews/view.js';
 import type { Sql } from '../core/sql.js';
 
 /**
@@ -20,6 +20,14 @@ export function reviewUseCases(d: { sql: Sql; now: () => Date; catalog: () => Pr
     },
     list: (page?: PageInput, reader?: Reader) => listCampaigns(d.sql, page, listReader(reader)),
     show: (id: string, reader?: Reader) => campaignView(d.sql, id, listReader(reader)),
+    /**
+     * Undecided items; `reviewer` narrows to one person's. A reader who does not read everything
+     * sees only their own, whatever `reviewer` says.
+     */
+    openItems: (f: { reviewer?: string }, page?: PageInput, reader?: Reader) => {
+      const own = listReader(reader);
+      return listOpenItems(d.sql, page, own ?? f.reviewer);
+    },
     async decide(input: DecideInput) {
       await decideItem(d.sql, await d.catalog(), d.now(), input);
       return reviewItem(d.sql, input.itemId);

@@ -62,6 +62,7 @@ const OPTION_HELP_IN: Record<string, Record<string, string>> = {
     reviewer: 'Who reviews each item: manager (default), app_owner, owner or group:NAME.',
     default: 'What undecided items become at close or the due date: revoke (default) or certify.',
   },
+  'review items': { reviewer: 'Only the undecided items waiting on this person.' },
   'review decide': {
     expires: "A certification's new expiry (date or instant), within the entitlement's maximum.",
     comment: 'Why you decided so; recorded with the decision in the audit trail.',
@@ -112,6 +113,7 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   'review list': ['gatehouse review list'],
   'review show': ['gatehouse review show rev_…'],
+  'review items': ['gatehouse review items --reviewer carol@acme.test'],
   'review decide': [
     'gatehouse review decide itm_… certify --expires 2026-09-30 --as carol@acme.test',
     'gatehouse review decide itm_… revoke --comment "moved team" --as carol@acme.test',

@@ -36,6 +36,26 @@ test('gatehouse review: create, show, decide as the reviewer (revoked in the tar
         'applied',
       ])
         assert.ok(k in i, k);
+    const waiting = await h.cli([
+      'review',
+      'items',
+      '--reviewer',
+      'carol@acme.test',
+      '--limit',
+      '2',
+    ]);
+    assert.equal(waiting.code, 0, waiting.stderr);
+    assert.equal(waiting.json.items.length, 2);
+    const rest = await h.cli([
+      'review',
+      'items',
+      '--reviewer',
+      'carol@acme.test',
+      '--cursor',
+      waiting.json.next_cursor,
+    ]);
+    assert.equal(rest.json.items.length, 2, 'alice, bob, dan, heidi: carol has no manager');
+    assert.equal(rest.json.next_cursor, null);
     const item = (who: string) => c.items.find((i: { identity: string }) => i.identity === who);
 
     const bad = await h.cli([

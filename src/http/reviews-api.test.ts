@@ -37,6 +37,15 @@ test('reviews over the API: admins open and close campaigns, a reviewer decides 
     assert.equal(seen.items.length, 4, "carol's own item went to the app owner");
     assert.equal((await f.call('GET', `/api/v1/reviews/${campaign.id}`, bob)).statusCode, 403);
     assert.equal((await f.call('GET', '/api/v1/reviews', bob)).json().campaigns.length, 0);
+    const waiting = await f.call('GET', '/api/v1/reviews/items?reviewer=erin@acme.test', carol);
+    assert.equal(waiting.statusCode, 200);
+    assert.deepEqual(
+      waiting.json().items.map((i: { reviewers: string[] }) => i.reviewers),
+      [['carol@acme.test'], ['carol@acme.test'], ['carol@acme.test'], ['carol@acme.test']],
+      'a reviewer sees only what waits on them, whoever they ask about',
+    );
+    const erins = await f.call('GET', '/api/v1/reviews/items?reviewer=erin@acme.test', auditor);
+    assert.equal(erins.json().items.length, 1);
     const all = await f.call('GET', `/api/v1/reviews/${campaign.id}`, auditor);
     assert.equal(all.json().items.length, 5);
 

@@ -54,6 +54,11 @@ const listQuery = z.strictObject({
   cursor: text(2000).optional(),
   limit: text(10).optional(),
 });
+const itemsQuery = listQuery.extend({ reviewer: text(200).optional() });
+const itemPage = z.looseObject({
+  items: z.array(itemObject),
+  next_cursor: z.string().nullable().describe('where the next page starts; null on the last'),
+});
 const createBody = z.strictObject({
   name: text(200).min(1),
   scope: text(1000).min(1).describe('comma-separated key=value terms: app=erp,risk=high'),
@@ -77,6 +82,21 @@ export const REVIEW_ROUTES: ApiRoute[] = [
     query: listQuery,
     response: campaignPage,
     handler: (c) => c.app.reviews.list(page(c.query), c.reader),
+  }),
+  route({
+    method: 'GET',
+    url: '/api/v1/reviews/items',
+    summary:
+      'undecided review items, campaign and standalone, oldest first: those waiting on the caller (all, or one reviewer’s, with audit)',
+    scopes: ['read', 'review', 'audit'],
+    query: itemsQuery,
+    response: itemPage,
+    handler: (c) =>
+      c.app.reviews.openItems(
+        c.query.reviewer !== undefined ? { reviewer: c.query.reviewer } : {},
+        page(c.query),
+        c.reader,
+      ),
   }),
   route({
     method: 'GET',

@@ -7,7 +7,14 @@ import { identitiesList, identitiesShow, identitiesSync } from './identities.js'
 import { init } from './init.js';
 import { approve, cancel, explain, extend, reject, request, requests } from './requests.js';
 import { reconcile } from './reconcile.js';
-import { reviewClose, reviewCreate, reviewDecide, reviewList, reviewShow } from './reviews.js';
+import {
+  reviewClose,
+  reviewCreate,
+  reviewDecide,
+  reviewItems,
+  reviewList,
+  reviewShow,
+} from './reviews.js';
 import { serve } from './serve.js';
 import { fulfil, tasks } from './tasks.js';
 import { tokenCreate, tokenList, tokenRevoke } from './tokens.js';
@@ -39,6 +46,7 @@ export const COMMANDS: Command[] = [
   reviewCreate,
   reviewList,
   reviewShow,
+  reviewItems,
   reviewDecide,
   reviewClose,
   auditVerify,

@@ -69,6 +69,21 @@ export const reviewList: Command = {
   },
 };
 
+export const reviewItems: Command = {
+  name: 'review items',
+  usage: `review items [--reviewer ID] ${PAGE_USAGE}`,
+  summary: 'undecided review items (campaign and standalone), oldest first; --reviewer: theirs',
+  options: { reviewer: { type: 'string' }, ...PAGE_OPTIONS },
+  async run(r) {
+    const reviewer = str(r.args, 'reviewer');
+    const page = await r.app.reviews.openItems(reviewer ? { reviewer } : {}, pageArgs(r.args));
+    return {
+      json: page,
+      text: paged(formatItems(page.items), page.items.length, page.next_cursor),
+    };
+  },
+};
+
 export const reviewShow: Command = {
   name: 'review show',
   usage: 'review show C',

@@ -148,11 +148,28 @@ export async function reviewItem(sql: Sql, id: string): Promise<ItemView> {
   return itemView(i);
 }
 
-/** Undecided items waiting on one reviewer (campaign and standalone), oldest first. */
-export async function itemsFor(sql: Sql, reviewer: string): Promise<ItemView[]> {
-  const rows = await sql.query<ItemRow>(
-    `SELECT * FROM review_items WHERE decision IS NULL AND reviewers @> ARRAY[$1]::text[] ORDER BY created_at, id LIMIT 1000`,
-    [reviewer],
+/**
+ * Undecided items, campaign and standalone alike, oldest first, one keyset page at a time;
+ * `reviewer`: only those waiting on that person.
+ */
+export async function listOpenItems(
+  sql: Sql,
+  page: PageInput = {},
+  reviewer?: string,
+): Promise<{ items: ItemView[]; next_cursor: string | null }> {
+  const limit = pageLimit(page.limit);
+  const tag = 'review-items';
+  const after = decodeCursor(page.cursor, tag, ['instant', 'text']);
+  const params: unknown[] = [];
+  const p = (v: unknown) => `$${params.push(v)}`;
+  const where = ['decision IS NULL'];
+  if (reviewer !== undefined) where.push(`reviewers @> ARRAY[${p(reviewer)}]::text[]`);
+  if (after) where.push(`(created_at, id) > (${p(after[0])}::timestamptz, ${p(after[1])})`);
+  const rows = await sql.query<ItemRow & { page_at: string }>(
+    `SELECT *, ${instantKey('created_at')} AS page_at FROM review_items
+      WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT ${p(limit + 1)}`,
+    params,
   );
-  return rows.map(itemView);
+  const cut = cutPage(rows, limit, tag, (r) => [r.page_at, r.id]);
+  return { items: cut.rows.map(itemView), next_cursor: cut.next_cursor };
 }

@@ -40,6 +40,8 @@ ALTER TABLE review_items
   ADD CONSTRAINT review_items_kind_check
     CHECK (kind IN ('post_event', 'mover', 'nhi_reassigned', 'adopted', 'campaign')),
   ADD CONSTRAINT review_items_campaign_fkey FOREIGN KEY (campaign_id) REFERENCES review_campaigns (id);
--- A campaign's items in id order (review show), and what waits on a reviewer.
+-- A campaign's items in id order (review show); undecided items oldest first (review items), and
+-- those waiting on one reviewer.
 CREATE INDEX review_items_campaign ON review_items (campaign_id, id);
+CREATE INDEX review_items_open_page ON review_items (created_at, id) WHERE decision IS NULL;
 CREATE INDEX review_items_reviewers ON review_items USING gin (reviewers) WHERE decision IS NULL;
