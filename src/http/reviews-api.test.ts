@@ -44,6 +44,8 @@ test('reviews over the API: admins open and close campaigns, a reviewer decides 
       [['carol@acme.test'], ['carol@acme.test'], ['carol@acme.test'], ['carol@acme.test']],
       'a reviewer sees only what waits on them, whoever they ask about',
     );
+    const me = (await f.call('GET', '/api/v1/me', carol)).json();
+    assert.equal(me.waiting.review_items.length, 4);
     const erins = await f.call('GET', '/api/v1/reviews/items?reviewer=erin@acme.test', auditor);
     assert.equal(erins.json().items.length, 1);
     const all = await f.call('GET', `/api/v1/reviews/${campaign.id}`, auditor);

@@ -46,6 +46,11 @@ export const API_ROUTES: ApiRoute[] = [
         { limit: 100 },
         c.reader,
       );
+      const items = await c.app.reviews.openItems(
+        { reviewer: c.caller.identity },
+        { limit: 100 },
+        c.reader,
+      );
       return {
         identity: who.id,
         kind: who.kind,
@@ -60,7 +65,12 @@ export const API_ROUTES: ApiRoute[] = [
               expires_at: c.caller.session.expiresAt,
             }
           : {}),
-        waiting: { requests: waiting.requests.map((r) => r.id), next_cursor: waiting.next_cursor },
+        waiting: {
+          requests: waiting.requests.map((r) => r.id),
+          next_cursor: waiting.next_cursor,
+          review_items: items.items.map((i) => i.id),
+          review_items_next_cursor: items.next_cursor,
+        },
       };
     },
   }),

@@ -56,7 +56,12 @@ export const me = z.looseObject({
   status: z.string(),
   scopes: z.array(z.string()),
   token: z.string(),
-  waiting: z.looseObject({ requests: z.array(z.string()), next_cursor: cursor }),
+  waiting: z.looseObject({
+    requests: z.array(z.string()),
+    next_cursor: cursor,
+    review_items: z.array(z.string()).describe('undecided review items waiting on the caller'),
+    review_items_next_cursor: cursor,
+  }),
   // Only with a session cookie (docs/api.md, Sign-in).
   session: z.string().optional().describe('the session id (ses_…), with a session cookie'),
   csrf_token: z
