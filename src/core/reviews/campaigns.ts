@@ -24,7 +24,12 @@ export function parseInstant(text: string, field: string): Date {
     day || /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)
       ? Date.parse(day ? `${text}T00:00:00Z` : text)
       : NaN;
-  if (Number.isNaN(ms))
+  // A calendar date that does not exist (2026-02-30) would roll over into the next month.
+  const rolled =
+    !Number.isNaN(ms) &&
+    (day || text.endsWith('Z')) &&
+    new Date(ms).toISOString().slice(0, 10) !== text.slice(0, 10);
+  if (Number.isNaN(ms) || rolled)
     throw new InputError(
       `${field} is a date (2026-06-30) or an ISO 8601 instant (2026-06-30T17:00:00Z), not "${text}"`,
       { code: 'invalid_date', field },
