@@ -532,6 +532,33 @@ test('an entitlement target that its connector type cannot use is reported on it
   );
 });
 
+test('two entitlements on one assignment of one target are refused, naming both entitlements and files', async () => {
+  const dir = await variant({
+    'apps/pg-analytics.yaml': replace(
+      'target: { role: analytics_writer }',
+      'target: { role: analytics_reader }',
+    ),
+    // The same LDAP group written with other case, in another app's file.
+    'apps/erp.yaml': replace(
+      "target: { group: 'cn=erp-vendor-create,ou=groups,dc=acme,dc=test' }",
+      "target: { group: 'CN=Wiki-Readers,OU=groups,DC=acme,DC=test' }",
+    ),
+  });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'apps/pg-analytics.yaml',
+    14,
+    /entitlement "pg-analytics:writer": target \{"role":"analytics_reader"\} on connector pg-analytics is the same assignment as entitlement "pg-analytics:reader" \(apps\/pg-analytics\.yaml:11\)/,
+  );
+  find(
+    errors,
+    'apps/wiki.yaml',
+    9,
+    /entitlement "wiki:read": .* is the same assignment as entitlement "erp:vendor-create" \(apps\/erp\.yaml:9\)/,
+  );
+});
+
 test('a default duration longer than the maximum and an unknown licence tier are errors', async () => {
   const dir = await variant({
     'apps/github.yaml': (t) =>
