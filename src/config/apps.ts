@@ -66,6 +66,18 @@ function toEntitlement(
       place: src.place([...path, 'target']),
     });
   if (e.approval) noteChain(ctx, src, [...path, 'approval'], e.approval);
+  if (e.credential && module && !module.capabilities.issuesCredentials) {
+    ctx.issues.error(
+      src.place([...path, 'credential']),
+      `entitlements[${index}].credential: connector ${connector!.name} (type ${connector!.type}) cannot issue credentials`,
+    );
+  }
+  if (e.credential && !e.kinds.some((k) => k !== 'human')) {
+    ctx.issues.error(
+      src.place([...path, 'credential']),
+      `entitlements[${index}].credential: credentials are issued for non-human identities only; add a non-human kind to kinds`,
+    );
+  }
   return {
     id: e.id,
     app: app.id,
@@ -80,6 +92,7 @@ function toEntitlement(
     approval: e.approval ?? null,
     licenceTier: e.licence_tier ?? null,
     target: e.target,
+    credentialRotation: e.credential?.rotation ?? null,
   };
 }
 

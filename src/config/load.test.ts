@@ -129,6 +129,7 @@ test('the acme example loads with every part mapped onto the model', async () =>
       { rule: 'group:security', minApprovals: 1 },
     ],
     licenceTier: null,
+    credentialRotation: null,
     target: { group: 'gh-admins' },
   });
   const vendor = config.entitlements.find((e) => e.id === 'erp:vendor-create');
