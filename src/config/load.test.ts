@@ -560,6 +560,43 @@ test('two entitlements on one assignment of one target are refused, naming both 
   );
 });
 
+test('a credential on an entitlement whose connector cannot issue one, or that no non-human kind may hold, is an error at its line', async () => {
+  const dir = await variant({
+    'apps/wiki.yaml': replace(
+      '  - id: wiki:edit\n',
+      '  - id: wiki:edit\n    kinds: [service_account]\n    credential: { rotation: 30d }\n',
+    ),
+    'apps/pg-analytics.yaml': replace(
+      '    max_duration: 30d\n    target: { role: analytics_writer }',
+      '    max_duration: 30d\n    credential: { rotation: 30d }\n    target: { role: analytics_writer }',
+    ),
+  });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'apps/wiki.yaml',
+    12,
+    /^entitlements\[1\]\.credential: connector corp-ldap \(type ldap\) cannot issue credentials$/,
+  );
+  find(
+    errors,
+    'apps/pg-analytics.yaml',
+    14,
+    /^entitlements\[1\]\.credential: credentials are issued for non-human identities only/,
+  );
+  const ok = await variant({
+    'apps/pg-analytics.yaml': replace(
+      '    kinds: [human, service_account, workload]\n',
+      '    kinds: [human, service_account, workload]\n    credential: { rotation: 7d }\n',
+    ),
+  });
+  const { config } = await loadConfigDir(ok);
+  assert.equal(
+    config.entitlements.find((e) => e.id === 'pg-analytics:reader')?.credentialRotation,
+    7 * 86400,
+  );
+});
+
 test('a default duration longer than the maximum and an unknown licence tier are errors', async () => {
   const dir = await variant({
     'apps/github.yaml': (t) =>
