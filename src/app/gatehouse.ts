@@ -65,6 +65,7 @@ import { type FulfilOutcome, fulfilTask } from '../core/tasks/fulfil.js';
 import { type TaskFilter, listTasks, taskById } from '../core/tasks/view.js';
 import { reconcile } from '../core/reconcile/reconcile.js';
 import { reviewUseCases } from './reviews.js';
+import { issueCredential } from '../core/credentials/issue.js';
 
 export interface GatehouseDeps {
   sql: Sql;
@@ -192,6 +193,13 @@ export function gatehouse(d: GatehouseDeps) {
     async retry(grantId: string, actor: string, via: Via) {
       await retryGrant(d.sql, now(), grantId, actor, via);
       return grantView(await requireGrant(d.sql, grantId));
+    },
+    /** A credential for a non-human identity's account, for its owner; the secret is returned once. */
+    async issueCredential(grantId: string, actor: string, via: Via) {
+      return issueCredential(
+        { sql: d.sql, catalog: await cat(), connectors: d.connectors, now },
+        { grantId, actor, via },
+      );
     },
     /** A fulfiller's attestation on a manual connector's task; who may is core/authz.ts's to say. */
     async fulfil(taskId: string, actor: string, outcome: FulfilOutcome, comment: string, via: Via) {

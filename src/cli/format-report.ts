@@ -7,7 +7,8 @@ type Report = Record<string, unknown>;
 interface Figure {
   key: string;
   label: string;
-  unit?: 'seconds' | 'grants' | 'requests' | 'items' | 'identities' | 'jobs' | 'share';
+  unit?:
+    'seconds' | 'grants' | 'requests' | 'items' | 'identities' | 'jobs' | 'share' | 'credentials';
   means: string;
 }
 
@@ -98,6 +99,12 @@ const SECTIONS: { title: string; figures: Figure[] }[] = [
         label: 'non-human without owner',
         unit: 'identities',
         means: 'active service accounts, keys and agents with no active owner',
+      },
+      {
+        key: 'credentials_past_rotation',
+        label: 'credentials past rotation',
+        unit: 'credentials',
+        means: 'issued credentials of active grants older than their rotation period',
       },
       {
         key: 'licence_seats_inactive',

@@ -95,6 +95,7 @@ const EXAMPLES: Record<string, string[]> = {
   requests: ['gatehouse requests --approver carol@acme.test', 'gatehouse requests --status lapsed'],
   grants: ['gatehouse grants --identity bob@acme.test', 'gatehouse grants --expiring-within 7d'],
   'grants retry': ['gatehouse grants retry grt_… --as carol@acme.test'],
+  'grants credential': ['gatehouse grants credential grt_… --as alice@acme.test'],
   revoke: ['gatehouse revoke grt_… --reason "left the project" --as bob@acme.test'],
   'let-expire': ['gatehouse let-expire grt_… --as bob@acme.test'],
   fulfil: [

@@ -1,5 +1,6 @@
 import { formatDuration } from '../core/duration.js';
 import type { App, ConnectorConfig, Entitlement } from '../core/model.js';
+import type { PlacedTarget } from './overlaps.js';
 import { noteChain, noteRef, type LoadContext } from './context.js';
 import type { ConfigFile } from './files.js';
 import { defineFromYaml } from './names.js';
@@ -14,6 +15,8 @@ const FALLBACK_DURATION = 90 * 86400;
 export interface LoadedApps {
   apps: App[];
   entitlements: Entitlement[];
+  /** Every valid target with where it was written, for the overlap check. */
+  targets: PlacedTarget[];
 }
 
 function toEntitlement(
@@ -23,6 +26,7 @@ function toEntitlement(
   connector: ConnectorConfig | undefined,
   src: YamlSource,
   ctx: LoadContext,
+  targets: PlacedTarget[],
 ): Entitlement {
   const path = ['entitlements', index];
   const err = (field: string, message: string) =>
@@ -47,11 +51,33 @@ function toEntitlement(
     );
   }
   const module = connector && connectorModule(connector.type);
+  let valid = true;
   if (module) {
     const why = ` (connector ${connector.name} is of type ${connector.type})`;
-    validateAt(src, [...path, 'target'], module.target, e.target, ctx.issues, why);
+    valid =
+      validateAt(src, [...path, 'target'], module.target, e.target, ctx.issues, why) !== undefined;
   }
+  if (valid)
+    targets.push({
+      entitlement: e.id,
+      connector: app.connector,
+      connectorType: connector?.type,
+      target: e.target,
+      place: src.place([...path, 'target']),
+    });
   if (e.approval) noteChain(ctx, src, [...path, 'approval'], e.approval);
+  if (e.credential && module && !module.capabilities.issuesCredentials) {
+    ctx.issues.error(
+      src.place([...path, 'credential']),
+      `entitlements[${index}].credential: connector ${connector!.name} (type ${connector!.type}) cannot issue credentials`,
+    );
+  }
+  if (e.credential && !e.kinds.some((k) => k !== 'human')) {
+    ctx.issues.error(
+      src.place([...path, 'credential']),
+      `entitlements[${index}].credential: credentials are issued for non-human identities only; add a non-human kind to kinds`,
+    );
+  }
   return {
     id: e.id,
     app: app.id,
@@ -66,6 +92,7 @@ function toEntitlement(
     approval: e.approval ?? null,
     licenceTier: e.licence_tier ?? null,
     target: e.target,
+    credentialRotation: e.credential?.rotation ?? null,
   };
 }
 
@@ -75,7 +102,7 @@ export function loadApps(
   connectors: ConnectorConfig[],
   ctx: LoadContext,
 ): LoadedApps {
-  const out: LoadedApps = { apps: [], entitlements: [] };
+  const out: LoadedApps = { apps: [], entitlements: [], targets: [] };
   const byName = new Map(connectors.map((c) => [c.name, c]));
   for (const file of files) {
     const src = YamlSource.parse(file.rel, file.text, ctx.issues);
@@ -94,7 +121,7 @@ export function loadApps(
       licenceSeats: y.licence?.seats ?? {},
     });
     y.entitlements.forEach((e, i) => {
-      out.entitlements.push(toEntitlement(e, i, y, byName.get(y.connector), src, ctx));
+      out.entitlements.push(toEntitlement(e, i, y, byName.get(y.connector), src, ctx, out.targets));
     });
   }
   return out;

@@ -129,6 +129,7 @@ test('the acme example loads with every part mapped onto the model', async () =>
       { rule: 'group:security', minApprovals: 1 },
     ],
     licenceTier: null,
+    credentialRotation: null,
     target: { group: 'gh-admins' },
   });
   const vendor = config.entitlements.find((e) => e.id === 'erp:vendor-create');
@@ -529,6 +530,70 @@ test('an entitlement target that its connector type cannot use is reported on it
     'apps/pg-analytics.yaml',
     11,
     /target\.role: is longer than the 63 bytes/,
+  );
+});
+
+test('two entitlements on one assignment of one target are refused, naming both entitlements and files', async () => {
+  const dir = await variant({
+    'apps/pg-analytics.yaml': replace(
+      'target: { role: analytics_writer }',
+      'target: { role: analytics_reader }',
+    ),
+    // The same LDAP group written with other case, in another app's file.
+    'apps/erp.yaml': replace(
+      "target: { group: 'cn=erp-vendor-create,ou=groups,dc=acme,dc=test' }",
+      "target: { group: 'CN=Wiki-Readers,OU=groups,DC=acme,DC=test' }",
+    ),
+  });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'apps/pg-analytics.yaml',
+    14,
+    /entitlement "pg-analytics:writer": target \{"role":"analytics_reader"\} on connector pg-analytics is the same assignment as entitlement "pg-analytics:reader" \(apps\/pg-analytics\.yaml:11\)/,
+  );
+  find(
+    errors,
+    'apps/wiki.yaml',
+    9,
+    /entitlement "wiki:read": .* is the same assignment as entitlement "erp:vendor-create" \(apps\/erp\.yaml:9\)/,
+  );
+});
+
+test('a credential on an entitlement whose connector cannot issue one, or that no non-human kind may hold, is an error at its line', async () => {
+  const dir = await variant({
+    'apps/wiki.yaml': replace(
+      '  - id: wiki:edit\n',
+      '  - id: wiki:edit\n    kinds: [service_account]\n    credential: { rotation: 30d }\n',
+    ),
+    'apps/pg-analytics.yaml': replace(
+      '    max_duration: 30d\n    target: { role: analytics_writer }',
+      '    max_duration: 30d\n    credential: { rotation: 30d }\n    target: { role: analytics_writer }',
+    ),
+  });
+  const errors = await errorsOf(dir);
+  find(
+    errors,
+    'apps/wiki.yaml',
+    12,
+    /^entitlements\[1\]\.credential: connector corp-ldap \(type ldap\) cannot issue credentials$/,
+  );
+  find(
+    errors,
+    'apps/pg-analytics.yaml',
+    14,
+    /^entitlements\[1\]\.credential: credentials are issued for non-human identities only/,
+  );
+  const ok = await variant({
+    'apps/pg-analytics.yaml': replace(
+      '    kinds: [human, service_account, workload]\n',
+      '    kinds: [human, service_account, workload]\n    credential: { rotation: 7d }\n',
+    ),
+  });
+  const { config } = await loadConfigDir(ok);
+  assert.equal(
+    config.entitlements.find((e) => e.id === 'pg-analytics:reader')?.credentialRotation,
+    7 * 86400,
   );
 });
 

@@ -12,6 +12,7 @@ import { loadGroups } from './groups.js';
 import { ConfigError, Issues, sortIssues, type ConfigIssue } from './issues.js';
 import { newRegistry } from './names.js';
 import { loadReviews } from './reviews.js';
+import { checkOverlaps } from './overlaps.js';
 import { loadSettings } from './settings.js';
 import { loadSod } from './sod.js';
 
@@ -33,7 +34,7 @@ export async function loadConfigDir(
   const identities = loadIdentities(files.identities, ctx);
   const groups = loadGroups(files.groups, ctx);
   const connectors = loadConnectors(files.connectors, ctx);
-  const { apps, entitlements } = loadApps(files.apps, connectors, ctx);
+  const { apps, entitlements, targets } = loadApps(files.apps, connectors, ctx);
   const sod = loadSod(files.sod, ctx);
   const birthright = loadBirthright(files.birthright, entitlements, ctx);
   const policies = loadPolicies(files.policies, ctx);
@@ -41,6 +42,7 @@ export async function loadConfigDir(
   if (reviews.length > 0) settings.reviews = reviews;
   resolveRefs(ctx.refs, ctx.reg, issues);
   checkAccounts({ identities, connectors, apps, entitlements }, ctx);
+  checkOverlaps(targets, issues);
 
   if (issues.errors.length > 0) throw new ConfigError(sortIssues(issues.errors));
   const config = {

@@ -128,6 +128,8 @@ const entitlement = fields({
   approval: chain.optional(),
   licence_tier: name.optional(),
   target: z.record(z.string(), z.string()),
+  /** The connector issues a credential for the holder's account, rotated this often (ADR 0025). */
+  credential: fields({ rotation: duration }).optional(),
 });
 export type EntitlementYaml = z.output<typeof entitlement>;
 

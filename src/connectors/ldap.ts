@@ -120,6 +120,11 @@ export const ldapModule: ConnectorModule = {
     reportsLastUse: false,
     fulfilsAsynchronously: false,
   },
+  // A DN's attribute types and values compare without case, as a cn under the groups base does.
+  assignmentKey: (t) => {
+    const g = t.group ?? '';
+    return g.includes('=') ? (normalizeDn(g) ?? g) : `cn=${g.toLowerCase()}`;
+  },
   create: ldapConnector,
 };
 

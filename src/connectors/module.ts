@@ -24,6 +24,12 @@ export interface ConnectorModule {
   readonly target: z.ZodType;
   readonly capabilities: ConnectorCapabilities;
   /**
+   * Two targets with the same key are one assignment in the target (e.g. one LDAP group written
+   * as two DNs that differ in case); `validate` refuses two entitlements on one. Default: the
+   * target's entries as written.
+   */
+  readonly assignmentKey?: (target: Record<string, string>) => string;
+  /**
    * Set when the type is declared (its settings and targets are checked) but not implemented in
    * this version: `validate` warns, and building a connector of it fails permanently.
    */

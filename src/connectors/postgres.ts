@@ -1,3 +1,4 @@
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -79,7 +80,7 @@ export const postgresModule: ConnectorModule = {
   target: fields({ role: pgName }),
   capabilities: {
     listsAssignments: true,
-    issuesCredentials: false,
+    issuesCredentials: true,
     reportsLastUse: false,
     fulfilsAsynchronously: false,
   },
@@ -95,6 +96,12 @@ interface Backend {
    * query protocol): all of them take effect or none does.
    */
   exec(text: string): Promise<void>;
+  /**
+   * The rows of one query in pages of `size`, read through a cursor in a read-only transaction of
+   * one connection: the server sorts once and the client holds one page. Absent for the embedded
+   * target, whose listings page by keyset instead.
+   */
+  stream?(text: string, size: number): AsyncGenerator<Record<string, unknown>[]>;
   /** Where the target is, for messages: a host, never a credential. */
   where: string;
   /** The timeouts in force, for messages; empty for the in-process embedded target. */
@@ -110,14 +117,21 @@ const HELD = `SELECT EXISTS (SELECT 1 FROM pg_auth_members
     AND member = (SELECT oid FROM pg_roles WHERE rolname = $2)) AS held`;
 
 /**
- * One page of a role's members whose names come after the keyset `account`, by name: `name`
- * compares bytewise (collation "C"), the order the Connector port asks of listings, so that
- * reconciliation can merge them with the grants. Either plan is bounded per page: walk the
- * role's memberships through pg_auth_members' (roleid, member) index and keep the first names,
- * or walk pg_authid's name index from the keyset and probe the membership index; the planner
- * picks by the role's size. One role at a time, in target order. DISTINCT: since PostgreSQL 16
- * one membership may be granted by several grantors.
+ * A role's members by name: `name` compares bytewise (collation "C"), the order the Connector port
+ * asks of listings, so that reconciliation can merge them with the grants. DISTINCT: since
+ * PostgreSQL 16 one membership may be granted by several grantors.
+ *
+ * On a server the whole role is one statement read through a cursor (MEMBERS): pg_auth_members
+ * has no index in member-name order, so every keyset page walks the role's memberships again,
+ * and a 100,000-member role read 1,000 at a time cost 100 walks (quadratic; measured 0.3 s a page,
+ * BENCHMARKS.md "Reconciliation"). The embedded target pages by keyset (PAGE): PGlite's one
+ * connection cannot hold a cursor open while other calls wait, and its roles are demo-sized.
  */
+const MEMBERS = (roleOid: string) => `SELECT DISTINCT a.rolname AS account
+  FROM pg_auth_members m JOIN pg_roles a ON a.oid = m.member
+  WHERE m.roleid = ${roleOid}::oid
+  ORDER BY a.rolname`;
+
 const PAGE = `SELECT DISTINCT a.rolname AS account
   FROM pg_auth_members m JOIN pg_roles a ON a.oid = m.member
   WHERE m.roleid = $1::oid AND a.rolname > $2::name
@@ -288,6 +302,34 @@ class PostgresConnector implements Connector {
     return out;
   }
 
+  /**
+   * The account role's login password, as a SCRAM-SHA-256 verifier computed here: the server
+   * stores what it would have stored, and the clear password never travels, so it cannot appear
+   * in the server's statement log or in pg_stat_activity. `VALID UNTIL` makes the server refuse
+   * it afterwards; LOGIN lets the account use it.
+   */
+  async issueCredential(
+    ref: AccessRef,
+    credential: { secret: string; validUntil: Date },
+  ): Promise<void> {
+    const { role, account } = this.parse(ref);
+    const found = await this.existing(role, account);
+    if (!found.has(account)) {
+      throw this.fail(`account role "${account}" does not exist (issuing its credential)`, {
+        code: 'account_not_found',
+        retryable: false,
+      });
+    }
+    const verifier = scramVerifier(credential.secret);
+    await this.run(
+      `ALTER ROLE ${ident(account)} WITH LOGIN PASSWORD ${literal(verifier)} VALID UNTIL ${literal(
+        credential.validUntil.toISOString(),
+      )}`,
+      [],
+      { role, account },
+    );
+  }
+
   async *listAll(
     targets: Record<string, string>[],
     opts: ListOptions = {},
@@ -308,10 +350,29 @@ class PostgresConnector implements Connector {
       const id = found.get(role);
       if (id === undefined) continue;
       const target = { role };
+      const toPage = (rows: Record<string, unknown>[]) =>
+        rows.map((row) => ({ account: String(row.account), target }));
+      if (this.db.stream) {
+        // An oid read from pg_roles just now: digits only, so it is inlined as a literal.
+        if (!/^[0-9]+$/.test(id))
+          throw this.fail(`role "${role}" has no usable oid`, { code: 'target_error' });
+        const pages = this.db.stream(MEMBERS(id), pageSize);
+        for (;;) {
+          let next: IteratorResult<Record<string, unknown>[]>;
+          try {
+            next = await pages.next();
+          } catch (e) {
+            throw this.failure(e);
+          }
+          if (next.done) break;
+          yield toPage(next.value);
+        }
+        continue;
+      }
       let after = '';
       for (;;) {
         const rows = await this.run(PAGE, [id, after, pageSize]);
-        if (rows.length > 0) yield rows.map((row) => ({ account: String(row.account), target }));
+        if (rows.length > 0) yield toPage(rows);
         if (rows.length < pageSize) break;
         after = String(rows[rows.length - 1]!.account);
       }
@@ -383,26 +444,31 @@ class PostgresConnector implements Connector {
     } catch (e) {
       const err = e as { code?: unknown };
       if (typeof err.code === 'string' && tolerated.includes(err.code)) return [];
-      const detail = this.scrub(e instanceof Error ? e.message : String(e));
-      const c = classify(e);
-      if (c.reach === 'timeout') {
-        const limits = this.db.limits ? ` (${this.db.limits})` : '';
-        throw unreachableError(
-          this.fail(
-            `the target database at ${this.db.where} did not answer in time${limits}: ${detail}`,
-            c,
-            e,
-          ),
-        );
-      }
-      if (c.reach === 'unreachable') {
-        throw unreachableError(
-          this.fail(`cannot reach the target database at ${this.db.where}: ${detail}`, c, e),
-        );
-      }
-      const subject = about ? `role "${about.role}", account "${about.account}": ` : '';
-      throw this.fail(`${subject}${detail}`, c, e);
+      throw this.failure(e, about);
     }
+  }
+
+  /** A driver's failure as the runtime needs it: classified, scrubbed, saying where. */
+  private failure(e: unknown, about?: { role: string; account: string }): TargetError {
+    const detail = this.scrub(e instanceof Error ? e.message : String(e));
+    const c = classify(e);
+    if (c.reach === 'timeout') {
+      const limits = this.db.limits ? ` (${this.db.limits})` : '';
+      return unreachableError(
+        this.fail(
+          `the target database at ${this.db.where} did not answer in time${limits}: ${detail}`,
+          c,
+          e,
+        ),
+      );
+    }
+    if (c.reach === 'unreachable') {
+      return unreachableError(
+        this.fail(`cannot reach the target database at ${this.db.where}: ${detail}`, c, e),
+      );
+    }
+    const subject = about ? `role "${about.role}", account "${about.account}": ` : '';
+    return this.fail(`${subject}${detail}`, c, e);
   }
 
   private scrub(message: string): string {
@@ -456,6 +522,24 @@ export function classify(e: unknown): Classified {
   return transportFailure(code, String(err.message ?? e), /connect|terminated|socket|closed/i);
 }
 
+/** A string literal: our own text only (a verifier, a timestamp), quotes doubled all the same. */
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/**
+ * PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5802, RFC 7677; as `libpq`'s
+ * PQencryptPasswordConn makes it): `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`.
+ */
+export function scramVerifier(password: string, salt = randomBytes(16), iterations = 4096): string {
+  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
+  const hmac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest();
+  const storedKey = createHash('sha256').update(hmac(salted, 'Client Key')).digest();
+  const serverKey = hmac(salted, 'Server Key');
+  const b64 = (b: Buffer) => b.toString('base64');
+  return `SCRAM-SHA-256$${iterations}:${b64(salt)}$${b64(storedKey)}:${b64(serverKey)}`;
+}
+
 /** Quoted, so any name is taken literally (case, spaces, quotes) and never parsed as SQL. */
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -506,8 +590,40 @@ function server(
       withClient(
         async (client) => (await client.query<Record<string, unknown>>(text, params)).rows,
       ),
+    stream,
     close: () => pool.end(),
   };
+  async function* stream(text: string, size: number): AsyncGenerator<Record<string, unknown>[]> {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    const lost = (e: Error) => {
+      broken = e;
+    };
+    client.on('error', lost);
+    let open = false;
+    try {
+      await client.query('BEGIN READ ONLY');
+      open = true;
+      await client.query(`DECLARE gatehouse_listing NO SCROLL CURSOR FOR ${text}`);
+      for (;;) {
+        const r = await client.query<Record<string, unknown>>(
+          `FETCH FORWARD ${size} FROM gatehouse_listing`,
+        );
+        if (r.rows.length > 0) yield r.rows;
+        if (r.rows.length < size) break;
+      }
+    } catch (e) {
+      if (typeof (e as { severity?: unknown }).severity !== 'string') {
+        broken = e instanceof Error ? e : new Error(String(e));
+      }
+      throw e;
+    } finally {
+      // Also when the reader stopped early: the connection goes back with no transaction open.
+      if (open && !broken) await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      client.off('error', lost);
+      client.release(broken);
+    }
+  }
   async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await pool.connect();
     let broken: Error | undefined;

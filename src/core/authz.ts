@@ -61,6 +61,20 @@ export function authorizeRetry(actor: string, grantId: string, p: GrantParties):
 }
 
 /** Answer an expiry reminder with "let it expire": the people reminders go to. */
+/**
+ * A credential for a non-human identity's account goes to its owner and nobody else (PRODUCT.md
+ * section 5): the secret is shown once, to the person accountable for its use.
+ */
+export function authorizeCredentialIssue(
+  actor: string,
+  grantId: string,
+  p: { holderOwner: string | null },
+): void {
+  const allowed = present([p.holderOwner]);
+  if (!allowed.has(actor))
+    refuse(actor, `receive a credential for ${grantId}`, allowed, 'credential_not_owner');
+}
+
 export function authorizeLetExpire(actor: string, grantId: string, p: GrantParties): void {
   const allowed = present([p.holder, p.grantOwner, p.holderOwner]);
   if (!allowed.has(actor))

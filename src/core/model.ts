@@ -70,6 +70,11 @@ export interface Entitlement {
   approval: StageRule[] | null;
   licenceTier: string | null;
   target: Record<string, string>;
+  /**
+   * Seconds a credential issued for the holder's account stays valid before it must be rotated;
+   * null: this entitlement issues none (ADR 0025).
+   */
+  credentialRotation: number | null;
 }
 
 export type SodAction = 'block' | 'require_exception';

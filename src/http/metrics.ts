@@ -166,6 +166,11 @@ const SPECS: Spec[] = [
     values: (r) => r.nhi_without_owner,
   },
   {
+    name: 'gatehouse_credentials_past_rotation',
+    help: 'Issued credentials of active grants older than their rotation period',
+    values: (r) => r.credentials_past_rotation,
+  },
+  {
     name: 'gatehouse_licence_seats_inactive',
     help: 'Grants of licensed entitlements held by identities that are no longer active',
     values: (r) => r.licence_seats_inactive,

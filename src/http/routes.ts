@@ -226,6 +226,18 @@ export const API_ROUTES: ApiRoute[] = [
     handler: (c) => c.app.retry(c.params.id, c.caller.identity, 'api'),
   }),
   route({
+    method: 'POST',
+    url: '/api/v1/grants/:id/credential',
+    summary:
+      "issue a new credential for a non-human identity's account, for its owner; the secret is in this answer only",
+    scopes: ['request'],
+    status: 201,
+    params: s.idParams,
+    body: s.emptyBody,
+    response: s.issuedCredential,
+    handler: (c) => c.app.issueCredential(c.params.id, c.caller.identity, 'api'),
+  }),
+  route({
     method: 'GET',
     url: '/api/v1/report',
     summary: 'the governance and service figures, as `report --json`',

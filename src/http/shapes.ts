@@ -241,6 +241,20 @@ export const createdToken = z.looseObject({
   scopes: z.array(z.string()),
   expires_at: instant,
 });
+export const issuedCredential = z.looseObject({
+  credential: z.looseObject({
+    id: z.string(),
+    grant: z.string(),
+    identity: z.string(),
+    connector: z.string(),
+    account: z.string(),
+    state: z.string(),
+    fingerprint: z.string().describe("the first 16 hex digits of the secret's SHA-256"),
+    valid_until: instant,
+    rotate_by: instant,
+  }),
+  secret: z.string().describe('the credential: shown in this answer and never again'),
+});
 export const tokenBody = z.strictObject({
   identity: text(200).min(1),
   scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),

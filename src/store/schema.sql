@@ -99,6 +99,25 @@ CREATE TABLE connectors (
   CONSTRAINT connectors_pkey PRIMARY KEY (name)
 );
 
+CREATE TABLE credentials (
+  id text NOT NULL,
+  grant_id text NOT NULL,
+  identity text NOT NULL,
+  connector text NOT NULL,
+  account text NOT NULL,
+  state text NOT NULL,
+  fingerprint text NOT NULL,
+  requested_by text NOT NULL,
+  requested_at timestamp with time zone NOT NULL,
+  issued_at timestamp with time zone,
+  valid_until timestamp with time zone NOT NULL,
+  rotate_by timestamp with time zone NOT NULL,
+  error text,
+  CONSTRAINT credentials_grant_id_fkey FOREIGN KEY (grant_id) REFERENCES grants(id),
+  CONSTRAINT credentials_pkey PRIMARY KEY (id),
+  CONSTRAINT credentials_state_check CHECK ((state = ANY (ARRAY['issuing'::text, 'issued'::text, 'failed'::text, 'superseded'::text])))
+);
+
 CREATE TABLE entitlements (
   id text NOT NULL,
   app text NOT NULL,
@@ -114,6 +133,7 @@ CREATE TABLE entitlements (
   licence_tier text,
   target jsonb NOT NULL,
   retired boolean NOT NULL DEFAULT false,
+  credential_rotation integer,
   CONSTRAINT entitlements_app_fkey FOREIGN KEY (app) REFERENCES apps(id),
   CONSTRAINT entitlements_pkey PRIMARY KEY (id)
 );
@@ -419,6 +439,9 @@ CREATE TABLE sod_rules (
 CREATE INDEX api_tokens_page ON api_tokens USING btree (created_at, id);
 CREATE INDEX approval_stages_pending ON approval_stages USING gin (approvers) WHERE (state = 'pending'::text);
 CREATE INDEX audit_refs ON audit_events USING gin (refs);
+CREATE INDEX credentials_grant ON credentials USING btree (grant_id, requested_at);
+CREATE INDEX credentials_live ON credentials USING btree (rotate_by) WHERE (state = 'issued'::text);
+CREATE UNIQUE INDEX credentials_one_issuing ON credentials USING btree (grant_id) WHERE (state = 'issuing'::text);
 CREATE INDEX entitlements_app ON entitlements USING btree (app);
 CREATE INDEX fulfilment_tasks_due ON fulfilment_tasks USING btree (due_at, id) WHERE (state = 'open'::text);
 CREATE INDEX fulfilment_tasks_grant ON fulfilment_tasks USING btree (grant_id);

@@ -78,6 +78,28 @@ export const grantsRetry: Command = {
   },
 };
 
+export const grantsCredential: Command = {
+  name: 'grants credential',
+  usage: 'grants credential GRANT --as ID',
+  summary:
+    "issue a new credential for a non-human identity's account (its owner only); printed once, never stored",
+  async run(r) {
+    const { credential: c, secret } = await r.app.issueCredential(
+      positional(r.args, 2, 'GRANT: the grant whose account receives the credential'),
+      actor(r, 'grants credential'),
+      'cli',
+    );
+    return {
+      json: { credential: c, secret },
+      text: [
+        `credential ${c.id} for ${c.account} on ${c.connector} (grant ${c.grant}), fingerprint ${c.fingerprint}`,
+        `valid until ${c.valid_until}; rotate by ${c.rotate_by}; any earlier credential of this account no longer works`,
+        `secret (shown once, stored nowhere): ${secret}`,
+      ].join('\n'),
+    };
+  },
+};
+
 /** One line per failed attempt: what, where, which attempt, and whether and when it is retried. */
 export function failureLines(failures: FailureReport[]): string[] {
   return failures.map((f) => {

@@ -2,7 +2,7 @@ import type { Command } from '../command.js';
 import { auditCheckpoint, auditExport, auditTrace, auditVerify, report } from './audit.js';
 import { apply, validate } from './config.js';
 import { demo } from './demo.js';
-import { grants, grantsRetry, letExpire, revoke, sweep } from './grants.js';
+import { grants, grantsCredential, grantsRetry, letExpire, revoke, sweep } from './grants.js';
 import { identitiesList, identitiesShow, identitiesSync } from './identities.js';
 import { init } from './init.js';
 import { approve, cancel, explain, extend, reject, request, requests } from './requests.js';
@@ -37,6 +37,7 @@ export const COMMANDS: Command[] = [
   requests,
   grants,
   grantsRetry,
+  grantsCredential,
   revoke,
   letExpire,
   fulfil,

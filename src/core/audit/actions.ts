@@ -50,6 +50,9 @@ export const AUDIT_ACTIONS = [
   'reconcile.removed',
   'reconcile.remove_failed',
   'reconcile.completed',
+  'credential.requested',
+  'credential.issued',
+  'credential.failed',
   'access.refused',
   'access.unauthenticated',
 ] as const;

@@ -135,10 +135,10 @@ function sections(cfg: GovernanceConfig, now: Date): Section<unknown>[] {
       write: (tx, e: GovernanceConfig['entitlements'][number]) =>
         tx
           .query(
-            `INSERT INTO entitlements (id, app, risk, privileged, max_duration, default_duration, standing, kinds, requires_ticket, break_glass, approval, licence_tier, target, retired)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, false)
+            `INSERT INTO entitlements (id, app, risk, privileged, max_duration, default_duration, standing, kinds, requires_ticket, break_glass, approval, licence_tier, target, credential_rotation, retired)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, false)
            ON CONFLICT (id) DO UPDATE SET app = $2, risk = $3, privileged = $4, max_duration = $5, default_duration = $6, standing = $7, kinds = $8,
-             requires_ticket = $9, break_glass = $10, approval = $11, licence_tier = $12, target = $13, retired = false`,
+             requires_ticket = $9, break_glass = $10, approval = $11, licence_tier = $12, target = $13, credential_rotation = $14, retired = false`,
             [
               e.id,
               e.app,
@@ -153,6 +153,7 @@ function sections(cfg: GovernanceConfig, now: Date): Section<unknown>[] {
               e.approval ? JSON.stringify(e.approval) : null,
               e.licenceTier,
               JSON.stringify(e.target),
+              e.credentialRotation,
             ],
           )
           .then(() => undefined),

@@ -62,6 +62,7 @@ export function toEntitlement(r: Record<string, unknown>): Entitlement {
     approval: (r.approval as StageRule[] | null) ?? null,
     licenceTier: (r.licence_tier as string | null) ?? null,
     target: r.target as Record<string, string>,
+    credentialRotation: (r.credential_rotation as number | null) ?? null,
   };
 }
 

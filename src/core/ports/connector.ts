@@ -98,6 +98,13 @@ export interface Connector {
    * Each `target` is the governed target as it was passed in.
    */
   listAll(targets: Record<string, string>[], opts?: ListOptions): AsyncIterable<Assignment[]>;
+  /**
+   * Makes `secret` the account's credential in the target, accepted until `validUntil` and not
+   * after; any credential the account had before stops working. Only types declaring
+   * `issuesCredentials` have it. The secret must not reach the target's logs in clear, nor any
+   * error message.
+   */
+  issueCredential?(ref: AccessRef, credential: { secret: string; validUntil: Date }): Promise<void>;
   close(): Promise<void>;
 }
 

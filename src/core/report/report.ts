@@ -1,4 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
+import { credentialsPastRotation } from '../credentials/view.js';
 import { queueStats } from '../jobs/queue.js';
 import { findingsByKind, notCovered } from '../reconcile/view.js';
 import { channelsOf } from '../notifications/outbox.js';
@@ -110,6 +111,8 @@ export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
       `SELECT count(*) AS n FROM identities i WHERE i.kind <> 'human' AND i.status = 'active'
          AND NOT EXISTS (SELECT 1 FROM identities o WHERE o.id = i.owner AND o.status = 'active')`,
     ),
+    // Credentials of non-human identities (ADR 0025) still live after their rotation period.
+    credentials_past_rotation: await credentialsPastRotation(sql, now),
     licence_seats_inactive: await count(
       `SELECT count(*) AS n FROM grants g JOIN entitlements e ON e.id = g.entitlement JOIN identities i ON i.id = g.identity
         WHERE g.state IN ('provisioning', 'active', 'revoking', 'revoke_failed') AND e.licence_tier IS NOT NULL AND i.status <> 'active'`,
