@@ -128,6 +128,7 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
         const result = await r.handler({
           app,
           caller,
+          via: caller.session ? 'ui' : 'api',
           reader: { id: caller.identity, readsAll: caller.scopes.includes('audit') },
           params: req.params,
           query: req.query,
@@ -165,7 +166,7 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
     app,
     metricsGuard(opts.metricsAllow ?? [], requireScopes(app, ['metrics'], audit)),
   );
-  if (opts.cliChannel) registerCliChannel(server, opts.cliChannel);
+  if (opts.cliChannel) registerCliChannel(server, opts.cliChannel, audit);
   registerSignIn(server, app, { onError: opts.onInternalError, ...opts.signIn });
   return server;
 }
