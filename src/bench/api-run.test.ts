@@ -20,7 +20,6 @@ test('the API benchmark runs end to end at a small size: every call answered 2xx
       assert.equal(x.non2xx + x.errors + x.timeouts, 0, JSON.stringify(x.statuses));
       assert.ok(x.ok > 0);
     }
-    assert.equal(r.fixedRate.api.ok, 20);
     assert.equal(r.core.sequential.length, 5);
     assert.equal(r.core.httpSequential.ok, 5);
     const viaHttp = 5 + r.fixedRate.api.ok + r.max.api.ok + r.core.httpSequential.ok;

@@ -2,7 +2,7 @@
  * The HTTP API under load, beside a bare route measured in the same run (issue 8's targets).
  *
  *   npm run bench:api                  (server at DATABASE_URL, else 127.0.0.1:5432)
- *   BENCH_API_RATE=200 BENCH_API_SECONDS=20 BENCH_API_MAX_SECONDS=15 BENCH_API_CLI=20
+ *   BENCH_API_RATE=200 BENCH_API_SECONDS=10 BENCH_API_MAX_SECONDS=10 BENCH_API_CLI=20 (the defaults)
  *
  * A database of its own (gh_bench_api_<pid>, dropped at the end) holds the Acme configuration and
  * synthetic people. `POST /api/v1/requests` is called from a second process (autocannon) with a
@@ -25,12 +25,12 @@ import type { LoadResult } from './api-load.js';
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const OPTS = {
   rate: num('BENCH_API_RATE', 200),
-  rateSeconds: num('BENCH_API_SECONDS', 20),
-  maxSeconds: num('BENCH_API_MAX_SECONDS', 15),
+  rateSeconds: num('BENCH_API_SECONDS', 10),
+  maxSeconds: num('BENCH_API_MAX_SECONDS', 10),
   connections: num('BENCH_API_CONNECTIONS', 16),
-  warmup: num('BENCH_API_WARMUP', 1000),
+  warmup: num('BENCH_API_WARMUP', 500),
   people: num('BENCH_API_PEOPLE', 20_000),
-  sequential: num('BENCH_API_SEQUENTIAL', 500),
+  sequential: num('BENCH_API_SEQUENTIAL', 300),
   cliRuns: num('BENCH_API_CLI', 20),
 };
 
