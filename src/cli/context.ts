@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
 import { CatalogCache } from '../core/catalog/catalog.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { InputError, RefusedError } from '../core/errors.js';
@@ -11,6 +10,7 @@ import { connectorSource } from '../connectors/registry.js';
 import { notifierSource } from '../connectors/notifiers.js';
 import { type Store, openStore, storeExists } from '../store/open.js';
 import { type Gatehouse, gatehouse } from '../app/gatehouse.js';
+import { dataDir } from './data-dir.js';
 
 export interface CliEnv {
   env: Record<string, string | undefined>;
@@ -43,9 +43,7 @@ export async function clockFor(sql: Sql, now: string | undefined): Promise<Clock
   return { now: () => new Date(at) };
 }
 
-export function dataDir(env: CliEnv, data: string | undefined): string {
-  return resolve(env.cwd, data ?? '.gatehouse');
-}
+export { dataDir } from './data-dir.js';
 
 /** Opens the store named by --data or DATABASE_URL and builds the application around it. */
 export async function openContext(

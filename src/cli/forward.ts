@@ -3,7 +3,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alive } from '../store/lock.js';
 import type { Io } from './command.js';
-import { type CliEnv, dataDir } from './context.js';
+import type { CliEnv } from './context.js';
+import { dataDir } from './data-dir.js';
 
 /**
  * The local command channel (ADR 0022): `serve` on an embedded store leaves its address and a

@@ -89,9 +89,17 @@ export async function runCli(argv: string[], io: Io, env: CliEnv, open?: Opener)
     json = args.values.json === true;
     actingAs = typeof args.values.as === 'string' ? args.values.as : undefined;
     if (guess.store !== false) {
+      const data = typeof args.values.data === 'string' ? args.values.data : undefined;
+      // A `serve` holding the embedded store runs the command for us (ADR 0022). Asked first,
+      // before the store's drivers and the use cases are loaded: those cost a forwarded command
+      // most of its time, and the store would be found locked anyway.
+      if (!open && !env.env.DATABASE_URL && guess.name !== 'serve') {
+        const { forward } = await import('./forward.js');
+        const code = await forward(env, data, argv, io);
+        if (code !== undefined) return code;
+      }
       // Loaded on use, so `--help` and `validate` do not pay for the store's drivers.
       const opener = open ?? (await import('./context.js')).openContext;
-      const data = typeof args.values.data === 'string' ? args.values.data : undefined;
       try {
         context = await opener(env, {
           ...(data !== undefined ? { data } : {}),

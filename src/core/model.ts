@@ -216,10 +216,11 @@ export interface GovernanceConfig {
 
 /**
  * How an actor was established: `cli` (the operator's own tool with direct store access; the
- * actor is whom the operator says they act for), `api` and `itsm` (an authenticated channel),
- * `job` (Gatehouse itself: sweep, sync, birthright).
+ * actor is whom the operator says they act for), `api` (an API token), `ui` (a person's browser
+ * session, ADR 0024), `itsm` (an authenticated channel), `job` (Gatehouse itself: sweep, sync,
+ * birthright).
  */
-export const VIAS = ['cli', 'api', 'itsm', 'job'] as const;
+export const VIAS = ['cli', 'api', 'ui', 'itsm', 'job'] as const;
 export type Via = (typeof VIAS)[number];
 
 export type RequestStatus = 'pending_approval' | 'approved' | 'rejected' | 'cancelled' | 'lapsed';

@@ -41,6 +41,7 @@ export function requireScopes(
       await audit?.(req, {
         kind: session.status === 401 ? 'unauthenticated' : 'refused',
         code: session.code,
+        via: 'ui',
       });
       return reply.code(session.status).send(errorBody(req, session.code, session.message));
     }
@@ -55,6 +56,7 @@ export function requireScopes(
         code: auth.code,
         actor: 'identity' in auth ? auth.identity : undefined,
         token: 'tokenId' in auth ? auth.tokenId : undefined,
+        ...(session ? { via: 'ui' as const } : {}),
       });
       return reply
         .code(401)
@@ -67,6 +69,7 @@ export function requireScopes(
         code: 'insufficient_scope',
         actor: auth.caller.identity,
         token: auth.caller.tokenId,
+        ...(auth.caller.session ? { via: 'ui' as const } : {}),
       });
       return reply
         .code(403)

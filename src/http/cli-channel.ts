@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { errorBody } from './errors.js';
+import type { RefusalAuditor } from './refusals.js';
 
 /** What one forwarded command printed, and how it ended: what the CLI would have shown. */
 export interface CliOutcome {
@@ -32,14 +33,31 @@ function sameSecret(given: string, secret: string): boolean {
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
-export function registerCliChannel(server: FastifyInstance, channel: CliChannel): void {
+/**
+ * Refused callers are audited like the API's (`access.unauthenticated`, refusals.ts): a caller
+ * off loopback, no secret, or a wrong one. The secret itself is never recorded.
+ */
+export function registerCliChannel(
+  server: FastifyInstance,
+  channel: CliChannel,
+  audit?: RefusalAuditor,
+): void {
   server.post(CLI_CHANNEL_PATH, { schema: { hide: true } }, async (req, reply) => {
     const header = req.headers.authorization ?? '';
     const m = /^bearer\s+(\S+)$/i.exec(header);
-    if (!LOOPBACK.test(req.socket.remoteAddress ?? '') || !m || !sameSecret(m[1]!, channel.secret))
+    const refused = !LOOPBACK.test(req.socket.remoteAddress ?? '')
+      ? 'not_loopback'
+      : !m
+        ? 'missing_token'
+        : !sameSecret(m[1]!, channel.secret)
+          ? 'invalid_token'
+          : undefined;
+    if (refused) {
+      await audit?.(req, { kind: 'unauthenticated', code: refused });
       return reply
         .code(401)
         .send(errorBody(req, 'unauthenticated', 'the command channel needs its local secret'));
+    }
     const body = req.body as { argv?: unknown; cwd?: unknown } | undefined;
     const argv = body?.argv;
     if (

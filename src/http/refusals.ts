@@ -18,6 +18,8 @@ export function refusalAuditor(
       code: string;
       actor?: string | undefined;
       token?: string | undefined;
+      /** `ui` for a session cookie refused before it named a caller; else from the caller. */
+      via?: 'api' | 'ui';
       /** The path's id, only once the route's schema has validated it. */
       validated?: boolean;
     },
@@ -33,7 +35,7 @@ export function refusalAuditor(
         subject: typeof id === 'string' ? id : undefined,
         token: r.token ?? req.caller?.tokenId,
         address: req.ip,
-        via: 'api',
+        via: r.via ?? (req.caller?.session ? 'ui' : 'api'),
       });
     } catch (e) {
       internal(String(req.id), e);

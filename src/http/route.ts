@@ -7,6 +7,8 @@ import type { Scope } from '../core/tokens/scopes.js';
 export interface Ctx<P, Q, B> {
   app: Gatehouse;
   caller: Caller;
+  /** How the caller came in: `ui` with a person's session cookie, `api` with a token. */
+  via: 'api' | 'ui';
   /** The caller as a reader: everything with the `audit` scope, else what core/authz.ts allows. */
   reader: Reader;
   params: P;

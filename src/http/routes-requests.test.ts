@@ -105,3 +105,19 @@ test('the beneficiary may cancel a request made for them; an approver, a strange
     await f.close();
   }
 });
+
+test('a POST sent without a body is taken as {}: let-expire needs none, and a route with required fields names the first missing one', async () => {
+  const f = await apiFixture();
+  try {
+    const alice = await f.token('alice@acme.test', 'request');
+    const bare = (url: string) =>
+      f.server.inject({ method: 'POST', url, headers: { authorization: `Bearer ${alice}` } });
+    const letExpire = await bare('/api/v1/grants/grt_unknown/let-expire');
+    assert.equal(letExpire.statusCode, 404, letExpire.body);
+    const submit = await bare('/api/v1/requests');
+    assert.equal(submit.statusCode, 400);
+    assert.equal(submit.json().error.field, 'entitlement');
+  } finally {
+    await f.close();
+  }
+});

@@ -11,6 +11,6 @@ export const CANCEL_ROUTES = [
     params: s.idParams,
     body: s.commentBody,
     response: s.requestObject,
-    handler: (c) => c.app.cancel(c.params.id, c.caller.identity, c.body.comment ?? '', 'api'),
+    handler: (c) => c.app.cancel(c.params.id, c.caller.identity, c.body.comment ?? '', c.via),
   }),
 ];

@@ -96,6 +96,6 @@ export const TASK_ROUTES: ApiRoute[] = [
     body: fulfilBody,
     response: taskObject,
     handler: (c) =>
-      c.app.fulfil(c.params.id, c.caller.identity, c.body.outcome, c.body.comment ?? '', 'api'),
+      c.app.fulfil(c.params.id, c.caller.identity, c.body.outcome, c.body.comment ?? '', c.via),
   }),
 ];

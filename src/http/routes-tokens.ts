@@ -23,7 +23,7 @@ export const TOKEN_ROUTES = [
           expiresInSeconds:
             c.body.expires === undefined ? undefined : parseDuration(c.body.expires, 'expires'),
           actor: c.caller.identity,
-          via: 'api',
+          via: c.via,
         },
         c.caller.scopes,
       ),
@@ -45,6 +45,6 @@ export const TOKEN_ROUTES = [
     params: s.idParams,
     body: s.emptyBody,
     response: s.tokenObject,
-    handler: (c) => c.app.revokeToken(c.params.id, c.caller.identity, 'api'),
+    handler: (c) => c.app.revokeToken(c.params.id, c.caller.identity, c.via),
   }),
 ];

@@ -22,7 +22,7 @@ const READ = ['read', 'audit'] as const;
 type RequestBody = z.output<typeof s.requestBody>;
 const requestInput = (c: Ctx<unknown, unknown, RequestBody>) => ({
   requester: c.caller.identity,
-  via: 'api' as const,
+  via: c.via,
   beneficiary: c.body.beneficiary,
   entitlement: c.body.entitlement,
   justification: c.body.reason,
@@ -31,7 +31,7 @@ const requestInput = (c: Ctx<unknown, unknown, RequestBody>) => ({
   emergency: c.body.emergency === true,
 });
 
-/** API.md's routes. Every one calls a use case as the token's identity, via `api`. */
+/** API.md's routes. Every one calls a use case as the caller's identity, via `api` or `ui`. */
 export const API_ROUTES: ApiRoute[] = [
   route({
     method: 'GET',
@@ -129,7 +129,7 @@ export const API_ROUTES: ApiRoute[] = [
     body: s.commentBody,
     response: s.requestObject,
     handler: (c) =>
-      c.app.act(c.params.id, c.caller.identity, 'approve', c.body.comment ?? '', 'api'),
+      c.app.act(c.params.id, c.caller.identity, 'approve', c.body.comment ?? '', c.via),
   }),
   route({
     method: 'POST',
@@ -139,7 +139,7 @@ export const API_ROUTES: ApiRoute[] = [
     params: s.idParams,
     body: s.rejectBody,
     response: s.requestObject,
-    handler: (c) => c.app.act(c.params.id, c.caller.identity, 'reject', c.body.comment, 'api'),
+    handler: (c) => c.app.act(c.params.id, c.caller.identity, 'reject', c.body.comment, c.via),
   }),
   route({
     method: 'GET',
@@ -182,7 +182,7 @@ export const API_ROUTES: ApiRoute[] = [
     params: s.idParams,
     body: s.reasonBody,
     response: s.grantObject,
-    handler: (c) => c.app.revoke(c.params.id, c.caller.identity, c.body.reason, 'api'),
+    handler: (c) => c.app.revoke(c.params.id, c.caller.identity, c.body.reason, c.via),
   }),
   route({
     method: 'POST',
@@ -196,7 +196,7 @@ export const API_ROUTES: ApiRoute[] = [
     handler: (c) =>
       c.app.extend({
         requester: c.caller.identity,
-        via: 'api',
+        via: c.via,
         grant: c.params.id,
         justification: c.body.reason,
         ...(c.body.duration !== undefined
@@ -213,7 +213,7 @@ export const API_ROUTES: ApiRoute[] = [
     params: s.idParams,
     body: s.emptyBody,
     response: s.grantObject,
-    handler: (c) => c.app.letExpire(c.params.id, c.caller.identity, 'api'),
+    handler: (c) => c.app.letExpire(c.params.id, c.caller.identity, c.via),
   }),
   route({
     method: 'POST',
@@ -223,7 +223,7 @@ export const API_ROUTES: ApiRoute[] = [
     params: s.idParams,
     body: s.emptyBody,
     response: s.grantObject,
-    handler: (c) => c.app.retry(c.params.id, c.caller.identity, 'api'),
+    handler: (c) => c.app.retry(c.params.id, c.caller.identity, c.via),
   }),
   route({
     method: 'POST',

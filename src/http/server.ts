@@ -123,11 +123,24 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
         },
       },
       onRequest: requireScopes(app, r.scopes, audit),
+      // A POST sent without a body is an empty object (API.md: `let-expire` takes none), so a
+      // missing required field is named rather than the whole body refused.
+      ...(r.body
+        ? {
+            preValidation: async (req: FastifyRequest) => {
+              // Only when nothing was sent: a JSON `null` is still refused.
+              const sent = req.headers['content-type'] ?? req.headers['transfer-encoding'];
+              if (req.body == null && sent === undefined && !Number(req.headers['content-length']))
+                req.body = {};
+            },
+          }
+        : {}),
       handler: async (req, reply) => {
         const caller = req.caller!;
         const result = await r.handler({
           app,
           caller,
+          via: caller.session ? 'ui' : 'api',
           reader: { id: caller.identity, readsAll: caller.scopes.includes('audit') },
           params: req.params,
           query: req.query,
@@ -165,7 +178,7 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
     app,
     metricsGuard(opts.metricsAllow ?? [], requireScopes(app, ['metrics'], audit)),
   );
-  if (opts.cliChannel) registerCliChannel(server, opts.cliChannel);
+  if (opts.cliChannel) registerCliChannel(server, opts.cliChannel, audit);
   registerSignIn(server, app, { onError: opts.onInternalError, ...opts.signIn });
   return server;
 }

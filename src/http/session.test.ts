@@ -288,3 +288,64 @@ test('hostile input to the sign-in routes is a 4xx in the error shape, never a 5
     await f.close();
   }
 });
+
+test('a call made with a browser session is recorded via ui, the same call with a token via api, and a refused session call is audited via ui', async () => {
+  const f = await apiFixture({ settings: SESSIONS });
+  try {
+    const alice = await f.app.sessions.open({
+      claimed: 'alice@acme.test',
+      method: 'demo',
+      lifetimeSeconds: 3600,
+    });
+    const body = {
+      entitlement: 'analytics:writer',
+      beneficiary: 'alice@acme.test',
+      reason: 'quarterly close work',
+    };
+    const made = await f.call('POST', '/api/v1/requests', undefined, body, {
+      cookie: `gatehouse_session=${alice.cookie}`,
+      'x-csrf-token': alice.csrf_token,
+    });
+    assert.equal(made.statusCode, 201, made.body);
+    const byToken = await f.call(
+      'POST',
+      '/api/v1/requests',
+      await f.token('bob@acme.test', 'request'),
+      { ...body, beneficiary: 'bob@acme.test' },
+    );
+    assert.equal(byToken.statusCode, 201, byToken.body);
+    const cancelled = await f.call(
+      'POST',
+      `/api/v1/requests/${made.json().id}/cancel`,
+      undefined,
+      { comment: 'not needed after all' },
+      { cookie: `gatehouse_session=${alice.cookie}`, 'x-csrf-token': alice.csrf_token },
+    );
+    assert.equal(cancelled.statusCode, 200, cancelled.body);
+    const noCsrf = await f.call('POST', '/api/v1/requests', undefined, body, {
+      cookie: `gatehouse_session=${alice.cookie}`,
+    });
+    assert.equal(noCsrf.statusCode, 403);
+
+    const events = await f.store.sql.query<{
+      actor: string;
+      action: string;
+      details: { via: string; code?: string };
+    }>(
+      `SELECT actor, action, details FROM audit_events
+        WHERE action IN ('request.submitted', 'request.cancelled', 'access.refused')
+          AND details->>'via' <> 'job' ORDER BY seq`,
+    );
+    assert.deepEqual(
+      events.map((e) => [e.actor, e.action, e.details.via, e.details.code]),
+      [
+        ['alice@acme.test', 'request.submitted', 'ui', undefined],
+        ['bob@acme.test', 'request.submitted', 'api', undefined],
+        ['alice@acme.test', 'request.cancelled', 'ui', undefined],
+        ['unauthenticated', 'access.refused', 'ui', 'csrf_failed'],
+      ],
+    );
+  } finally {
+    await f.close();
+  }
+});

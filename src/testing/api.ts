@@ -41,7 +41,7 @@ export interface ApiFixture {
  * the API here, as a production store would have it.
  */
 export async function apiFixture(
-  opts: Pick<ServerOptions, 'bodyLimit' | 'rateLimits' | 'log' | 'metricsAllow'> & {
+  opts: Pick<ServerOptions, 'bodyLimit' | 'rateLimits' | 'log' | 'metricsAllow' | 'cliChannel'> & {
     /** YAML appended to gatehouse.yaml (`oidc:`, `sessions:`). */
     settings?: string;
     signIn?: SignInOptions;
@@ -73,6 +73,7 @@ export async function apiFixture(
     ...(opts.signIn ? { signIn: opts.signIn } : {}),
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.metricsAllow ? { metricsAllow: opts.metricsAllow } : {}),
+    ...(opts.cliChannel ? { cliChannel: opts.cliChannel } : {}),
     // Tests make hundreds of calls from one address: limits only where a test sets them.
     rateLimits: {
       apiPerToken: 1e6,

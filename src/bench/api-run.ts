@@ -1,0 +1,323 @@
+/**
+ * The API benchmark's measurements (api.bench.ts prints and records them; api-run.test.ts runs
+ * them small): the real server as `serve` builds it, loaded from a second process, beside a bare
+ * Fastify route doing one INSERT + COMMIT through the same store connection pool.
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { appOn } from '../cli/context.js';
+import { loadConfigDir } from '../config/load.js';
+import { connectorSource } from '../connectors/registry.js';
+import { CatalogCache } from '../core/catalog/catalog.js';
+import type { Sql } from '../core/sql.js';
+import { DEMO_CONFIG } from '../demo/seed.js';
+import { buildServer } from '../http/server.js';
+import { migrationFiles } from '../store/migrate.js';
+import { type LoadJob, type LoadResult, body } from './api-load.js';
+
+export interface ApiBenchOptions {
+  /** The fixed rate of phase (a), requests per second, and how long it runs. */
+  rate: number;
+  rateSeconds: number;
+  /** How long phase (b), as fast as the server answers, runs; with how many connections. */
+  maxSeconds: number;
+  connections: number;
+  /** Requests sent before measuring (JIT, plan caches, the catalog). */
+  warmup: number;
+  /** Seeded people: with the auto-approved entitlements, the distinct pairs available. */
+  people: number;
+  /** Calls made one at a time, in process and over one HTTP connection (core vs HTTP layer). */
+  sequential: number;
+  /** CLI commands sent to a running `serve` over the local command channel. */
+  cliRuns: number;
+}
+
+export interface Phase {
+  api: LoadResult;
+  bare: LoadResult;
+}
+
+/** The same use case called in this process, without HTTP: what the core costs on its own. */
+export interface CoreResult {
+  /** One at a time: milliseconds per call, beside one HTTP connection sending one at a time. */
+  sequential: number[];
+  httpSequential: LoadResult;
+  /** `connections` callers at once for the max phase's time: calls per second. */
+  perSecond: number;
+}
+
+export interface ApiBenchResult {
+  fixedRate: Phase;
+  max: Phase;
+  core: CoreResult;
+  /** What the API's 2xx answers left in the store: one request, its audit events, a job each. */
+  written: { requests: number; autoApproved: number; jobs: number; auditEvents: number };
+  cli?: { channel: number[]; nodeNoop: number[]; command: string };
+}
+
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+
+/** One load job in a child process of its own; killed if it outlives its bound. */
+function load(job: LoadJob, boundSeconds: number): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = fork(here('./api-load.js'), [], { stdio: 'inherit' });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the load generator ran over ${boundSeconds} s`));
+    }, boundSeconds * 1000);
+    child.once('message', (m: { ok: boolean; result?: LoadResult; error?: string }) => {
+      clearTimeout(timer);
+      if (m.ok) resolve(m.result!);
+      else reject(new Error(m.error));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`the load generator exited with ${code}`));
+    });
+    child.send(job);
+  });
+}
+
+async function seedPeople(sql: Sql, people: number): Promise<void> {
+  await sql.query(
+    `INSERT INTO identities (id, kind, status, display_name, department, title, manager, owner, attributes, source, created_at, updated_at)
+     SELECT 'p' || g || '@bench.test', 'human', 'active', 'Person ' || g, 'dept' || (g % 50), 'title' || ((g / 50) % 20),
+            'p1@bench.test', '', '{"employment_type": "employee"}', 'bench', now(), now()
+       FROM generate_series(1, $1::int) g`,
+    [people],
+  );
+  await sql.query('ANALYZE');
+}
+
+/** A bare route on its own Fastify instance: no hooks, no auth, no log; one INSERT + COMMIT. */
+async function bareServer(sql: Sql): Promise<FastifyInstance> {
+  await sql.query('CREATE TABLE bench_bare (id bigserial PRIMARY KEY, body jsonb NOT NULL)');
+  const bare = Fastify({ logger: false });
+  bare.post('/bare', async (req, reply) => {
+    await sql.transaction((tx) =>
+      tx.query('INSERT INTO bench_bare (body) VALUES ($1)', [JSON.stringify(req.body)]),
+    );
+    return reply.code(201).send({ ok: true });
+  });
+  return bare;
+}
+
+/**
+ * Phases (a) and (b) against a migrated, empty store. The server is `serve`'s: the same
+ * buildServer, token authentication, request log (to /dev/null through a synchronous write, as
+ * serve's stdout), and rate limiters, whose limits alone are raised: every request here comes
+ * from one address and one token, which production limits would cut at 1,200 a minute.
+ */
+export async function measureApi(sql: Sql, opts: ApiBenchOptions): Promise<ApiBenchResult> {
+  const catalog = new CatalogCache();
+  const connectors = connectorSource(
+    async (name) => (await catalog.get(sql)).connectors.get(name),
+    { env: {}, dataDir: '/nonexistent' },
+  );
+  const app = await appOn(sql, catalog, connectors, { env: {}, cwd: tmpdir() }, undefined);
+  const { config } = await loadConfigDir(DEMO_CONFIG);
+  await app.apply(config, 'bench', false);
+  await seedPeople(sql, opts.people);
+  // Low-risk access for 8 hours is auto-approved by Acme's `short-low-risk` policy: every request
+  // is decided, granted and given its apply job.
+  const entitlements = config.entitlements
+    .filter((e) => e.risk === 'low' && e.kinds.includes('human'))
+    .map((e) => e.id);
+  const { token } = await app.createToken({
+    identity: 'p1@bench.test',
+    scopes: ['request'],
+    actor: 'bench',
+    via: 'cli',
+  });
+  const devnull = openSync('/dev/null', 'w');
+  const server = await buildServer(app, {
+    schemaVersion: migrationFiles().at(-1)?.version ?? 0,
+    onInternalError: (id, e) => process.stderr.write(`request ${id} failed: ${String(e)}\n`),
+    log: { stream: { write: (line) => void writeSync(devnull, line) } },
+    rateLimits: { apiPerToken: 1e9, apiPerAddress: 1e9 },
+    signIn: { env: {}, cookieSecure: false },
+  });
+  const bare = await bareServer(sql);
+  try {
+    const apiUrl = await server.listen({ port: 0, host: '127.0.0.1' });
+    const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
+    let next = 0;
+    const run = async (target: 'api' | 'bare', shape: Partial<LoadJob>, bound: number) => {
+      const r = await load(
+        {
+          url: target === 'api' ? apiUrl : bareUrl,
+          path: target === 'api' ? '/api/v1/requests' : '/bare',
+          token,
+          connections: opts.connections,
+          first: next,
+          people: opts.people,
+          entitlements,
+          ...shape,
+        },
+        bound,
+      );
+      next = r.next;
+      return r;
+    };
+    // Bounded in time as well as count: a server slower than the rate answers fewer, and the
+    // table says how many it answered at what latency.
+    const fixed = { rate: opts.rate, seconds: opts.rateSeconds };
+    const bound = opts.rateSeconds * 3 + 60;
+    if (opts.warmup > 0) {
+      const warm = { rate: opts.rate, seconds: Math.max(1, Math.round(opts.warmup / opts.rate)) };
+      await run('api', warm, bound);
+      await run('bare', warm, bound);
+    }
+    const fixedRate = {
+      api: await run('api', fixed, bound),
+      bare: await run('bare', fixed, bound),
+    };
+    const flat = { seconds: opts.maxSeconds };
+    const max = {
+      api: await run('api', flat, opts.maxSeconds + 30),
+      bare: await run('bare', flat, opts.maxSeconds + 30),
+    };
+    const inProcess = await measureCore(
+      (i) => {
+        const b = JSON.parse(body(i, opts.people, entitlements)) as Record<string, string>;
+        return app.request({
+          requester: 'p1@bench.test',
+          via: 'api',
+          beneficiary: b.beneficiary!,
+          entitlement: b.entitlement!,
+          justification: b.reason!,
+          duration: 8 * 3600,
+          ticket: null,
+          emergency: false,
+        });
+      },
+      () => next++,
+      opts,
+    );
+    const core = {
+      ...inProcess,
+      httpSequential: await run('api', { connections: 1, amount: opts.sequential }, 600),
+    };
+    if (next >= (opts.people - 1) * entitlements.length)
+      throw new Error(
+        `the run used ${next} bodies but only ${(opts.people - 1) * entitlements.length} pairs are distinct: seed more people`,
+      );
+    const [w] = await sql.query<Record<string, number | string>>(
+      `SELECT (SELECT count(*) FROM requests WHERE requester = 'p1@bench.test') AS requests,
+              (SELECT count(*) FROM requests WHERE requester = 'p1@bench.test' AND decision->>'outcome' = 'auto_approved') AS auto,
+              (SELECT count(*) FROM jobs) AS jobs,
+              (SELECT count(*) FROM audit_events) AS audit`,
+    );
+    return {
+      fixedRate,
+      max,
+      core,
+      written: {
+        requests: Number(w!.requests),
+        autoApproved: Number(w!.auto),
+        jobs: Number(w!.jobs),
+        auditEvents: Number(w!.audit),
+      },
+    };
+  } finally {
+    await server.close();
+    await bare.close();
+    closeSync(devnull);
+  }
+}
+
+async function measureCore(
+  call: (i: number) => Promise<unknown>,
+  index: () => number,
+  opts: ApiBenchOptions,
+): Promise<Omit<CoreResult, 'httpSequential'>> {
+  const sequential: number[] = [];
+  for (let k = 0; k < opts.sequential; k++) {
+    const t = performance.now();
+    await call(index());
+    sequential.push(performance.now() - t);
+  }
+  let done = 0;
+  const start = performance.now();
+  const until = start + opts.maxSeconds * 1000;
+  await Promise.all(
+    Array.from({ length: opts.connections }, async () => {
+      while (performance.now() < until) {
+        await call(index());
+        done++;
+      }
+    }),
+  );
+  const perSecond = (done / (performance.now() - start)) * 1000;
+  return { sequential, perSecond };
+}
+
+const CLI = here('../cli/main.js');
+
+function timed(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(performance.now() - t)
+        : reject(new Error(`${args.join(' ')} exited with ${code}: ${err}`)),
+    );
+  });
+}
+
+/**
+ * A command sent to a running `serve` over the local command channel (ADR 0022), each a new
+ * `gatehouse` process as a person would run it, beside `node -e 0` (the floor of any process).
+ * The channel exists only for an embedded store, so this `serve` holds a PGlite store of its own.
+ */
+export async function measureCliChannel(runs: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-bench-api-cli-'));
+  const data = join(dir, 'store');
+  const env = { ...process.env };
+  delete env.DATABASE_URL;
+  let serve: ChildProcess | undefined;
+  try {
+    await timed([CLI, 'init', '--data', data], env);
+    serve = spawn(process.execPath, [CLI, 'serve', '--data', data, '--port', '0'], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      serve!.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('gatehouse serving at') && existsSync(join(data, 'serve.json'))) resolve();
+      });
+      serve!.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+    const command = ['requests', '--data', data];
+    await timed([CLI, ...command], env); // the first pays for the server's lazy imports
+    const channel: number[] = [];
+    const nodeNoop: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      channel.push(await timed([CLI, ...command], env));
+      nodeNoop.push(await timed(['-e', '0'], env));
+    }
+    return { channel, nodeNoop, command: 'gatehouse requests' };
+  } finally {
+    if (serve && serve.exitCode === null) {
+      const exited = new Promise((r) => serve!.once('exit', r));
+      serve.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}

@@ -1,0 +1,171 @@
+/**
+ * The HTTP API under load, beside a bare route measured in the same run (issue 8's targets).
+ *
+ *   npm run bench:api                  (server at DATABASE_URL, else 127.0.0.1:5432)
+ *   BENCH_API_RATE=200 BENCH_API_SECONDS=10 BENCH_API_MAX_SECONDS=10 BENCH_API_CLI=20 (the defaults)
+ *
+ * A database of its own (gh_bench_api_<pid>, dropped at the end) holds the Acme configuration and
+ * synthetic people. `POST /api/v1/requests` is called from a second process (autocannon) with a
+ * distinct (beneficiary, entitlement) pair each time, so every call is decided, auto-approved and
+ * written: request, audit events, grant, apply job. (a) at a fixed rate: latency; (b) as fast as
+ * it answers: throughput. The baseline: a bare Fastify route doing one INSERT + COMMIT through the
+ * same pool, under the same load. Then a CLI command through the local command channel, beside
+ * `node -e 0`. Prints a table and writes bench/results/api.json.
+ */
+import '../v8-flags.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { tmpdir } from 'node:os';
+import pg from 'pg';
+import { openStore } from '../store/open.js';
+import { withDb } from '../store/test-store.js';
+import { type ApiBenchResult, measureApi, measureCliChannel, pct } from './api-run.js';
+import type { LoadResult } from './api-load.js';
+
+const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const OPTS = {
+  rate: num('BENCH_API_RATE', 200),
+  rateSeconds: num('BENCH_API_SECONDS', 10),
+  maxSeconds: num('BENCH_API_MAX_SECONDS', 10),
+  connections: num('BENCH_API_CONNECTIONS', 16),
+  warmup: num('BENCH_API_WARMUP', 500),
+  people: num('BENCH_API_PEOPLE', 20_000),
+  sequential: num('BENCH_API_SEQUENTIAL', 300),
+  cliRuns: num('BENCH_API_CLI', 20),
+};
+
+const ms = (v: number) => `${v.toFixed(2)} ms`;
+const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+
+function table(r: ApiBenchResult): string[] {
+  const line = (name: string, x: LoadResult) =>
+    row([
+      name,
+      x.ok.toLocaleString('en'),
+      String(x.non2xx + x.errors + x.timeouts),
+      `${x.perSecond.toFixed(0)}/s`,
+      ms(x.p50),
+      ms(x.p90),
+      ms(x.p99),
+    ]);
+  const out = [
+    row(['measurement', '2xx', 'failed', 'rate', 'p50', 'p90', 'p99']),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
+    line(`(a) POST /api/v1/requests at ${OPTS.rate}/s`, r.fixedRate.api),
+    line(`(a) baseline: bare INSERT + COMMIT at ${OPTS.rate}/s`, r.fixedRate.bare),
+    line('(b) POST /api/v1/requests, max', r.max.api),
+    line('(b) baseline: bare INSERT + COMMIT, max', r.max.bare),
+  ];
+  const seq = r.core.sequential;
+  out.push(
+    row([
+      'core: the use case in process, one at a time',
+      String(seq.length),
+      '0',
+      `${(1000 / (seq.reduce((a, b) => a + b, 0) / seq.length)).toFixed(0)}/s`,
+      ms(pct(seq, 50)),
+      ms(pct(seq, 90)),
+      ms(pct(seq, 99)),
+    ]),
+    line('POST /api/v1/requests, one connection, one at a time', r.core.httpSequential),
+    row([
+      `core: the use case in process, ${OPTS.connections} at once, max`,
+      '',
+      '',
+      `${r.core.perSecond.toFixed(0)}/s`,
+      '',
+      '',
+      '',
+    ]),
+  );
+  if (r.cli) {
+    const cli = (name: string, xs: number[]) =>
+      row([
+        name,
+        String(xs.length),
+        '0',
+        '',
+        ms(pct(xs, 50)),
+        ms(pct(xs, 90)),
+        ms(Math.max(...xs)),
+      ]);
+    out.push(cli(`${r.cli.command} via the command channel (max)`, r.cli.channel));
+    out.push(cli('baseline: node -e 0 (max)', r.cli.nodeNoop));
+  }
+  return out;
+}
+
+async function main() {
+  const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `gh_bench_api_${process.pid}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const load: number[][] = [loadavg()];
+  const sampler = setInterval(() => load.push(loadavg()), 5000);
+  let result: ApiBenchResult;
+  try {
+    // The store as serve opens it: the same pool (size included) and migrations.
+    const store = await openStore({
+      dataDir: tmpdir(),
+      databaseUrl: withDb(url, name),
+      command: 'serve',
+    });
+    try {
+      result = await measureApi(store.sql, OPTS);
+    } finally {
+      await store.close();
+    }
+    result.cli = await measureCliChannel(OPTS.cliRuns);
+  } finally {
+    clearInterval(sampler);
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+  load.push(loadavg());
+
+  const { fixedRate, max, written, cli } = result;
+  const share = max.api.perSecond / max.bare.perSecond;
+  const cliP50 = pct(cli!.channel, 50);
+  const targets = {
+    p99_at_rate: { target: '< 25 ms', value: fixedRate.api.p99, met: fixedRate.api.p99 < 25 },
+    throughput_share: { target: '>= 40 %', value: share, met: share >= 0.4 },
+    cli_channel: {
+      target: '< 300 ms each',
+      value: Math.max(...cli!.channel),
+      met: Math.max(...cli!.channel) < 300,
+    },
+  };
+  const load1 = load.map((l) => l[0]!);
+  console.log(table(result).join('\n'));
+  console.log(
+    `\nwritten by the API's 2xx answers: ${written.requests} requests (${written.autoApproved} auto-approved), ${written.jobs} jobs, ${written.auditEvents} audit events in all`,
+  );
+  console.log(
+    `throughput: ${(share * 100).toFixed(1)} % of the bare route; CLI channel p50 ${ms(cliP50)} beside node -e 0 p50 ${ms(pct(cli!.nodeNoop, 50))}`,
+  );
+  console.log(
+    `load average (1 min) during the run: ${Math.min(...load1).toFixed(2)}–${Math.max(...load1).toFixed(2)}`,
+  );
+  for (const [k, t] of Object.entries(targets))
+    console.log(`target ${k} ${t.target}: ${t.met ? 'met' : 'NOT met'} (${t.value.toFixed(3)})`);
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(
+    'bench/results/api.json',
+    `${JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        node: process.version,
+        options: OPTS,
+        load_average_1m: load1,
+        targets,
+        ...result,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log('wrote bench/results/api.json');
+}
+
+await main();
