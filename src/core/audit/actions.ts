@@ -49,6 +49,11 @@ export const AUDIT_ACTIONS = [
   'reconcile.completed',
   'access.refused',
   'access.unauthenticated',
+  'itsm.ticket_received',
+  'itsm.ticket_refused',
+  'itsm.ticket_closed',
+  'itsm.written_back',
+  'itsm.writeback_failed',
 ] as const;
 
 /** `apply` writes one event per changed configuration row: `config.<kind>_<change>`. */
