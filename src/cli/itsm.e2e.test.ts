@@ -188,6 +188,8 @@ describe('Jira Service Management', () => {
       4,
       'decision, stage, approval and verification all wait, none lost',
     );
+    const report = await h.cli(['report']);
+    assert.ok(report.json.ticket_updates.failing >= 1, 'a failing write-back is visible in report');
     h.advance(3600);
     await h.cli(['sweep']);
     assert.equal(comments(issue.key).length, 0, 'still down: nothing sent, nothing dropped');
