@@ -291,3 +291,30 @@ describe('ServiceNow', () => {
     assert.equal(none.json().error.code, 'signature_missing');
   });
 });
+
+describe('integrations command', () => {
+  test('list shows each integration with its inbound URL; test reaches the system with its credentials', async () => {
+    const list = await h.cli(['integrations', 'list']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(
+      list.json.integrations.map((i: { name: string; inbound: string }) => [i.name, i.inbound]),
+      [
+        ['jira', '/hooks/jira'],
+        ['snow', '/hooks/snow'],
+      ],
+    );
+    assert.ok(!list.stdout.includes(f.jira.apiToken));
+    const ok = await h.cli(['integrations', 'test', 'jira']);
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.equal(ok.json.ok, true);
+    f.jira.down(true);
+    const down = await h.cli(['integrations', 'test', 'jira']);
+    f.jira.down(false);
+    assert.equal(down.code, 1);
+    assert.equal(down.json.checks[0].ok, false);
+    assert.match(down.json.checks[0].detail, /no answer/);
+    const unknown = await h.cli(['integrations', 'test', 'remedy']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no integration "remedy"/);
+  });
+});

@@ -10,6 +10,7 @@ import { reconcile } from './reconcile.js';
 import { serve } from './serve.js';
 import { fulfil, tasks } from './tasks.js';
 import { tokenCreate, tokenList, tokenRevoke } from './tokens.js';
+import { integrationsList, integrationsTest } from './integrations.js';
 
 export const COMMANDS: Command[] = [
   init,
@@ -42,5 +43,7 @@ export const COMMANDS: Command[] = [
   tokenCreate,
   tokenList,
   tokenRevoke,
+  integrationsList,
+  integrationsTest,
   report,
 ];

@@ -70,6 +70,40 @@ export function itsmUseCases(d: Deps) {
       const delivery = deliveryId(h.delivery, h.raw);
       return d.deciding((c) => receiveTicket(d.sql, c, now, i, ev, delivery));
     },
+    /**
+     * Reaches the system with the integration's credentials and says what works; a failure is
+     * the answer's content, not an error, so every check is reported.
+     */
+    async test(name: string) {
+      const i = integrationOf(await d.catalog(), name);
+      if (!i)
+        throw new NotFoundError(`no integration "${name}" in integrations.yaml`, {
+          code: 'unknown_integration',
+          field: 'name',
+        });
+      if (!d.itsm) throw new Error('this process has no ITSM clients');
+      const checks: { check: string; ok: boolean; detail: string }[] = [];
+      try {
+        const said = await d.itsm.writer(i).check();
+        checks.push({ check: 'credentials', ok: true, detail: said.join('; ') });
+      } catch (e) {
+        checks.push({ check: 'credentials', ok: false, detail: (e as Error).message });
+      }
+      try {
+        const secret = d.itsm.webhookSecret(i);
+        checks.push({
+          check: 'webhook',
+          ok: secret !== undefined || i.type === 'servicenow',
+          detail:
+            secret !== undefined
+              ? 'webhook_secret is set: deliveries are checked by signature'
+              : 'no webhook_secret: deliveries need an API token of scope itsm for ' + i.identity,
+        });
+      } catch (e) {
+        checks.push({ check: 'webhook', ok: false, detail: (e as Error).message });
+      }
+      return { name: i.name, type: i.type, ok: checks.every((c) => c.ok), checks };
+    },
     /** The integrations configured: names, types, where they are reached (never a credential). */
     async list() {
       return ((await d.catalog()).settings.integrations ?? []).map((i) => ({
