@@ -13,6 +13,8 @@ import type { Catalog, CatalogCache } from '../core/catalog/catalog.js';
 import type { Clock } from '../core/clock.js';
 import type { ConnectorSource } from '../core/ports/connector.js';
 import type { NotifierSource } from '../core/ports/notifier.js';
+import type { ItsmSource } from '../core/ports/itsm.js';
+import { itsmUseCases } from '../core/itsm/use-cases.js';
 import { applyConfig } from '../core/catalog/apply.js';
 import { decide } from '../core/decision/decide.js';
 import { StaleCatalogError } from '../core/errors.js';
@@ -77,6 +79,8 @@ export interface GatehouseDeps {
   runtime?: Partial<RuntimeSettings>;
   /** Email and chat senders; without them notifications wait for a process that has them. */
   notifiers?: NotifierSource;
+  /** Clients of the ITSM systems (integrations.yaml); without them tickets wait for a process that has them. */
+  itsm?: ItsmSource;
 }
 
 /**
@@ -107,6 +111,7 @@ export function gatehouse(d: GatehouseDeps) {
     workerId: d.workerId,
     ...(d.runtime ? { runtime: d.runtime } : {}),
     ...(d.notifiers ? { notifiers: d.notifiers } : {}),
+    ...(d.itsm ? { itsm: d.itsm } : {}),
   });
 
   return {
@@ -276,6 +281,8 @@ export function gatehouse(d: GatehouseDeps) {
     schemaVersion: () => schemaVersion(d.sql),
     /** Access reviews (ADR 0023): campaigns, items, decisions. */
     reviews: reviewUseCases({ sql: d.sql, now, catalog: cat }),
+    /** Tickets from ITSM systems: POST /hooks/{integration} (ADR 0026). */
+    itsm: itsmUseCases({ sql: d.sql, now, catalog: cat, deciding, itsm: d.itsm }),
     async report() {
       return governanceReport(d.sql, await cat(), now());
     },

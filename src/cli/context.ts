@@ -8,6 +8,7 @@ import type { Sql } from '../core/sql.js';
 import type { ConnectorSource } from '../core/ports/connector.js';
 import { connectorSource } from '../connectors/registry.js';
 import { notifierSource } from '../connectors/notifiers.js';
+import { itsmSource } from '../connectors/itsm.js';
 import { type Store, openStore, storeExists } from '../store/open.js';
 import { type Gatehouse, gatehouse } from '../app/gatehouse.js';
 import { dataDir } from './data-dir.js';
@@ -103,6 +104,7 @@ export async function appOn(
     catalog,
     connectors,
     notifiers: notifierSource({ env: env.env as NodeJS.ProcessEnv }),
+    itsm: itsmSource({ env: env.env as NodeJS.ProcessEnv }),
     workerId: `${hostname()}:${process.pid}`,
     runtime: runtimeSettings(env.env),
   });

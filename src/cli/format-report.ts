@@ -187,6 +187,17 @@ const SECTIONS: { title: string; figures: Figure[] }[] = [
     ],
   },
   {
+    title: 'ITSM tickets',
+    figures: [
+      {
+        key: 'ticket_updates',
+        label: 'updates owed',
+        means:
+          'write-back to tickets: waiting, failing (the system down; retried in order), failed (given up)',
+      },
+    ],
+  },
+  {
     title: 'Speed',
     figures: [
       {

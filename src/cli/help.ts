@@ -126,6 +126,8 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   'token list': ['gatehouse token list'],
   'token revoke': ['gatehouse token revoke tok_… --as sam@acme.test'],
+  'integrations list': ['gatehouse integrations list'],
+  'integrations test': ['gatehouse integrations test jira'],
 };
 
 const GLOBAL = ['data', 'json', 'as', 'now'];

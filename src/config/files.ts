@@ -16,6 +16,7 @@ export interface ConfigFiles {
   birthright?: ConfigFile;
   connectors?: ConfigFile;
   reviews?: ConfigFile;
+  integrations?: ConfigFile;
   apps: ConfigFile[];
   policies: ConfigFile[];
 }
@@ -28,6 +29,7 @@ const TOP_LEVEL = {
   birthright: 'birthright.yaml',
   connectors: 'connectors.yaml',
   reviews: 'reviews.yaml',
+  integrations: 'integrations.yaml',
 } as const;
 
 const SUB_DIRS: Record<string, string> = { apps: '.yaml', policies: '.cedar' };
@@ -99,16 +101,9 @@ async function read(dir: string, rel: string): Promise<ConfigFile> {
   return { rel, text: await readFile(join(dir, rel), 'utf8') };
 }
 
-/** Files of CONFIG.md this version does not read yet: an error all the same, saying why. */
-const NOT_YET = new Set(['integrations.yaml']);
-
 function unknown(e: Entry, where: string, issues: Issues): void {
   const yml = e.kind === 'file' && e.name.endsWith('.yml');
-  const hint = yml
-    ? `; the file must be named ${e.name.replace(/\.yml$/, '.yaml')}`
-    : NOT_YET.has(e.rel)
-      ? '; this version of Gatehouse does not read it yet, so it would have no effect'
-      : '';
+  const hint = yml ? `; the file must be named ${e.name.replace(/\.yml$/, '.yaml')}` : '';
   issues.error(
     { file: e.rel, line: 0 },
     `unknown ${e.kind === 'dir' ? 'directory' : 'file'} in ${where}${hint}`,

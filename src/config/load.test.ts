@@ -648,7 +648,6 @@ test('a .yml file, an unknown file or an unknown directory is an error naming it
     'README.md': '# our config\n',
     'policies/old.cedar.bak': 'forbid (principal, action, resource);\n',
     'extra/x.yaml': 'a: 1\n',
-    'integrations.yaml': '- name: jira\n',
   });
   const errors = await errorsOf(dir);
   find(errors, 'apps/notes.yml', 0, /unknown file in apps\/.*must be named notes\.yaml/);
@@ -661,7 +660,6 @@ test('a .yml file, an unknown file or an unknown directory is an error naming it
   find(errors, 'README.md', 0, /unknown file/);
   find(errors, 'policies/old.cedar.bak', 0, /unknown file in policies\/ \(only \*\.cedar/);
   find(errors, 'extra', 0, /unknown directory/);
-  find(errors, 'integrations.yaml', 0, /does not read it yet/);
 });
 
 test('hidden entries such as .git are skipped, as documented', async () => {

@@ -7,6 +7,7 @@ import { loadConnectors } from './connectors.js';
 import type { LoadContext } from './context.js';
 import { Refs, resolveRefs } from './crossref.js';
 import { loadIdentities } from './csv.js';
+import { loadIntegrations } from './integrations.js';
 import { readConfigFiles } from './files.js';
 import { loadGroups } from './groups.js';
 import { ConfigError, Issues, sortIssues, type ConfigIssue } from './issues.js';
@@ -40,6 +41,8 @@ export async function loadConfigDir(
   const policies = loadPolicies(files.policies, ctx);
   const reviews = loadReviews(files.reviews, { apps, entitlements }, ctx);
   if (reviews.length > 0) settings.reviews = reviews;
+  const integrations = loadIntegrations(files.integrations, ctx);
+  if (integrations.length > 0) settings.integrations = integrations;
   resolveRefs(ctx.refs, ctx.reg, issues);
   checkAccounts({ identities, connectors, apps, entitlements }, ctx);
   checkOverlaps(targets, issues);

@@ -134,6 +134,50 @@ export interface Settings {
   oidc?: OidcSettings;
   /** gatehouse.yaml's `sessions:`: how long a signed-in session lives and who gets more scopes. */
   sessions?: SessionSettings;
+  /** integrations.yaml: ITSM systems a ticket may come from and be written back to; absent, none. */
+  integrations?: IntegrationConfig[];
+}
+
+export type IntegrationType = 'jira' | 'servicenow';
+
+/** The request fields an integration reads from a ticket: dotted paths into it. */
+export interface IntegrationFields {
+  entitlement: string;
+  beneficiary?: string;
+  requester?: string;
+  duration?: string;
+  reason?: string;
+}
+
+/** The write-back steps a ticket is moved through: Jira transition names, ServiceNow states. */
+export interface TicketSteps {
+  approved?: string;
+  rejected?: string;
+  done?: string;
+  revoked?: string;
+}
+
+/**
+ * One ITSM system (integrations.yaml). Credentials stay `${VAR}` references here, resolved from
+ * the environment by whatever talks to the system; none is ever stored resolved.
+ */
+export interface IntegrationConfig {
+  name: string;
+  type: IntegrationType;
+  url: string;
+  /** Jira: account email and API token; ServiceNow: user and password (basic auth both). */
+  user: string;
+  secret: string;
+  webhookSecret?: string;
+  /** The non-human identity the integration acts as. */
+  identity: string;
+  /** Ticket people are identities by this attribute; `id`: by identity id. */
+  matchAttribute: string;
+  fields: IntegrationFields;
+  steps: TicketSteps;
+  approvalsInTicket: boolean;
+  onTicketClosed: 'revoke' | 'report';
+  ticketed?: { riskAtLeast: RiskTier };
 }
 
 /** One recurring campaign of reviews.yaml. */
@@ -245,4 +289,4 @@ export type GrantState =
   'provisioning' | 'active' | 'revoking' | 'revoked' | 'failed' | 'revoke_failed';
 export type GrantTrigger = 'request' | 'birthright' | 'emergency' | 'adopted';
 export type RevokeTrigger =
-  'expiry' | 'manual' | 'mover' | 'leaver' | 'review' | 'policy' | 'reconcile';
+  'expiry' | 'manual' | 'mover' | 'leaver' | 'review' | 'policy' | 'reconcile' | 'ticket_closed';

@@ -115,7 +115,10 @@ const SPECS: Spec[] = [
     help: 'Unfinished background jobs by kind',
     label: 'kind',
     values: (r) =>
-      zeroed(['grant.apply', 'grant.revoke', 'notification.deliver'], r.jobs.depth_by_kind),
+      zeroed(
+        ['grant.apply', 'grant.revoke', 'notification.deliver', 'itsm.writeback'],
+        r.jobs.depth_by_kind,
+      ),
   },
   {
     name: 'gatehouse_jobs_oldest_due_age_seconds',
@@ -139,6 +142,12 @@ const SPECS: Spec[] = [
     help: 'Notifications not delivered: waiting, failing (retrying), failed (given up), undeliverable (no channel configured)',
     label: 'state',
     values: (r) => r.notifications,
+  },
+  {
+    name: 'gatehouse_itsm_ticket_updates',
+    help: 'Updates owed to ITSM tickets: waiting, failing (retrying while the system is down), failed (given up)',
+    label: 'state',
+    values: (r) => r.ticket_updates,
   },
   {
     name: 'gatehouse_emergency_grants_active',

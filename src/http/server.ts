@@ -21,6 +21,7 @@ import { refusalAuditor } from './refusals.js';
 import { type CliChannel, registerCliChannel } from './cli-channel.js';
 import { type SignInOptions, registerSignIn } from './oidc.js';
 import { API_ROUTES } from './routes.js';
+import { registerHooks } from './routes-hooks.js';
 import { errorObject, noQuery } from './shapes.js';
 import { type JsonSchema, jsonSchema, zodValidator } from './schema.js';
 
@@ -178,6 +179,7 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
     app,
     metricsGuard(opts.metricsAllow ?? [], requireScopes(app, ['metrics'], audit)),
   );
+  await registerHooks(server, app);
   if (opts.cliChannel) registerCliChannel(server, opts.cliChannel, audit);
   registerSignIn(server, app, { onError: opts.onInternalError, ...opts.signIn });
   return server;

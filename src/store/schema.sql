@@ -221,6 +221,35 @@ CREATE TABLE identities (
   CONSTRAINT identities_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'terminated'::text])))
 );
 
+CREATE TABLE itsm_cursor (
+  id integer NOT NULL,
+  last_seq bigint NOT NULL,
+  CONSTRAINT itsm_cursor_id_check CHECK ((id = 1)),
+  CONSTRAINT itsm_cursor_pkey PRIMARY KEY (id)
+);
+
+CREATE TABLE itsm_deliveries (
+  integration text NOT NULL,
+  delivery text NOT NULL,
+  ticket text NOT NULL,
+  received_at timestamp with time zone NOT NULL,
+  CONSTRAINT itsm_deliveries_pkey PRIMARY KEY (integration, delivery)
+);
+
+CREATE TABLE itsm_tickets (
+  ticket text NOT NULL,
+  integration text NOT NULL,
+  key text NOT NULL,
+  request_id text,
+  status text NOT NULL DEFAULT 'open'::text,
+  refusal text,
+  created_at timestamp with time zone NOT NULL,
+  updated_at timestamp with time zone NOT NULL,
+  CONSTRAINT itsm_tickets_pkey PRIMARY KEY (ticket),
+  CONSTRAINT itsm_tickets_request_id_fkey FOREIGN KEY (request_id) REFERENCES requests(id),
+  CONSTRAINT itsm_tickets_status_check CHECK ((status = ANY (ARRAY['open'::text, 'refused'::text, 'closed'::text, 'cancelled'::text])))
+);
+
 CREATE TABLE jobs (
   id bigint NOT NULL DEFAULT nextval('jobs_id_seq'::regclass),
   kind text NOT NULL,
@@ -464,6 +493,7 @@ CREATE INDEX grants_unsettled ON grants USING btree (state) WHERE (state = ANY (
 CREATE INDEX identities_manager ON identities USING btree (manager) WHERE (manager <> ''::text);
 CREATE INDEX identities_owner ON identities USING btree (owner) WHERE (owner <> ''::text);
 CREATE INDEX identities_peers ON identities USING btree (department, title) WHERE (status = 'active'::text);
+CREATE UNIQUE INDEX itsm_tickets_request ON itsm_tickets USING btree (request_id) WHERE (request_id IS NOT NULL);
 CREATE UNIQUE INDEX jobs_dedupe ON jobs USING btree (dedupe_key) WHERE ((state = 'pending'::text) AND (dedupe_key IS NOT NULL));
 CREATE INDEX jobs_due ON jobs USING btree (due_at, id) WHERE (state = 'pending'::text);
 CREATE INDEX jobs_failed ON jobs USING btree (queue) WHERE (state = 'failed'::text);

@@ -1,13 +1,14 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gatehouse } from '../app/gatehouse.js';
+import { type Gatehouse, gatehouse } from '../app/gatehouse.js';
 import { runCli } from '../cli/run.js';
 import { clockFor, type CliContext } from '../cli/context.js';
 import { loadConfigDir } from '../config/load.js';
 import { CatalogCache } from '../core/catalog/catalog.js';
 import { type ConnectorSource, collectAssignments } from '../core/ports/connector.js';
 import { connectorSource } from '../connectors/registry.js';
+import { itsmSource } from '../connectors/itsm.js';
 import { notifierSource } from '../connectors/notifiers.js';
 import { ident } from '../connectors/postgres.js';
 import { DEMO_CONFIG, DEMO_PEOPLE } from '../demo/seed.js';
@@ -34,6 +35,8 @@ export interface Harness {
   cli(args: string[], opts?: boolean | { text?: boolean }): Promise<CliResult>;
   /** Applies a CSV identity snapshot written from `rows` (header first). */
   sync(rows: string[], extra?: string[]): Promise<CliResult>;
+  /** The use cases on this store at the harness's clock, for a server in front of them (ITSM hooks). */
+  app(): Gatehouse;
   /** Direct members of a role in the embedded target database. */
   members(role: string): Promise<string[]>;
   /** The connectors the commands use: a test changes the target behind Gatehouse's back with them. */
@@ -79,6 +82,7 @@ export async function harness(opts: { people?: boolean; config?: string } = {}):
       catalog,
       connectors,
       notifiers: notifierSource({ env: process.env }),
+      itsm: itsmSource({ env: process.env }),
       workerId: 'test-worker',
     });
     return {
@@ -117,6 +121,15 @@ export async function harness(opts: { people?: boolean; config?: string } = {}):
       return h.cli(['identities', 'sync', file, ...extra]);
     },
     connectors,
+    app: () =>
+      gatehouse({
+        sql: store.sql,
+        clock: { now: () => new Date(h.now) },
+        catalog,
+        connectors,
+        itsm: itsmSource({ env: process.env }),
+        workerId: 'test-hooks',
+      }),
     async members(role) {
       const c = await connectors.get('acme-db');
       const all = await collectAssignments(c.listAll([{ role }]));

@@ -18,6 +18,7 @@ import {
 import { serve } from './serve.js';
 import { fulfil, tasks } from './tasks.js';
 import { tokenCreate, tokenList, tokenRevoke } from './tokens.js';
+import { integrationsList, integrationsTest } from './integrations.js';
 
 export const COMMANDS: Command[] = [
   init,
@@ -57,5 +58,7 @@ export const COMMANDS: Command[] = [
   tokenCreate,
   tokenList,
   tokenRevoke,
+  integrationsList,
+  integrationsTest,
   report,
 ];

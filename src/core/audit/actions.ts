@@ -55,6 +55,11 @@ export const AUDIT_ACTIONS = [
   'credential.failed',
   'access.refused',
   'access.unauthenticated',
+  'itsm.ticket_received',
+  'itsm.ticket_refused',
+  'itsm.ticket_closed',
+  'itsm.written_back',
+  'itsm.writeback_failed',
 ] as const;
 
 /** `apply` writes one event per changed configuration row: `config.<kind>_<change>`. */

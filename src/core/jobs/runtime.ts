@@ -462,6 +462,8 @@ export class JobRuntime {
             const r = await rest.run(this.d.clock.now());
             result.periodic[rest.name] = (result.periodic[rest.name] ?? 0) + r.count;
             more = r.more;
+            // Work at rest may queue jobs too (ITSM write-back): lease again before ending.
+            if (r.count > 0) exhausted = false;
           }
           continue;
         }

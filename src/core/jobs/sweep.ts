@@ -10,6 +10,8 @@ import { deliveryHandler } from '../notifications/deliver.js';
 import { CLOSE_BATCH, closeDueCampaigns } from '../reviews/close.js';
 import { openRecurring } from '../reviews/recurring.js';
 import type { NotifierSource } from '../ports/notifier.js';
+import type { ItsmSource } from '../ports/itsm.js';
+import { trackTickets, writebackHandler } from '../itsm/writeback.js';
 import type { Sql } from '../sql.js';
 import {
   type FailureReport,
@@ -131,6 +133,8 @@ export interface SweepDeps extends WorkerDeps {
   analyzeEveryMinutes?: number;
   /** Senders for the notification channels; without them delivery jobs wait for a process that has them. */
   notifiers?: NotifierSource;
+  /** Clients of the ITSM systems; without them write-back jobs wait for a process that has them. */
+  itsm?: ItsmSource;
 }
 
 /**
@@ -142,6 +146,7 @@ export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
   for (const h of grantHandlers(d)) rt.handle(h);
   rt.handle(removalHandler(d) as JobHandler);
   rt.handle(deliveryHandler(d));
+  rt.handle(writebackHandler(d));
   if (!periodic) return rt;
   const tasks: PeriodicTask[] = [
     // At rest, once the run's work is done: a store's statistics should describe it between
@@ -193,6 +198,13 @@ export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
     // Scheduled reconciliation (`reconcile: { every }`), after expiry has started its revocations;
     // the jobs its remediations queue run in the same drain.
     reconcileTask(d),
+    // At rest too: by then every event of the run (a verified grant, a revocation) is committed,
+    // and the updates it enqueues for tickets run in the same drain.
+    {
+      name: 'tickets',
+      atRest: true,
+      run: (now) => trackTickets(d.sql, d.catalog, now),
+    },
   ];
   for (const t of tasks) rt.every(t);
   return rt;

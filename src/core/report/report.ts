@@ -3,6 +3,7 @@ import { credentialsPastRotation } from '../credentials/view.js';
 import { queueStats } from '../jobs/queue.js';
 import { findingsByKind, notCovered } from '../reconcile/view.js';
 import { channelsOf } from '../notifications/outbox.js';
+import { ticketUpdates } from '../itsm/report.js';
 import type { Sql } from '../sql.js';
 
 export interface Percentiles {
@@ -94,6 +95,7 @@ export async function governanceReport(sql: Sql, catalog: Catalog, now: Date) {
     jobs: await queueStats(sql, now),
     notification_channels: channelsOf(catalog.settings.notifications).join(', ') || 'none',
     notifications: await undeliveredNotifications(sql),
+    ticket_updates: await ticketUpdates(sql),
     emergency_grants_active: await count(
       `SELECT count(*) AS n FROM grants WHERE state = 'active' AND emergency`,
     ),

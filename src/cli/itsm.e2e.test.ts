@@ -1,0 +1,320 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Harness, harness } from '../testing/harness.js';
+import { type ItsmFixture, itsmConfig, sign } from '../testing/itsm.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-itsm-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+let h: Harness;
+let f: ItsmFixture;
+before(async () => {
+  h = await harness({ config: itsmConfig(tmp) });
+  f = await itsmFixture(h);
+});
+after(async () => {
+  await f?.close();
+  await h?.close();
+});
+
+import { itsmFixture } from '../testing/itsm.js';
+
+let n = 100;
+/** A Jira issue asking for `entitlement` for dan, raised by dan. */
+function jiraIssue(entitlement = 'analytics:writer', duration = '2d') {
+  const key = `ITSM-${n++}`;
+  const fields = {
+    summary: 'Q3 revenue model',
+    reporter: { emailAddress: 'dan@acme.test', accountId: '5b10a2844c20165700ede21g' },
+    status: { name: 'Open', statusCategory: { key: 'new' } },
+    customfield_10050: entitlement,
+    customfield_10051: { emailAddress: 'dan@acme.test' },
+    customfield_10052: duration,
+  };
+  f.jira.addIssue(key, fields);
+  return { key, fields };
+}
+
+const comments = (key: string) => f.jira.issues.get(key)!.comments.map((c) => c.text);
+
+async function sweep() {
+  const r = await h.cli(['sweep']);
+  assert.equal(r.code, 0, r.stderr);
+  return r.json;
+}
+
+describe('Jira Service Management', () => {
+  test('ticket → request → decision written back → approval → provisioning verified → written back → done; expiry → revocation verified → closed', async () => {
+    const issue = jiraIssue();
+    const res = await f.jiraHook(issue);
+    assert.equal(res.statusCode, 202, res.body);
+    const { request } = res.json() as { request: string };
+    assert.match(request, /^req_/);
+    const shown = await h.cli(['requests', '--status', 'pending_approval']);
+    const mine = shown.json.requests.find((r: { id: string }) => r.id === request);
+    assert.equal(mine.ticket, `JIRA:${issue.key}`, 'the request records the ticket');
+    assert.equal(mine.requester, 'dan@acme.test', 'the reporter, resolved by the match attribute');
+
+    await sweep();
+    assert.equal(comments(issue.key).length, 1);
+    assert.match(comments(issue.key)[0]!, new RegExp(`${request}: needs approval`));
+    assert.equal(f.jira.issues.get(issue.key)!.status, 'Open', 'not moved before a decision');
+
+    const ok = await h.cli(['approve', request, '--as', 'carol@acme.test']);
+    assert.equal(ok.code, 0, ok.stderr);
+    h.advance(60);
+    await sweep();
+    assert.deepEqual(await h.members('analytics_writer'), ['dan@acme.test']);
+    const said = comments(issue.key);
+    assert.equal(said.length, 4, said.join('\n---\n'));
+    assert.match(said[1]!, /stage 1 \(manager\) approved by carol@acme.test/);
+    assert.match(said[2]!, /every approval given/);
+    assert.match(said[3]!, new RegExp(`provisioned and verified in the target at ${h.now}`));
+    assert.equal(f.jira.issues.get(issue.key)!.status, 'Done', 'done only once verified');
+    for (const c of said) assert.match(c, new RegExp(request), 'every update names the request');
+
+    h.advance(2 * 86400 + 60);
+    await sweep();
+    assert.deepEqual(await h.members('analytics_writer'), []);
+    const last = comments(issue.key).at(-1)!;
+    assert.match(last, /access removed and verified in the target/);
+    assert.match(last, /trigger expiry/);
+    assert.equal(f.jira.issues.get(issue.key)!.status, 'Closed');
+    const trace = await h.cli(['audit', 'trace', request]);
+    const actions = trace.json.events.map((e: { action: string }) => e.action);
+    assert.ok(actions.includes('itsm.ticket_received'));
+    assert.equal(actions.filter((a: string) => a === 'itsm.written_back').length, 5);
+  });
+
+  test('a ticket closed before expiry revokes the access, verified in the target, and says so on the ticket', async () => {
+    const issue = jiraIssue('analytics:writer', '7d');
+    const { request } = (await f.jiraHook(issue)).json() as { request: string };
+    await h.cli(['approve', request, '--as', 'carol@acme.test']);
+    await sweep();
+    assert.deepEqual(await h.members('analytics_writer'), ['dan@acme.test']);
+    h.advance(3600);
+    const closing = await f.jiraHook(
+      { key: issue.key, fields: { ...issue.fields, status: { name: 'Closed' } } },
+      { event: 'jira:issue_updated' },
+    );
+    assert.equal(closing.statusCode, 200, closing.body);
+    assert.equal((closing.json() as { revoked: string[] }).revoked.length, 1);
+    await sweep();
+    assert.deepEqual(await h.members('analytics_writer'), [], 'removed and read back');
+    assert.match(comments(issue.key).at(-1)!, /removed and verified.*trigger ticket_closed/);
+  });
+
+  test('a forged, an unsigned and a replayed delivery are refused, audited, and make nothing', async () => {
+    const issue = jiraIssue();
+    const forged = await f.jiraHook(issue, { signature: sign('not-the-secret', '{}') });
+    assert.equal(forged.statusCode, 401);
+    assert.equal(forged.json().error.code, 'signature_invalid');
+    const unsigned = await f.jiraHook(issue, { signature: '' });
+    assert.equal(unsigned.json().error.code, 'signature_missing');
+    const replay = await f.jiraHook(issue, { sentAt: Date.parse(h.now) - 3600_000 });
+    assert.equal(replay.statusCode, 401);
+    assert.equal(replay.json().error.code, 'webhook_replayed');
+    const [made] = await h.store.sql.query('SELECT 1 FROM itsm_tickets WHERE ticket = $1', [
+      `JIRA:${issue.key}`,
+    ]);
+    assert.equal(made, undefined, 'no ticket, no request');
+    const audit = await h.store.sql.query<{ details: { code: string; operation: string } }>(
+      `SELECT details FROM audit_events WHERE action = 'access.unauthenticated' AND subject = 'jira' ORDER BY seq`,
+    );
+    assert.deepEqual(
+      audit.slice(-3).map((a) => a.details.code),
+      ['signature_invalid', 'signature_missing', 'webhook_replayed'],
+    );
+    assert.equal(audit.at(-1)!.details.operation, 'POST /hooks/jira');
+  });
+
+  test('the same delivery again, another delivery of the ticket, and racing deliveries make one request', async () => {
+    const issue = jiraIssue('analytics:reader');
+    const [a, b, c] = await Promise.all([
+      f.jiraHook(issue, { delivery: 'd-1' }),
+      f.jiraHook(issue, { delivery: 'd-2' }),
+      f.jiraHook(issue, { delivery: 'd-3', event: 'jira:issue_updated' }),
+    ]);
+    const answers = [a!, b!, c!].map((r) => r.statusCode).sort();
+    assert.deepEqual(answers, [200, 200, 202]);
+    const ids = new Set([a!, b!, c!].map((r) => (r.json() as { request: string }).request));
+    assert.equal(ids.size, 1, 'one request between them');
+    const again = await f.jiraHook(issue, { delivery: 'd-1' });
+    assert.equal(again.statusCode, 200);
+    assert.equal(again.json().duplicate, true);
+    const [count] = await h.store.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM requests WHERE ticket = $1`,
+      [`JIRA:${issue.key}`],
+    );
+    assert.equal(count!.n, 1);
+  });
+
+  test('an unknown entitlement is a 422 naming the field, written back to the ticket', async () => {
+    const issue = jiraIssue('analytics:wrtier');
+    const res = await f.jiraHook(issue);
+    assert.equal(res.statusCode, 422);
+    assert.equal(res.json().error.code, 'unknown_entitlement');
+    assert.equal(res.json().error.field, 'customfield_10050');
+    await sweep();
+    assert.match(comments(issue.key)[0]!, /no request from this ticket: .*analytics:wrtier/);
+    const nobody = jiraIssue();
+    nobody.fields.customfield_10051 = { emailAddress: 'nobody@acme.test' };
+    const who = await f.jiraHook(nobody);
+    assert.equal(who.statusCode, 422);
+    assert.match(who.json().error.message, /no identity has id "nobody@acme.test"/);
+  });
+
+  test('while Jira is down every update waits; once back, each arrives once, in order', async () => {
+    const issue = jiraIssue('analytics:writer', '1d');
+    const { request } = (await f.jiraHook(issue)).json() as { request: string };
+    await h.cli(['approve', request, '--as', 'carol@acme.test']);
+    f.jira.down(true);
+    const s = (await h.cli(['sweep'])).json;
+    assert.ok(s.jobs_failed >= 1, 'the write-back failed and is retried');
+    assert.deepEqual(
+      await h.members('analytics_writer'),
+      ['dan@acme.test'],
+      'provisioning did not wait',
+    );
+    const waiting = await h.store.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM jobs WHERE kind = 'itsm.writeback' AND state = 'pending' AND subject = $1`,
+      [`ticket:JIRA:${issue.key}`],
+    );
+    assert.equal(
+      waiting[0]!.n,
+      4,
+      'decision, stage, approval and verification all wait, none lost',
+    );
+    const report = await h.cli(['report']);
+    assert.ok(report.json.ticket_updates.failing >= 1, 'a failing write-back is visible in report');
+    h.advance(3600);
+    await h.cli(['sweep']);
+    assert.equal(comments(issue.key).length, 0, 'still down: nothing sent, nothing dropped');
+    f.jira.down(false);
+    h.advance(7200);
+    await sweep();
+    const said = comments(issue.key);
+    assert.equal(said.length, 4, said.join('\n---\n'));
+    assert.match(said[0]!, /needs approval/);
+    assert.match(said[1]!, /stage 1/);
+    assert.match(said[2]!, /every approval/);
+    assert.match(said[3]!, /provisioned and verified/);
+    assert.equal(f.jira.issues.get(issue.key)!.status, 'Done');
+  });
+
+  test('no credential reaches a comment or the audit trail', async () => {
+    const all = [...f.jira.issues.values()].flatMap((i) => i.comments.map((c) => c.text));
+    const audit = await h.cli(['audit', 'export'], false);
+    for (const secret of [f.jira.apiToken, 'jira-webhook-secret-5f2b9c', f.snow.password]) {
+      assert.ok(!all.some((c) => c.includes(secret)));
+      assert.ok(!audit.stdout.includes(secret));
+    }
+  });
+});
+
+describe('ServiceNow', () => {
+  let seq = 200;
+  function ritm(entitlement = 'analytics:writer') {
+    const r = f.snow.addRecord(`RITM00${++seq}`, {
+      state: '1',
+      variables: {
+        gatehouse_entitlement: entitlement,
+        requested_for_email: 'alice@acme.test',
+        opened_by_email: 'alice@acme.test',
+        duration: '2d',
+        business_justification: 'Quarter close',
+      },
+    });
+    return r;
+  }
+  const body = (r: ReturnType<typeof ritm>, state = r.state) => ({
+    sys_id: r.sys_id,
+    number: r.number,
+    state,
+    opened_by: 'alice@acme.test',
+    requested_for: 'alice@acme.test',
+    variables: r.variables,
+  });
+
+  test('a request item → request → decision → approval → verified → work notes and states; closed early → revoked and verified', async () => {
+    const r = ritm();
+    const res = await f.snowHook(body(r));
+    assert.equal(res.statusCode, 202, res.body);
+    const { request } = res.json() as { request: string };
+    await sweep();
+    assert.match(r.work_notes[0]!, new RegExp(`${request}: needs approval`));
+    await h.cli(['approve', request, '--as', 'carol@acme.test']);
+    await sweep();
+    assert.ok((await h.members('analytics_writer')).includes('alice@acme.test'));
+    assert.equal(r.work_notes.length, 4);
+    assert.match(r.work_notes[3]!, /provisioned and verified/);
+    assert.equal(r.state, '3', 'closed complete only once verified');
+    h.advance(600);
+    const closed = await f.snowHook(body(r, '7'));
+    assert.equal(closed.statusCode, 200, closed.body);
+    await sweep();
+    assert.ok(!(await h.members('analytics_writer')).includes('alice@acme.test'));
+    assert.match(r.work_notes.at(-1)!, /removed and verified.*ticket_closed/);
+  });
+
+  test('a token with scope itsm for the integration identity is accepted; another identity or scope is not', async () => {
+    const good = await h.cli([
+      'token',
+      'create',
+      '--identity',
+      'svc:servicenow',
+      '--scopes',
+      'itsm',
+    ]);
+    assert.equal(good.code, 0, good.stderr);
+    const r = ritm('analytics:reader');
+    const res = await f.snowHook(body(r), { token: good.json.token });
+    assert.equal(res.statusCode, 202, res.body);
+    const other = await h.cli(['token', 'create', '--identity', 'svc:jira', '--scopes', 'itsm']);
+    const wrong = await f.snowHook(body(ritm('analytics:reader')), { token: other.json.token });
+    assert.equal(wrong.statusCode, 401);
+    assert.equal(wrong.json().error.code, 'not_integration_identity');
+    const reader = await h.cli([
+      'token',
+      'create',
+      '--identity',
+      'svc:servicenow',
+      '--scopes',
+      'read',
+    ]);
+    const scope = await f.snowHook(body(ritm('analytics:reader')), { token: reader.json.token });
+    assert.equal(scope.json().error.code, 'insufficient_scope');
+    const none = await f.snowHook(body(ritm('analytics:reader')), { signature: null });
+    assert.equal(none.json().error.code, 'signature_missing');
+  });
+});
+
+describe('integrations command', () => {
+  test('list shows each integration with its inbound URL; test reaches the system with its credentials', async () => {
+    const list = await h.cli(['integrations', 'list']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(
+      list.json.integrations.map((i: { name: string; inbound: string }) => [i.name, i.inbound]),
+      [
+        ['jira', '/hooks/jira'],
+        ['snow', '/hooks/snow'],
+      ],
+    );
+    assert.ok(!list.stdout.includes(f.jira.apiToken));
+    const ok = await h.cli(['integrations', 'test', 'jira']);
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.equal(ok.json.ok, true);
+    f.jira.down(true);
+    const down = await h.cli(['integrations', 'test', 'jira']);
+    f.jira.down(false);
+    assert.equal(down.code, 1);
+    assert.equal(down.json.checks[0].ok, false);
+    assert.match(down.json.checks[0].detail, /no answer/);
+    const unknown = await h.cli(['integrations', 'test', 'remedy']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no integration "remedy"/);
+  });
+});

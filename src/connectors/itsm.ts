@@ -1,0 +1,171 @@
+import { TargetError } from '../core/errors.js';
+import type { IntegrationConfig } from '../core/model.js';
+import type { ItsmSource, TicketUpdate, TicketWriter } from '../core/ports/itsm.js';
+import { scrubSecrets } from '../core/secrets.js';
+import { resolveSetting } from './env.js';
+import { classifyStatus, classifyTransport, retryAfterSeconds } from './scim-errors.js';
+
+/** One call's bound; the job runtime bounds the whole update too. */
+const CALL_TIMEOUT_MS = 10_000;
+
+interface Resolved {
+  url: string;
+  auth: string;
+  known: string[];
+}
+
+function resolve(i: IntegrationConfig, env: NodeJS.ProcessEnv): Resolved {
+  const what = `integration ${i.name}`;
+  const url = resolveSetting(what, 'url', i.url, env).replace(/\/+$/, '');
+  const user = resolveSetting(what, i.type === 'jira' ? 'email' : 'user', i.user, env);
+  const secret = resolveSetting(what, i.type === 'jira' ? 'api_token' : 'password', i.secret, env);
+  const auth = Buffer.from(`${user}:${secret}`).toString('base64');
+  return { url, auth: `Basic ${auth}`, known: [secret, auth] };
+}
+
+/** One JSON call; an error answer or no answer becomes a TargetError the runtime can act on. */
+async function call(
+  r: Resolved,
+  system: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(`${r.url}${path}`, {
+      method,
+      headers: {
+        authorization: r.auth,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+    });
+  } catch (e) {
+    const c = classifyTransport(e);
+    throw new TargetError(
+      scrubSecrets(`${system}: ${method} ${path}: no answer (${c.code})`, r.known),
+      { code: c.code, retryable: c.retryable },
+    );
+  }
+  const text = await res.text().catch(() => '');
+  if (res.ok) return text === '' ? undefined : (JSON.parse(text) as unknown);
+  const c = classifyStatus(res.status);
+  const after = retryAfterSeconds(res.headers.get('retry-after') ?? undefined, Date.now());
+  throw new TargetError(
+    scrubSecrets(
+      `${system}: ${method} ${path} answered HTTP ${res.status}: ${errorText(text)}`,
+      r.known,
+    ),
+    {
+      code: c.code,
+      retryable: c.retryable,
+      ...(after !== undefined ? { retryAfterSeconds: after } : {}),
+    },
+  );
+}
+
+/** The vendor's own error words: Jira `errorMessages`/`errors`, ServiceNow `error.message`. */
+function errorText(text: string): string {
+  try {
+    const j = JSON.parse(text) as {
+      errorMessages?: string[];
+      errors?: Record<string, string>;
+      error?: { message?: string; detail?: string };
+    };
+    const parts = [
+      ...(j.errorMessages ?? []),
+      ...Object.entries(j.errors ?? {}).map(([k, v]) => `${k}: ${v}`),
+      ...(j.error?.message ? [j.error.message] : []),
+    ];
+    return parts.join('; ').slice(0, 300) || '(no message)';
+  } catch {
+    return '(no message)';
+  }
+}
+
+/** Plain text as an Atlassian Document Format document: one paragraph per line. */
+export function adf(text: string) {
+  return {
+    type: 'doc',
+    version: 1,
+    content: text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((line) => ({ type: 'paragraph', content: [{ type: 'text', text: line }] })),
+  };
+}
+
+function jiraWriter(i: IntegrationConfig, env: NodeJS.ProcessEnv): TicketWriter {
+  const r = () => resolve(i, env);
+  const issue = (key: string) => `/rest/api/3/issue/${encodeURIComponent(key)}`;
+  return {
+    async update(key, u: TicketUpdate) {
+      const c = r();
+      // A comment is not idempotent: after an answer lost on the way, the retry finds its marker.
+      const listed = (await call(
+        c,
+        'jira',
+        'GET',
+        `${issue(key)}/comment?orderBy=-created&maxResults=50`,
+      )) as {
+        comments?: { body?: unknown }[];
+      };
+      const already = (listed.comments ?? []).some((cm) =>
+        JSON.stringify(cm.body).includes(u.marker),
+      );
+      if (!already) await call(c, 'jira', 'POST', `${issue(key)}/comment`, { body: adf(u.text) });
+      if (!u.step) return;
+      const { transitions = [] } = (await call(c, 'jira', 'GET', `${issue(key)}/transitions`)) as {
+        transitions?: { id: string; name: string; to?: { name?: string } }[];
+      };
+      const want = u.step.toLowerCase();
+      const t = transitions.find(
+        (x) => x.name.toLowerCase() === want || x.to?.name?.toLowerCase() === want,
+      );
+      if (!t)
+        throw new TargetError(
+          `jira: ${key} offers no transition "${u.step}" (it offers ${transitions.map((x) => x.name).join(', ') || 'none'}); check transitions in integrations.yaml`,
+          { code: 'transition_unavailable', retryable: false },
+        );
+      await call(c, 'jira', 'POST', `${issue(key)}/transitions`, { transition: { id: t.id } });
+    },
+    async check() {
+      const c = r();
+      await call(c, 'jira', 'GET', '/rest/api/3/myself');
+      return [`jira: signed in at ${c.url}`];
+    },
+  };
+}
+
+function serviceNowWriter(i: IntegrationConfig, env: NodeJS.ProcessEnv): TicketWriter {
+  const r = () => resolve(i, env);
+  const record = (sysId: string) => `/api/now/table/sc_req_item/${encodeURIComponent(sysId)}`;
+  return {
+    // One PATCH carries the note and the state together, so they land or fail as one.
+    async update(key, u: TicketUpdate) {
+      await call(r(), 'servicenow', 'PATCH', record(key), {
+        work_notes: u.text,
+        ...(u.step ? { state: u.step } : {}),
+      });
+    },
+    async check() {
+      const c = r();
+      await call(c, 'servicenow', 'GET', '/api/now/table/sc_req_item?sysparm_limit=1');
+      return [`servicenow: read sc_req_item at ${c.url}`];
+    },
+  };
+}
+
+/** Writers built from the integration as configured; credentials resolved from `env` per call. */
+export function itsmSource(ctx: { env: NodeJS.ProcessEnv }): ItsmSource {
+  return {
+    writer: (i) => (i.type === 'jira' ? jiraWriter(i, ctx.env) : serviceNowWriter(i, ctx.env)),
+    webhookSecret: (i) =>
+      i.webhookSecret === undefined
+        ? undefined
+        : resolveSetting(`integration ${i.name}`, 'webhook_secret', i.webhookSecret, ctx.env),
+  };
+}
