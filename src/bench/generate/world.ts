@@ -120,7 +120,8 @@ export function generateWorld(profile: Profile, seed = 11): BenchWorld {
   const rng = new Rng(seed);
   const identities = people(profile, rng.fork(1));
   const humans = identities.length;
-  identities.push(...nonHumans(profile, identities, rng.fork(2)));
+  // A loop, not push(...spread): a million arguments overflow the stack.
+  for (const n of nonHumans(profile, identities, rng.fork(2))) identities.push(n);
   const apps = applications(profile, humans, rng.fork(3));
   const entitlements = apps.flatMap((a) => a.entitlements);
   const roles = rolePatterns(entitlements, rng.fork(4));
@@ -236,7 +237,7 @@ function applications(profile: Profile, humans: number, rng: Rng): BenchApp[] {
         privileged: admin,
         // The first app's reader is the standing baseline every person is born with.
         standing: a === 0 && k === 0,
-        kinds: k === 0 ? ALL_KINDS : admin ? ['human'] : ['human', 'service_account', 'workload'],
+        kinds: k === 0 ? ALL_KINDS : admin ? ['human'] : ['human', 'service_account', 'workload', 'ai_agent'],
         requiresTicket: entRisk === 'critical',
         licenceTier: licensed && k === 1 ? 'standard' : null,
         maxDuration,
@@ -343,8 +344,10 @@ function drawGrants(
       1,
       Math.round((i < humans ? perHuman : perNhi) * (0.6 + rng.next() * 0.8)),
     );
-    const take = (e: number) => {
-      if (held.has(e) || !ents[e]!.kinds.includes(who.kind)) return;
+    const take = (pick: number) => {
+      // Access the identity's kind may not hold is swapped for a reader any kind may hold.
+      const e = ents[pick]!.kinds.includes(who.kind) ? pick : rng.pick(readers).i;
+      if (held.has(e)) return;
       for (const c of conflicts.get(e) ?? []) if (held.has(c)) return;
       held.add(e);
     };
