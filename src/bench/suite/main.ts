@@ -25,7 +25,12 @@ const { values } = parseArgs({
 });
 const profile = profileNamed(values.profile!);
 const only = values.scenario?.flatMap((s) => s.split(','));
+const write = (r: object) => {
+  mkdirSync(dirname(values.out!), { recursive: true });
+  writeFileSync(values.out!, JSON.stringify(r, null, 2) + '\n');
+};
 const results = await runSuite({
+  progress: write,
   profile,
   ...(only ? { only } : {}),
   seed: Number(values.seed),
@@ -38,6 +43,5 @@ if (process.env.DATABASE_URL) {
   await c.end();
 }
 console.log(`\n${table(results)}\n`);
-mkdirSync(dirname(values.out!), { recursive: true });
-writeFileSync(values.out!, JSON.stringify(results, null, 2) + '\n');
+write(results);
 console.log(`results: ${values.out} (${results.seconds} s)`);

@@ -19,6 +19,8 @@ export interface SuiteResults {
   started_at: string;
   seconds: number;
   world: Record<string, number>;
+  /** Set while scenarios are still to run: a file written by a run that was cut short. */
+  partial?: boolean;
   scenarios: Record<string, ScenarioResult>;
 }
 
@@ -32,6 +34,8 @@ export async function runSuite(opts: {
   only?: string[];
   seed?: number;
   say: (line: string) => void;
+  /** Called after each scenario with the results so far, so a run cut short keeps them. */
+  progress?: (partial: SuiteResults) => void;
 }): Promise<SuiteResults> {
   const { profile, say } = opts;
   const started = performance.now();
@@ -43,6 +47,22 @@ export async function runSuite(opts: {
     else throw new Error(`--scenario: "${name}" is not a scenario of the suite`);
   }
   const load1 = loadavg()[0]!;
+  const snapshot = (): SuiteResults => ({
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memory_gib: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      load_average_start: Number(load1.toFixed(2)),
+      load_average_end: Number(loadavg()[0]!.toFixed(2)),
+    },
+    profile: profile.name,
+    store: store.kind,
+    started_at: new Date(Date.now() - (performance.now() - started)).toISOString(),
+    seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
+    world: worldStats,
+    scenarios: results,
+  });
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-world-'));
   const store = await benchStore('world');
   const results: SuiteResults['scenarios'] = {};
@@ -85,27 +105,13 @@ export async function runSuite(opts: {
             `target ${result.target}: ${result.pass ? 'pass' : 'MISS'} [${((performance.now() - ts) / 1000).toFixed(1)} s]`,
         );
       }
+      opts.progress?.({ ...snapshot(), partial: true });
     }
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  return {
-    machine: {
-      cpu: cpus()[0]?.model ?? 'unknown',
-      cores: cpus().length,
-      memory_gib: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      load_average_start: Number(load1.toFixed(2)),
-      load_average_end: Number(loadavg()[0]!.toFixed(2)),
-    },
-    profile: profile.name,
-    store: store.kind,
-    started_at: new Date(Date.now() - (performance.now() - started)).toISOString(),
-    seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
-    world: worldStats,
-    scenarios: results,
-  };
+  return snapshot();
 }
 
 /** The end-of-run table: one row per measurement. */
