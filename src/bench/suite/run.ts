@@ -15,6 +15,8 @@ import { benchStore } from './store.js';
 export interface SuiteResults {
   machine: Record<string, unknown>;
   profile: string;
+  /** The profile's counts as run, BENCH_<COUNT> overrides included. */
+  counts: Profile;
   store: 'embedded' | 'server';
   started_at: string;
   seconds: number;
@@ -57,6 +59,7 @@ export async function runSuite(opts: {
       load_average_end: Number(loadavg()[0]!.toFixed(2)),
     },
     profile: profile.name,
+    counts: { ...profile },
     store: store.kind,
     started_at: new Date(Date.now() - (performance.now() - started)).toISOString(),
     seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
