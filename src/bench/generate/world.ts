@@ -237,7 +237,12 @@ function applications(profile: Profile, humans: number, rng: Rng): BenchApp[] {
         privileged: admin,
         // The first app's reader is the standing baseline every person is born with.
         standing: a === 0 && k === 0,
-        kinds: k === 0 ? ALL_KINDS : admin ? ['human'] : ['human', 'service_account', 'workload', 'ai_agent'],
+        kinds:
+          k === 0
+            ? ALL_KINDS
+            : admin
+              ? ['human']
+              : ['human', 'service_account', 'workload', 'ai_agent'],
         requiresTicket: entRisk === 'critical',
         licenceTier: licensed && k === 1 ? 'standard' : null,
         maxDuration,
