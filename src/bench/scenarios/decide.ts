@@ -1,0 +1,96 @@
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { identityEntity, entitlementEntities } from '../../core/policy/engine.js';
+import { CatalogCache, entitlementOf } from '../../core/catalog/catalog.js';
+import { benchApp } from '../suite/app.js';
+import { type Scenario, RssWatch, pct, round, timeEach } from '../suite/measure.js';
+import { RequestDrawer } from './draw.js';
+
+/**
+ * `explain` (decision steps 1–6, reading the store, writing nothing) for requests drawn to reach
+ * every step, beside bare Cedar `isAuthorized` on the same policy set and `SELECT 1`.
+ */
+export const decideScenario: Scenario = {
+  name: 'decide',
+  usesWorld: true,
+  async run({ profile, world, store, say }) {
+    const app = benchApp(store.sql);
+    const drawer = new RequestDrawer(world, 101, false);
+    const inputs = Array.from({ length: profile.decideSamples + 200 }, () => drawer.next());
+    const outcomes: Record<string, number> = {};
+    const codes: Record<string, number> = {};
+    const draws: Record<string, number> = {};
+    const watch = new RssWatch();
+    const xs = await timeEach(profile.decideSamples, async (i) => {
+      const { draw, input } = inputs[i]!;
+      const r = await app.explain(input);
+      if (i < profile.decideSamples) {
+        draws[draw] = (draws[draw] ?? 0) + 1;
+        outcomes[r.decision.outcome] = (outcomes[r.decision.outcome] ?? 0) + 1;
+        for (const reason of r.decision.reasons) codes[reason.code] = (codes[reason.code] ?? 0) + 1;
+      }
+    });
+    const rss = watch.stop();
+
+    // Baselines: Cedar alone on the same policies and the same three entities, and one round trip.
+    const catalog = await new CatalogCache().get(store.sql);
+    const staticPolicies = Object.fromEntries(
+      [...catalog.policy.policies.values()].map((p) => [p.id, p.text]),
+    );
+    const people = world.identities.slice(1, world.people);
+    const cedarTimes = await timeEach(profile.decideSamples, (i) => {
+      const principal = people[i % people.length]!;
+      const ent = entitlementOf(catalog, world.entitlements[i % world.entitlements.length]!.id);
+      const answer = cedar.isAuthorized({
+        principal: { type: 'Identity', id: principal.id },
+        action: { type: 'Action', id: 'request' },
+        resource: { type: 'Entitlement', id: ent.id },
+        context: {
+          duration_hours: 24,
+          extension: false,
+          lifetime_hours: 24,
+          emergency: false,
+          ticket: true,
+          role_fit: 50,
+          requester_is_beneficiary: true,
+        },
+        entities: [identityEntity(principal), ...entitlementEntities(ent)],
+        policies: { staticPolicies },
+      });
+      if (answer.type !== 'success') throw new Error('cedar baseline failed');
+    });
+    const roundTrip = await timeEach(profile.decideSamples, () => store.sql.query('SELECT 1'));
+    const p99 = pct(xs, 99);
+    const cedarP99 = pct(cedarTimes, 99);
+    say(
+      `decide: ${xs.length} explains p50 ${pct(xs, 50).toFixed(3)} ms p99 ${p99.toFixed(3)} ms; ` +
+        `Cedar isAuthorized p50 ${pct(cedarTimes, 50).toFixed(3)} ms p99 ${cedarP99.toFixed(3)} ms; ` +
+        `SELECT 1 p50 ${pct(roundTrip, 50).toFixed(3)} ms p99 ${pct(roundTrip, 99).toFixed(3)} ms; ` +
+        `outcomes ${JSON.stringify(outcomes)}`,
+    );
+    return {
+      decide: {
+        value: round(p99),
+        unit: 'ms p99',
+        baseline: round(cedarP99),
+        baseline_of: 'bare cedar-wasm isAuthorized p99 (same policy set and entities)',
+        ratio: round(p99 / cedarP99, 2),
+        target: 'p99 <= 2 ms (PostgreSQL server)',
+        pass: p99 <= 2,
+        peak_rss_mb: rss.peak_mb,
+        detail: {
+          samples: xs.length,
+          p50_ms: round(pct(xs, 50)),
+          p95_ms: round(pct(xs, 95)),
+          cedar_p50_ms: round(pct(cedarTimes, 50)),
+          select1_p50_ms: round(pct(roundTrip, 50)),
+          select1_p99_ms: round(pct(roundTrip, 99)),
+          ratio_to_select1_p99: round(p99 / pct(roundTrip, 99), 2),
+          policies: Object.keys(staticPolicies).length,
+          draws,
+          outcomes,
+          reason_codes: codes,
+        },
+      },
+    };
+  },
+};

@@ -1,0 +1,102 @@
+import { performance } from 'node:perf_hooks';
+import type { Sql } from '../../core/sql.js';
+import { benchApp } from '../suite/app.js';
+import { type Scenario, type ScenarioResult, RssWatch, round, tenths } from '../suite/measure.js';
+import type { BenchStore } from '../suite/store.js';
+import { RequestDrawer } from './draw.js';
+
+/**
+ * Requests submitted end to end (decided, decision record, audit events, work queued, committed)
+ * per second by 1 and by 8 callers, each caller its own connection on the server. Baseline: one
+ * INSERT and COMMIT per request through the same driver at the same concurrency. The single
+ * caller submits a tenth as many as the eight (a serial run of the full count would take most of
+ * the suite's time without telling more).
+ */
+export const submitScenario: Scenario = {
+  name: 'submit',
+  usesWorld: true,
+  async run({ profile, world, store, say }) {
+    const drawer = new RequestDrawer(world, 303, true);
+    const out: Record<string, ScenarioResult> = {};
+    await store.sql.query(
+      'CREATE TABLE IF NOT EXISTS bench_submit_baseline (id bigserial PRIMARY KEY, beneficiary text NOT NULL, entitlement text NOT NULL, at timestamptz NOT NULL)',
+    );
+    for (const callers of [1, 8]) {
+      const n =
+        callers === 1
+          ? Math.max(10, Math.round(profile.submitRequests / 10))
+          : profile.submitRequests;
+      const inputs = Array.from({ length: n }, () => drawer.next().input);
+      const conns = connections(store, callers);
+      try {
+        const app = benchApp(conns.sql);
+        await app.catalog(); // load the catalog before the clock starts
+        const watch = new RssWatch();
+        const run = await concurrently(n, callers, (i) => app.request(inputs[i]!));
+        const rss = watch.stop();
+        const base = await concurrently(n, callers, (i) =>
+          conns.sql.transaction((tx) =>
+            tx.query(
+              'INSERT INTO bench_submit_baseline (beneficiary, entitlement, at) VALUES ($1, $2, now())',
+              [inputs[i]!.beneficiary, inputs[i]!.entitlement],
+            ),
+          ),
+        );
+        const rate = (n / run.ms) * 1000;
+        const baseRate = (n / base.ms) * 1000;
+        const { first, last } = tenths(run.done, run.start);
+        const steady = last >= first * 0.9;
+        say(
+          `submit, ${callers} caller${callers > 1 ? 's' : ''}: ${n} requests in ${(run.ms / 1000).toFixed(1)} s = ${rate.toFixed(0)}/s; ` +
+            `baseline INSERT + COMMIT ${baseRate.toFixed(0)}/s; ratio ${((rate / baseRate) * 100).toFixed(1)} %; ` +
+            `first 10 % ${first.toFixed(0)}/s, last 10 % ${last.toFixed(0)}/s`,
+        );
+        out[`submit-${callers}`] = {
+          value: round(rate, 1),
+          unit: 'requests/s',
+          baseline: round(baseRate, 1),
+          baseline_of: `one INSERT + COMMIT per request, ${callers} caller(s), same driver`,
+          ratio: round(rate / baseRate, 3),
+          target: '>= 40 % of baseline; last 10 % within 10 % of the first 10 %',
+          pass: rate / baseRate >= 0.4 && steady,
+          peak_rss_mb: rss.peak_mb,
+          detail: {
+            requests: n,
+            callers,
+            first_tenth_per_s: round(first, 1),
+            last_tenth_per_s: round(last, 1),
+          },
+        };
+      } finally {
+        await conns.end();
+      }
+    }
+    return out;
+  },
+};
+
+/** Callers on connections of their own: a pool of that size on the server; PGlite has one. */
+function connections(store: BenchStore, callers: number): { sql: Sql; end(): Promise<void> } {
+  if (store.pool) return store.pool(callers);
+  return { sql: store.sql, end: async () => undefined };
+}
+
+/** Runs f(0..n-1) with `callers` loops taking the next index; completion times in ms. */
+async function concurrently(
+  n: number,
+  callers: number,
+  f: (i: number) => Promise<unknown>,
+): Promise<{ ms: number; start: number; done: number[] }> {
+  let next = 0;
+  const done: number[] = [];
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        await f(i);
+        done.push(performance.now());
+      }
+    }),
+  );
+  return { ms: performance.now() - start, start, done };
+}

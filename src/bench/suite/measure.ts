@@ -1,0 +1,100 @@
+import { performance } from 'node:perf_hooks';
+import type { BenchWorld } from '../generate/world.js';
+import type { Profile } from '../generate/profiles.js';
+import type { BenchStore } from './store.js';
+
+/**
+ * What one scenario reports: its measured value beside a raw baseline measured in the same
+ * process and run, their ratio, and its target. `ratio` is value / baseline, so for latencies
+ * it says how many baselines one operation costs, for rates what share of the baseline it reaches.
+ */
+export interface ScenarioResult {
+  value: number;
+  unit: string;
+  baseline: number;
+  /** What the baseline is, in words ("SELECT 1 p99", "INSERT + COMMIT per request"). */
+  baseline_of: string;
+  ratio: number;
+  target: string;
+  pass: boolean;
+  peak_rss_mb: number;
+  detail?: Record<string, unknown>;
+}
+
+/** What every scenario may use; `store` holds the loaded world and its applied configuration. */
+export interface ScenarioContext {
+  profile: Profile;
+  world: BenchWorld;
+  store: BenchStore;
+  /** The configuration directory the world was written to (validated, applied). */
+  configDir: string;
+  say(line: string): void;
+}
+
+/**
+ * A scenario of the suite. Another module adds one by exporting `scenario: Scenario` from
+ * src/bench/<name>.bench.ts and naming it in EXTERNAL (suite/scenarios.ts).
+ */
+export interface Scenario {
+  name: string;
+  /** Uses the loaded world (`ctx.store`); otherwise it makes what it needs itself. */
+  usesWorld: boolean;
+  run(ctx: ScenarioContext): Promise<Record<string, ScenarioResult>>;
+}
+
+export function pct(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/**
+ * Times `f(0)` … `f(n - 1)` after a warm-up (JIT, plan cache, Cedar) of `f(n)` … `f(n + warmup - 1)`,
+ * so the measured calls meet nothing the warm-up cached for them; milliseconds per call.
+ */
+export async function timeEach(
+  n: number,
+  f: (i: number) => Promise<unknown> | unknown,
+  warmup = Math.min(200, n),
+): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await f(n + i);
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await f(i);
+    xs.push(performance.now() - t);
+  }
+  return xs;
+}
+
+/** The highest resident set size seen while it runs, sampled every 20 ms, in MiB. */
+export class RssWatch {
+  private peak = process.memoryUsage.rss();
+  readonly start = this.peak;
+  private readonly timer = setInterval(() => this.sample(), 20);
+
+  sample(): void {
+    this.peak = Math.max(this.peak, process.memoryUsage.rss());
+  }
+
+  stop(): { peak_mb: number; start_mb: number } {
+    clearInterval(this.timer);
+    this.sample();
+    return { peak_mb: mb(this.peak), start_mb: mb(this.start) };
+  }
+}
+
+export const mb = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
+export const round = (x: number, digits = 3) => Number(x.toFixed(digits));
+
+/** Rate per second over the first and the last tenth of ordered completion times (ms). */
+export function tenths(times: readonly number[], start: number): { first: number; last: number } {
+  const n = Math.max(1, Math.floor(times.length / 10));
+  // Completion times are whole milliseconds and batches commit together: a tenth that finished
+  // within one millisecond counts as taking one.
+  const rate = (k: number, ms: number) => (k / Math.max(ms, 1)) * 1000;
+  return {
+    first: rate(n, times[n - 1]! - start),
+    last: rate(n, times[times.length - 1]! - times[times.length - 1 - n]!),
+  };
+}
