@@ -20,6 +20,7 @@ import { registerMetrics } from './metrics.js';
 import { refusalAuditor } from './refusals.js';
 import { type CliChannel, registerCliChannel } from './cli-channel.js';
 import { type SignInOptions, registerSignIn } from './oidc.js';
+import { registerUi } from './ui.js';
 import { API_ROUTES } from './routes.js';
 import { errorObject, noQuery } from './shapes.js';
 import { type JsonSchema, jsonSchema, zodValidator } from './schema.js';
@@ -41,6 +42,8 @@ export interface ServerOptions {
   rateLimits?: Partial<RateLimits>;
   /** Addresses and CIDR blocks that may read /metrics without a token. */
   metricsAllow?: readonly string[];
+  /** The built web UI (ui.ts); dist/ui when absent. */
+  uiDir?: string;
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -167,5 +170,6 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
   );
   if (opts.cliChannel) registerCliChannel(server, opts.cliChannel);
   registerSignIn(server, app, { onError: opts.onInternalError, ...opts.signIn });
+  await registerUi(server, opts.uiDir);
   return server;
 }
