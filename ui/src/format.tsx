@@ -3,6 +3,7 @@ import { Badge } from '@mantine/core';
 /** Seconds as the API's durations read: 8h, 30d, 90m. */
 export function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return 'standing';
+  if (seconds === 0) return '0s';
   if (seconds % 86400 === 0) return `${seconds / 86400}d`;
   if (seconds % 3600 === 0) return `${seconds / 3600}h`;
   if (seconds % 60 === 0) return `${seconds / 60}m`;
