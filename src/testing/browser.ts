@@ -1,11 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { type Browser, type Page, chromium } from 'playwright-core';
 
 /** Debian's Chromium (apt-get install chromium; .ci/run installs it): never a downloaded build. */
 export const CHROMIUM = '/usr/bin/chromium';
 
-export function launchChromium(): Promise<Browser> {
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `the browser tests need Debian's Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does)`,
+    );
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

@@ -308,8 +308,13 @@ export function Decision({ view }: { view: RequestView }) {
       )}
       {view.grant && (
         <Text size="sm">
-          Grant <Anchor href={`/access?grant=${view.grant.id}`}>{view.grant.id}</Anchor>:{' '}
-          {view.grant.state}
+          Grant{' '}
+          <Anchor
+            href={`/access?identity=${encodeURIComponent(view.beneficiary)}&entitlement=${encodeURIComponent(view.entitlement)}`}
+          >
+            {view.grant.id}
+          </Anchor>
+          : {view.grant.state}
         </Text>
       )}
     </Stack>
