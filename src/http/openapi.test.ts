@@ -4,6 +4,7 @@ import { apiFixture } from '../testing/api.js';
 import { API_ROUTES } from './routes.js';
 import { jsonSchema } from './schema.js';
 import { registeredRoutes } from './server.js';
+import { UI_PAGES } from './ui.js';
 
 /** Served outside the JSON API (API.md's table), so not in its document. */
 const UNDOCUMENTED = ['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /api/openapi.json'];
@@ -16,6 +17,8 @@ const SIGN_IN = [
   'GET /auth/demo',
   'POST /auth/demo',
 ];
+/** The web UI's pages and its bundle (docs/ui.md): HTML and files, not API operations. */
+const UI = [...UI_PAGES.map((p) => `GET ${p}`), 'GET /assets/*', 'HEAD /assets/*'];
 
 /** ITSM systems' deliveries, signed by the system rather than called with a token (docs/api.md, ITSM). */
 const HOOKS = ['POST /hooks/:integration'];
@@ -36,7 +39,7 @@ test('/api/openapi.json documents every registered API route, and every document
     const registered = registeredRoutes(f.server).map((r) => `${r.method} ${r.url}`);
     assert.deepEqual(
       registered.filter((r) => !documented.includes(r)).sort(),
-      [...UNDOCUMENTED, ...SIGN_IN, ...HOOKS].sort(),
+      [...UNDOCUMENTED, ...SIGN_IN, ...HOOKS, ...UI].sort(),
       'every route but the operational ones is documented',
     );
     for (const op of documented) assert.ok(registered.includes(op), `${op} is registered`);

@@ -20,6 +20,7 @@ import { registerMetrics } from './metrics.js';
 import { refusalAuditor } from './refusals.js';
 import { type CliChannel, registerCliChannel } from './cli-channel.js';
 import { type SignInOptions, registerSignIn } from './oidc.js';
+import { registerUi } from './ui.js';
 import { API_ROUTES } from './routes.js';
 import { registerHooks } from './routes-hooks.js';
 import { errorObject, noQuery } from './shapes.js';
@@ -42,6 +43,8 @@ export interface ServerOptions {
   rateLimits?: Partial<RateLimits>;
   /** Addresses and CIDR blocks that may read /metrics without a token. */
   metricsAllow?: readonly string[];
+  /** The built web UI (ui.ts); dist/ui when absent. */
+  uiDir?: string;
 }
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -182,5 +185,6 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
   await registerHooks(server, app);
   if (opts.cliChannel) registerCliChannel(server, opts.cliChannel, audit);
   registerSignIn(server, app, { onError: opts.onInternalError, ...opts.signIn });
+  await registerUi(server, opts.uiDir);
   return server;
 }

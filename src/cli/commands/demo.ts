@@ -2,13 +2,17 @@ import { str } from '../args.js';
 import type { Command } from '../command.js';
 import { table } from '../format.js';
 import { init } from './init.js';
-import { portOf, serveOptions, serveUntilStopped } from './serve.js';
+import { intervalOf, portOf, serveOptions, serveUntilStopped } from './serve.js';
 
 export const demo: Command = {
   name: 'demo',
-  usage: 'demo [--port 8080] [--no-serve]',
+  usage: 'demo [--port 8080] [--interval 30s] [--no-serve]',
   summary: 'create the Acme demo organisation, run requests through every path, and serve',
-  options: { port: serveOptions.port, 'no-serve': { type: 'boolean' } },
+  options: {
+    port: serveOptions.port,
+    interval: serveOptions.interval,
+    'no-serve': { type: 'boolean' },
+  },
   store: false,
   async run(r) {
     await init.run({ ...r, io: { stdout: () => undefined, stderr: r.io.stderr } });
@@ -41,11 +45,18 @@ export const demo: Command = {
         ].join('\n'),
       );
       if (r.args.values['no-serve'] === true) return;
-      await serveUntilStopped(ctx.app, r.io, portOf(str(r.args, 'port'), 8080), 30, r.env.env, {
-        context: ctx,
-        env: r.env,
-        dir: dataDir(r.env, data),
-      });
+      await serveUntilStopped(
+        ctx.app,
+        r.io,
+        portOf(str(r.args, 'port'), 8080),
+        intervalOf(str(r.args, 'interval')),
+        r.env.env,
+        {
+          context: ctx,
+          env: r.env,
+          dir: dataDir(r.env, data),
+        },
+      );
     } finally {
       await ctx.close();
     }

@@ -54,12 +54,16 @@ export async function serveUntilStopped(
   const address = await server.listen({ port, host });
   if (held && forward && secret) forward.writeChannelFile(held.dir, address, secret);
   io.stdout(`gatehouse serving at ${address} (sweep every ${intervalSeconds}s)`);
+  io.stdout(`web UI: ${address}/`);
   io.stdout('API calls need a token: `gatehouse token create --identity ID --scopes read,…`');
   const signIn = await app.sessions.settings();
   if (signIn.oidc) io.stdout(`people sign in at ${address}/auth/login`);
   if (await app.sessions.isDemoStore())
     io.stdout(
-      `demo sign-in (this demo store only): POST ${address}/auth/demo {"identity": "carol@acme.test"}`,
+      [
+        `demo sign-in (this demo store only): open ${address}/ and choose "Sign in as" — e.g. alice@acme.test to request, carol@acme.test to approve, gina@acme.test for evidence and the dashboard`,
+        `  or from a script: POST ${address}/auth/demo {"identity": "carol@acme.test"}`,
+      ].join('\n'),
     );
   // Stopping (SIGINT, SIGTERM): take no new work, let what is in flight finish and be recorded,
   // and leave the rest due for the other nodes or the next start. Listening first, so a signal
