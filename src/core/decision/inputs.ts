@@ -72,7 +72,7 @@ interface FactsRow {
   fit: { peers: number; holding: number };
 }
 
-const FACTS = prepared(
+export const FACTS_SQL = prepared(
   `WITH b AS (SELECT * FROM identities WHERE id = $1)
      SELECT row_to_json(b) AS beneficiary,
             (SELECT config_hash FROM config_state WHERE id = 1) AS config_hash,
@@ -108,7 +108,7 @@ export async function loadFacts(
   q: { beneficiary: string; requester: string; entitlement: string; lock: boolean },
 ): Promise<LoadedFacts | undefined> {
   if (q.lock && !(await lockIdentity(sql, q.beneficiary))) return undefined;
-  const [r] = await sql.query<FactsRow>(FACTS, [q.beneficiary, q.requester, q.entitlement]);
+  const [r] = await sql.query<FactsRow>(FACTS_SQL, [q.beneficiary, q.requester, q.entitlement]);
   if (!r) return undefined;
   const beneficiary = toIdentity(r.beneficiary);
   const peers = Number(r.fit.peers);
