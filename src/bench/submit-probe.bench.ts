@@ -48,6 +48,9 @@ async function drive(n: number, callers: number, task: (i: number) => Promise<un
 
 const rate = (count: number, ms: number) => (1000 * count) / ms;
 
+/** For PROBE_TRACE: which tenth of the run a statement belongs to. */
+let phase = 'setup';
+
 async function main() {
   const store = await testStore();
   // The test store's pool has four connections; the probe's callers each need their own.
@@ -63,7 +66,7 @@ async function main() {
       try {
         return await q.query<T>(text, params);
       } finally {
-        const k = text.replace(/\s+/g, ' ').slice(0, 70);
+        const k = `${phase} ${text.replace(/\s+/g, ' ').slice(0, 60)}`;
         const e = stats.get(k) ?? { n: 0, ms: 0 };
         e.n++;
         e.ms += performance.now() - t;
@@ -102,16 +105,17 @@ async function main() {
     const baseRate = rate(BASELINE, Math.max(...base) - t0);
 
     const t1 = performance.now();
-    const done = await drive(REQUESTS, CALLERS, (i) =>
-      submitRequest(sql, catalog, new Date(), {
+    const done = await drive(REQUESTS, CALLERS, (i) => {
+      phase = i < REQUESTS / 10 ? 'first' : i >= REQUESTS - REQUESTS / 10 ? 'last' : 'mid';
+      return submitRequest(sql, catalog, new Date(), {
         requester: 'p1@probe.test',
         beneficiary: `p${i + 1}@probe.test`,
         entitlement: 'wiki:read',
         justification: 'probe justification text',
         duration: 3600,
         via: 'cli',
-      }),
-    );
+      });
+    });
     const sorted = [...done].sort((a, b) => a - b);
     const total = sorted[sorted.length - 1]! - t1;
     const tenth = Math.max(1, Math.floor(REQUESTS / 10));
@@ -131,7 +135,9 @@ async function main() {
       `submit: ${f(rate(REQUESTS, total))} = ${((100 * rate(REQUESTS, total)) / baseRate).toFixed(1)} % of baseline; first 10 % ${f(first)}, last 10 % ${f(last)} (last/first ${((100 * last) / first).toFixed(1)} %)`,
     );
     if (process.env.PROBE_TRACE)
-      for (const [k, v] of [...stats].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15))
+      for (const [k, v] of [...stats]
+        .filter(([k]) => !k.startsWith('mid') && !k.startsWith('setup'))
+        .sort(([a], [b]) => (a.slice(6) < b.slice(6) ? -1 : 1)))
         console.log(`${(v.ms / v.n).toFixed(3)} ms x ${v.n}  ${k}`);
     console.log(`audit chain: ${JSON.stringify(verified).slice(0, 160)}`);
   } finally {
