@@ -12,3 +12,23 @@ export async function one<T>(sql: Sql, text: string, params?: unknown[]): Promis
   const rows = await sql.query<T>(text, params);
   return rows[0];
 }
+
+/** Statement texts declared hot with `prepared`; a fixed set, filled as modules load. */
+const hot = new Map<string, string>();
+
+/**
+ * Declares a hot statement: a driver that can keep a parsed and planned statement per connection
+ * (node-postgres, by name) prepares it once instead of planning it on every call. Only constant
+ * module-level texts belong here — the set of prepared statements per connection must stay
+ * bounded — and their plans must hold with parameters unknown (a prepared statement may switch
+ * to a generic plan after five runs).
+ */
+export function prepared(text: string): string {
+  if (!hot.has(text)) hot.set(text, `gh_${hot.size + 1}`);
+  return text;
+}
+
+/** The name `text` is prepared under, if it was declared with `prepared`. */
+export function preparedName(text: string): string | undefined {
+  return hot.get(text);
+}

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Sql } from '../core/sql.js';
+import { type Sql, preparedName } from '../core/sql.js';
 import { scrubbedError } from './scrub-error.js';
 
 // timestamptz and bigint come back as strings; the core converts where it needs to, the same
@@ -8,10 +8,18 @@ pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => new Date(v));
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 pg.types.setTypeParser(pg.types.builtins.FLOAT8, (v) => Number(v));
 
+type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
+
+/** Hot statements (core/sql.ts `prepared`) go by name: parsed and planned once per connection. */
+function run(q: Queryable, text: string, params: unknown[] | undefined) {
+  const name = preparedName(text);
+  return name ? q.query({ name, text, values: params }) : q.query(text, params);
+}
+
 function clientSql(client: pg.PoolClient, known: string[]): Sql {
   return {
     async query<T>(text: string, params?: unknown[]) {
-      const r = await client.query(text, params).catch((e: unknown) => {
+      const r = await run(client, text, params).catch((e: unknown) => {
         throw scrubbedError(e, known);
       });
       return r.rows as T[];
@@ -26,7 +34,7 @@ function clientSql(client: pg.PoolClient, known: string[]): Sql {
 export function pgSql(pool: pg.Pool, known: string[] = []): Sql {
   return {
     async query<T>(text: string, params?: unknown[]) {
-      const r = await pool.query(text, params).catch((e: unknown) => {
+      const r = await run(pool, text, params).catch((e: unknown) => {
         throw scrubbedError(e, known);
       });
       return r.rows as T[];

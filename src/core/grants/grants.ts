@@ -1,8 +1,8 @@
-import { appendAudit } from '../audit/chain.js';
+import { recordAudit } from '../audit/chain.js';
 import { addSeconds } from '../duration.js';
 import { newId } from '../ids.js';
 import type { Entitlement, GrantTrigger, Identity, RevokeTrigger, Via } from '../model.js';
-import type { Sql } from '../sql.js';
+import { type Sql, prepared } from '../sql.js';
 import { ConflictError, InputError, NotFoundError } from '../errors.js';
 import { cancelIdle } from '../jobs/queue.js';
 
@@ -58,6 +58,12 @@ export async function requireGrant(sql: Sql, id: string, forUpdate = false): Pro
 export const APPLY = 'grant.apply';
 export const REVOKE = 'grant.revoke';
 
+const ENQUEUE_ONE =
+  prepared(`INSERT INTO jobs (kind, payload, subject, queue, dedupe_key, due_at, created_at)
+     SELECT $1, jsonb_build_object('grant_id', $2::text), $2, COALESCE((SELECT connector FROM apps WHERE id = $3), 'default'), $4, $5, $5
+     ON CONFLICT (dedupe_key) WHERE state = 'pending' AND dedupe_key IS NOT NULL
+     DO UPDATE SET due_at = LEAST(jobs.due_at, EXCLUDED.due_at)`);
+
 /**
  * Queues target work for a grant in the caller's transaction, on its connector's queue (looked up
  * in the same statement). The dedupe key makes a second request for the same change one job.
@@ -68,13 +74,7 @@ export async function enqueueGrantJob(
   grant: { id: string; app: string },
   kind: typeof APPLY | typeof REVOKE,
 ): Promise<void> {
-  await tx.query(
-    `INSERT INTO jobs (kind, payload, subject, queue, dedupe_key, due_at, created_at)
-     SELECT $1, jsonb_build_object('grant_id', $2::text), $2, COALESCE((SELECT connector FROM apps WHERE id = $3), 'default'), $4, $5, $5
-     ON CONFLICT (dedupe_key) WHERE state = 'pending' AND dedupe_key IS NOT NULL
-     DO UPDATE SET due_at = LEAST(jobs.due_at, EXCLUDED.due_at)`,
-    [kind, grant.id, grant.app, `${kind}:${grant.id}`, now],
-  );
+  await tx.query(ENQUEUE_ONE, [kind, grant.id, grant.app, `${kind}:${grant.id}`, now]);
 }
 
 /**
@@ -101,6 +101,18 @@ export async function enqueueGrantJobs(
   );
 }
 
+// The grant and its apply job (as enqueueGrantJob writes it) in one round trip.
+const INSERT_GRANT_AND_APPLY = prepared(`WITH g AS (
+       INSERT INTO grants (id, identity, entitlement, app, owner, request_id, trigger, emergency, state, duration, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'provisioning', $9, $10)
+       RETURNING id, app)
+     INSERT INTO jobs (kind, payload, subject, queue, dedupe_key, due_at, created_at)
+     SELECT '${APPLY}', jsonb_build_object('grant_id', g.id), g.id,
+            COALESCE((SELECT connector FROM apps WHERE id = g.app), 'default'), '${APPLY}:' || g.id, $10, $10
+       FROM g
+     ON CONFLICT (dedupe_key) WHERE state = 'pending' AND dedupe_key IS NOT NULL
+     DO UPDATE SET due_at = LEAST(jobs.due_at, EXCLUDED.due_at)`);
+
 /**
  * An approved request becomes a grant in `provisioning`, and the intent to provision is written in
  * the same transaction (a job on the queue): a crash between approval and target loses nothing.
@@ -121,24 +133,19 @@ export async function createGrant(
   const id = newId('grt');
   // The accountable owner: a non-human identity's owner, else the person holding it.
   const owner = g.identity.kind === 'human' ? g.identity.id : g.identity.owner;
-  await tx.query(
-    `INSERT INTO grants (id, identity, entitlement, app, owner, request_id, trigger, emergency, state, duration, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'provisioning', $9, $10)`,
-    [
-      id,
-      g.identity.id,
-      g.entitlement.id,
-      g.entitlement.app,
-      owner,
-      g.requestId,
-      g.trigger,
-      g.emergency,
-      g.duration,
-      now,
-    ],
-  );
-  await enqueueGrantJob(tx, now, { id, app: g.entitlement.app }, APPLY);
-  await appendAudit(tx, now, {
+  await tx.query(INSERT_GRANT_AND_APPLY, [
+    id,
+    g.identity.id,
+    g.entitlement.id,
+    g.entitlement.app,
+    owner,
+    g.requestId,
+    g.trigger,
+    g.emergency,
+    g.duration,
+    now,
+  ]);
+  await recordAudit(tx, now, {
     actor,
     action: 'grant.created',
     subject: id,
@@ -175,7 +182,7 @@ export async function startRevocation(
   const refs = g.request_id ? [g.request_id] : [];
   if (g.state === 'revoke_failed') {
     await enqueueGrantJob(tx, now, g, REVOKE);
-    await appendAudit(tx, now, {
+    await recordAudit(tx, now, {
       actor,
       action: 'grant.revoke_requested',
       subject: grantId,
@@ -201,7 +208,7 @@ export async function startRevocation(
     [grantId, trigger, reason, now],
   );
   await enqueueGrantJob(tx, now, g, REVOKE);
-  await appendAudit(tx, now, {
+  await recordAudit(tx, now, {
     actor,
     action: trigger === 'expiry' ? 'grant.expired' : 'grant.revoke_requested',
     subject: grantId,
@@ -237,7 +244,7 @@ export async function extendGrant(
     'UPDATE grants SET expires_at = $2, let_expire = false, let_expire_by = NULL WHERE id = $1',
     [grantId, expires],
   );
-  await appendAudit(tx, now, {
+  await recordAudit(tx, now, {
     actor,
     action: 'grant.extended',
     subject: grantId,

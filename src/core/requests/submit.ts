@@ -1,5 +1,5 @@
 import { authorizeRequest } from '../authz.js';
-import { appendAudit } from '../audit/chain.js';
+import { auditedTransaction, recordAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { entitlementOf } from '../catalog/catalog.js';
 import { type DecideInput, type DecisionPlan, decide } from '../decision/decide.js';
@@ -9,8 +9,8 @@ import { InputError, NotFoundError } from '../errors.js';
 import { createGrant, extendGrant, requireGrant } from '../grants/grants.js';
 import { newId } from '../ids.js';
 import { requireIdentity } from '../identities/queries.js';
-import type { Via } from '../model.js';
-import type { Sql } from '../sql.js';
+import type { Identity, Via } from '../model.js';
+import { type Sql, prepared } from '../sql.js';
 import { openPostEventReview } from './post-event.js';
 
 export interface RequestInput {
@@ -173,7 +173,7 @@ export async function recordDecision(
     await insertRequest(tx, catalog, now, id, input, plan);
   }
   const refs = input.grant ? [input.grant.id] : [];
-  await appendAudit(tx, now, {
+  await recordAudit(tx, now, {
     actor: input.requester,
     action: 'request.submitted',
     subject: id,
@@ -189,7 +189,7 @@ export async function recordDecision(
       via: input.via ?? 'job',
     },
   });
-  await appendAudit(tx, now, {
+  await recordAudit(tx, now, {
     actor: 'gatehouse',
     action: 'request.decided',
     subject: id,
@@ -202,9 +202,29 @@ export async function recordDecision(
       [id, idx, s.rule, s.approvers, s.minApprovals, s.fallback, idx === 0 ? 'pending' : 'waiting'],
     );
   }
-  if (plan.status === 'approved') await fulfil(tx, catalog, now, id, 'gatehouse');
+  // Carried out from what was just recorded: the row is not read back, nor the beneficiary, whose
+  // row this transaction has read (and, for a submission, locked).
+  if (plan.status === 'approved')
+    await carryOut(tx, catalog, now, 'gatehouse', {
+      requestId: id,
+      requester: input.requester,
+      beneficiary: input.beneficiary.id,
+      identity: input.beneficiary,
+      entitlement: input.entitlement.id,
+      duration: plan.duration,
+      emergency: input.emergency,
+      kind: input.kind,
+      extendsGrant: input.grant?.id ?? null,
+    });
   return id;
 }
+
+const INSERT_REQUEST =
+  prepared(`INSERT INTO requests (id, requester, beneficiary, entitlement, justification, duration, ticket, emergency, kind,
+                           extends_grant, status, decision, created_at, lapses_at, closed_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+     ON CONFLICT (beneficiary, entitlement) WHERE status = 'pending_approval' DO NOTHING
+     RETURNING id`);
 
 /**
  * Inserts the request row; false when another live request for the same beneficiary and
@@ -220,31 +240,38 @@ async function insertRequest(
 ): Promise<boolean> {
   const lapsesAt =
     plan.status === 'pending_approval' ? addSeconds(now, catalog.settings.approvalTimeout) : null;
-  const rows = await tx.query(
-    `INSERT INTO requests (id, requester, beneficiary, entitlement, justification, duration, ticket, emergency, kind,
-                           extends_grant, status, decision, created_at, lapses_at, closed_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-     ON CONFLICT (beneficiary, entitlement) WHERE status = 'pending_approval' DO NOTHING
-     RETURNING id`,
-    [
-      id,
-      input.requester,
-      input.beneficiary.id,
-      input.entitlement.id,
-      input.justification,
-      plan.duration,
-      input.ticket,
-      input.emergency,
-      input.kind,
-      input.grant?.id ?? null,
-      plan.status,
-      JSON.stringify(plan.decision),
-      now,
-      lapsesAt,
-      plan.status === 'pending_approval' ? null : now,
-    ],
-  );
+  const rows = await tx.query(INSERT_REQUEST, [
+    id,
+    input.requester,
+    input.beneficiary.id,
+    input.entitlement.id,
+    input.justification,
+    plan.duration,
+    input.ticket,
+    input.emergency,
+    input.kind,
+    input.grant?.id ?? null,
+    plan.status,
+    JSON.stringify(plan.decision),
+    now,
+    lapsesAt,
+    plan.status === 'pending_approval' ? null : now,
+  ]);
   return rows.length > 0;
+}
+
+/** What carrying out an approved request needs: the request as recorded, its beneficiary. */
+interface Approved {
+  requestId: string;
+  requester: string;
+  beneficiary: string;
+  /** The beneficiary's row when the caller has it; read here otherwise (a new grant needs it). */
+  identity?: Identity;
+  entitlement: string;
+  duration: number | null;
+  emergency: boolean;
+  kind: string;
+  extendsGrant: string | null;
 }
 
 /** Carries out an approved request: a new grant (with its apply job), or a moved expiry. */
@@ -265,16 +292,35 @@ export async function fulfil(
     requester: string;
   }>('SELECT * FROM requests WHERE id = $1', [requestId]);
   if (!r) throw new Error(`request ${requestId} vanished`);
-  if (r.kind === 'extend' && r.extends_grant) {
-    await extendGrant(tx, now, actor, r.extends_grant, r.duration ?? 0, requestId);
+  await carryOut(tx, catalog, now, actor, {
+    requestId,
+    requester: r.requester,
+    beneficiary: r.beneficiary,
+    entitlement: r.entitlement,
+    duration: r.duration,
+    emergency: r.emergency,
+    kind: r.kind,
+    extendsGrant: r.extends_grant,
+  });
+}
+
+async function carryOut(
+  tx: Sql,
+  catalog: Catalog,
+  now: Date,
+  actor: string,
+  r: Approved,
+): Promise<void> {
+  if (r.kind === 'extend' && r.extendsGrant) {
+    await extendGrant(tx, now, actor, r.extendsGrant, r.duration ?? 0, r.requestId);
     return;
   }
-  const identity = await requireIdentity(tx, r.beneficiary);
+  const identity = r.identity ?? (await requireIdentity(tx, r.beneficiary));
   const entitlement = entitlementOf(catalog, r.entitlement);
   const grantId = await createGrant(tx, now, actor, {
     identity,
     entitlement,
-    requestId,
+    requestId: r.requestId,
     trigger: r.emergency ? 'emergency' : r.kind === 'birthright' ? 'birthright' : 'request',
     emergency: r.emergency,
     duration: r.duration,
@@ -282,7 +328,7 @@ export async function fulfil(
   if (r.emergency)
     await openPostEventReview(tx, catalog, now, {
       grantId,
-      requestId,
+      requestId: r.requestId,
       requester: r.requester,
       identity,
       entitlement,
@@ -295,7 +341,7 @@ export async function submitRequest(
   now: Date,
   input: RequestInput,
 ): Promise<string> {
-  return sql.transaction(async (tx) => {
+  return auditedTransaction(sql, async (tx) => {
     const di = await accessDecideInput(tx, catalog, input, true);
     return recordDecision(tx, catalog, now, di, await decide(tx, catalog, now, di));
   });
@@ -307,7 +353,7 @@ export async function submitExtension(
   now: Date,
   input: ExtensionInput,
 ): Promise<string> {
-  return sql.transaction(async (tx) => {
+  return auditedTransaction(sql, async (tx) => {
     const di = await extendDecideInput(tx, catalog, input, true);
     return recordDecision(tx, catalog, now, di, await decide(tx, catalog, now, di));
   });
