@@ -16,6 +16,7 @@
  */
 import '../v8-flags.js';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createHash, hash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -101,6 +102,16 @@ async function seed(url: string): Promise<void> {
   await pool.end();
 }
 
+/** A local process's CPU time from /proc (utime + stime, in clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 /** The child: one verify, its time and the process's peak RSS. */
 async function measure(url: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
@@ -109,11 +120,18 @@ async function measure(url: string): Promise<void> {
   const result = await verifyAudit(pgSql(pool));
   const ms = performance.now() - t;
   const used = process.cpuUsage(cpu);
+  // The server's share: every backend of this database was opened for this verify, so their CPU
+  // time is verify's work on the server (rendering and sending rows).
+  const backends = await pool.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database()',
+  );
+  const serverCpuMs = backends.rows.reduce((sum, { pid }) => sum + processCpuMs(pid), 0);
   await pool.end();
   process.stdout.write(
     JSON.stringify({
       ms,
       cpuMs: (used.user + used.system) / 1000,
+      serverCpuMs,
       ok: result.ok,
       events: result.events,
       maxRssKb: process.resourceUsage().maxRSS,
@@ -122,7 +140,7 @@ async function measure(url: string): Promise<void> {
 }
 
 /** SHA-256 over the bytes each event's hash covers, built beforehand: the rate verify aims at. */
-function baseline(): { perSecond: number; bytes: number } {
+function baseline(): { perSecond: number; perCpuSecond: number; bytes: number } {
   const inputs: string[] = [];
   let prev = 'genesis';
   for (let seq = 1; seq <= BASELINE_EVENTS; seq++) {
@@ -143,11 +161,17 @@ function baseline(): { perSecond: number; bytes: number } {
   const bytes = inputs.reduce((n, s) => n + Buffer.byteLength(s), 0);
   // crypto.hash: one call per event, the cheapest way Node offers to hash a string.
   const t = performance.now();
+  const cpu = process.cpuUsage();
   let check = 0;
   for (const input of inputs) check ^= hash('sha256', input).charCodeAt(0);
   const ms = performance.now() - t;
+  const used = process.cpuUsage(cpu);
   if (check === -1) throw new Error('unreachable');
-  return { perSecond: (BASELINE_EVENTS / ms) * 1000, bytes: bytes / BASELINE_EVENTS };
+  return {
+    perSecond: (BASELINE_EVENTS / ms) * 1000,
+    perCpuSecond: (BASELINE_EVENTS / ((used.user + used.system) / 1000)) * 1000,
+    bytes: bytes / BASELINE_EVENTS,
+  };
 }
 
 async function main(): Promise<void> {
@@ -175,6 +199,7 @@ async function main(): Promise<void> {
     const run = JSON.parse(child.stdout) as {
       ms: number;
       cpuMs: number;
+      serverCpuMs: number;
       ok: boolean;
       events: number;
       maxRssKb: number;
@@ -189,10 +214,16 @@ async function main(): Promise<void> {
           verify_ms: Math.round(run.ms),
           verify_events_per_s: Math.round(rate),
           verify_cpu_ms: Math.round(run.cpuMs),
+          verify_server_cpu_ms: Math.round(run.serverCpuMs),
+          verify_events_per_cpu_s: Math.round((EVENTS / run.cpuMs) * 1000),
           verify_peak_rss_mb: Math.round(run.maxRssKb / 1024),
           baseline_sha256_events_per_s: Math.round(base.perSecond),
+          baseline_sha256_events_per_cpu_s: Math.round(base.perCpuSecond),
           baseline_bytes_per_event: Math.round(base.bytes),
           verify_share_of_baseline: Number((rate / base.perSecond).toFixed(3)),
+          verify_cpu_share_of_baseline_cpu: Number(
+            (((EVENTS / run.cpuMs) * 1000) / base.perCpuSecond).toFixed(3),
+          ),
         },
         null,
         2,
