@@ -52,7 +52,13 @@ export async function openContext(
   opts: { data?: string; now?: string; command: string },
 ): Promise<CliContext> {
   const dir = dataDir(env, opts.data);
-  const where = { dataDir: dir, databaseUrl: env.env.DATABASE_URL, command: opts.command };
+  // serve and demo (which serves) hold the store for long; every other command for a moment.
+  const where = {
+    dataDir: dir,
+    databaseUrl: env.env.DATABASE_URL,
+    command: opts.command,
+    brief: opts.command !== 'serve' && opts.command !== 'demo',
+  };
   if (!storeExists(where))
     throw new InputError(
       `no Gatehouse store in ${dir}: run \`gatehouse init\` (or \`gatehouse demo\`) first`,

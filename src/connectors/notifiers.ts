@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type nodemailer from 'nodemailer';
 import { TargetError } from '../core/errors.js';
 import type { NotificationSettings } from '../core/model.js';
 import type { Channel, Notifier, NotifierSource, OutgoingMessage } from '../core/ports/notifier.js';
@@ -31,12 +31,13 @@ export function retryAfterSeconds(header: string | null, now = Date.now()): numb
 }
 
 function emailNotifier(
+  mailer: typeof nodemailer,
   settings: NonNullable<NotificationSettings['email']>,
   env: NodeJS.ProcessEnv,
 ): Notifier {
   const url = resolved('email', 'smtp_url', settings.smtpUrl, env);
   const known = [url, ...secretsIn(url)];
-  const transport = nodemailer.createTransport({
+  const transport = mailer.createTransport({
     url,
     connectionTimeout: CONNECT_TIMEOUT_MS,
     greetingTimeout: CONNECT_TIMEOUT_MS,
@@ -121,13 +122,14 @@ export function notifierSource(ctx: { env: NodeJS.ProcessEnv }): NotifierSource 
           code: 'channel_not_configured',
           retryable: false,
         });
+      // nodemailer is loaded by the first email, not by every command (ADR 0029).
+      const mailer = channel === 'email' ? (await import('nodemailer')).default : undefined;
       const key = `${channel}\u0000${JSON.stringify(config)}`;
       let n = built.get(key);
       if (!n) {
-        n =
-          channel === 'email'
-            ? emailNotifier(config as NonNullable<NotificationSettings['email']>, ctx.env)
-            : chatNotifier(config as NonNullable<NotificationSettings['chat']>, ctx.env);
+        n = mailer
+          ? emailNotifier(mailer, config as NonNullable<NotificationSettings['email']>, ctx.env)
+          : chatNotifier(config as NonNullable<NotificationSettings['chat']>, ctx.env);
         built.set(key, n);
       }
       return n;

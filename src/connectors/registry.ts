@@ -1,6 +1,5 @@
 import type { Connector, ConnectorSource } from '../core/ports/connector.js';
 import { TargetError } from '../core/errors.js';
-import { connectorModule } from './modules.js';
 
 export interface ConnectorConfig {
   name: string;
@@ -27,13 +26,16 @@ export function connectorSource(
           : Promise.resolve(configs.find((c) => c.name === name));
       // The promise is cached so concurrent callers share one build; a failed build is dropped
       // so that a later call (after the target or the environment is fixed) tries again.
-      const building = lookup.then((config) => {
+      const building = lookup.then(async (config) => {
         if (!config) {
           throw new TargetError(`connector "${name}" is not configured`, {
             code: 'connector_not_configured',
             retryable: false,
           });
         }
+        // Loaded when a connector is first built: the connector types pull in their drivers and
+        // schemas, which a command that touches no target should not pay for (ADR 0029).
+        const { connectorModule } = await import('./modules.js');
         const module = connectorModule(config.type);
         if (!module) {
           throw new TargetError(`connector ${name}: type "${config.type}" is not supported`, {

@@ -25,6 +25,7 @@ const LOCK = `SELECT pg_advisory_xact_lock(hashtext('gatehouse.migrate'))`;
  * server database apply each migration once and none fails. A schema newer than this code is refused.
  */
 export async function migrate(sql: Sql): Promise<number> {
+  if (await upToDate(sql)) return 0;
   await sql.transaction(async (tx) => {
     await tx.query(LOCK);
     await tx.query(
@@ -63,6 +64,25 @@ export async function migrate(sql: Sql): Promise<number> {
     if (mine) applied++;
   }
   return applied;
+}
+
+/**
+ * Every store is opened through migrate, and almost always finds nothing to do: one read
+ * answers that, without the lock, the table check and their transaction (ADR 0029). Anything else
+ * (a missing table, a pending or newer version) goes the careful way.
+ */
+async function upToDate(sql: Sql): Promise<boolean> {
+  let done: { version: number }[];
+  try {
+    done = await sql.query<{ version: number }>('SELECT version FROM schema_migrations');
+  } catch {
+    return false;
+  }
+  const have = new Set(done.map((d) => Number(d.version)));
+  const known = readdirSync(DIR)
+    .filter((f) => /^\d+_.*\.sql$/.test(f))
+    .map((f) => Number(f.split('_')[0]));
+  return have.size === known.length && known.every((v) => have.has(v));
 }
 
 /**

@@ -282,7 +282,7 @@ export async function applyConfig(
       if (!seen.has(id))
         diffs.push({ section, change: { kind: section.kind, id, change: 'removed' } });
   }
-  const next = catalogFromConfig(cfg, hash);
+  const next = await catalogFromConfig(cfg, hash);
   const impact = await grantImpact(sql, next, new Map(cfg.identities.map((i) => [i.id, i])));
   const changes = diffs.map((d) => d.change);
   if (dryRun) return { hash, changes, impact, dry_run: true };

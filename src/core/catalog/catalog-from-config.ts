@@ -10,7 +10,10 @@ export function configHash(cfg: GovernanceConfig): string {
 }
 
 /** A catalog straight from a parsed directory, for impact analysis before anything is written. */
-export function catalogFromConfig(cfg: GovernanceConfig, hash = configHash(cfg)): Catalog {
+export async function catalogFromConfig(
+  cfg: GovernanceConfig,
+  hash = configHash(cfg),
+): Promise<Catalog> {
   return {
     hash,
     settings: cfg.settings,
@@ -20,6 +23,6 @@ export function catalogFromConfig(cfg: GovernanceConfig, hash = configHash(cfg))
     birthright: cfg.birthright,
     groups: new Map(cfg.groups.map((g) => [g.id, g.members])),
     connectors: new Map(cfg.connectors.map((c) => [c.name, c])),
-    policy: PolicyEngine.prepare(`candidate-${hash}`, cfg.policies),
+    policy: await PolicyEngine.prepare(`candidate-${hash}`, cfg.policies),
   };
 }

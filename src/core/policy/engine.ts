@@ -1,4 +1,4 @@
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { Entitlement, Identity, Policy } from '../model.js';
 import { riskLevel } from '../model.js';
 
@@ -70,13 +70,27 @@ export function entitlementEntities(e: Entitlement): cedar.EntityJson[] {
  * The policy set, parsed once per applied configuration and kept by Cedar under `key`; each call
  * passes only the three entities a decision needs.
  */
+type Cedar = typeof cedar;
+let loading: Promise<Cedar> | undefined;
+
+/**
+ * Cedar compiles its WebAssembly when imported, so it is imported when a policy set is first
+ * prepared: commands that decide nothing (a list, `audit verify`) do not pay for it (ADR 0029).
+ */
+function loadCedar(): Promise<Cedar> {
+  loading ??= import('@cedar-policy/cedar-wasm/nodejs');
+  return loading;
+}
+
 export class PolicyEngine {
   private constructor(
+    private readonly cedar: Cedar,
     private readonly key: string,
     readonly policies: ReadonlyMap<string, Policy>,
   ) {}
 
-  static prepare(key: string, policies: Policy[]): PolicyEngine {
+  static async prepare(key: string, policies: Policy[]): Promise<PolicyEngine> {
+    const cedar = await loadCedar();
     const staticPolicies: Record<string, string> = {};
     for (const p of policies) staticPolicies[p.id] = p.text;
     const r = cedar.preparsePolicySet(key, { staticPolicies });
@@ -85,7 +99,7 @@ export class PolicyEngine {
         `stored policy set does not parse: ${r.errors.map((e) => e.message).join('; ')}`,
       );
     }
-    return new PolicyEngine(key, new Map(policies.map((p) => [p.id, p])));
+    return new PolicyEngine(cedar, key, new Map(policies.map((p) => [p.id, p])));
   }
 
   authorize(
@@ -94,7 +108,7 @@ export class PolicyEngine {
     entitlement: Entitlement,
     context: PolicyContext,
   ): PolicyAnswer {
-    const answer = cedar.statefulIsAuthorized({
+    const answer = this.cedar.statefulIsAuthorized({
       principal: { type: 'Identity', id: principal.id },
       action: { type: 'Action', id: action },
       resource: { type: 'Entitlement', id: entitlement.id },
