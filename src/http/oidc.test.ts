@@ -149,7 +149,7 @@ describe('sign-in with OpenID Connect against a real provider', () => {
       [requestId],
     );
     assert.equal(event!.actor, 'carol@acme.test');
-    assert.equal(event!.details.via, 'api');
+    assert.equal(event!.details.via, 'ui'); // a browser session's call is recorded as via ui (ADR 0024)
     const [started] = await f.store.sql.query<{ actor: string; details: Record<string, string> }>(
       `SELECT actor, details FROM audit_events WHERE action = 'session.started' AND subject = $1`,
       [mine.token],
