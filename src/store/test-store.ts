@@ -62,7 +62,7 @@ async function serverStore(url: string): Promise<TestStore> {
   const template = `gatehouse_template_${schemaHash()}`;
   const name = `gatehouse_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
   try {
-    await dropLeftovers(admin);
+    await dropDeadDatabases(admin, 'gatehouse_test_');
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [template]);
     if (exists.rowCount === 0) {
       // Two test processes may race to build the template: the loser's CREATE fails and it waits.
@@ -107,13 +107,17 @@ async function serverStore(url: string): Promise<TestStore> {
   };
 }
 
-/** Databases of test processes that died before closing their store (the name holds the pid). */
-async function dropLeftovers(admin: pg.Client): Promise<void> {
+/**
+ * Databases named `PREFIX<pid>_…` whose process died before dropping them: the pid in the name is
+ * gone. Tests (`gatehouse_test_`) and benchmark runs (`gh_bench_`) clean up after the dead so.
+ */
+export async function dropDeadDatabases(admin: pg.Client, prefix: string): Promise<void> {
   const rows = await admin.query<{ datname: string }>(
-    `SELECT datname FROM pg_database WHERE datname LIKE 'gatehouse\\_test\\_%'`,
+    `SELECT datname FROM pg_database WHERE datname LIKE $1`,
+    [`${prefix.replaceAll('_', '\\_')}%`],
   );
   for (const { datname } of rows.rows) {
-    const pid = Number(datname.split('_')[2]);
+    const pid = Number(datname.slice(prefix.length).split('_')[0]);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
       process.kill(pid, 0);

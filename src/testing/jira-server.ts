@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenStandIn } from './stand-in-server.js';
 
 /**
  * A local stand-in for Jira Cloud's REST API v3, as much of it as Gatehouse uses, written from the
@@ -85,8 +85,6 @@ export async function startJiraServer(
 ): Promise<JiraServer> {
   const email = opts.email ?? 'gatehouse@acme.test';
   const apiToken = opts.apiToken ?? 'jira-api-token-0123456789';
-  const sockets = new Set<Socket>();
-  let refusing = false;
   let next = 10000;
   const s: Omit<JiraServer, 'url' | 'close' | 'down'> = {
     email,
@@ -217,33 +215,5 @@ export async function startJiraServer(
     return error(req, res, 405, 'Method Not Allowed');
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      res.writeHead(500);
-      res.end(String(e));
-    });
-  });
-  server.on('connection', (sock) => {
-    if (refusing) {
-      sock.destroy();
-      return;
-    }
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  return {
-    ...s,
-    url: `http://127.0.0.1:${port}`,
-    down(on) {
-      refusing = on;
-      if (on) for (const sock of sockets) sock.destroy();
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const sock of sockets) sock.destroy();
-        server.close(() => r());
-      }),
-  };
+  return { ...s, ...(await listenStandIn(handle)) };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenStandIn } from './stand-in-server.js';
 
 /**
  * A local stand-in for ServiceNow's Table API on `sc_req_item`, written from the vendor's
@@ -47,8 +47,6 @@ export async function startServiceNowServer(
 ): Promise<ServiceNowServer> {
   const user = opts.user ?? 'gatehouse.integration';
   const password = opts.password ?? 'snow-password-0123456789';
-  const sockets = new Set<Socket>();
-  let refusing = false;
   let seq = 10002;
   const s: Omit<ServiceNowServer, 'url' | 'close' | 'down'> = {
     user,
@@ -161,33 +159,5 @@ export async function startServiceNowServer(
     return failure(req, res, 405, 'Method not Supported');
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      res.writeHead(500);
-      res.end(String(e));
-    });
-  });
-  server.on('connection', (sock) => {
-    if (refusing) {
-      sock.destroy();
-      return;
-    }
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  return {
-    ...s,
-    url: `http://127.0.0.1:${port}`,
-    down(on) {
-      refusing = on;
-      if (on) for (const sock of sockets) sock.destroy();
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const sock of sockets) sock.destroy();
-        server.close(() => r());
-      }),
-  };
+  return { ...s, ...(await listenStandIn(handle)) };
 }

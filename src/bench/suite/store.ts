@@ -13,7 +13,7 @@ import { migrate, migrationFiles } from '../../store/migrate.js';
 import { pgliteSql } from '../../store/pglite-sql.js';
 import { pgliteTemplate } from '../../store/pglite-template.js';
 import { pgSql } from '../../store/pg-sql.js';
-import { withDb } from '../../store/test-store.js';
+import { dropDeadDatabases, withDb } from '../../store/test-store.js';
 
 /**
  * A migrated store of the benchmark's own, with its bulk path: a database `gh_bench_<pid>_<label>`
@@ -43,7 +43,7 @@ export const benchDbName = (label: string) =>
 async function serverStore(url: string, label: string): Promise<BenchStore> {
   const name = benchDbName(label);
   await admin(url, async (c) => {
-    await dropDeadRuns(c);
+    await dropDeadDatabases(c, 'gh_bench_');
     await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await c.query(`CREATE DATABASE ${name}`);
   });
@@ -149,21 +149,5 @@ async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<
     return await fn(c);
   } finally {
     await c.end();
-  }
-}
-
-/** Databases of benchmark runs that died before dropping them: the pid in the name is gone. */
-async function dropDeadRuns(c: pg.Client): Promise<void> {
-  const rows = await c.query<{ datname: string }>(
-    `SELECT datname FROM pg_database WHERE datname LIKE 'gh\\_bench\\_%'`,
-  );
-  for (const { datname } of rows.rows) {
-    const pid = Number(datname.split('_')[2]);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      await c.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`).catch(() => undefined);
-    }
   }
 }
