@@ -23,7 +23,8 @@ export interface TestStore {
   close(): Promise<void>;
 }
 
-const schemaHash = () =>
+/** The migrations' fingerprint: a template built from other migrations is never reused. */
+export const schemaHash = () =>
   createHash('sha256')
     .update(
       migrationFiles()

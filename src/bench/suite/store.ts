@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,11 +8,11 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Sql } from '../../core/sql.js';
 import type { BulkCopy } from '../generate/load.js';
-import { migrate, migrationFiles } from '../../store/migrate.js';
+import { migrate } from '../../store/migrate.js';
 import { pgliteSql } from '../../store/pglite-sql.js';
 import { pgliteTemplate } from '../../store/pglite-template.js';
 import { pgSql } from '../../store/pg-sql.js';
-import { dropDeadDatabases, withDb } from '../../store/test-store.js';
+import { dropDeadDatabases, schemaHash, withDb } from '../../store/test-store.js';
 
 /**
  * A migrated store of the benchmark's own, with its bulk path: a database `gh_bench_<pid>_<label>`
@@ -97,14 +96,7 @@ async function serverStore(url: string, label: string): Promise<BenchStore> {
 }
 
 async function embeddedStore(): Promise<BenchStore> {
-  const key = createHash('sha256')
-    .update(
-      migrationFiles()
-        .map((f) => f.text)
-        .join('\n'),
-    )
-    .digest('hex');
-  const template = await pgliteTemplate('bench-store', key, async (db) => {
+  const template = await pgliteTemplate('bench-store', schemaHash(), async (db) => {
     await migrate(pgliteSql(db));
   });
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-'));
