@@ -3,7 +3,8 @@ import { appendFile, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ConfigError, type ConfigIssue, formatIssue, loadConfigDir } from './load.js';
+import { configErrorsOf, findIssue } from '../testing/config-issues.js';
+import { type ConfigIssue, loadConfigDir } from './load.js';
 
 const ACME = join(process.cwd(), 'src/config/fixtures/acme');
 const made: string[] = [];
@@ -57,25 +58,9 @@ async function withIntegrations(lines: string[]): Promise<string> {
   return dir;
 }
 
-async function errorsOf(dir: string): Promise<ConfigIssue[]> {
-  try {
-    await loadConfigDir(dir);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    return e.issues;
-  }
-  assert.fail('the configuration loaded, but errors were expected');
-}
-
-function find(list: ConfigIssue[], line: number, pattern: RegExp): void {
-  const hit = list.find(
-    (i) => i.file === 'integrations.yaml' && i.line === line && pattern.test(i.message),
-  );
-  assert.ok(
-    hit,
-    `no integrations.yaml:${line} ${pattern} among:\n${list.map(formatIssue).join('\n')}`,
-  );
-}
+const errorsOf = configErrorsOf;
+const find = (list: ConfigIssue[], line: number, pattern: RegExp) =>
+  findIssue(list, 'integrations.yaml', line, pattern);
 
 test("CONFIG.md's integrations.yaml is read with its references kept, never resolved", async () => {
   const { config } = await loadConfigDir(await withIntegrations(EXAMPLE));

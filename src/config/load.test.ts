@@ -16,7 +16,8 @@ import { dirname, join } from 'node:path';
 import { parseDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
 import { DEFAULT_SETTINGS } from '../core/model.js';
-import { ConfigError, formatIssue, loadConfigDir, type ConfigIssue } from './load.js';
+import { configErrorsOf, findIssue } from '../testing/config-issues.js';
+import { ConfigError, formatIssue, loadConfigDir } from './load.js';
 
 // Fixtures stay in the source tree (the build copies no data from src/config); tests run from the repo root.
 const ACME = join(process.cwd(), 'src/config/fixtures/acme');
@@ -58,21 +59,8 @@ function replace(from: string, to: string): (text: string) => string {
   };
 }
 
-async function errorsOf(dir: string): Promise<ConfigIssue[]> {
-  try {
-    await loadConfigDir(dir);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    return e.issues;
-  }
-  assert.fail('the configuration loaded, but errors were expected');
-}
-
-function find(list: ConfigIssue[], file: string, line: number, pattern: RegExp): ConfigIssue {
-  const hit = list.find((i) => i.file === file && i.line === line && pattern.test(i.message));
-  assert.ok(hit, `no ${file}:${line} ${pattern} among:\n${list.map(formatIssue).join('\n')}`);
-  return hit;
-}
+const errorsOf = configErrorsOf;
+const find = findIssue;
 
 test('the acme example loads with every part mapped onto the model', async () => {
   const { config, warnings } = await loadConfigDir(ACME);

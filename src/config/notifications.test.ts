@@ -3,7 +3,8 @@ import { appendFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ConfigError, type ConfigIssue, formatIssue, loadConfigDir } from './load.js';
+import { configErrorsOf, findIssue } from '../testing/config-issues.js';
+import { type ConfigIssue, loadConfigDir } from './load.js';
 
 const ACME = join(process.cwd(), 'src/config/fixtures/acme');
 const made: string[] = [];
@@ -18,25 +19,9 @@ async function withSettings(lines: string[]): Promise<string> {
   return dir;
 }
 
-async function errorsOf(dir: string): Promise<ConfigIssue[]> {
-  try {
-    await loadConfigDir(dir);
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    return e.issues;
-  }
-  assert.fail('the configuration loaded, but errors were expected');
-}
-
-function find(list: ConfigIssue[], line: number, pattern: RegExp): void {
-  const hit = list.find(
-    (i) => i.file === 'gatehouse.yaml' && i.line === line && pattern.test(i.message),
-  );
-  assert.ok(
-    hit,
-    `no gatehouse.yaml:${line} ${pattern} among:\n${list.map(formatIssue).join('\n')}`,
-  );
-}
+const errorsOf = configErrorsOf;
+const find = (list: ConfigIssue[], line: number, pattern: RegExp) =>
+  findIssue(list, 'gatehouse.yaml', line, pattern);
 
 test('notifications are read with their references kept and the digest in seconds', async () => {
   const { config } = await loadConfigDir(
