@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { TargetError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { AccessRef, Connector, ConnectorFactory, Pending } from '../core/ports/connector.js';
-import { duration, fields } from './schema.js';
+import { checkDescribedRef, describedTarget, duration, fields } from './schema.js';
 import { noListing, parseSettings, unsupported, type ConnectorModule } from './module.js';
 
 /** A task not done within this is overdue, unless the connector sets its own `sla`. */
@@ -16,11 +15,6 @@ const settingsSchema = fields({
   /** Shown to the fulfiller with every task: where and how to make the change. */
   instructions: z.string().optional(),
 });
-
-/** Free text a person reads: any non-empty mapping of names to text ({ door: "server room" }). */
-const described = z
-  .record(z.string(), z.string())
-  .refine((t) => Object.keys(t).length > 0, 'needs at least one field describing the access');
 
 /**
  * A target no program can reach: people make the change. `apply` and `revoke` answer `Pending`
@@ -48,7 +42,7 @@ class ManualConnector implements Connector {
 
   readBack(ref: AccessRef): Promise<boolean> {
     return Promise.resolve().then(() => {
-      this.check(ref, 'reading');
+      checkDescribedRef(this.name, this.closed, ref, 'reading');
       throw unsupported(this.name, 'read access back: people attest it');
     });
   }
@@ -63,7 +57,7 @@ class ManualConnector implements Connector {
   }
 
   private task(ref: AccessRef, what: string): Pending {
-    this.check(ref, what);
+    checkDescribedRef(this.name, this.closed, ref, what);
     return {
       pending: true,
       task: newId('tsk'),
@@ -71,18 +65,6 @@ class ManualConnector implements Connector {
       dueInSeconds: this.s.sla ?? DEFAULT_SLA_SECONDS,
       ...(this.s.instructions ? { instructions: this.s.instructions } : {}),
     };
-  }
-
-  private check(ref: AccessRef, what: string): void {
-    if (this.closed)
-      throw new TargetError(`connector ${this.name}: the connector is closed`, {
-        code: 'connector_closed',
-      });
-    if (!described.safeParse(ref.target).success)
-      throw new TargetError(
-        `connector ${this.name}: ${what} ${ref.account}: the entitlement's target says nothing about the access`,
-        { code: 'invalid_target', retryable: false },
-      );
   }
 }
 
@@ -94,7 +76,7 @@ const manualConnector: ConnectorFactory = (config) =>
 export const manualModule: ConnectorModule = {
   type: 'manual',
   settings: settingsSchema,
-  target: described,
+  target: describedTarget,
   capabilities: {
     listsAssignments: false,
     issuesCredentials: false,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { InputError } from '../core/errors.js';
+import { InputError, TargetError } from '../core/errors.js';
+import type { AccessRef } from '../core/ports/connector.js';
 import { parseDuration } from '../core/duration.js';
 
 /**
@@ -60,4 +61,30 @@ export function firstProblem(error: z.ZodError): { path: string; message: string
   }
   const path = keys.join('.');
   return { path, message: path ? `${path}: ${message}` : message };
+}
+
+/**
+ * The target of a connector a person or a receiver reads (manual, webhook): any non-empty mapping
+ * of names to text ({ door: "server room" }, { group: "readers" }).
+ */
+export const describedTarget = z
+  .record(z.string(), z.string())
+  .refine((t) => Object.keys(t).length > 0, 'needs at least one field describing the access');
+
+/** Refuses a call on a closed connector, or on a target `describedTarget` does not accept. */
+export function checkDescribedRef(
+  connector: string,
+  closed: boolean,
+  ref: AccessRef,
+  what: string,
+): void {
+  if (closed)
+    throw new TargetError(`connector ${connector}: the connector is closed`, {
+      code: 'connector_closed',
+    });
+  if (!describedTarget.safeParse(ref.target).success)
+    throw new TargetError(
+      `connector ${connector}: ${what} ${ref.account}: the entitlement's target says nothing about the access`,
+      { code: 'invalid_target', retryable: false },
+    );
 }

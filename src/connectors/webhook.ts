@@ -5,7 +5,7 @@ import type { AccessRef, Connector, ConnectorFactory } from '../core/ports/conne
 import { scrubSecrets } from '../core/secrets.js';
 import { transportFailure } from './classify.js';
 import { resolveSetting } from './env.js';
-import { fields } from './schema.js';
+import { checkDescribedRef, describedTarget, fields } from './schema.js';
 import {
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_STATEMENT_TIMEOUT,
@@ -31,11 +31,6 @@ const settingsSchema = fields({
   token: text.optional(),
   ...timeoutSettings,
 });
-
-/** Free text the receiver reads: any non-empty mapping of names to text ({ group: "readers" }). */
-const described = z
-  .record(z.string(), z.string())
-  .refine((t) => Object.keys(t).length > 0, 'needs at least one field describing the access');
 
 /** The signature a receiver checks: HMAC-SHA256 over `timestamp + "." + body`, hex. */
 export function webhookSignature(secret: string, timestamp: string, body: string): string {
@@ -95,7 +90,7 @@ class WebhookConnector implements Connector {
   }
 
   async readBack(ref: AccessRef): Promise<boolean> {
-    this.check(ref, 'reading');
+    checkDescribedRef(this.name, this.closed, ref, 'reading');
     const url = this.readUrl(ref);
     const res = await this.call(url, 'GET', '', ref, 'reading', {});
     let body: unknown;
@@ -123,7 +118,7 @@ class WebhookConnector implements Connector {
   }
 
   private async send(event: 'grant' | 'revoke', ref: AccessRef, op: Op): Promise<void> {
-    this.check(ref, op);
+    checkDescribedRef(this.name, this.closed, ref, op);
     const delivery = randomUUID();
     const body = JSON.stringify({
       event,
@@ -241,18 +236,6 @@ class WebhookConnector implements Connector {
     );
   }
 
-  private check(ref: AccessRef, op: Op): void {
-    if (this.closed)
-      throw new TargetError(`connector ${this.name}: the connector is closed`, {
-        code: 'connector_closed',
-      });
-    if (!described.safeParse(ref.target).success)
-      throw new TargetError(
-        `connector ${this.name}: ${op} ${ref.account}: the entitlement's target says nothing about the access`,
-        { code: 'invalid_target', retryable: false },
-      );
-  }
-
   /** read_url with `{account}` and the target's fields filled in, each URL-encoded. */
   private readUrl(ref: AccessRef): string {
     return this.o.readUrl.replace(/\{([A-Za-z0-9_]+)\}/g, (_m, key: string) => {
@@ -298,7 +281,7 @@ const webhookConnector: ConnectorFactory = (config, ctx) =>
 export const webhookModule: ConnectorModule = {
   type: 'webhook',
   settings: settingsSchema,
-  target: described,
+  target: describedTarget,
   capabilities: {
     listsAssignments: false,
     issuesCredentials: false,
