@@ -55,7 +55,7 @@ export async function serveUntilStopped(
   if (held && forward && secret) forward.writeChannelFile(held.dir, address, secret);
   io.stdout(`gatehouse serving at ${address} (sweep every ${intervalSeconds}s)`);
   io.stdout(`web UI: ${address}/`);
-  io.stdout('API calls need a token: `gatehouse token create --identity ID --scopes read,…`');
+  io.stdout('API calls need a token: `npx gatehouse token create --identity ID --scopes read,…`');
   const signIn = await app.sessions.settings();
   if (signIn.oidc) io.stdout(`people sign in at ${address}/auth/login`);
   if (await app.sessions.isDemoStore())
