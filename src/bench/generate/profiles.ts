@@ -20,6 +20,8 @@ export interface Profile {
   movers: number;
   leavers: number;
   cliRuns: number;
+  /** Times each web UI page is fetched (scenarios/ui.ts). */
+  uiSamples: number;
 }
 
 const base = { movers: 0.02, leavers: 0.01 };
@@ -39,6 +41,7 @@ export const PROFILES: Record<string, Profile> = {
     expire: 5_000,
     auditEvents: 200_000,
     cliRuns: 5,
+    uiSamples: 100,
   },
   medium: {
     ...base,
@@ -54,6 +57,7 @@ export const PROFILES: Record<string, Profile> = {
     expire: 100_000,
     auditEvents: 5_000_000,
     cliRuns: 10,
+    uiSamples: 100,
   },
   large: {
     ...base,
@@ -69,6 +73,7 @@ export const PROFILES: Record<string, Profile> = {
     expire: 100_000,
     auditEvents: 5_000_000,
     cliRuns: 10,
+    uiSamples: 100,
   },
 };
 
@@ -88,6 +93,7 @@ export function tiny(p: Profile): Profile {
     expire: 40,
     auditEvents: 2_000,
     cliRuns: 1,
+    uiSamples: 3,
   };
 }
 

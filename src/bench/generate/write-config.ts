@@ -29,6 +29,8 @@ export function writeConfigDir(world: BenchWorld, dir: string): { config: string
     emergency: { max_duration: '4h', review_within: '24h' },
     revocation_sla: '1h',
     mover: 'revoke',
+    // As the demo: governance and security sessions read everything (the web UI's auditor view).
+    sessions: { scopes: { audit: ['governance', 'security'] } },
   });
   yaml('groups.yaml', world.groups);
   yaml('connectors.yaml', [

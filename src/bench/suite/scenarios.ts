@@ -5,6 +5,7 @@ import { expireScenario, provisionScenario } from '../scenarios/lifecycle.js';
 import { roleFitScenario } from '../scenarios/role-fit.js';
 import { submitScenario } from '../scenarios/submit.js';
 import { syncScenario } from '../scenarios/sync.js';
+import { uiScenario } from '../scenarios/ui.js';
 import type { Scenario } from './measure.js';
 
 /**
@@ -20,6 +21,7 @@ export const BUILT_IN: Scenario[] = [
   auditVerifyScenario,
   provisionScenario,
   expireScenario,
+  uiScenario,
 ];
 
 /**
