@@ -45,7 +45,12 @@ import {
   submitExtension,
   submitRequest,
 } from '../core/requests/submit.js';
-import { listRequests, requestView, requestViewFor } from '../core/requests/view.js';
+import {
+  listRequestIds,
+  listRequests,
+  requestView,
+  requestViewFor,
+} from '../core/requests/view.js';
 import { type Reader, authorizeTokenScopes, listReader } from '../core/authz.js';
 import { sessionUseCases } from '../core/sessions/sessions.js';
 import { authenticateToken } from '../core/tokens/authenticate.js';
@@ -176,6 +181,15 @@ export function gatehouse(d: GatehouseDeps) {
     ) => {
       const visibleTo = listReader(reader);
       return listRequests(d.sql, visibleTo ? { ...f, visibleTo } : f, page);
+    },
+    /** The ids of a page of `requests`, without their views (what `/api/v1/me` lists). */
+    requestIds: (
+      f: { status?: string; approver?: string; beneficiary?: string },
+      page?: PageInput,
+      reader?: Reader,
+    ) => {
+      const visibleTo = listReader(reader);
+      return listRequestIds(d.sql, visibleTo ? { ...f, visibleTo } : f, page);
     },
     requestView: (id: string, reader?: Reader) => requestViewFor(d.sql, id, reader),
     async grants(f: GrantFilter, page?: PageInput, reader?: Reader) {

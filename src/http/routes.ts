@@ -41,7 +41,7 @@ export const API_ROUTES: ApiRoute[] = [
     response: s.me,
     async handler(c) {
       const who = await c.app.identity(c.caller.identity);
-      const waiting = await c.app.requests(
+      const waiting = await c.app.requestIds(
         { approver: c.caller.identity },
         { limit: 100 },
         c.reader,
@@ -66,7 +66,7 @@ export const API_ROUTES: ApiRoute[] = [
             }
           : {}),
         waiting: {
-          requests: waiting.requests.map((r) => r.id),
+          requests: waiting.ids,
           next_cursor: waiting.next_cursor,
           review_items: items.items.map((i) => i.id),
           review_items_next_cursor: items.next_cursor,

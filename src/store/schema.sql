@@ -480,10 +480,12 @@ CREATE INDEX grants_app_live ON grants USING btree (app) WHERE (state = ANY (ARR
 CREATE INDEX grants_app_page ON grants USING btree (app, created_at, id);
 CREATE INDEX grants_app_state_page ON grants USING btree (app, state, created_at, id);
 CREATE INDEX grants_entitlement ON grants USING btree (entitlement, state);
+CREATE INDEX grants_entitlement_page ON grants USING btree (entitlement, created_at, id);
 CREATE INDEX grants_expiry_page ON grants USING btree (expires_at, id) WHERE (state = 'active'::text);
 CREATE INDEX grants_identity ON grants USING btree (identity, state);
 CREATE INDEX grants_identity_page ON grants USING btree (identity, created_at, id);
 CREATE UNIQUE INDEX grants_one_live ON grants USING btree (identity, entitlement) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text, 'revoke_failed'::text]));
+CREATE INDEX grants_owner_page ON grants USING btree (owner, created_at, id);
 CREATE INDEX grants_page ON grants USING btree (created_at, id);
 CREATE INDEX grants_reconcile ON grants USING btree (entitlement, identity COLLATE "C", id) WHERE (state = ANY (ARRAY['provisioning'::text, 'active'::text, 'revoking'::text, 'revoke_failed'::text, 'revoked'::text]));
 CREATE INDEX grants_remind ON grants USING btree (expires_at, id) WHERE ((state = 'active'::text) AND (NOT let_expire));

@@ -115,25 +115,40 @@ export async function listGrants(
   if (f.app) where.push(`app = ${p(f.app)}`);
   if (f.entitlement) where.push(`entitlement = ${p(f.entitlement)}`);
   if (f.state) where.push(`state = ${p(f.state)}`);
-  if (f.visibleTo && !f.visibleTo.governance) {
-    const who = p(f.visibleTo.id);
-    where.push(
-      `(identity = ${who} OR owner = ${who} OR app = ANY(${p([...f.visibleTo.apps])}::text[]))`,
-    );
-  }
   if (byExpiry) {
     const until = new Date(f.now!.getTime() + f.expiringWithin! * 1000);
     where.push(`state = 'active' AND expires_at <= ${p(until)}`);
   }
   if (after) where.push(`(${order.join(', ')}) > (${p(after[0])}::timestamptz, ${p(after[1])})`);
+  const key = order.join(', ');
+  const lim = p(limit + 1);
+  // A reader who does not read everything sees what core/authz.ts's authorizeGrantRead allows:
+  // what they hold, what they own, their apps' grants. Each is read as a page of its own on its
+  // index (identity, owner, app, then the key: migrations 006, 024) and the page is the first of
+  // their union: an OR of the three would walk the whole creation order past everyone else's
+  // grants to fill the page of someone who sees few (ADR 0035).
+  const visible = f.visibleTo && !f.visibleTo.governance ? f.visibleTo : undefined;
+  let from = 'grants';
+  if (visible) {
+    const who = p(visible.id);
+    const sides = [`identity = ${who}`, `owner = ${who}`];
+    // One range read per app they own: `app = ANY(…)` would sort all their apps' grants.
+    for (const app of visible.apps) sides.push(`app = ${p(app)}`);
+    const branches = sides.map(
+      (side) =>
+        `(SELECT * FROM grants WHERE ${[...where, side].join(' AND ')} ORDER BY ${key} LIMIT ${lim})`,
+    );
+    from = `(SELECT DISTINCT ON (${key}) * FROM (${branches.join(' UNION ALL ')}) u ORDER BY ${key}) grants`;
+    where.length = 0;
+  }
   const rows = await sql.query<GrantRow & { page_at: string }>(
     `SELECT *, ${instantKey(order[0]!)} AS page_at,
             (SELECT jsonb_build_object('id', t.id, 'op', t.op, 'due_at', t.due_at)
                FROM fulfilment_tasks t WHERE t.grant_id = grants.id AND t.state = 'open'
               LIMIT 1) AS task
-       FROM grants
+       FROM ${from}
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY ${order.join(', ')} LIMIT ${p(limit + 1)}`,
+      ORDER BY ${key} LIMIT ${lim}`,
     params,
   );
   const cut = cutPage(rows, limit, tag, (r) => [r.page_at, r.id]);

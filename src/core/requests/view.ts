@@ -140,9 +140,29 @@ export interface RequestPage {
  */
 export async function listRequests(
   sql: Sql,
-  f: { status?: string; approver?: string; beneficiary?: string; visibleTo?: string },
+  f: RequestFilter,
   page: PageInput = {},
 ): Promise<RequestPage> {
+  const { ids, next_cursor } = await listRequestIds(sql, f, page);
+  return { requests: await requestViews(sql, ids), next_cursor };
+}
+
+export interface RequestFilter {
+  status?: string;
+  approver?: string;
+  beneficiary?: string;
+  visibleTo?: string;
+}
+
+/**
+ * The ids of a page of listRequests, without building their views: what `/api/v1/me` needs to
+ * say what waits on someone (the inbox reads the views themselves with its own call).
+ */
+export async function listRequestIds(
+  sql: Sql,
+  f: RequestFilter,
+  page: PageInput = {},
+): Promise<{ ids: string[]; next_cursor: string | null }> {
   const limit = pageLimit(page.limit);
   const after = decodeCursor(page.cursor, 'requests', ['instant', 'text']);
   const where: string[] = [];
@@ -171,11 +191,5 @@ export async function listRequests(
     params,
   );
   const cut = cutPage(rows, limit, 'requests', (r) => [r.page_at, r.id]);
-  return {
-    requests: await requestViews(
-      sql,
-      cut.rows.map((r) => r.id),
-    ),
-    next_cursor: cut.next_cursor,
-  };
+  return { ids: cut.rows.map((r) => r.id), next_cursor: cut.next_cursor };
 }
