@@ -16,11 +16,14 @@ import '../v8-flags.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { openStore } from '../store/open.js';
 import { withDb } from '../store/test-store.js';
 import { type ApiBenchResult, measureApi, measureCliChannel, pct } from './api-run.js';
 import type { LoadResult } from './api-load.js';
+import { type Scenario, type ScenarioResult, RssWatch, round } from './suite/measure.js';
+import { benchStore } from './suite/store.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const OPTS = {
@@ -168,4 +171,94 @@ async function main() {
   console.log('wrote bench/results/api.json');
 }
 
-await main();
+/**
+ * The suite's `api` scenario (ADR 0027's hook): the same measurements at the profile's rate,
+ * phase length and people, on a store of its own (the suite's store kind), and the CLI channel
+ * with the profile's command count. Reported as the other scenarios are, each beside its bare
+ * baseline from the same run.
+ */
+export const scenario: Scenario = {
+  name: 'api',
+  usesWorld: false,
+  async run({ profile, say }) {
+    const store = await benchStore('api');
+    const watch = new RssWatch();
+    let r: ApiBenchResult;
+    try {
+      r = await measureApi(store.sql, {
+        rate: profile.apiRate,
+        rateSeconds: profile.apiSeconds,
+        maxSeconds: profile.apiSeconds,
+        connections: Math.min(16, Math.max(2, Math.round(profile.apiRate / 12))),
+        warmup: profile.apiRate,
+        people: profile.apiPeople,
+        sequential: Math.max(5, profile.apiRate),
+        cliRuns: 0,
+      });
+    } finally {
+      await store.close();
+    }
+    const rss = watch.stop();
+    const { fixedRate, max } = r;
+    say(
+      `api: POST /api/v1/requests at ${profile.apiRate}/s p99 ${fixedRate.api.p99} ms (bare ${fixedRate.bare.p99} ms); ` +
+        `max ${max.api.perSecond.toFixed(0)}/s beside bare ${max.bare.perSecond.toFixed(0)}/s`,
+    );
+    const failed = (x: LoadResult) => x.non2xx + x.errors + x.timeouts;
+    const detail = {
+      store: store.kind,
+      answered_2xx: fixedRate.api.ok + max.api.ok,
+      failed: failed(fixedRate.api) + failed(max.api),
+      p50_ms: fixedRate.api.p50,
+      written: r.written,
+    };
+    const share = max.api.perSecond / max.bare.perSecond;
+    const out: Record<string, ScenarioResult> = {
+      api: {
+        value: fixedRate.api.p99,
+        unit: `ms p99 at ${profile.apiRate}/s`,
+        baseline: fixedRate.bare.p99,
+        baseline_of: 'bare Fastify route doing one INSERT + COMMIT, same pool and rate, p99',
+        ratio: round(fixedRate.api.p99 / Math.max(fixedRate.bare.p99, 0.001), 2),
+        target: '< 25 ms p99',
+        pass: fixedRate.api.p99 < 25 && detail.failed === 0,
+        peak_rss_mb: rss.peak_mb,
+        detail,
+      },
+      'api-throughput': {
+        value: round(max.api.perSecond, 1),
+        unit: 'requests/s',
+        baseline: round(max.bare.perSecond, 1),
+        baseline_of: 'bare Fastify route doing one INSERT + COMMIT, as fast as it answers',
+        ratio: round(share, 3),
+        target: '>= 40 % of baseline',
+        pass: share >= 0.4,
+        peak_rss_mb: rss.peak_mb,
+      },
+    };
+    if (profile.cliRuns > 1) {
+      const cli = await measureCliChannel(profile.cliRuns);
+      const worst = Math.max(...cli.channel);
+      const floor = Math.max(...cli.nodeNoop);
+      out['api-cli'] = {
+        value: round(worst, 1),
+        unit: 'ms (slowest)',
+        baseline: round(floor, 1),
+        baseline_of: 'node -e 0 (slowest)',
+        ratio: round(worst / floor, 2),
+        target: '< 300 ms each',
+        pass: worst < 300,
+        peak_rss_mb: rss.peak_mb,
+        detail: {
+          command: cli.command,
+          runs: cli.channel.length,
+          p50_ms: round(pct(cli.channel, 50), 1),
+        },
+      };
+    }
+    return out;
+  },
+};
+
+// Imported by the suite, it only provides `scenario`; started directly, it runs on its own.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

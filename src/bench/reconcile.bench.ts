@@ -22,12 +22,12 @@
  * (`unmanaged`). Findings are recorded (mode `report`), as a scheduled run would.
  */
 import '../v8-flags.js';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { gatehouse } from '../app/gatehouse.js';
 import { loadConfigDir } from '../config/load.js';
@@ -37,8 +37,12 @@ import { systemClock } from '../core/clock.js';
 import { migrate } from '../store/migrate.js';
 import { pgSql } from '../store/pg-sql.js';
 import { withDb } from '../store/test-store.js';
+import type { Scenario } from './suite/measure.js';
 
-const SERVER = process.env.BENCH_SERVER ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SERVER =
+  process.env.BENCH_SERVER ??
+  process.env.DATABASE_URL ??
+  'postgres://postgres@127.0.0.1:5432/postgres';
 const SIZES = (process.env.BENCH_RECONCILE_SIZES ?? '100000,1000000')
   .split(',')
   .map((s) => Number(s.trim()))
@@ -342,10 +346,67 @@ function main(): void {
   console.log('wrote bench/results/reconcile.json');
 }
 
+/** One size in a child process of its own (its peak RSS is that size's alone), as main runs it. */
+function runChild(size: number): Promise<SizeResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--expose-gc', fileURLToPath(import.meta.url), '--size', String(size)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (code === 0 && line) resolve(JSON.parse(line) as SizeResult);
+      else
+        reject(new Error(`the reconcile run at ${size} memberships failed (exit ${code}): ${out}`));
+    });
+  });
+}
+
+/**
+ * The suite's `reconcile` scenario (ADR 0027's hook): the profile's size, run as main runs each
+ * size. The target is PostgreSQL roles whatever store the suite runs on, so its store is the
+ * server's too (BENCH_SERVER, else DATABASE_URL, else the local server).
+ */
+export const scenario: Scenario = {
+  name: 'reconcile',
+  usesWorld: false,
+  async run({ profile, say }) {
+    const r = await runChild(profile.reconcileMemberships);
+    say(
+      `reconcile: ${n(r.memberships)} memberships in ${r.reconcile_seconds} s beside EXCEPT both ways ${r.baseline_seconds} s; ` +
+        `findings ${JSON.stringify(r.findings)}; ${r.status}`,
+    );
+    return {
+      reconcile: {
+        value: r.reconcile_seconds,
+        unit: `s for ${n(r.memberships)} memberships`,
+        baseline: r.baseline_seconds,
+        baseline_of: 'the same comparison as one SQL EXCEPT each way over the same rows',
+        ratio: r.ratio,
+        target: `< ${TARGET_SECONDS} s at 1,000,000 memberships`,
+        pass: r.reconcile_seconds < TARGET_SECONDS && r.status.startsWith('complete'),
+        peak_rss_mb: r.rss_peak_mb,
+        detail: {
+          store: 'server',
+          memberships: r.memberships,
+          grants: r.grants,
+          findings: r.findings,
+          baseline_differences: r.baseline_differences,
+          status: r.status,
+        },
+      },
+    };
+  },
+};
+
 const sizeArg = process.argv.indexOf('--size');
 if (sizeArg > 0) {
   const r = await runSize(Number(process.argv[sizeArg + 1]));
   console.log(JSON.stringify(r));
-} else {
+} else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // Imported by the suite, it only provides `scenario`; started directly, it runs every size.
   main();
 }

@@ -22,6 +22,12 @@ export interface Profile {
   cliRuns: number;
   /** Times each web UI page is fetched (scenarios/ui.ts). */
   uiSamples: number;
+  /** Target memberships reconciled against as many grants (reconcile.bench.ts). */
+  reconcileMemberships: number;
+  /** The API benchmark's fixed rate (requests/s), the seconds of each phase, its seeded people. */
+  apiRate: number;
+  apiSeconds: number;
+  apiPeople: number;
 }
 
 const base = { movers: 0.02, leavers: 0.01 };
@@ -42,6 +48,10 @@ export const PROFILES: Record<string, Profile> = {
     auditEvents: 200_000,
     cliRuns: 5,
     uiSamples: 100,
+    reconcileMemberships: 100_000,
+    apiRate: 100,
+    apiSeconds: 5,
+    apiPeople: 5_000,
   },
   medium: {
     ...base,
@@ -58,6 +68,10 @@ export const PROFILES: Record<string, Profile> = {
     auditEvents: 5_000_000,
     cliRuns: 10,
     uiSamples: 100,
+    reconcileMemberships: 1_000_000,
+    apiRate: 200,
+    apiSeconds: 10,
+    apiPeople: 20_000,
   },
   large: {
     ...base,
@@ -74,6 +88,10 @@ export const PROFILES: Record<string, Profile> = {
     auditEvents: 5_000_000,
     cliRuns: 10,
     uiSamples: 100,
+    reconcileMemberships: 1_000_000,
+    apiRate: 200,
+    apiSeconds: 10,
+    apiPeople: 20_000,
   },
 };
 
@@ -94,6 +112,10 @@ export function tiny(p: Profile): Profile {
     auditEvents: 2_000,
     cliRuns: 1,
     uiSamples: 3,
+    reconcileMemberships: 2_000,
+    apiRate: 10,
+    apiSeconds: 1,
+    apiPeople: 3_000,
   };
 }
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { PROFILES, tiny } from '../generate/profiles.js';
 import { writeConfigDir } from '../generate/write-config.js';
 import { generateWorld } from '../generate/world.js';
-import { BUILT_IN } from './scenarios.js';
+import { allScenarios } from './scenarios.js';
 import { runSuite } from './run.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
@@ -67,7 +67,7 @@ test('every scenario of the small profile runs once with tiny counts and reports
   const lines: string[] = [];
   const r = await runSuite({ profile: tiny(PROFILES.small!), say: (l) => lines.push(l) });
   const names = Object.keys(r.scenarios);
-  for (const s of BUILT_IN)
+  for (const s of await allScenarios())
     assert.ok(
       names.some((n) => n === s.name || n.startsWith(`${s.name}-`)),
       `${s.name} reported: ${names.join(', ')}`,
@@ -84,4 +84,10 @@ test('every scenario of the small profile runs once with tiny counts and reports
   assert.ok(Object.keys(r.scenarios.decide!.detail!.outcomes as object).length >= 2);
   assert.equal((r.scenarios['audit-verify']!.detail as { events: number }).events >= 2000, true);
   assert.equal(r.scenarios.expire!.detail!.revoked, 40);
+  // The wired scenarios report like the others: reconciliation found the seeded drift, every
+  // API call was answered, and each UI page's calls answered 200 (the scenario throws otherwise).
+  assert.equal(r.scenarios.reconcile!.detail!.status, 'complete/complete');
+  assert.equal(r.scenarios.api!.detail!.failed, 0);
+  for (const page of ['ui-access', 'ui-access-deep', 'ui-access-person', 'ui-inbox'])
+    assert.ok(r.scenarios[page], `${page} reported`);
 });
