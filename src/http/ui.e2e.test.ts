@@ -292,8 +292,12 @@ describe('the web UI served by gatehouse demo', () => {
       await page.waitForURL((u) => u.href.startsWith(provider.issuer));
       await page.locator('input[name="login"]').fill('carol@acme.test');
       await page.locator('input[name="password"]').fill('any password');
-      await page.locator('button[type="submit"]').click();
-      await page.locator('button[type="submit"]').click(); // consent: Continue
+      // Sign-in, then consent when the provider asks for it: each form leaves the page it is on.
+      for (let step = 0; step < 3 && page.url().startsWith(provider.issuer); step++) {
+        const at = page.url();
+        await page.locator('button[type="submit"]').click();
+        await page.waitForURL((u) => u.href !== at);
+      }
       await page.waitForURL(`${url}/inbox`);
       await page.getByRole('heading', { name: 'Approvals waiting on you' }).waitFor();
       await page.getByRole('button', { name: 'Sign out' }).waitFor();
