@@ -114,7 +114,7 @@ export function tiny(p: Profile): Profile {
     uiSamples: 3,
     reconcileMemberships: 2_000,
     apiRate: 10,
-    apiSeconds: 1,
+    apiSeconds: 2,
     apiPeople: 3_000,
   };
 }
