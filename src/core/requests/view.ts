@@ -36,22 +36,24 @@ const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : nul
 /** The shape of CLI.md's `request --json`, built for many requests with three queries. */
 export async function requestViews(sql: Sql, ids: string[]): Promise<RequestView[]> {
   if (ids.length === 0) return [];
+  // By primary key for each id (unnest, then a join): `id = ANY(…)` let the planner choose a
+  // (parallel) scan of every request while it believed the table small (ADR 0035).
   const reqs = await sql.query<Record<string, unknown>>(
-    'SELECT * FROM requests WHERE id = ANY($1::text[])',
+    'SELECT r.* FROM unnest($1::text[]) AS k(id) JOIN requests r ON r.id = k.id',
     [ids],
   );
   const stages = await sql.query<Record<string, unknown>>(
-    'SELECT * FROM approval_stages WHERE request_id = ANY($1::text[]) ORDER BY idx',
+    'SELECT s.* FROM unnest($1::text[]) AS k(id) JOIN approval_stages s ON s.request_id = k.id ORDER BY s.idx',
     [ids],
   );
   const acts = await sql.query<Record<string, unknown>>(
-    'SELECT * FROM approvals WHERE request_id = ANY($1::text[]) ORDER BY at',
+    'SELECT a.* FROM unnest($1::text[]) AS k(id) JOIN approvals a ON a.request_id = k.id ORDER BY a.at',
     [ids],
   );
   const grants = await sql.query<Record<string, unknown>>(
-    `SELECT g.id, g.state, g.expires_at, r.id AS request_id FROM requests r
-       JOIN grants g ON g.id = r.extends_grant OR g.request_id = r.id
-      WHERE r.id = ANY($1::text[])`,
+    `SELECT g.id, g.state, g.expires_at, r.id AS request_id
+       FROM unnest($1::text[]) AS k(id) JOIN requests r ON r.id = k.id
+       JOIN grants g ON g.id = r.extends_grant OR g.request_id = r.id`,
     [ids],
   );
   const byId = new Map(reqs.map((r) => [r.id as string, r]));
