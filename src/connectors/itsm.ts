@@ -144,10 +144,22 @@ function serviceNowWriter(i: IntegrationConfig, env: NodeJS.ProcessEnv): TicketW
   const r = () => resolve(i, env);
   const record = (sysId: string) => `/api/now/table/sc_req_item/${encodeURIComponent(sysId)}`;
   return {
-    // One PATCH carries the note and the state together, so they land or fail as one.
+    // One PATCH carries the note and the state together, so they land or fail as one. A work
+    // note is a journal entry, appended each time: after an answer lost on the way, the retry
+    // finds its marker in the record's journal (sys_journal_field) and only sets the state.
     async update(key, u: TicketUpdate) {
-      await call(r(), 'servicenow', 'PATCH', record(key), {
-        work_notes: u.text,
+      const c = r();
+      const query = `element_id=${key}^element=work_notes^valueLIKE${u.marker}`;
+      const found = (await call(
+        c,
+        'servicenow',
+        'GET',
+        `/api/now/table/sys_journal_field?sysparm_query=${encodeURIComponent(query)}&sysparm_fields=sys_id&sysparm_limit=1`,
+      )) as { result?: unknown[] } | undefined;
+      const already = (found?.result ?? []).length > 0;
+      if (already && !u.step) return;
+      await call(c, 'servicenow', 'PATCH', record(key), {
+        ...(already ? {} : { work_notes: u.text }),
         ...(u.step ? { state: u.step } : {}),
       });
     },
