@@ -125,11 +125,17 @@ function jiraWriter(i: IntegrationConfig, env: NodeJS.ProcessEnv): TicketWriter 
       const t = transitions.find(
         (x) => x.name.toLowerCase() === want || x.to?.name?.toLowerCase() === want,
       );
-      if (!t)
+      if (!t) {
+        // A person may have moved the issue there already (an approval relayed by the ticket).
+        const now = (await call(c, 'jira', 'GET', `${issue(key)}?fields=status`)) as {
+          fields?: { status?: { name?: string } };
+        };
+        if (now.fields?.status?.name?.toLowerCase() === want) return;
         throw new TargetError(
           `jira: ${key} offers no transition "${u.step}" (it offers ${transitions.map((x) => x.name).join(', ') || 'none'}); check transitions in integrations.yaml`,
           { code: 'transition_unavailable', retryable: false },
         );
+      }
       await call(c, 'jira', 'POST', `${issue(key)}/transitions`, { transition: { id: t.id } });
     },
     async check() {
