@@ -521,3 +521,96 @@ describe('Retry-After', () => {
     assert.equal(new Set(r.work_notes).size, 2, 'each once');
   });
 });
+
+describe('ticket reconciliation', () => {
+  type Finding = { kind: string; ticket: string | null; identity: string; entitlement: string };
+  async function reconcileRun() {
+    const r = await h.cli(['reconcile']);
+    assert.ok(r.json, `exit ${r.code}: ${r.stderr}`);
+    return r.json as {
+      run: {
+        status: string;
+        connectors: { connector: string; status: string; error: string | null }[];
+      };
+      findings: Finding[];
+    };
+  }
+  const about = (run: { findings: Finding[] }, ticket: string) =>
+    run.findings.filter((f) => f.ticket === ticket).map((f) => f.kind);
+
+  /** A Jira ticket's request approved in Gatehouse and provisioned, verified in the target. */
+  async function granted(entitlement = 'analytics:writer') {
+    h.advance(3 * 86400);
+    await sweep();
+    const issue = jiraIssue(entitlement, '7d');
+    const { request } = (await f.jiraHook(issue)).json() as { request: string };
+    const ok = await h.cli(['approve', request, '--as', 'carol@acme.test']);
+    assert.equal(ok.code, 0, ok.stderr);
+    await sweep();
+    assert.deepEqual(await h.members('analytics_writer'), ['dan@acme.test']);
+    return issue;
+  }
+
+  test('ticket_done_not_verified: a ticket a person moved to done while its request waits for approval', async () => {
+    h.advance(3 * 86400);
+    await sweep();
+    const issue = jiraIssue();
+    assert.equal((await f.jiraHook(issue)).statusCode, 202);
+    f.jira.issues.get(issue.key)!.status = 'Done';
+    const run = await reconcileRun();
+    assert.deepEqual(about(run, `JIRA:${issue.key}`), ['ticket_done_not_verified']);
+    const cov = run.run.connectors.find((c) => c.connector === 'itsm:jira')!;
+    assert.equal(cov.status, 'complete');
+    const report = await h.cli(['report']);
+    assert.ok(report.json.findings_by_kind.ticket_done_not_verified >= 1, 'counted in report');
+  });
+
+  test('ticket_closed_access_present: a ticket closed in Jira (its webhook lost) while the access is still in the target', async () => {
+    const issue = await granted();
+    f.jira.issues.get(issue.key)!.status = 'Closed';
+    const run = await reconcileRun();
+    assert.deepEqual(about(run, `JIRA:${issue.key}`), ['ticket_closed_access_present']);
+    const [row] = await h.store.sql.query<{ ticket: string; connector: string }>(
+      `SELECT ticket, connector FROM reconcile_findings WHERE ticket = $1`,
+      [`JIRA:${issue.key}`],
+    );
+    assert.deepEqual(row, { ticket: `JIRA:${issue.key}`, connector: 'itsm:jira' });
+  });
+
+  test('ticket_cancelled_access_present: a request item cancelled in ServiceNow while its access is in the target; an ITSM that cannot be reached makes the run partial', async () => {
+    h.advance(3 * 86400);
+    await sweep();
+    const r = f.snow.addRecord('RITM0050001', {
+      state: '1',
+      variables: {
+        gatehouse_entitlement: 'analytics:writer',
+        requested_for_email: 'alice@acme.test',
+        opened_by_email: 'alice@acme.test',
+        duration: '7d',
+        business_justification: 'Quarter close',
+      },
+    });
+    const res = await f.snowHook({
+      sys_id: r.sys_id,
+      number: r.number,
+      state: '1',
+      opened_by: 'alice@acme.test',
+      variables: r.variables,
+    });
+    const { request } = res.json() as { request: string };
+    await h.cli(['approve', request, '--as', 'carol@acme.test']);
+    await sweep();
+    assert.ok((await h.members('analytics_writer')).includes('alice@acme.test'));
+    r.state = '4';
+    const run = await reconcileRun();
+    assert.deepEqual(about(run, `SNOW:${r.number}`), ['ticket_cancelled_access_present']);
+
+    f.snow.down(true);
+    const down = await reconcileRun();
+    f.snow.down(false);
+    assert.equal(down.run.status, 'partial', 'never "no findings"');
+    const cov = down.run.connectors.find((c) => c.connector === 'itsm:snow')!;
+    assert.equal(cov.status, 'failed');
+    assert.match(cov.error!, /no answer/);
+  });
+});

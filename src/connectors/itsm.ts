@@ -138,6 +138,16 @@ function jiraWriter(i: IntegrationConfig, env: NodeJS.ProcessEnv): TicketWriter 
       }
       await call(c, 'jira', 'POST', `${issue(key)}/transitions`, { transition: { id: t.id } });
     },
+    async read(key) {
+      const got = (await call(r(), 'jira', 'GET', `${issue(key)}?fields=status,resolution`)) as {
+        fields?: { status?: { name?: string }; resolution?: { name?: string } | null };
+      };
+      const resolution = got.fields?.resolution?.name;
+      return {
+        status: got.fields?.status?.name ?? '',
+        ...(resolution ? { resolution } : {}),
+      };
+    },
     async check() {
       const c = r();
       await call(c, 'jira', 'GET', '/rest/api/3/myself');
@@ -168,6 +178,15 @@ function serviceNowWriter(i: IntegrationConfig, env: NodeJS.ProcessEnv): TicketW
         ...(already ? {} : { work_notes: u.text }),
         ...(u.step ? { state: u.step } : {}),
       });
+    },
+    async read(key) {
+      const got = (await call(
+        r(),
+        'servicenow',
+        'GET',
+        `${record(key)}?sysparm_fields=state,number`,
+      )) as { result?: { state?: unknown } };
+      return { status: String(got.result?.state ?? '') };
     },
     async check() {
       const c = r();

@@ -62,7 +62,7 @@ function bad(message: string, field: string): InputError {
 }
 
 const WEBHOOK_EVENTS = new Set(['jira:issue_created', 'jira:issue_updated']);
-const CANCELLED = /^(cancel+ed|won'?t do|withdrawn|declined by requester)$/i;
+export const CANCELLED = /^(cancel+ed|won'?t do|withdrawn|declined by requester)$/i;
 
 /**
  * A Jira admin webhook (`{ timestamp, webhookEvent, issue: { id, key, fields } }`) or an automation
