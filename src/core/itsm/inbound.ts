@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { actOnRequest } from '../approvals/act.js';
 import { appendAudit } from '../audit/chain.js';
+import { recordRefusal } from '../audit/refusals.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { entitlementOf } from '../catalog/catalog.js';
 import { parseDuration } from '../duration.js';
@@ -9,8 +11,6 @@ import type { IntegrationConfig } from '../model.js';
 import { submitRequest } from '../requests/submit.js';
 import type { Sql } from '../sql.js';
 import { type RelayedApproval, type TicketEvent, at, text } from './payload.js';
-import { recordRefusal } from '../audit/refusals.js';
-import { actOnRequest } from '../approvals/act.js';
 
 export type HookOutcome =
   /** A new request, made from the ticket. */
