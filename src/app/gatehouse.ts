@@ -237,7 +237,7 @@ export function gatehouse(d: GatehouseDeps) {
     /** Compares targets with the record (one connector, or all); a dry run writes nothing. */
     async reconcile(input: { connector?: string; dryRun: boolean; actor: string }) {
       return reconcile(
-        { sql: d.sql, catalog: await cat(), connectors: d.connectors, now },
+        { sql: d.sql, catalog: await cat(), connectors: d.connectors, now, itsm: d.itsm },
         { ...input, trigger: 'manual' },
       );
     },

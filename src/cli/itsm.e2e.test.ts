@@ -318,3 +318,299 @@ describe('integrations command', () => {
     assert.match(unknown.stderr, /no integration "remedy"/);
   });
 });
+
+describe('approvals relayed by the ticket', () => {
+  // The grants of the tests above have run out, so these ask afresh.
+  before(async () => {
+    h.advance(3 * 86400);
+    await sweep();
+  });
+
+  /** Jira's issue_updated when `who` moves the issue to `to` (the webhook names the person). */
+  function transition(
+    issue: { key: string; fields: Record<string, unknown> },
+    who: string,
+    to: string,
+    delivery?: string,
+  ) {
+    return f.jiraHook(
+      { key: issue.key, fields: { ...issue.fields, status: { name: to } } },
+      {
+        event: 'jira:issue_updated',
+        ...(delivery ? { delivery } : {}),
+        extra: {
+          user: { emailAddress: who, accountId: '5b10ac8d82e05b22cc7d4ef5', displayName: who },
+          changelog: {
+            id: '10100',
+            items: [{ field: 'status', fieldtype: 'jira', fromString: 'Open', toString: to }],
+          },
+        },
+      },
+    );
+  }
+
+  test('Jira: ticket → request → decision written back → approval relayed by the ticket → provisioning verified → written back → done; the requester, a non-approver and a repeat change nothing', async () => {
+    const issue = jiraIssue();
+    const { request } = (await f.jiraHook(issue)).json() as { request: string };
+    await sweep();
+    assert.match(comments(issue.key)[0]!, new RegExp(`${request}: needs approval`));
+
+    const self = await transition(issue, 'dan@acme.test', 'Approved');
+    assert.equal(self.statusCode, 403, self.body);
+    assert.equal(self.json().error.code, 'self_approval');
+    const other = await transition(issue, 'bob@acme.test', 'Approved');
+    assert.equal(other.statusCode, 403, other.body);
+    assert.equal(other.json().error.code, 'not_stage_approver');
+    await sweep();
+    assert.deepEqual(await h.members('analytics_writer'), [], 'nothing granted by a refusal');
+    const refused = comments(issue.key).slice(1);
+    assert.equal(refused.length, 2, refused.join('\n---\n'));
+    assert.match(refused[0]!, /approval by dan@acme.test relayed by this ticket was not applied/);
+    assert.match(refused[1]!, /approval by bob@acme.test .*not an approver of the current stage/);
+
+    // Carol approves in Jira: the issue moves to Approved there, and the webhook relays it.
+    f.jira.issues.get(issue.key)!.status = 'Approved';
+    const ok = await transition(issue, 'carol@acme.test', 'Approved', 'relay-carol');
+    assert.equal(ok.statusCode, 200, ok.body);
+    assert.equal(ok.json().approval, 'applied');
+    const again = await transition(issue, 'carol@acme.test', 'Approved', 'relay-carol');
+    assert.equal(again.json().duplicate, true, 'the same delivery again');
+    const later = await transition(issue, 'carol@acme.test', 'Approved');
+    assert.equal(later.statusCode, 200, later.body);
+    assert.equal(later.json().approval, 'not_pending', 'the request is decided: nothing to apply');
+    const [approvals] = await h.store.sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM approvals WHERE request_id = $1`,
+      [request],
+    );
+    assert.equal(approvals!.n, 1, 'one approval, however often it was relayed');
+
+    h.advance(60);
+    await sweep();
+    assert.deepEqual(await h.members('analytics_writer'), ['dan@acme.test']);
+    const said = comments(issue.key).slice(3);
+    assert.equal(said.length, 3, said.join('\n---\n'));
+    assert.match(
+      said[0]!,
+      /stage 1 \(manager\) approved by carol@acme.test \(relayed by the ticket\)/,
+    );
+    assert.match(said[1]!, /every approval given/);
+    assert.match(said[2]!, /provisioned and verified in the target/);
+    assert.equal(f.jira.issues.get(issue.key)!.status, 'Done', 'done only once verified');
+
+    const trace = await h.cli(['audit', 'trace', request]);
+    const events = trace.json.events as {
+      action: string;
+      actor: string;
+      details: Record<string, unknown>;
+    }[];
+    const stage = events.find((e) => e.action === 'request.approved_stage')!;
+    assert.equal(stage.actor, 'carol@acme.test', 'the person approved, through the ticket');
+    assert.equal(stage.details.via, 'itsm');
+    const refusals = await h.store.sql.query<{
+      actor: string;
+      details: { code: string; via: string };
+    }>(
+      `SELECT actor, details FROM audit_events WHERE action = 'access.refused' AND subject = $1 ORDER BY seq`,
+      [request],
+    );
+    assert.deepEqual(
+      refusals.map((r) => [r.actor, r.details.code, r.details.via]),
+      [
+        ['dan@acme.test', 'self_approval', 'itsm'],
+        ['bob@acme.test', 'not_stage_approver', 'itsm'],
+      ],
+    );
+  });
+
+  test('ServiceNow: an approval record relays the approver; the requester is refused, the approver applied, a repeat is nothing', async () => {
+    const r = f.snow.addRecord('RITM0030001', {
+      state: '1',
+      variables: {
+        gatehouse_entitlement: 'analytics:writer',
+        requested_for_email: 'alice@acme.test',
+        opened_by_email: 'alice@acme.test',
+        duration: '2d',
+        business_justification: 'Quarter close',
+      },
+    });
+    const res = await f.snowHook({
+      sys_id: r.sys_id,
+      number: r.number,
+      state: '1',
+      opened_by: 'alice@acme.test',
+      variables: r.variables,
+    });
+    assert.equal(res.statusCode, 202, res.body);
+    const { request } = res.json() as { request: string };
+    const approval = (approver: string, state = 'approved') =>
+      f.snowHook({
+        sys_id: `${approver.length.toString(16).padStart(2, '0')}${'a'.repeat(30)}`,
+        state,
+        approver,
+        comments: 'fine by me',
+        sysapproval: { value: r.sys_id, display_value: r.number },
+      });
+    const self = await approval('alice@acme.test');
+    assert.equal(self.statusCode, 403, self.body);
+    assert.equal(self.json().error.code, 'self_approval');
+    const ok = await approval('carol@acme.test');
+    assert.equal(ok.statusCode, 200, ok.body);
+    assert.equal(ok.json().approval, 'applied');
+    const twice = await approval('carol@acme.test');
+    assert.equal(twice.json().duplicate, true, 'the same record posted again');
+    await sweep();
+    assert.ok((await h.members('analytics_writer')).includes('alice@acme.test'));
+    const notes = r.work_notes;
+    assert.equal(notes.length, 5, notes.join('\n---\n'));
+    assert.match(notes[0]!, new RegExp(`${request}: needs approval`));
+    assert.match(notes[1]!, /approval by alice@acme.test relayed by this ticket was not applied/);
+    assert.match(notes[2]!, /approved by carol@acme.test \(relayed by the ticket\)/);
+    assert.match(notes[4]!, /provisioned and verified/);
+    assert.equal(r.state, '3', 'closed complete only once verified');
+    const bad = await f.snowHook({
+      sys_id: 'b'.repeat(32),
+      state: 'requested',
+      approver: 'carol@acme.test',
+      sysapproval: { value: r.sys_id, display_value: r.number },
+    });
+    assert.equal(bad.statusCode, 400, bad.body);
+    assert.equal(bad.json().error.field, 'state');
+  });
+});
+
+describe('Retry-After', () => {
+  test('a 429 with Retry-After holds the ticket’s updates at least that long on the engine’s clock, then each is delivered once', async () => {
+    const r = f.snow.addRecord('RITM0040001', {
+      state: '1',
+      variables: {
+        gatehouse_entitlement: 'analytics:reader',
+        requested_for_email: 'alice@acme.test',
+        opened_by_email: 'alice@acme.test',
+        duration: '1d',
+        business_justification: 'Quarterly dashboards review',
+      },
+    });
+    const res = await f.snowHook({
+      sys_id: r.sys_id,
+      number: r.number,
+      state: '1',
+      opened_by: 'alice@acme.test',
+      variables: r.variables,
+    });
+    assert.equal(res.statusCode, 202, res.body);
+    const throttled = f.snow.calls.length;
+    f.snow.faults.push({ status: 429, headers: { 'retry-after': '900' } });
+    await h.cli(['sweep']);
+    assert.equal(f.snow.calls.filter((c) => c.status === 429).length, 1);
+    assert.deepEqual(r.work_notes, [], 'throttled: nothing written');
+    const [held] = await h.store.sql.query<{ wait: number }>(
+      `SELECT min(extract(epoch FROM due_at - $2::timestamptz))::float AS wait FROM jobs
+        WHERE kind = 'itsm.writeback' AND subject = $1 AND state = 'pending' AND attempts > 0`,
+      [`ticket:SNOW:${r.number}`, h.now],
+    );
+    assert.ok(held!.wait >= 900, `held ${held!.wait} s, asked 900`);
+    h.advance(840);
+    await h.cli(['sweep']);
+    assert.deepEqual(r.work_notes, [], 'still inside the Retry-After');
+    assert.equal(f.snow.calls.slice(throttled).filter((c) => c.status === 429).length, 1);
+    h.advance(120);
+    await sweep();
+    assert.equal(r.work_notes.length, 2, r.work_notes.join('\n---\n'));
+    assert.match(r.work_notes[0]!, /approved by policy/);
+    assert.match(r.work_notes[1]!, /provisioned and verified/);
+    assert.equal(new Set(r.work_notes).size, 2, 'each once');
+  });
+});
+
+describe('ticket reconciliation', () => {
+  type Finding = { kind: string; ticket: string | null; identity: string; entitlement: string };
+  async function reconcileRun() {
+    const r = await h.cli(['reconcile']);
+    assert.ok(r.json, `exit ${r.code}: ${r.stderr}`);
+    return r.json as {
+      run: {
+        status: string;
+        connectors: { connector: string; status: string; error: string | null }[];
+      };
+      findings: Finding[];
+    };
+  }
+  const about = (run: { findings: Finding[] }, ticket: string) =>
+    run.findings.filter((f) => f.ticket === ticket).map((f) => f.kind);
+
+  /** A Jira ticket's request approved in Gatehouse and provisioned, verified in the target. */
+  async function granted(entitlement = 'analytics:writer') {
+    h.advance(3 * 86400);
+    await sweep();
+    const issue = jiraIssue(entitlement, '7d');
+    const { request } = (await f.jiraHook(issue)).json() as { request: string };
+    const ok = await h.cli(['approve', request, '--as', 'carol@acme.test']);
+    assert.equal(ok.code, 0, ok.stderr);
+    await sweep();
+    assert.deepEqual(await h.members('analytics_writer'), ['dan@acme.test']);
+    return issue;
+  }
+
+  test('ticket_done_not_verified: a ticket a person moved to done while its request waits for approval', async () => {
+    h.advance(3 * 86400);
+    await sweep();
+    const issue = jiraIssue();
+    assert.equal((await f.jiraHook(issue)).statusCode, 202);
+    f.jira.issues.get(issue.key)!.status = 'Done';
+    const run = await reconcileRun();
+    assert.deepEqual(about(run, `JIRA:${issue.key}`), ['ticket_done_not_verified']);
+    const cov = run.run.connectors.find((c) => c.connector === 'itsm:jira')!;
+    assert.equal(cov.status, 'complete');
+    const report = await h.cli(['report']);
+    assert.ok(report.json.findings_by_kind.ticket_done_not_verified >= 1, 'counted in report');
+  });
+
+  test('ticket_closed_access_present: a ticket closed in Jira (its webhook lost) while the access is still in the target', async () => {
+    const issue = await granted();
+    f.jira.issues.get(issue.key)!.status = 'Closed';
+    const run = await reconcileRun();
+    assert.deepEqual(about(run, `JIRA:${issue.key}`), ['ticket_closed_access_present']);
+    const [row] = await h.store.sql.query<{ ticket: string; connector: string }>(
+      `SELECT ticket, connector FROM reconcile_findings WHERE ticket = $1`,
+      [`JIRA:${issue.key}`],
+    );
+    assert.deepEqual(row, { ticket: `JIRA:${issue.key}`, connector: 'itsm:jira' });
+  });
+
+  test('ticket_cancelled_access_present: a request item cancelled in ServiceNow while its access is in the target; an ITSM that cannot be reached makes the run partial', async () => {
+    h.advance(3 * 86400);
+    await sweep();
+    const r = f.snow.addRecord('RITM0050001', {
+      state: '1',
+      variables: {
+        gatehouse_entitlement: 'analytics:writer',
+        requested_for_email: 'alice@acme.test',
+        opened_by_email: 'alice@acme.test',
+        duration: '7d',
+        business_justification: 'Quarter close',
+      },
+    });
+    const res = await f.snowHook({
+      sys_id: r.sys_id,
+      number: r.number,
+      state: '1',
+      opened_by: 'alice@acme.test',
+      variables: r.variables,
+    });
+    const { request } = res.json() as { request: string };
+    await h.cli(['approve', request, '--as', 'carol@acme.test']);
+    await sweep();
+    assert.ok((await h.members('analytics_writer')).includes('alice@acme.test'));
+    r.state = '4';
+    const run = await reconcileRun();
+    assert.deepEqual(about(run, `SNOW:${r.number}`), ['ticket_cancelled_access_present']);
+
+    f.snow.down(true);
+    const down = await reconcileRun();
+    f.snow.down(false);
+    assert.equal(down.run.status, 'partial', 'never "no findings"');
+    const cov = down.run.connectors.find((c) => c.connector === 'itsm:snow')!;
+    assert.equal(cov.status, 'failed');
+    assert.match(cov.error!, /no answer/);
+  });
+});

@@ -117,6 +117,9 @@ describe('reconcile against the demo target', () => {
       missing: 0,
       revocation_failed: 0,
       orphaned: 0,
+      ticket_done_not_verified: 0,
+      ticket_closed_access_present: 0,
+      ticket_cancelled_access_present: 0,
     });
   });
 
@@ -161,6 +164,9 @@ describe('reconcile against the demo target', () => {
       missing: 1,
       revocation_failed: 1,
       orphaned: 1,
+      ticket_done_not_verified: 0,
+      ticket_closed_access_present: 0,
+      ticket_cancelled_access_present: 0,
     });
     const trace = await h.cli(['audit', 'trace', r.json.run.id]);
     const actions = trace.json.events.map((e: { action: string }) => e.action);
@@ -203,6 +209,9 @@ describe('reconcile against the demo target', () => {
       missing: 0,
       revocation_failed: 0,
       orphaned: 0,
+      ticket_done_not_verified: 0,
+      ticket_closed_access_present: 0,
+      ticket_cancelled_access_present: 0,
     });
     assert.equal((await h.cli(['audit', 'verify'])).json.ok, true);
   });

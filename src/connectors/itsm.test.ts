@@ -159,3 +159,22 @@ test('integrations test reaches each system with its credentials', async () => {
   assert.equal(src.webhookSecret(jiraCfg), 'whsec');
   assert.equal(src.webhookSecret(snowCfg), undefined);
 });
+
+test('a ServiceNow update retried after its answer was lost finds its note in the journal and does not append it again', async () => {
+  const r = snow.addRecord('RITM0010009', { variables: {} });
+  const w = itsmSource({ env: env() }).writer(snowCfg);
+  // The lost one: the journal read passes, the PATCH is done and its answer cut.
+  const lose = async () => {
+    const done = w.update(r.sys_id, { text: 'verified [gh:10]', step: '3', marker: '[gh:10]' });
+    return done.then(
+      () => 'answered',
+      (e: unknown) => (e instanceof TargetError ? e.code : String(e)),
+    );
+  };
+  snow.loseNext('PATCH');
+  assert.notEqual(await lose(), 'answered', 'the answer was lost');
+  assert.deepEqual(r.work_notes, ['verified [gh:10]'], 'yet the note landed');
+  assert.equal(await lose(), 'answered');
+  assert.deepEqual(r.work_notes, ['verified [gh:10]'], 'the retry appended nothing');
+  assert.equal(r.state, '3', 'and still set the state');
+});

@@ -125,12 +125,28 @@ function jiraWriter(i: IntegrationConfig, env: NodeJS.ProcessEnv): TicketWriter 
       const t = transitions.find(
         (x) => x.name.toLowerCase() === want || x.to?.name?.toLowerCase() === want,
       );
-      if (!t)
+      if (!t) {
+        // A person may have moved the issue there already (an approval relayed by the ticket).
+        const now = (await call(c, 'jira', 'GET', `${issue(key)}?fields=status`)) as {
+          fields?: { status?: { name?: string } };
+        };
+        if (now.fields?.status?.name?.toLowerCase() === want) return;
         throw new TargetError(
           `jira: ${key} offers no transition "${u.step}" (it offers ${transitions.map((x) => x.name).join(', ') || 'none'}); check transitions in integrations.yaml`,
           { code: 'transition_unavailable', retryable: false },
         );
+      }
       await call(c, 'jira', 'POST', `${issue(key)}/transitions`, { transition: { id: t.id } });
+    },
+    async read(key) {
+      const got = (await call(r(), 'jira', 'GET', `${issue(key)}?fields=status,resolution`)) as {
+        fields?: { status?: { name?: string }; resolution?: { name?: string } | null };
+      };
+      const resolution = got.fields?.resolution?.name;
+      return {
+        status: got.fields?.status?.name ?? '',
+        ...(resolution ? { resolution } : {}),
+      };
     },
     async check() {
       const c = r();
@@ -144,12 +160,33 @@ function serviceNowWriter(i: IntegrationConfig, env: NodeJS.ProcessEnv): TicketW
   const r = () => resolve(i, env);
   const record = (sysId: string) => `/api/now/table/sc_req_item/${encodeURIComponent(sysId)}`;
   return {
-    // One PATCH carries the note and the state together, so they land or fail as one.
+    // One PATCH carries the note and the state together, so they land or fail as one. A work
+    // note is a journal entry, appended each time: after an answer lost on the way, the retry
+    // finds its marker in the record's journal (sys_journal_field) and only sets the state.
     async update(key, u: TicketUpdate) {
-      await call(r(), 'servicenow', 'PATCH', record(key), {
-        work_notes: u.text,
+      const c = r();
+      const query = `element_id=${key}^element=work_notes^valueLIKE${u.marker}`;
+      const found = (await call(
+        c,
+        'servicenow',
+        'GET',
+        `/api/now/table/sys_journal_field?sysparm_query=${encodeURIComponent(query)}&sysparm_fields=sys_id&sysparm_limit=1`,
+      )) as { result?: unknown[] } | undefined;
+      const already = (found?.result ?? []).length > 0;
+      if (already && !u.step) return;
+      await call(c, 'servicenow', 'PATCH', record(key), {
+        ...(already ? {} : { work_notes: u.text }),
         ...(u.step ? { state: u.step } : {}),
       });
+    },
+    async read(key) {
+      const got = (await call(
+        r(),
+        'servicenow',
+        'GET',
+        `${record(key)}?sysparm_fields=state,number`,
+      )) as { result?: { state?: unknown } };
+      return { status: String(got.result?.state ?? '') };
     },
     async check() {
       const c = r();

@@ -47,13 +47,14 @@ export async function registerHooks(
           return reply
             .code(401)
             .send(errorBody(req, r.code, 'the delivery is not signed, or not by this integration'));
-        if (r.status === 422)
-          return reply.code(422).send(errorBody(req, r.code, r.message, r.field));
+        if ('message' in r)
+          return reply.code(r.status).send(errorBody(req, r.code, r.message, r.field));
         if (r.status === 202) return reply.code(202).send({ request: r.request });
         return reply.code(200).send({
           request: r.request,
           duplicate: r.duplicate,
           ...(r.revoked ? { revoked: r.revoked } : {}),
+          ...(r.approval ? { approval: r.approval } : {}),
         });
       },
     );

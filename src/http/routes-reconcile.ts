@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FINDING_KINDS } from '../core/reconcile/settings.js';
 import type { ApiRoute, Ctx } from './routes.js';
 
 /** `{ connector?, dry_run? }`: one connector or all; a dry run writes nothing. */
@@ -16,7 +17,7 @@ const coverage = z.looseObject({
   error: z.string().nullable(),
 });
 
-const kinds = z.enum(['unmanaged', 'missing', 'revocation_failed', 'orphaned']);
+const kinds = z.enum(FINDING_KINDS);
 
 /** As `reconcile --json` (CLI.md). */
 const reconcileResult = z.looseObject({
@@ -33,7 +34,7 @@ const reconcileResult = z.looseObject({
       kind: kinds,
       identity: z.string().nullable(),
       entitlement: z.string().nullable(),
-      ticket: z.null(),
+      ticket: z.string().nullable(),
       action: z.enum(['reported', 'remediated', 'adopted']),
     }),
   ),

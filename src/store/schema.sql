@@ -335,8 +335,9 @@ CREATE TABLE reconcile_findings (
   grant_id text,
   action text NOT NULL,
   created_at timestamp with time zone NOT NULL,
+  ticket text,
   CONSTRAINT reconcile_findings_action_check CHECK ((action = ANY (ARRAY['reported'::text, 'remediated'::text, 'adopted'::text]))),
-  CONSTRAINT reconcile_findings_kind_check CHECK ((kind = ANY (ARRAY['unmanaged'::text, 'missing'::text, 'revocation_failed'::text, 'orphaned'::text]))),
+  CONSTRAINT reconcile_findings_kind_check CHECK ((kind = ANY (ARRAY['unmanaged'::text, 'missing'::text, 'revocation_failed'::text, 'orphaned'::text, 'ticket_done_not_verified'::text, 'ticket_closed_access_present'::text, 'ticket_cancelled_access_present'::text]))),
   CONSTRAINT reconcile_findings_pkey PRIMARY KEY (id),
   CONSTRAINT reconcile_findings_run_id_fkey FOREIGN KEY (run_id) REFERENCES reconcile_runs(id)
 );

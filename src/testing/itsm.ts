@@ -25,6 +25,7 @@ export const INTEGRATIONS = `- name: jira
     duration: customfield_10052
     reason: summary
   transitions: { approved: Approved, rejected: Declined, done: Done, revoked: Closed }
+  approvals_in_ticket: true
   on_ticket_closed: revoke
 - name: snow
   type: servicenow
@@ -41,6 +42,7 @@ export const INTEGRATIONS = `- name: jira
     duration: variables.duration
     reason: variables.business_justification
   states: { approved: 2, rejected: 4, done: 3, revoked: 3 }
+  approvals_in_ticket: true
   on_ticket_closed: revoke
 `;
 
@@ -60,7 +62,14 @@ export interface ItsmFixture {
   /** A Jira admin webhook for an issue, signed (or with the signature given), sent now. */
   jiraHook(
     issue: { key: string; fields: Record<string, unknown> },
-    o?: { event?: string; delivery?: string; signature?: string; sentAt?: number },
+    o?: {
+      event?: string;
+      delivery?: string;
+      signature?: string;
+      sentAt?: number;
+      /** More of the webhook's top level: `user`, `changelog`, `comment`. */
+      extra?: Record<string, unknown>;
+    },
   ): Promise<LightMyRequestResponse>;
   /** A ServiceNow business rule's post of an sc_req_item record. */
   snowHook(
@@ -112,6 +121,7 @@ export async function itsmFixture(h: Harness): Promise<ItsmFixture> {
         timestamp: o.sentAt ?? Date.parse(h.now),
         webhookEvent: o.event ?? 'jira:issue_created',
         issue: { id: String(Math.floor(Math.random() * 1e6)), ...issue },
+        ...o.extra,
       });
       return post('/hooks/jira', raw, {
         'x-hub-signature': o.signature ?? sign(JIRA_WEBHOOK_SECRET, raw),

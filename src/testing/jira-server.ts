@@ -15,6 +15,8 @@ import { listenStandIn } from './stand-in-server.js';
  *   `POST` with `{ transition: { id } }`, 204
  *   (developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-transitions-post);
  * - `POST /rest/api/3/issue` creating an issue, 201 `{ id, key, self }`;
+ * - `GET /rest/api/3/issue/{key}` → `{ id, key, fields: { status: { name, statusCategory }, … } }`
+ *   (developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-get);
  * - errors as `{ errorMessages: [], errors: {} }`; 429 with `Retry-After`.
  *
  * Strict: a wrong credential is a 401, a body that is not JSON or not `application/json` a 415/400,
@@ -162,6 +164,26 @@ export async function startJiraServer(
         id: issue.id,
         key: issue.key,
         self: `${url.origin}/rest/api/3/issue/${issue.id}`,
+      });
+    }
+    const one = /^\/rest\/api\/3\/issue\/([^/]+)$/.exec(url.pathname);
+    if (one && req.method === 'GET') {
+      const found = s.issues.get(decodeURIComponent(one[1]!));
+      if (!found)
+        return error(
+          req,
+          res,
+          404,
+          'Issue does not exist or you do not have permission to see it.',
+        );
+      const done = ['Done', 'Closed', 'Declined', 'Cancelled'].includes(found.status);
+      return answer(req, res, 200, {
+        id: found.id,
+        key: found.key,
+        fields: {
+          ...found.fields,
+          status: { name: found.status, statusCategory: { key: done ? 'done' : 'new' } },
+        },
       });
     }
     const m = /^\/rest\/api\/3\/issue\/([^/]+)\/(comment|transitions)$/.exec(url.pathname);

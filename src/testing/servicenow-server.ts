@@ -12,6 +12,11 @@ import { listenStandIn } from './stand-in-server.js';
  *   `work_notes` is a journal field: a value written is appended as a new note, never replacing
  *   the earlier ones (ServiceNow Docs, "Journal fields");
  * - `POST /api/now/table/sc_req_item` → 201 `{ result: { sys_id, number, … } }`;
+ * - `GET /api/now/table/sys_journal_field?sysparm_query=element_id=…^element=work_notes^valueLIKE…`:
+ *   the journal entries of a record, one row per note (`{ sys_id, element_id, element, name,
+ *   value }`), filtered by an encoded query of `^`-joined terms (ServiceNow Docs, "Journal
+ *   fields": entries live in sys_journal_field; "Encoded query strings": `=`, `LIKE`);
+ * - `GET /api/now/table/sc_req_item?sysparm_query=correlation_id=…`: records by an encoded query;
  * - `state`: 1 open, 2 work in progress, 3 closed complete, 4 closed incomplete, 7 closed skipped;
  * - errors `{ error: { message, detail }, status: "failure" }`; 429 with `Retry-After`.
  *
@@ -35,6 +40,8 @@ export interface ServiceNowServer {
   records: Map<string, SnowRecord>;
   calls: { method: string; path: string; status: number }[];
   faults: ({ status: number; headers?: Record<string, string> } | 'hang')[];
+  /** The next request with this method is done as asked, then its connection cut unanswered. */
+  loseNext(method: string): void;
   addRecord(number: string, fields: Partial<SnowRecord>): SnowRecord;
   down(on: boolean): void;
   close(): Promise<void>;
@@ -48,7 +55,7 @@ export async function startServiceNowServer(
   const user = opts.user ?? 'gatehouse.integration';
   const password = opts.password ?? 'snow-password-0123456789';
   let seq = 10002;
-  const s: Omit<ServiceNowServer, 'url' | 'close' | 'down'> = {
+  const s: Omit<ServiceNowServer, 'url' | 'close' | 'down' | 'loseNext'> = {
     user,
     password,
     records: new Map(),
@@ -76,6 +83,11 @@ export async function startServiceNowServer(
     headers: Record<string, string> = {},
   ) => {
     s.calls.push({ method: req.method ?? '', path: req.url ?? '', status });
+    if (losing === req.method) {
+      losing = undefined;
+      res.socket?.destroy();
+      return;
+    }
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
   };
@@ -89,6 +101,33 @@ export async function startServiceNowServer(
 
   const authorised = (req: IncomingMessage) =>
     req.headers.authorization === `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+  let losing: string | undefined;
+  /** An encoded query's terms (`a=b^cLIKEd`), each a test of one field's text. */
+  const matcher = (q: string | null) => {
+    const terms = (q ?? '')
+      .split('^')
+      .filter((t) => t !== '')
+      .map((t) => {
+        const like = /^(\w+)LIKE(.*)$/.exec(t);
+        if (like)
+          return (v: Record<string, unknown>) => String(v[like[1]!] ?? '').includes(like[2]!);
+        const eq = /^(\w+)=(.*)$/.exec(t);
+        if (!eq) throw new Error(`unsupported query term ${t}`);
+        return (v: Record<string, unknown>) => String(v[eq[1]!] ?? '') === eq[2];
+      });
+    return (v: Record<string, unknown>) => terms.every((f) => f(v));
+  };
+  const journal = () =>
+    [...s.records.values()].flatMap((r) =>
+      r.work_notes.map((value, n) => ({
+        sys_id: `${r.sys_id.slice(0, 28)}${String(n).padStart(4, '0')}`,
+        name: 'sc_req_item',
+        element: 'work_notes',
+        element_id: r.sys_id,
+        value,
+      })),
+    );
 
   const view = (r: SnowRecord) => ({ ...r, work_notes: r.work_notes.at(-1) ?? '' });
 
@@ -115,6 +154,11 @@ export async function startServiceNowServer(
         'Required to provide Auth information',
       );
     const url = new URL(req.url ?? '/', 'http://snow.local');
+    if (url.pathname === '/api/now/table/sys_journal_field' && req.method === 'GET') {
+      const limit = Number(url.searchParams.get('sysparm_limit') ?? '10000');
+      const hits = journal().filter(matcher(url.searchParams.get('sysparm_query')));
+      return answer(req, res, 200, { result: hits.slice(0, limit) });
+    }
     const m = /^\/api\/now\/table\/sc_req_item(?:\/([0-9a-f]{32}))?$/.exec(url.pathname);
     if (!m) return failure(req, res, 400, 'Invalid table', url.pathname);
     let json: Record<string, unknown> = {};
@@ -136,7 +180,10 @@ export async function startServiceNowServer(
     }
     if (!m[1] && req.method === 'GET') {
       const limit = Number(url.searchParams.get('sysparm_limit') ?? '10000');
-      return answer(req, res, 200, { result: [...s.records.values()].slice(0, limit).map(view) });
+      const hits = [...s.records.values()].filter((r) =>
+        matcher(url.searchParams.get('sysparm_query'))(r),
+      );
+      return answer(req, res, 200, { result: hits.slice(0, limit).map(view) });
     }
     const r = m[1] ? s.records.get(m[1]) : undefined;
     if (!r)
@@ -159,5 +206,11 @@ export async function startServiceNowServer(
     return failure(req, res, 405, 'Method not Supported');
   }
 
-  return { ...s, ...(await listenStandIn(handle)) };
+  return {
+    ...s,
+    loseNext(method) {
+      losing = method;
+    },
+    ...(await listenStandIn(handle)),
+  };
 }

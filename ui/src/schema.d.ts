@@ -3534,10 +3534,10 @@ export interface paths {
                             findings: ({
                                 connector: string;
                                 /** @enum {string} */
-                                kind: "unmanaged" | "missing" | "revocation_failed" | "orphaned";
+                                kind: "unmanaged" | "missing" | "revocation_failed" | "orphaned" | "ticket_done_not_verified" | "ticket_closed_access_present" | "ticket_cancelled_access_present";
                                 identity: string | null;
                                 entitlement: string | null;
-                                ticket: null;
+                                ticket: string | null;
                                 /** @enum {string} */
                                 action: "reported" | "remediated" | "adopted";
                             } & {

@@ -17,7 +17,7 @@ function formatRun(r: ReconcileResult): string {
   if (r.findings.length === 0) lines.push('no findings');
   for (const f of r.findings)
     lines.push(
-      `${f.kind} ${f.action}: ${f.identity ?? `account ${f.account}`} ${f.entitlement ?? JSON.stringify(f.target)} on ${f.connector}${f.grant ? ` (${f.grant})` : ''}`,
+      `${f.kind} ${f.action}: ${f.identity ?? `account ${f.account}`} ${f.entitlement ?? JSON.stringify(f.target)} on ${f.connector}${f.ticket ? ` ticket ${f.ticket}` : ''}${f.grant ? ` (${f.grant})` : ''}`,
     );
   return lines.join('\n');
 }

@@ -60,6 +60,8 @@ export const AUDIT_ACTIONS = [
   'itsm.ticket_closed',
   'itsm.written_back',
   'itsm.writeback_failed',
+  'itsm.approval_relayed',
+  'itsm.approval_refused',
 ] as const;
 
 /** `apply` writes one event per changed configuration row: `config.<kind>_<change>`. */

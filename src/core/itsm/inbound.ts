@@ -1,22 +1,39 @@
 import { createHash } from 'node:crypto';
+import { actOnRequest } from '../approvals/act.js';
 import { appendAudit } from '../audit/chain.js';
+import { recordRefusal } from '../audit/refusals.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { entitlementOf } from '../catalog/catalog.js';
 import { parseDuration } from '../duration.js';
-import { InputError, RefusedError } from '../errors.js';
+import { ConflictError, InputError, RefusedError } from '../errors.js';
 import { startRevocation } from '../grants/grants.js';
 import type { IntegrationConfig } from '../model.js';
 import { submitRequest } from '../requests/submit.js';
 import type { Sql } from '../sql.js';
-import { type TicketEvent, at, text } from './payload.js';
+import { type RelayedApproval, type TicketEvent, at, text } from './payload.js';
 
 export type HookOutcome =
   /** A new request, made from the ticket. */
   | { status: 202; request: string }
   /** Nothing new: the ticket's request, where it has one (a duplicate, an update, a closing). */
-  | { status: 200; request: string | null; duplicate: boolean; revoked?: string[] }
-  /** The ticket could not be made into a request: the reason, also written back to it. */
-  | { status: 422; code: string; message: string; field?: string };
+  | {
+      status: 200;
+      request: string | null;
+      duplicate: boolean;
+      revoked?: string[];
+      /** What became of an approval the ticket relayed. */
+      approval?: RelayOutcome;
+    }
+  /** The ticket could not be made into a request, or its approval not applied: why (written back). */
+  | { status: 403 | 409 | 422; code: string; message: string; field?: string };
+
+/**
+ * `applied`: through the approve/reject use case; `already_applied`: this person's same verdict is
+ * on record (the ticket relayed it again); `not_pending`: the request is decided, so a transition
+ * made after it (Gatehouse's own write-back among them) is nothing to apply; `not_relayed`: the
+ * integration does not take approvals from tickets.
+ */
+export type RelayOutcome = 'applied' | 'already_applied' | 'not_pending' | 'not_relayed';
 
 interface TicketRow {
   ticket: string;
@@ -156,6 +173,7 @@ export async function receiveTicket(
        ON CONFLICT DO NOTHING RETURNING delivery`,
       [i.name, delivery, ev.ticket, now],
     );
+    if (ev.approval) return relayApproval(tx, catalog, now, i, ev, ev.approval, fresh.length > 0);
     await tx.query(
       `INSERT INTO itsm_tickets (ticket, integration, key, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
        ON CONFLICT (ticket) DO NOTHING`,
@@ -215,6 +233,107 @@ export async function receiveTicket(
     });
     return { status: 202, request };
   });
+}
+
+/**
+ * An approval given in the ticket (a Jira transition to the mapped `approved`/`rejected` status, a
+ * ServiceNow approval record), applied by the same use case as the CLI and API with `via: itsm`:
+ * the person must be the current stage's approver, not the requester or beneficiary, on one stage
+ * only. The ticket relays; Gatehouse decides. A refusal is audited (`access.refused` like the
+ * API's, and `itsm.approval_refused`, which is written back to the ticket); the request waits on.
+ */
+async function relayApproval(
+  tx: Sql,
+  catalog: Catalog,
+  now: Date,
+  i: IntegrationConfig,
+  ev: TicketEvent,
+  a: RelayedApproval,
+  fresh: boolean,
+): Promise<HookOutcome> {
+  const [t] = await tx.query<TicketRow>(
+    'SELECT ticket, integration, request_id, status FROM itsm_tickets WHERE ticket = $1 FOR UPDATE',
+    [ev.ticket],
+  );
+  if (!t?.request_id)
+    return {
+      status: 422,
+      code: 'ticket_without_request',
+      message: `${ev.ticket} has no Gatehouse request to approve`,
+      field: 'ticket',
+    };
+  if (t.integration !== i.name)
+    throw new InputError(`${ev.ticket} belongs to integration ${t.integration}`, {
+      code: 'ticket_of_other_integration',
+      field: 'ticket',
+    });
+  const request = t.request_id;
+  const quiet = (approval: RelayOutcome, duplicate = false): HookOutcome => ({
+    status: 200,
+    request,
+    duplicate,
+    approval,
+  });
+  if (!fresh) return quiet('already_applied', true);
+  if (!i.approvalsInTicket) return quiet('not_relayed');
+  const [r] = await tx.query<{ status: string }>('SELECT status FROM requests WHERE id = $1', [
+    request,
+  ]);
+  if (r?.status !== 'pending_approval') return quiet('not_pending');
+  const field = i.type === 'jira' ? 'user' : 'approver';
+  let actor: string | undefined;
+  try {
+    actor = await person(tx, i, a.person, field);
+    const [same] = await tx.query(
+      'SELECT 1 FROM approvals WHERE request_id = $1 AND approver = $2 AND verdict = $3',
+      [request, actor, a.verdict],
+    );
+    if (same) return quiet('already_applied', true);
+    await actOnRequest(tx, catalog, now, {
+      requestId: request,
+      actor,
+      verdict: a.verdict,
+      comment: a.comment,
+      via: 'itsm',
+    });
+  } catch (e) {
+    if (!(e instanceof InputError || e instanceof RefusedError)) throw e;
+    await recordRefusal(tx, now, {
+      actor: actor ?? i.identity,
+      kind: 'refused',
+      code: e.code,
+      operation: `POST /hooks/${i.name}`,
+      subject: request,
+      via: 'itsm',
+    });
+    await appendAudit(tx, now, {
+      actor: i.identity,
+      action: 'itsm.approval_refused',
+      subject: ev.ticket,
+      refs: [request],
+      details: {
+        integration: i.name,
+        person: actor ?? a.person ?? null,
+        verdict: a.verdict,
+        code: e.code,
+        reason: e.message,
+      },
+    });
+    return {
+      status: e instanceof RefusedError ? 403 : e instanceof ConflictError ? 409 : 422,
+      code: e.code,
+      message: e.message,
+      ...(e instanceof InputError && e.field !== undefined ? { field: e.field } : {}),
+    };
+  }
+  await appendAudit(tx, now, {
+    actor: i.identity,
+    action: 'itsm.approval_relayed',
+    subject: ev.ticket,
+    refs: [request],
+    details: { integration: i.name, person: actor, verdict: a.verdict },
+  });
+  return quiet('applied');
 }
 
 /** Why the ticket made no request: kept on the ticket's row, audited, and written back to it. */

@@ -26,6 +26,10 @@ function reasons(list: Reason[]): string[] {
   ];
 }
 
+/** Said of a decision the ticket relayed: who acted is the person, through the ticket. */
+const relayed = (d: Record<string, unknown>) =>
+  d.via === 'itsm' ? ' (relayed by the ticket)' : '';
+
 const iso = (v: unknown) => (typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : '');
 
 /**
@@ -59,7 +63,7 @@ export function updateFor(e: TicketEventRow): Update | undefined {
     }
     case 'request.approved_stage':
       return {
-        text: `Gatehouse request ${req}: stage ${Number(d.stage) + 1} (${String(d.rule)}) approved by ${e.actor}.`,
+        text: `Gatehouse request ${req}: stage ${Number(d.stage) + 1} (${String(d.rule)}) approved by ${e.actor}${relayed(d)}.`,
       };
     case 'request.approved':
       return {
@@ -67,7 +71,7 @@ export function updateFor(e: TicketEventRow): Update | undefined {
         step: 'approved',
       };
     case 'request.rejected': {
-      const by = d.recheck ? 'on a final check of the rules' : `by ${e.actor}`;
+      const by = d.recheck ? 'on a final check of the rules' : `by ${e.actor}${relayed(d)}`;
       return {
         text: [`Gatehouse request ${req}: rejected ${by}.`, ...reasons(reasonsOf(d.reasons))].join(
           '\n',
@@ -97,6 +101,12 @@ export function updateFor(e: TicketEventRow): Update | undefined {
       return {
         text: `Gatehouse request ${req}: removing the access failed (grant ${e.subject}); Gatehouse keeps trying and reports it. The access is still present.`,
       };
+    case 'itsm.approval_refused': {
+      const what = d.verdict === 'reject' ? 'rejection' : 'approval';
+      return {
+        text: `Gatehouse request ${req}: the ${what} by ${String(d.person ?? 'an unknown person')} relayed by this ticket was not applied: ${String(d.reason)}. The request still waits for its approvers.`,
+      };
+    }
     case 'itsm.ticket_refused':
       return {
         text: `Gatehouse made no request from this ticket: ${String(d.reason)}. Correct the ticket's fields and update it to try again.`,
@@ -119,4 +129,5 @@ export const TICKET_ACTIONS = [
   'grant.revoked',
   'grant.revoke_failed',
   'itsm.ticket_refused',
+  'itsm.approval_refused',
 ];

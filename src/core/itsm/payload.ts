@@ -15,6 +15,16 @@ export interface TicketEvent {
   record: Record<string, unknown>;
   /** The signed send time, where the system includes one (milliseconds since the epoch). */
   sentAt: number | undefined;
+  /** An approval given in the ticket, naming the person: Gatehouse decides whether it counts. */
+  approval?: RelayedApproval;
+}
+
+/** A person's approval or rejection, as the ticket relays it. */
+export interface RelayedApproval {
+  /** The person as the system names them, for the integration's `match` attribute. */
+  person: string | undefined;
+  verdict: 'approve' | 'reject';
+  comment: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -52,7 +62,7 @@ function bad(message: string, field: string): InputError {
 }
 
 const WEBHOOK_EVENTS = new Set(['jira:issue_created', 'jira:issue_updated']);
-const CANCELLED = /^(cancel+ed|won'?t do|withdrawn|declined by requester)$/i;
+export const CANCELLED = /^(cancel+ed|won'?t do|withdrawn|declined by requester)$/i;
 
 /**
  * A Jira admin webhook (`{ timestamp, webhookEvent, issue: { id, key, fields } }`) or an automation
@@ -83,6 +93,7 @@ export function jiraEvent(i: IntegrationConfig, body: unknown): TicketEvent {
       : same(status, i.steps.revoked) && !same(status, i.steps.done)
         ? 'closed'
         : 'open';
+  const approval = jiraApproval(i, b);
   return {
     ticket: `JIRA:${key}`,
     key,
@@ -90,6 +101,35 @@ export function jiraEvent(i: IntegrationConfig, body: unknown): TicketEvent {
     reporter: text(fields.reporter, i.matchAttribute),
     record: fields,
     sentAt: typeof b.timestamp === 'number' ? b.timestamp : undefined,
+    ...(approval ? { approval } : {}),
+  };
+}
+
+/**
+ * A `jira:issue_updated` whose changelog moves the issue to the status the integration maps
+ * `approved` (or `rejected`) to, made by `user`: the webhook's own record of who moved it. An
+ * approval step of a Jira Service Management request type ends in such a transition too.
+ */
+function jiraApproval(i: IntegrationConfig, b: Obj): RelayedApproval | undefined {
+  if (b.webhookEvent !== undefined && b.webhookEvent !== 'jira:issue_updated') return undefined;
+  const items = obj(b.changelog)?.items;
+  if (!Array.isArray(items)) return undefined;
+  const moved = items
+    .map(obj)
+    .find((it) => it && String(it.field).toLowerCase() === 'status' && it.toString !== undefined);
+  const to = text(moved?.toString)?.toLowerCase();
+  const verdict =
+    to !== undefined && to === i.steps.approved?.toLowerCase()
+      ? 'approve'
+      : to !== undefined && to === i.steps.rejected?.toLowerCase()
+        ? 'reject'
+        : undefined;
+  if (!verdict) return undefined;
+  return {
+    person: text(b.user, i.matchAttribute),
+    verdict,
+    comment:
+      text(obj(b.comment)?.body) ?? `${verdict === 'approve' ? 'approved' : 'rejected'} in Jira`,
   };
 }
 
@@ -103,6 +143,7 @@ export function serviceNowEvent(i: IntegrationConfig, body: unknown): TicketEven
   const b = obj(body);
   if (!b) throw bad('the body is not a JSON object', 'body');
   const record = obj(b.record) ?? b;
+  if (record.sysapproval !== undefined) return serviceNowApproval(i, b, record);
   const sysId = text(record.sys_id);
   const number = text(record.number);
   if (!sysId || !SYS_ID.test(sysId)) throw bad('sys_id is missing or not a sys_id', 'sys_id');
@@ -128,6 +169,57 @@ export function serviceNowEvent(i: IntegrationConfig, body: unknown): TicketEven
         : typeof ts === 'string' && /^\d+$/.test(ts)
           ? Number(ts)
           : undefined,
+  };
+}
+
+const APPROVAL_STATES: Record<string, 'approve' | 'reject'> = {
+  approved: 'approve',
+  rejected: 'reject',
+};
+
+/**
+ * What a business rule on `sysapproval_approver` posts when an approver acts: the approval
+ * record's `sys_id`, `state` (`approved`, `rejected`), `approver` (the person, by the
+ * integration's match attribute: the rule dot-walks `approver.email`), `comments`, and
+ * `sysapproval`, the reference to the request item (`{ value: <sys_id>, display_value:
+ * <number> }`, as the Table API gives references with sysparm_display_value=all).
+ */
+function serviceNowApproval(i: IntegrationConfig, b: Obj, record: Obj): TicketEvent {
+  const ref = obj(record.sysapproval);
+  const sysId = text(ref?.value);
+  const number = text(ref?.display_value);
+  if (!sysId || !SYS_ID.test(sysId))
+    throw bad('sysapproval.value is missing or not a sys_id', 'sysapproval.value');
+  if (!number || !RITM.test(number))
+    throw bad(
+      'sysapproval.display_value is missing or not a number such as RITM0010001',
+      'sysapproval.display_value',
+    );
+  const state = text(record.state);
+  const verdict = state === undefined ? undefined : APPROVAL_STATES[state];
+  if (!verdict)
+    throw bad(
+      `state "${String(state)}" is not an approver's decision (approved, rejected)`,
+      'state',
+    );
+  const ts = b.timestamp ?? record.timestamp;
+  return {
+    ticket: `SNOW:${number}`,
+    key: sysId,
+    status: 'open',
+    reporter: undefined,
+    record,
+    sentAt:
+      typeof ts === 'number'
+        ? ts
+        : typeof ts === 'string' && /^\d+$/.test(ts)
+          ? Number(ts)
+          : undefined,
+    approval: {
+      person: text(record.approver, i.matchAttribute),
+      verdict,
+      comment: text(record.comments) ?? `${state} in ServiceNow`,
+    },
   };
 }
 

@@ -22,11 +22,19 @@ export interface TicketUpdate {
   marker: string;
 }
 
+/** A ticket's state as the system gives it: Jira's status and resolution names, ServiceNow's state value. */
+export interface TicketReading {
+  status: string;
+  resolution?: string;
+}
+
 export interface TicketWriter {
   /** `key`: the Jira issue key, the ServiceNow record's sys_id. */
   update(key: string, u: TicketUpdate): Promise<void>;
   /** Reaches the system with the integration's credentials: what works, in sentences. */
   check(): Promise<string[]>;
+  /** Where the ticket stands in the system now, as it says it (reconciliation reads it). */
+  read(key: string): Promise<TicketReading>;
 }
 
 export interface ItsmSource {

@@ -1,6 +1,6 @@
 import type { GrantSide } from './grants-side.js';
 import type { Cell } from './merge.js';
-import type { FindingKind } from './settings.js';
+import type { ConnectorFindingKind as FindingKind } from './settings.js';
 
 /** What the merge found wrong with one (target, account) pair. */
 export interface Finding {

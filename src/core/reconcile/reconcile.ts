@@ -1,9 +1,12 @@
 import { appendAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
+import type { IntegrationConfig } from '../model.js';
 import { NotFoundError, TargetError } from '../errors.js';
 import { newId } from '../ids.js';
 import { type ConnectorSource, compareTargets, targetKey } from '../ports/connector.js';
+import type { ItsmSource } from '../ports/itsm.js';
 import type { Sql } from '../sql.js';
+import { compareTickets, recordTicketFinding } from './tickets.js';
 import { type Finding, type Holder, classify, needsHolder } from './classify.js';
 import { grantsInAccountOrder } from './grants-side.js';
 import { type Cell, type MergeCounts, type TargetGroup, mergeSorted } from './merge.js';
@@ -26,6 +29,8 @@ export interface ReconcileDeps {
   now: () => Date;
   /** Page size of both sides of the merge. */
   pageSize?: number;
+  /** Where the integrations' tickets are read; absent, their comparison is not covered. */
+  itsm?: ItsmSource | undefined;
 }
 
 export type CoverageStatus = 'complete' | 'failed' | 'not_covered';
@@ -48,7 +53,8 @@ export interface FindingView {
   account: string;
   target: Record<string, string>;
   grant: string | null;
-  ticket: null;
+  /** The ticket of a ticket finding (`JIRA:ITSM-42`); null for the connectors' kinds. */
+  ticket: string | null;
   action: Action;
 }
 
@@ -143,8 +149,16 @@ export async function reconcile(d: ReconcileDeps, input: ReconcileInput): Promis
   }
   const findings: FindingView[] = [];
   const coverage: Coverage[] = [];
-  for (const name of chosen) {
-    const c = await reconcileConnector(d, input, runId, name, findings);
+  const covered = [];
+  for (const name of chosen)
+    covered.push(() => reconcileConnector(d, input, runId, name, findings));
+  // The tickets are compared on a whole run only: a run of one connector is about its target.
+  if (input.connector === undefined)
+    for (const i of d.catalog.settings.integrations ?? [])
+      covered.push(() => reconcileTickets(d, input, runId, i, findings));
+  for (const run of covered) {
+    const c = await run();
+    const name = c.connector;
     coverage.push(c);
     if (runId) {
       await d.sql.query(
@@ -200,6 +214,61 @@ export async function reconcile(d: ReconcileDeps, input: ReconcileInput): Promis
     },
     findings,
   };
+}
+
+/**
+ * One integration's tickets against the live record (core/reconcile/tickets.ts), as its own
+ * coverage entry `itsm:NAME`: tickets read count as its assignments, and an ITSM (or a target)
+ * that cannot be read makes it failed and the run partial.
+ */
+async function reconcileTickets(
+  d: ReconcileDeps,
+  input: ReconcileInput,
+  runId: string | null,
+  i: IntegrationConfig,
+  out: FindingView[],
+): Promise<Coverage> {
+  const name = `itsm:${i.name}`;
+  const result = (status: CoverageStatus, tickets: number, n: number, error: string | null) => ({
+    connector: name,
+    status,
+    assignments: tickets,
+    grants: 0,
+    findings: n,
+    error,
+  });
+  if (!d.itsm) return result('not_covered', 0, 0, 'this process cannot reach ITSM systems');
+  let n = 0;
+  const r = await compareTickets(
+    { sql: d.sql, catalog: d.catalog, connectors: d.connectors, itsm: d.itsm, now: d.now() },
+    i,
+    async (f) => {
+      const id = runId
+        ? await recordTicketFinding(
+            d.sql,
+            d.now(),
+            { id: runId, actor: input.actor },
+            name,
+            out.length,
+            f,
+          )
+        : null;
+      out.push({
+        id,
+        connector: name,
+        kind: f.kind,
+        identity: f.identity,
+        entitlement: f.entitlement,
+        account: f.account,
+        target: f.target,
+        grant: f.grant,
+        ticket: f.ticket,
+        action: 'reported',
+      });
+      n++;
+    },
+  );
+  return result(r.error ? 'failed' : 'complete', r.tickets, n, r.error);
 }
 
 async function reconcileConnector(

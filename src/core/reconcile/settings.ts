@@ -1,7 +1,21 @@
 import type { ConnectorConfig } from '../model.js';
 import { parseDuration } from '../duration.js';
 
-export const FINDING_KINDS = ['unmanaged', 'missing', 'revocation_failed', 'orphaned'] as const;
+/** What a connector's merge of its target with the grants finds. */
+export const CONNECTOR_FINDING_KINDS = [
+  'unmanaged',
+  'missing',
+  'revocation_failed',
+  'orphaned',
+] as const;
+export type ConnectorFindingKind = (typeof CONNECTOR_FINDING_KINDS)[number];
+/** What comparing an integration's tickets with the live record finds (core/reconcile/tickets.ts). */
+export const TICKET_FINDING_KINDS = [
+  'ticket_done_not_verified',
+  'ticket_closed_access_present',
+  'ticket_cancelled_access_present',
+] as const;
+export const FINDING_KINDS = [...CONNECTOR_FINDING_KINDS, ...TICKET_FINDING_KINDS] as const;
 export type FindingKind = (typeof FINDING_KINDS)[number];
 
 /** What a connector does with a finding of one kind: record it, fix it, or (unmanaged only) adopt it. */
@@ -10,7 +24,7 @@ export type Mode = 'report' | 'remediate' | 'adopt';
 export interface ReconcileSettings {
   /** Seconds between scheduled runs; null: only when asked. */
   every: number | null;
-  modes: Record<FindingKind, Mode>;
+  modes: Record<ConnectorFindingKind, Mode>;
 }
 
 /**
@@ -20,7 +34,7 @@ export interface ReconcileSettings {
 export function reconcileSettings(c: ConnectorConfig): ReconcileSettings {
   const raw = c.settings.reconcile;
   const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  const mode = (kind: FindingKind): Mode => {
+  const mode = (kind: ConnectorFindingKind): Mode => {
     const v = r[kind];
     if (v === 'remediate') return v;
     if (v === 'adopt' && kind === 'unmanaged') return v;
@@ -39,3 +53,4 @@ export function reconcileSettings(c: ConnectorConfig): ReconcileSettings {
     },
   };
 }
+export type TicketFindingKind = (typeof TICKET_FINDING_KINDS)[number];
