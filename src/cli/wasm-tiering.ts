@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
  * Commands whose work grows with the store (or that serve): their WebAssembly earns V8's
  * optimising tier. Every other command holds PGlite for a moment.
  */
-const LONG_RUNNING = new Set([
+export const LONG_RUNNING: ReadonlySet<string> = new Set([
   'serve',
   'demo',
   'init',
