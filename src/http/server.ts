@@ -93,7 +93,10 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
   await registerHardening(
     server,
     { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits },
-    app.rateWindows,
+    {
+      count: (keys, windowMs) => app.rateWindows.count(keys, windowMs),
+      forgetEnded: (windowMs) => app.rateWindows.forgetEnded(windowMs),
+    },
     (e) => internal('rate-windows', e),
   );
   server.setNotFoundHandler(async (req, reply) =>
