@@ -11,6 +11,7 @@ import { traceAudit } from '../core/audit/trace.js';
 import { verifyAudit } from '../core/audit/verify.js';
 import type { Catalog, CatalogCache } from '../core/catalog/catalog.js';
 import type { Clock } from '../core/clock.js';
+import { countHits, forgetEndedWindows } from '../core/limits/rate-windows.js';
 import type { ConnectorSource } from '../core/ports/connector.js';
 import type { NotifierSource } from '../core/ports/notifier.js';
 import type { ItsmSource } from '../core/ports/itsm.js';
@@ -293,6 +294,11 @@ export function gatehouse(d: GatehouseDeps) {
     /** People's sign-in and sessions (ADR 0015). */
     sessions: sessionUseCases({ sql: d.sql, now, settings: async () => (await cat()).settings }),
     schemaVersion: () => schemaVersion(d.sql),
+    /** Rate-limit counts kept in the store, so every node on it shares them (ADR 0036). */
+    rateWindows: {
+      count: (keys: readonly string[], windowMs: number) => countHits(d.sql, keys, windowMs, now()),
+      forgetEnded: (windowMs: number) => forgetEndedWindows(d.sql, windowMs, now()),
+    },
     /** Access reviews (ADR 0023): campaigns, items, decisions. */
     reviews: reviewUseCases({ sql: d.sql, now, catalog: cat }),
     /** Tickets from ITSM systems: POST /hooks/{integration} (ADR 0026). */

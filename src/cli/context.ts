@@ -6,11 +6,8 @@ import { parseDuration } from '../core/duration.js';
 import type { RuntimeSettings } from '../core/jobs/runtime.js';
 import type { Sql } from '../core/sql.js';
 import type { ConnectorSource } from '../core/ports/connector.js';
-import { connectorSource } from '../connectors/registry.js';
-import { notifierSource } from '../connectors/notifiers.js';
-import { itsmSource } from '../connectors/itsm.js';
 import { type Store, openStore, storeExists } from '../store/open.js';
-import { type Gatehouse, gatehouse } from '../app/gatehouse.js';
+import type { Gatehouse } from '../app/gatehouse.js';
 import { dataDir } from './data-dir.js';
 
 export interface CliEnv {
@@ -63,8 +60,14 @@ export async function openContext(
     throw new InputError(
       `no Gatehouse store in ${dir}: run \`gatehouse init\` (or \`gatehouse demo\`) first`,
     );
-  const store = await openStore(where);
+  // The use cases load while the store opens: PGlite compiles its WebAssembly on background
+  // threads and this one would otherwise wait idle (ADR 0036).
+  const opening = openStore(where);
+  const loading = useCaseModules();
+  loading.catch(() => undefined); // awaited below, once the store is open
+  const store = await opening;
   try {
+    const { connectorSource } = await loading;
     const [created] = await store.sql.query(`SELECT 1 FROM meta WHERE key = 'created_at'`);
     if (!created)
       throw new InputError(`no Gatehouse store at ${store.location}: run \`gatehouse init\` first`);
@@ -104,6 +107,7 @@ export async function appOn(
   env: CliEnv,
   now: string | undefined,
 ): Promise<Gatehouse> {
+  const { gatehouse, notifierSource, itsmSource } = await useCaseModules();
   return gatehouse({
     sql,
     clock: await clockFor(sql, now),
@@ -114,6 +118,17 @@ export async function appOn(
     workerId: `${hostname()}:${process.pid}`,
     runtime: runtimeSettings(env.env),
   });
+}
+
+async function useCaseModules() {
+  const [{ gatehouse }, { connectorSource }, { notifierSource }, { itsmSource }] =
+    await Promise.all([
+      import('../app/gatehouse.js'),
+      import('../connectors/registry.js'),
+      import('../connectors/notifiers.js'),
+      import('../connectors/itsm.js'),
+    ]);
+  return { gatehouse, connectorSource, notifierSource, itsmSource };
 }
 
 /**

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { gatehouse } from '../app/gatehouse.js';
+import { connectorSource } from '../connectors/registry.js';
+import { CatalogCache } from '../core/catalog/catalog.js';
+import { migrationFiles } from '../store/migrate.js';
 import { apiFixture } from '../testing/api.js';
+import { buildServer } from './server.js';
 import { allowList } from './hardening.js';
 import * as shapes from './shapes.js';
 
@@ -128,4 +133,57 @@ test('/metrics answers an allow-listed address without a token and any other add
   assert.ok(allowList(['::ffff:0:0/96', '192.0.2.7'])?.check('192.0.2.7'));
   assert.throws(() => allowList(['10.0.0.0/33']), { code: 'invalid_metrics_allow' });
   assert.throws(() => allowList(['example.com']), { code: 'invalid_metrics_allow' });
+});
+
+test('two servers on one store share each limit: the calls one node counted count on the other, and the 429 carries Retry-After', async () => {
+  const f = await apiFixture({
+    rateLimits: { apiPerToken: 4, apiPerAddress: 100, windowMs: 60_000 },
+  });
+  // A second node: its own use cases and its own Fastify instance, on the same database.
+  const other = await buildServer(
+    gatehouse({
+      sql: f.store.sql,
+      clock: f.clock,
+      catalog: new CatalogCache(),
+      connectors: connectorSource([], { env: {}, dataDir: '/nonexistent' }),
+      workerId: 'api-test-2',
+    }),
+    {
+      schemaVersion: migrationFiles().at(-1)!.version,
+      rateLimits: { apiPerToken: 4, apiPerAddress: 100, windowMs: 60_000 },
+    },
+  );
+  try {
+    const alice = await f.token('alice@acme.test', 'read');
+    const onOther = () =>
+      other.inject({
+        method: 'GET',
+        url: '/api/v1/me',
+        headers: { authorization: `Bearer ${alice}` },
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      statuses.push((await f.call('GET', '/api/v1/me', alice)).statusCode);
+      statuses.push((await onOther()).statusCode);
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429]);
+    const limited = await onOther();
+    assert.equal(limited.statusCode, 429);
+    assert.equal(limited.headers['retry-after'], '60', 'the clock stands at the window’s start');
+    assert.equal(shapes.errorObject.parse(limited.json()).error.code, 'rate_limited');
+
+    // The next window starts afresh on both nodes, and the rows of the ended one are deleted.
+    f.clock.advance(60);
+    assert.equal((await onOther()).statusCode, 200);
+    assert.equal((await f.call('GET', '/api/v1/me', alice)).statusCode, 200);
+    const rows = await f.store.sql.query<{ window_start: Date }>(
+      'SELECT window_start FROM rate_windows',
+    );
+    assert.ok(rows.length > 0);
+    for (const r of rows)
+      assert.equal(new Date(r.window_start).toISOString(), '2026-05-01T09:01:00.000Z');
+  } finally {
+    await other.close();
+    await f.close();
+  }
 });

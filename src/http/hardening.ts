@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InputError } from '../core/errors.js';
+import type { WindowCount } from '../core/limits/rate-windows.js';
 import { errorBody } from './errors.js';
 
 /** Requests allowed per window, per key; the window in milliseconds. */
@@ -25,10 +25,22 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
   hooksPerAddress: 300,
 };
 
+/** Where the counts are kept: the store, through the use cases (`app.rateWindows`). */
+export interface RateCounter {
+  count(keys: readonly string[], windowMs: number): Promise<WindowCount[]>;
+  forgetEnded(windowMs: number): Promise<void>;
+}
+
+interface Limit {
+  prefix: string;
+  max: number;
+  key: (req: FastifyRequest) => string | undefined;
+}
+
 const BEARER = /^bearer[ \t]+(\S+)/i;
 
 /**
- * The per-token key: a hash of the whole presented credential, kept in memory only. Not the id
+ * The per-token key: a hash of the whole presented credential, never the credential. Not the id
  * part alone, which is no secret: anyone who knew a token's id could spend its allowance.
  */
 const tokenKey = (req: FastifyRequest) => {
@@ -44,7 +56,12 @@ const tokenKey = (req: FastifyRequest) => {
  * up and audited. A strict CSP suits a JSON API; a route that serves HTML (the web UI) passes its
  * own policy in its route options (`helmet: { contentSecurityPolicy: … }`).
  */
-export async function registerHardening(server: FastifyInstance, limits: RateLimits) {
+export async function registerHardening(
+  server: FastifyInstance,
+  limits: RateLimits,
+  counter: RateCounter,
+  onError: (e: unknown) => void,
+) {
   await server.register(helmet, {
     global: true,
     contentSecurityPolicy: {
@@ -63,28 +80,23 @@ export async function registerHardening(server: FastifyInstance, limits: RateLim
     reply.header('cache-control', 'no-store');
   });
 
-  await server.register(rateLimit, { global: false });
-  type Limiter = (req: FastifyRequest) => Promise<{
-    isAllowed: boolean;
-    isExceeded?: boolean;
-    ttlInSeconds?: number;
-  }>;
-  const make = (prefix: string, max: number, key: (req: FastifyRequest) => string | undefined) => {
-    const limiter = server.createRateLimit({
-      max,
-      timeWindow: limits.windowMs,
-      keyGenerator: (req) => `${prefix}:${key(req) ?? ''}`,
-    }) as unknown as Limiter;
-    return async (req: FastifyRequest) => (key(req) === undefined ? undefined : limiter(req));
-  };
+  server.addHook('onRequest', rateLimiter(limits, counter, onError));
+}
+
+/**
+ * Counts a request against each of its keys in the store, one statement for all of them, and
+ * answers 429 past any key's limit. The counts live in the store, not in this process, so several
+ * `serve` nodes on one database share each limit instead of allowing it once per node (ADR 0036).
+ */
+function rateLimiter(limits: RateLimits, counter: RateCounter, onError: (e: unknown) => void) {
   const byAddress = (req: FastifyRequest) => req.ip;
-  const api = [
-    make('api-address', limits.apiPerAddress, byAddress),
-    make('api-token', limits.apiPerToken, tokenKey),
+  const api: Limit[] = [
+    { prefix: 'api-address', max: limits.apiPerAddress, key: byAddress },
+    { prefix: 'api-token', max: limits.apiPerToken, key: tokenKey },
   ];
-  const auth = [make('auth-address', limits.authPerAddress, byAddress)];
-  const hooks = [make('hooks-address', limits.hooksPerAddress, byAddress)];
-  const limitersFor = (url: string) =>
+  const auth: Limit[] = [{ prefix: 'auth-address', max: limits.authPerAddress, key: byAddress }];
+  const hooks: Limit[] = [{ prefix: 'hooks-address', max: limits.hooksPerAddress, key: byAddress }];
+  const limitsFor = (url: string) =>
     url.startsWith('/api/v1/')
       ? api
       : url.startsWith('/auth/')
@@ -92,19 +104,30 @@ export async function registerHardening(server: FastifyInstance, limits: RateLim
         : url.startsWith('/hooks/')
           ? hooks
           : [];
-
-  server.addHook('onRequest', async (req, reply) => {
-    for (const limit of limitersFor(req.url)) {
-      const r = await limit(req);
-      if (r && !r.isAllowed && r.isExceeded) {
-        const after = Math.max(1, r.ttlInSeconds ?? 1);
-        return reply
-          .code(429)
-          .header('retry-after', String(after))
-          .send(errorBody(req, 'rate_limited', `too many requests; try again in ${after} seconds`));
-      }
+  // Rows of ended windows are deleted by the first request this node sees in a new window: one
+  // statement a window per node, and a failure there costs only stale rows, never the request.
+  let swept = -1;
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const max = new Map<string, number>();
+    for (const l of limitsFor(req.url)) {
+      const k = l.key(req);
+      if (k !== undefined) max.set(`${l.prefix}:${k}`, l.max);
     }
-  });
+    if (max.size === 0) return;
+    const counts = await counter.count([...max.keys()], limits.windowMs);
+    const window = counts[0]?.windowStart.getTime() ?? swept;
+    if (window !== swept) {
+      swept = window;
+      await counter.forgetEnded(limits.windowMs).catch(onError);
+    }
+    const over = counts.find((c) => c.hits > max.get(c.key)!);
+    if (!over) return;
+    const after = Math.max(1, Math.ceil(over.resetInMs / 1000));
+    return reply
+      .code(429)
+      .header('retry-after', String(after))
+      .send(errorBody(req, 'rate_limited', `too many requests; try again in ${after} seconds`));
+  };
 }
 
 /**

@@ -90,7 +90,15 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
   // (and the tests check answers against them) but never silently drop a field on the way out.
   server.setSerializerCompiler(() => (data) => JSON.stringify(data));
   server.setErrorHandler(errorHandler(internal, audit));
-  await registerHardening(server, { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits });
+  await registerHardening(
+    server,
+    { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits },
+    {
+      count: (keys, windowMs) => app.rateWindows.count(keys, windowMs),
+      forgetEnded: (windowMs) => app.rateWindows.forgetEnded(windowMs),
+    },
+    (e) => internal('rate-windows', e),
+  );
   server.setNotFoundHandler(async (req, reply) =>
     reply.code(404).send(errorBody(req, 'not_found', `no route ${req.method} ${req.url}`)),
   );

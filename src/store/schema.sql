@@ -308,6 +308,13 @@ CREATE TABLE policies (
   CONSTRAINT policies_pkey PRIMARY KEY (id)
 );
 
+CREATE TABLE rate_windows (
+  key text NOT NULL,
+  window_start timestamp with time zone NOT NULL,
+  hits integer NOT NULL,
+  CONSTRAINT rate_windows_pkey PRIMARY KEY (key)
+);
+
 CREATE TABLE reconcile_coverage (
   n bigint NOT NULL,
   run_id text NOT NULL,

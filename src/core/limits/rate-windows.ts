@@ -1,0 +1,48 @@
+import { type Sql, prepared } from '../sql.js';
+
+/** One key's count in the window that holds `now`, and how long until that window ends. */
+export interface WindowCount {
+  key: string;
+  hits: number;
+  windowStart: Date;
+  resetInMs: number;
+}
+
+/** The fixed window holding `now`: windows start at multiples of windowMs since the epoch. */
+export function windowStart(now: Date, windowMs: number): Date {
+  return new Date(Math.floor(now.getTime() / windowMs) * windowMs);
+}
+
+/*
+ * One statement counts a request against all its keys. A key's row is reset when its window has
+ * passed; every node computes the same window from the clock, so they add to one count. The keys
+ * come in a fixed order from each caller, so two requests lock shared rows in the same order.
+ */
+const HIT = prepared(`
+  INSERT INTO rate_windows AS r (key, window_start, hits)
+  SELECT k, $2::timestamptz, 1 FROM unnest($1::text[]) AS k
+  ON CONFLICT (key) DO UPDATE
+    SET hits = CASE WHEN r.window_start = EXCLUDED.window_start THEN r.hits + 1 ELSE 1 END,
+        window_start = EXCLUDED.window_start
+  RETURNING key, hits`);
+
+/** Counts one request against each key (distinct) in the window holding `now`. */
+export async function countHits(
+  sql: Sql,
+  keys: readonly string[],
+  windowMs: number,
+  now: Date,
+): Promise<WindowCount[]> {
+  if (keys.length === 0) return [];
+  const start = windowStart(now, windowMs);
+  const rows = await sql.query<{ key: string; hits: number }>(HIT, [keys, start.toISOString()]);
+  const resetInMs = start.getTime() + windowMs - now.getTime();
+  return rows.map((r) => ({ key: r.key, hits: Number(r.hits), windowStart: start, resetInMs }));
+}
+
+/** Deletes the rows of windows that ended before the one holding `now`. */
+export async function forgetEndedWindows(sql: Sql, windowMs: number, now: Date): Promise<void> {
+  await sql.query(`DELETE FROM rate_windows WHERE window_start < $1`, [
+    windowStart(now, windowMs).toISOString(),
+  ]);
+}
