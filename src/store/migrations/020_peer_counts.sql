@@ -47,37 +47,42 @@ SELECT peer_group(i.kind, i.department, i.title, i.owner), g.entitlement, hashte
  WHERE grant_is_live(g.state) AND i.status = 'active'
  GROUP BY 1, 2, 3;
 
--- The trigger functions below are planned once per connection, with no parameters, so that plan
--- is kept whatever size of statement comes next (a COPY of a million grants, then one grant per
--- submission) and whatever the statistics say. Without sequential scans, hash or merge joins, the
--- only plans left probe identities and grants by index per changed row: what one submission
--- needs, and linear for a bulk load.
+-- The trigger functions below are planned once per connection, with no parameters, so the first
+-- plan is kept whatever size of statement comes next (a COPY of a million grants, then one grant
+-- per submission) and whatever the statistics say. Identities and grants are therefore read only
+-- in subqueries correlated with a changed row (never pulled up into a join the planner could turn
+-- around), and with sequential scans off, each is an index probe: what one submission needs, and
+-- linear for a bulk load. Joins between the transition tables stay free to hash.
 
 -- Grants: a statement that makes grants live or not live adds or removes their holders. The
 -- holders' identity rows are locked FOR SHARE first: an identity changing group concurrently
 -- either waits for this transaction (and then moves the grants it sees), or commits first (and
 -- the next statement here, with a new snapshot, counts the grant in the new group).
 CREATE FUNCTION peer_holders_from_grants() RETURNS trigger LANGUAGE plpgsql
-  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+  SET enable_seqscan = off AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    PERFORM 1 FROM identities
-     WHERE id IN (SELECT r.identity FROM new_rows r WHERE grant_is_live(r.state))
-     ORDER BY id FOR SHARE;
+    PERFORM (SELECT 1 FROM identities i WHERE i.id = r.identity FOR SHARE)
+       FROM (SELECT DISTINCT r.identity FROM new_rows r WHERE grant_is_live(r.state) ORDER BY 1) r;
     INSERT INTO peer_holders AS p (peer_group, entitlement, shard, holders)
-    SELECT peer_group(i.kind, i.department, i.title, i.owner), r.entitlement, hashtext(r.identity) & 15, count(*)
-      FROM new_rows r JOIN identities i ON i.id = r.identity AND i.status = 'active'
-     WHERE grant_is_live(r.state)
+    SELECT c.g, c.entitlement, hashtext(c.identity) & 15, count(*)
+      FROM (SELECT r.identity, r.entitlement,
+                   (SELECT peer_group(i.kind, i.department, i.title, i.owner) FROM identities i
+                     WHERE i.id = r.identity AND i.status = 'active') AS g
+              FROM new_rows r WHERE grant_is_live(r.state)) c
+     WHERE c.g IS NOT NULL
      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (peer_group, entitlement, shard) DO UPDATE SET holders = p.holders + EXCLUDED.holders;
   ELSIF TG_OP = 'DELETE' THEN
-    PERFORM 1 FROM identities
-     WHERE id IN (SELECT r.identity FROM old_rows r WHERE grant_is_live(r.state))
-     ORDER BY id FOR SHARE;
+    PERFORM (SELECT 1 FROM identities i WHERE i.id = r.identity FOR SHARE)
+       FROM (SELECT DISTINCT r.identity FROM old_rows r WHERE grant_is_live(r.state) ORDER BY 1) r;
     INSERT INTO peer_holders AS p (peer_group, entitlement, shard, holders)
-    SELECT peer_group(i.kind, i.department, i.title, i.owner), r.entitlement, hashtext(r.identity) & 15, -count(*)
-      FROM old_rows r JOIN identities i ON i.id = r.identity AND i.status = 'active'
-     WHERE grant_is_live(r.state)
+    SELECT c.g, c.entitlement, hashtext(c.identity) & 15, -count(*)
+      FROM (SELECT r.identity, r.entitlement,
+                   (SELECT peer_group(i.kind, i.department, i.title, i.owner) FROM identities i
+                     WHERE i.id = r.identity AND i.status = 'active') AS g
+              FROM old_rows r WHERE grant_is_live(r.state)) c
+     WHERE c.g IS NOT NULL
      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (peer_group, entitlement, shard) DO UPDATE SET holders = p.holders + EXCLUDED.holders;
   ELSE
@@ -89,20 +94,23 @@ BEGIN
     ) THEN
       RETURN NULL;
     END IF;
-    PERFORM 1 FROM identities
-     WHERE id IN (SELECT o.identity FROM old_rows o UNION SELECT n.identity FROM new_rows n)
-     ORDER BY id FOR SHARE;
+    PERFORM (SELECT 1 FROM identities i WHERE i.id = r.identity FOR SHARE)
+       FROM (SELECT o.identity FROM old_rows o UNION SELECT n.identity FROM new_rows n ORDER BY 1) r;
     INSERT INTO peer_holders AS p (peer_group, entitlement, shard, holders)
-    SELECT peer_group(i.kind, i.department, i.title, i.owner), c.entitlement, hashtext(c.identity) & 15, sum(c.n)
-      FROM (
-        SELECT o.identity, o.entitlement, -1 AS n FROM old_rows o JOIN new_rows n ON n.id = o.id
-         WHERE grant_is_live(o.state)
-           AND (NOT grant_is_live(n.state) OR n.identity <> o.identity OR n.entitlement <> o.entitlement)
-        UNION ALL
-        SELECT n.identity, n.entitlement, 1 AS n FROM old_rows o JOIN new_rows n ON n.id = o.id
-         WHERE grant_is_live(n.state)
-           AND (NOT grant_is_live(o.state) OR n.identity <> o.identity OR n.entitlement <> o.entitlement)
-      ) c JOIN identities i ON i.id = c.identity AND i.status = 'active'
+    SELECT c.g, c.entitlement, hashtext(c.identity) & 15, sum(c.n)
+      FROM (SELECT d.identity, d.entitlement, d.n,
+                   (SELECT peer_group(i.kind, i.department, i.title, i.owner) FROM identities i
+                     WHERE i.id = d.identity AND i.status = 'active') AS g
+              FROM (
+                SELECT o.identity, o.entitlement, -1 AS n FROM old_rows o JOIN new_rows n ON n.id = o.id
+                 WHERE grant_is_live(o.state)
+                   AND (NOT grant_is_live(n.state) OR n.identity <> o.identity OR n.entitlement <> o.entitlement)
+                UNION ALL
+                SELECT n.identity, n.entitlement, 1 AS n FROM old_rows o JOIN new_rows n ON n.id = o.id
+                 WHERE grant_is_live(n.state)
+                   AND (NOT grant_is_live(o.state) OR n.identity <> o.identity OR n.entitlement <> o.entitlement)
+              ) d) c
+     WHERE c.g IS NOT NULL
      GROUP BY 1, 2, 3 HAVING sum(c.n) <> 0 ORDER BY 1, 2, 3
     ON CONFLICT (peer_group, entitlement, shard) DO UPDATE SET holders = p.holders + EXCLUDED.holders;
   END IF;
@@ -122,7 +130,7 @@ CREATE TRIGGER peer_holders_delete AFTER DELETE ON grants
 -- between member counts and moves its live grants between holder counts. The statement itself
 -- holds the identity's row; grants written concurrently lock it FOR SHARE (above).
 CREATE FUNCTION peer_counts_from_identities() RETURNS trigger LANGUAGE plpgsql
-  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+  SET enable_seqscan = off AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
     WITH moves AS (
@@ -134,7 +142,9 @@ BEGIN
          ON CONFLICT (peer_group) DO UPDATE SET members = p.members + EXCLUDED.members)
     INSERT INTO peer_holders AS p (peer_group, entitlement, shard, holders)
     SELECT m.g, g.entitlement, hashtext(m.id) & 15, sum(m.n)
-      FROM moves m JOIN grants g ON g.identity = m.id AND grant_is_live(g.state)
+      FROM moves m
+     CROSS JOIN LATERAL (SELECT g.entitlement FROM grants g
+                          WHERE g.identity = m.id AND grant_is_live(g.state) OFFSET 0) g
      GROUP BY 1, 2, 3 HAVING sum(m.n) <> 0 ORDER BY 1, 2, 3
     ON CONFLICT (peer_group, entitlement, shard) DO UPDATE SET holders = p.holders + EXCLUDED.holders;
   ELSIF TG_OP = 'DELETE' THEN
@@ -147,7 +157,9 @@ BEGIN
          ON CONFLICT (peer_group) DO UPDATE SET members = p.members + EXCLUDED.members)
     INSERT INTO peer_holders AS p (peer_group, entitlement, shard, holders)
     SELECT m.g, g.entitlement, hashtext(m.id) & 15, sum(m.n)
-      FROM moves m JOIN grants g ON g.identity = m.id AND grant_is_live(g.state)
+      FROM moves m
+     CROSS JOIN LATERAL (SELECT g.entitlement FROM grants g
+                          WHERE g.identity = m.id AND grant_is_live(g.state) OFFSET 0) g
      GROUP BY 1, 2, 3 HAVING sum(m.n) <> 0 ORDER BY 1, 2, 3
     ON CONFLICT (peer_group, entitlement, shard) DO UPDATE SET holders = p.holders + EXCLUDED.holders;
   ELSE
@@ -175,7 +187,9 @@ BEGIN
          ON CONFLICT (peer_group) DO UPDATE SET members = p.members + EXCLUDED.members)
     INSERT INTO peer_holders AS p (peer_group, entitlement, shard, holders)
     SELECT m.g, g.entitlement, hashtext(m.id) & 15, sum(m.n)
-      FROM moves m JOIN grants g ON g.identity = m.id AND grant_is_live(g.state)
+      FROM moves m
+     CROSS JOIN LATERAL (SELECT g.entitlement FROM grants g
+                          WHERE g.identity = m.id AND grant_is_live(g.state) OFFSET 0) g
      GROUP BY 1, 2, 3 HAVING sum(m.n) <> 0 ORDER BY 1, 2, 3
     ON CONFLICT (peer_group, entitlement, shard) DO UPDATE SET holders = p.holders + EXCLUDED.holders;
   END IF;
