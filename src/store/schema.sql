@@ -118,6 +118,13 @@ CREATE TABLE credentials (
   CONSTRAINT credentials_state_check CHECK ((state = ANY (ARRAY['issuing'::text, 'issued'::text, 'failed'::text, 'superseded'::text])))
 );
 
+CREATE TABLE entitlement_holders (
+  entitlement text NOT NULL,
+  shard smallint NOT NULL,
+  holders integer NOT NULL,
+  CONSTRAINT entitlement_holders_pkey PRIMARY KEY (entitlement, shard)
+);
+
 CREATE TABLE entitlements (
   id text NOT NULL,
   app text NOT NULL,

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { harness } from '../../testing/harness.js';
-import { FACTS_SQL, ROLE_FIT_SQL, loadFacts } from './inputs.js';
+import { FACTS_SQL, ROLE_FIT_SQL, SEATS_SQL, loadFacts, seatsUsed } from './inputs.js';
 
 const PEERS = 200;
 const HOLDERS = 10_000;
 const NHI = 3_000;
 
-test('role fit reads its two counts by primary key, even when the grant and identity tables have grown far past the statistics the planner has', async () => {
+test('role fit and licence seats read counts by primary key, even when the grant and identity tables have grown far past the statistics the planner has', async () => {
   const h = await harness({ people: false });
   try {
     const { sql } = h.store;
@@ -53,6 +53,16 @@ test('role fit reads its two counts by primary key, even when the grant and iden
       [NHI],
     );
 
+    // And every person outside the group holds one of 2,000 other entitlements, so the counts per
+    // entitlement outgrow their statistics too.
+    await sql.query(
+      `INSERT INTO grants (id, identity, entitlement, app, owner, trigger, state, duration, created_at, granted_at, expires_at, verified_at)
+       SELECT 'grt_bulk' || g, 'fit' || g || '@acme.test', 'bulk:e' || (g % 2000), 'bulk', 'fit' || g || '@acme.test',
+              'request', 'active', 3600, now(), now(), now() + interval '1 day', now()
+         FROM generate_series($1::int + 1, $2::int) g`,
+      [PEERS, PEERS + HOLDERS],
+    );
+
     const fit = async (beneficiary: string) =>
       (
         await loadFacts(sql, {
@@ -87,6 +97,25 @@ test('role fit reads its two counts by primary key, even when the grant and iden
       "a service account's peers are the owner's other service accounts, not the department",
     );
 
+    // Licence seats: a pool's use is the live grants of its entitlements, from the same counts.
+    const [pool] = await sql.query<{ app: string; tier: string }>(
+      `SELECT app, licence_tier AS tier FROM entitlements WHERE licence_tier IS NOT NULL ORDER BY id LIMIT 1`,
+    );
+    assert.ok(pool, 'the demo has a licensed entitlement');
+    await sql.query(
+      `INSERT INTO grants (id, identity, entitlement, app, owner, trigger, state, duration, created_at, granted_at, expires_at, verified_at)
+       SELECT 'grt_seat' || g, 'fit' || g || '@acme.test', e.id, e.app, 'fit' || g || '@acme.test',
+              'request', CASE WHEN g % 4 = 0 THEN 'revoked' ELSE 'active' END, 3600, now(), now(), now() + interval '1 day', now()
+         FROM generate_series(1, 40) g, entitlements e WHERE e.app = $1 AND e.licence_tier = $2`,
+      [pool.app, pool.tier],
+    );
+    const [counted] = await sql.query<{ n: string }>(
+      `SELECT count(*) AS n FROM grants g JOIN entitlements e ON e.id = g.entitlement
+        WHERE g.app = $1 AND e.licence_tier = $2 AND grant_is_live(g.state)`,
+      [pool.app, pool.tier],
+    );
+    assert.equal(await seatsUsed(sql, pool.app, pool.tier), Number(counted?.n));
+
     // The plan, on the statistics taken before any of this: the beneficiary by primary key, then
     // one primary-key read of its group's members and one range of its group's holders of the
     // entitlement; never a read of the peers, nor of every holder of the entitlement. The
@@ -111,6 +140,22 @@ test('role fit reads its two counts by primary key, even when the grant and iden
           plan,
         );
       }
+    }
+    for (const mode of ['force_custom_plan', 'force_generic_plan']) {
+      const plan = await sql.transaction(async (tx) => {
+        await tx.query(`SET LOCAL plan_cache_mode = ${mode}`);
+        const rows = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${SEATS_SQL}`, [
+          pool.app,
+          pool.tier,
+        ]);
+        return rows.map((r) => r['QUERY PLAN']).join('\n');
+      });
+      assert.match(
+        plan,
+        /Index Scan on entitlement_holders_pkey|entitlement_holders_pkey on entitlement_holders h\b/,
+        plan,
+      );
+      assert.doesNotMatch(plan, /grants|Seq Scan on entitlement_holders/, plan);
     }
   } finally {
     await h.close();

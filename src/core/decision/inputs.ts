@@ -163,11 +163,18 @@ export async function loadFacts(
   };
 }
 
+/**
+ * Seats of a licence pool in use: live grants of the app's entitlements of that tier, summed from
+ * the counts kept per entitlement (migration 020, ADR 0031) — one primary-key range per
+ * entitlement of the pool, never a read of the app's grants. The correlated form keeps it a probe
+ * per entitlement whatever the statistics say (`fit-plan.test.ts`).
+ */
+export const SEATS_SQL = prepared(
+  `SELECT coalesce(sum((SELECT sum(h.holders) FROM entitlement_holders h WHERE h.entitlement = e.id)), 0) AS n
+     FROM entitlements e WHERE e.app = $1 AND e.licence_tier = $2`,
+);
+
 export async function seatsUsed(sql: Sql, app: string, tier: string): Promise<number> {
-  const [r] = await sql.query<{ n: number | string }>(
-    `SELECT count(*) AS n FROM grants g JOIN entitlements e ON e.id = g.entitlement
-     WHERE g.app = $1 AND e.licence_tier = $2 AND g.state IN ${LIVE_STATES}`,
-    [app, tier],
-  );
+  const [r] = await sql.query<{ n: number | string }>(SEATS_SQL, [app, tier]);
   return Number(r?.n ?? 0);
 }

@@ -4,13 +4,16 @@ import pg from 'pg';
 import { harness } from '../../testing/harness.js';
 import type { Sql } from '../sql.js';
 
-/** The counts kept by migration 020's triggers, and the same counts taken from scratch. */
+/** The counts kept by migration 020's triggers (groups, holders, seats), and the same counts from scratch. */
 async function countsAndRecount(sql: Sql) {
   const kept = await sql.query<{ k: string; n: string }>(
     `SELECT 'm ' || peer_group AS k, members::text AS n FROM peer_members WHERE members <> 0
      UNION ALL
      SELECT 'h ' || peer_group || ' ' || entitlement, sum(holders)::text FROM peer_holders
       GROUP BY peer_group, entitlement HAVING sum(holders) <> 0
+     UNION ALL
+     SELECT 'e ' || entitlement, sum(holders)::text FROM entitlement_holders
+      GROUP BY entitlement HAVING sum(holders) <> 0
      ORDER BY 1`,
   );
   const fresh = await sql.query<{ k: string; n: string }>(
@@ -20,6 +23,8 @@ async function countsAndRecount(sql: Sql) {
      SELECT 'h ' || peer_group(i.kind, i.department, i.title, i.owner) || ' ' || g.entitlement, count(*)::text
        FROM grants g JOIN identities i ON i.id = g.identity
       WHERE grant_is_live(g.state) AND i.status = 'active' GROUP BY peer_group(i.kind, i.department, i.title, i.owner), g.entitlement
+     UNION ALL
+     SELECT 'e ' || entitlement, count(*)::text FROM grants WHERE grant_is_live(state) GROUP BY entitlement
      ORDER BY 1`,
   );
   return { kept: kept.map((r) => `${r.k} = ${r.n}`), fresh: fresh.map((r) => `${r.k} = ${r.n}`) };

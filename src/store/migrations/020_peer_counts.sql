@@ -2,7 +2,8 @@
 -- each one for the entitlement: cost grew with the peer group (300 people, or 17,866 non-human
 -- identities sharing a department and an empty title). The counts are now kept per peer group by
 -- the triggers below, in the transaction that changes a grant or an identity, so a decision reads
--- two primary-key rows whatever the size of the group.
+-- two primary-key rows whatever the size of the group. Live grants per entitlement are counted the
+-- same way, for licence seats (a pool's use was a count over every live grant of its app).
 
 -- A human's peers share department and title; a non-human identity's share its kind and owner.
 -- The key is read from the identity's own row (no owner look-up), so an owner's move changes no
@@ -37,6 +38,18 @@ CREATE TABLE peer_holders (
   PRIMARY KEY (peer_group, entitlement, shard)
 );
 
+-- Live grants per entitlement, whoever holds them (a suspended identity's grant still takes a
+-- licence seat), sharded by holder as peer_holders is.
+CREATE TABLE entitlement_holders (
+  entitlement text NOT NULL,
+  shard smallint NOT NULL,
+  holders integer NOT NULL,
+  PRIMARY KEY (entitlement, shard)
+);
+
+INSERT INTO entitlement_holders (entitlement, shard, holders)
+SELECT entitlement, hashtext(identity) & 15, count(*) FROM grants WHERE grant_is_live(state) GROUP BY 1, 2;
+
 INSERT INTO peer_members (peer_group, members)
 SELECT peer_group(kind, department, title, owner), count(*)
   FROM identities WHERE status = 'active' GROUP BY 1;
@@ -64,6 +77,10 @@ BEGIN
   IF TG_OP = 'INSERT' THEN
     PERFORM (SELECT 1 FROM identities i WHERE i.id = r.identity FOR SHARE)
        FROM (SELECT DISTINCT r.identity FROM new_rows r WHERE grant_is_live(r.state) ORDER BY 1) r;
+    INSERT INTO entitlement_holders AS p (entitlement, shard, holders)
+    SELECT r.entitlement, hashtext(r.identity) & 15, count(*) FROM new_rows r WHERE grant_is_live(r.state)
+     GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (entitlement, shard) DO UPDATE SET holders = p.holders + EXCLUDED.holders;
     INSERT INTO peer_holders AS p (peer_group, entitlement, shard, holders)
     SELECT c.g, c.entitlement, hashtext(c.identity) & 15, count(*)
       FROM (SELECT r.identity, r.entitlement,
@@ -76,6 +93,10 @@ BEGIN
   ELSIF TG_OP = 'DELETE' THEN
     PERFORM (SELECT 1 FROM identities i WHERE i.id = r.identity FOR SHARE)
        FROM (SELECT DISTINCT r.identity FROM old_rows r WHERE grant_is_live(r.state) ORDER BY 1) r;
+    INSERT INTO entitlement_holders AS p (entitlement, shard, holders)
+    SELECT r.entitlement, hashtext(r.identity) & 15, -count(*) FROM old_rows r WHERE grant_is_live(r.state)
+     GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (entitlement, shard) DO UPDATE SET holders = p.holders + EXCLUDED.holders;
     INSERT INTO peer_holders AS p (peer_group, entitlement, shard, holders)
     SELECT c.g, c.entitlement, hashtext(c.identity) & 15, -count(*)
       FROM (SELECT r.identity, r.entitlement,
@@ -96,6 +117,19 @@ BEGIN
     END IF;
     PERFORM (SELECT 1 FROM identities i WHERE i.id = r.identity FOR SHARE)
        FROM (SELECT o.identity FROM old_rows o UNION SELECT n.identity FROM new_rows n ORDER BY 1) r;
+    INSERT INTO entitlement_holders AS p (entitlement, shard, holders)
+    SELECT d.entitlement, hashtext(d.identity) & 15, sum(d.n)
+      FROM (
+        SELECT o.identity, o.entitlement, -1 AS n FROM old_rows o JOIN new_rows n ON n.id = o.id
+         WHERE grant_is_live(o.state)
+           AND (NOT grant_is_live(n.state) OR n.identity <> o.identity OR n.entitlement <> o.entitlement)
+        UNION ALL
+        SELECT n.identity, n.entitlement, 1 AS n FROM old_rows o JOIN new_rows n ON n.id = o.id
+         WHERE grant_is_live(n.state)
+           AND (NOT grant_is_live(o.state) OR n.identity <> o.identity OR n.entitlement <> o.entitlement)
+      ) d
+     GROUP BY 1, 2 HAVING sum(d.n) <> 0 ORDER BY 1, 2
+    ON CONFLICT (entitlement, shard) DO UPDATE SET holders = p.holders + EXCLUDED.holders;
     INSERT INTO peer_holders AS p (peer_group, entitlement, shard, holders)
     SELECT c.g, c.entitlement, hashtext(c.identity) & 15, sum(c.n)
       FROM (SELECT d.identity, d.entitlement, d.n,
@@ -210,6 +244,9 @@ CREATE TRIGGER peer_counts_delete AFTER DELETE ON identities
 CREATE FUNCTION peer_counts_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM peer_holders;
+  IF TG_TABLE_NAME = 'grants' THEN
+    DELETE FROM entitlement_holders;
+  END IF;
   IF TG_TABLE_NAME = 'identities' THEN
     DELETE FROM peer_members;
   END IF;
