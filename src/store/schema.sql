@@ -118,6 +118,13 @@ CREATE TABLE credentials (
   CONSTRAINT credentials_state_check CHECK ((state = ANY (ARRAY['issuing'::text, 'issued'::text, 'failed'::text, 'superseded'::text])))
 );
 
+CREATE TABLE entitlement_holders (
+  entitlement text NOT NULL,
+  shard smallint NOT NULL,
+  holders integer NOT NULL,
+  CONSTRAINT entitlement_holders_pkey PRIMARY KEY (entitlement, shard)
+);
+
 CREATE TABLE entitlements (
   id text NOT NULL,
   app text NOT NULL,
@@ -297,6 +304,20 @@ CREATE TABLE notifications (
   last_error text,
   failed_at timestamp with time zone,
   CONSTRAINT notifications_pkey PRIMARY KEY (id)
+);
+
+CREATE TABLE peer_holders (
+  peer_group text NOT NULL,
+  entitlement text NOT NULL,
+  shard smallint NOT NULL,
+  holders integer NOT NULL,
+  CONSTRAINT peer_holders_pkey PRIMARY KEY (peer_group, entitlement, shard)
+);
+
+CREATE TABLE peer_members (
+  peer_group text NOT NULL,
+  members integer NOT NULL,
+  CONSTRAINT peer_members_pkey PRIMARY KEY (peer_group)
 );
 
 CREATE TABLE policies (
@@ -534,9 +555,22 @@ CREATE INDEX sign_ins_expiry ON sign_ins USING btree (expires_at);
 
 -- function audit_head_forward_only()
 -- function audit_refuse_change()
+-- function grant_is_live(state text)
+-- function peer_counts_from_identities()
+-- function peer_counts_truncated()
+-- function peer_group(kind text, department text, title text, owner text)
+-- function peer_holders_from_grants()
 
 CREATE TRIGGER audit_events_append_only BEFORE DELETE OR UPDATE ON public.audit_events FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
 CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON public.audit_events FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
 CREATE TRIGGER audit_head_forward BEFORE UPDATE ON public.audit_head FOR EACH ROW EXECUTE FUNCTION audit_head_forward_only();
 CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON public.audit_head FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
 CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON public.audit_head FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER peer_counts_truncate_grants AFTER TRUNCATE ON public.grants FOR EACH STATEMENT EXECUTE FUNCTION peer_counts_truncated();
+CREATE TRIGGER peer_holders_delete AFTER DELETE ON public.grants REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION peer_holders_from_grants();
+CREATE TRIGGER peer_holders_insert AFTER INSERT ON public.grants REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION peer_holders_from_grants();
+CREATE TRIGGER peer_holders_update AFTER UPDATE ON public.grants REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION peer_holders_from_grants();
+CREATE TRIGGER peer_counts_delete AFTER DELETE ON public.identities REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION peer_counts_from_identities();
+CREATE TRIGGER peer_counts_insert AFTER INSERT ON public.identities REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION peer_counts_from_identities();
+CREATE TRIGGER peer_counts_truncate_identities AFTER TRUNCATE ON public.identities FOR EACH STATEMENT EXECUTE FUNCTION peer_counts_truncated();
+CREATE TRIGGER peer_counts_update AFTER UPDATE ON public.identities REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION peer_counts_from_identities();

@@ -1,21 +1,14 @@
-import { LIVE_STATES } from '../../core/decision/inputs.js';
+import { ROLE_FIT_SQL } from '../../core/decision/inputs.js';
 import { type Scenario, RssWatch, pct, round, timeEach } from '../suite/measure.js';
 import { RequestDrawer } from './draw.js';
 
 /**
- * The role-fit score alone: how many of the beneficiary's peers (same department and title,
- * active) hold the entitlement. The statement is loadFacts' two role-fit subqueries
- * (core/decision/inputs.ts) on their own; if that code changes, change this with it. Baseline:
- * one primary-key look-up of the same identity, the cheapest read a decision makes.
+ * The role-fit score alone: how many of the beneficiary's peers (ADR 0031: a person's share
+ * department and title, a non-human identity's share kind and owner) hold the entitlement. The
+ * statement is loadFacts' own role-fit part (`ROLE_FIT_SQL`, core/decision/inputs.ts), prepared
+ * as loadFacts' statement is. Baseline: one primary-key look-up of the same identity, the
+ * cheapest read a decision makes.
  */
-const ROLE_FIT = `WITH b AS (SELECT * FROM identities WHERE id = $1)
-  SELECT (SELECT count(*) FROM identities i
-           WHERE i.department = b.department AND i.title = b.title AND i.status = 'active' AND i.id <> b.id) AS peers,
-         (SELECT count(*) FROM identities i
-           WHERE i.department = b.department AND i.title = b.title AND i.status = 'active' AND i.id <> b.id
-             AND EXISTS (SELECT 1 FROM grants g WHERE g.identity = i.id AND g.entitlement = $2 AND g.state IN ${LIVE_STATES})) AS holding
-    FROM b`;
-
 export const roleFitScenario: Scenario = {
   name: 'role-fit',
   usesWorld: true,
@@ -26,11 +19,11 @@ export const roleFitScenario: Scenario = {
     const peers: number[] = [];
     const watch = new RssWatch();
     const xs = await timeEach(n, async (i) => {
-      const [r] = await store.sql.query<{ peers: string | number }>(ROLE_FIT, [
+      const [r] = await store.sql.query<{ fit: { peers: number } }>(ROLE_FIT_SQL, [
         inputs[i]!.beneficiary,
         inputs[i]!.entitlement,
       ]);
-      if (i < n) peers.push(Number(r?.peers ?? 0));
+      if (i < n) peers.push(Number(r?.fit.peers ?? 0));
     });
     const rss = watch.stop();
     const base = await timeEach(n, (i) =>

@@ -72,6 +72,24 @@ interface FactsRow {
   fit: { peers: number; holding: number };
 }
 
+/**
+ * Role fit from the counts kept per peer group (migration 020, ADR 0031): the group's active
+ * members and, summed over its shards, those holding the entitlement live — less the
+ * beneficiary itself, which is counted in its own group while active. Two primary-key reads, so
+ * a group of three costs what a group of twenty thousand does, and no statistics can turn it into
+ * a scan of the grants (`fit-plan.test.ts`). `b` is the beneficiary's row, `$3` the entitlement.
+ */
+const FIT_SELECT = `json_build_object(
+         'peers', coalesce((SELECT m.members FROM peer_members m
+                             WHERE m.peer_group = peer_group(b.kind, b.department, b.title, b.owner)), 0)
+                  - (b.status = 'active')::int,
+         'holding', coalesce((SELECT sum(p.holders) FROM peer_holders p
+                               WHERE p.peer_group = peer_group(b.kind, b.department, b.title, b.owner)
+                                 AND p.entitlement = $3), 0)
+                    - (b.status = 'active' AND EXISTS (
+                         SELECT 1 FROM grants g
+                          WHERE g.identity = b.id AND g.entitlement = $3 AND g.state IN ${LIVE_STATES}))::int)`;
+
 export const FACTS_SQL = prepared(
   `WITH b AS (SELECT * FROM identities WHERE id = $1)
      SELECT row_to_json(b) AS beneficiary,
@@ -83,23 +101,31 @@ export const FACTS_SQL = prepared(
                UNION ALL
                SELECT id, entitlement, true AS pending FROM requests WHERE beneficiary = $1 AND status = 'pending_approval'
              ) h) AS held,
-            (SELECT json_build_object('peers', count(*), 'holding', count(x.held)) FROM identities i
-               LEFT JOIN LATERAL (
-                 SELECT true AS held FROM grants g
-                  WHERE g.identity = i.id AND g.entitlement = $3 AND g.state IN ${LIVE_STATES} LIMIT 1
-               ) x ON true
-              WHERE i.department = b.department AND i.title = b.title AND i.status = 'active' AND i.id <> b.id) AS fit
+            ${FIT_SELECT} AS fit
        FROM b`,
 );
 
 /**
- * Everything in one round trip. Role fit is the share (0–100) of the beneficiary's peers — same
- * department and title — holding the entitlement, counted in one pass over the peer group. Each
- * peer's probe is a LATERAL subquery with LIMIT 1, which the planner cannot turn into a semi-join:
- * written as EXISTS, stale statistics (a grant table analyzed while small) let it read every
- * holder of the entitlement and hash them (0.45 → 10+ ms, growing with the store). This way the
- * cost follows the peer group, never the number of grants, whatever the statistics say
- * (`fit-plan.test.ts`).
+ * The role-fit part of FACTS_SQL alone, for the benchmark that measures it (`$1` the
+ * beneficiary, `$2` the entitlement): built from the same text, so the two cannot drift apart.
+ */
+export const ROLE_FIT_SQL = prepared(
+  `WITH b AS (SELECT * FROM identities WHERE id = $1)
+     SELECT ${FIT_SELECT.replaceAll('$3', '$2')} AS fit FROM b`,
+);
+
+/** Whom an identity's role fit compares it with (ADR 0031), as the explanation names them. */
+export function peerGroupLabel(i: Identity): string {
+  return i.kind === 'human'
+    ? `${i.department || '-'} / ${i.title || '-'}`
+    : `${i.kind} owned by ${i.owner || '-'}`;
+}
+
+/**
+ * Everything in one round trip. Role fit is the share (0–100) of the beneficiary's peers holding
+ * the entitlement: for a person, active people of the same department and title; for a non-human
+ * identity, active identities of its kind with the same owner (ADR 0031). Both counts are read
+ * from those the store keeps per peer group (FIT_SELECT).
  * With `lock`, the beneficiary's row is locked first (`lockIdentity`), and the facts are read
  * after the lock is held.
  */
@@ -130,18 +156,25 @@ export async function loadFacts(
         holding,
         explanation:
           peers === 0
-            ? 'no peers with the same department and title'
-            : `held by ${holding} of ${peers} peers (${beneficiary.department || '-'} / ${beneficiary.title || '-'})`,
+            ? `no peers (${peerGroupLabel(beneficiary)})`
+            : `held by ${holding} of ${peers} peers (${peerGroupLabel(beneficiary)})`,
       },
     },
   };
 }
 
+/**
+ * Seats of a licence pool in use: live grants of the app's entitlements of that tier, summed from
+ * the counts kept per entitlement (migration 020, ADR 0031) — one primary-key range per
+ * entitlement of the pool, never a read of the app's grants. The correlated form keeps it a probe
+ * per entitlement whatever the statistics say (`fit-plan.test.ts`).
+ */
+export const SEATS_SQL = prepared(
+  `SELECT coalesce(sum((SELECT sum(h.holders) FROM entitlement_holders h WHERE h.entitlement = e.id)), 0) AS n
+     FROM entitlements e WHERE e.app = $1 AND e.licence_tier = $2`,
+);
+
 export async function seatsUsed(sql: Sql, app: string, tier: string): Promise<number> {
-  const [r] = await sql.query<{ n: number | string }>(
-    `SELECT count(*) AS n FROM grants g JOIN entitlements e ON e.id = g.entitlement
-     WHERE g.app = $1 AND e.licence_tier = $2 AND g.state IN ${LIVE_STATES}`,
-    [app, tier],
-  );
+  const [r] = await sql.query<{ n: number | string }>(SEATS_SQL, [app, tier]);
   return Number(r?.n ?? 0);
 }
