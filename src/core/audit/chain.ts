@@ -265,8 +265,9 @@ function sequenced(sql: Sql): Promise<void> {
   if (!s) sequencers.set(sql, (s = {}));
   const state = s;
   if (state.queued) return state.queued;
-  let run: Promise<void> | undefined;
-  run = (async () => {
+  let finished!: () => void;
+  const run = new Promise<void>((resolve) => (finished = resolve));
+  void (async () => {
     await state.running;
     // Began after the caller's commit: from here on, new callers wait for the run after this one.
     state.queued = undefined;
@@ -277,6 +278,7 @@ function sequenced(sql: Sql): Promise<void> {
       // Left staged: the next run, or the next reader, chains it.
     } finally {
       if (state.running === run) state.running = undefined;
+      finished();
     }
   })();
   state.queued = run;
@@ -326,6 +328,17 @@ export async function recordAudit(tx: Sql, at: Date, input: AuditInput): Promise
   const events = deferred.get(tx);
   if (events) events.push({ ...input, at });
   else await appendAudit(tx, at, input);
+}
+
+/** Records events in order as recordAudit would one by one (appendAuditMany outside an auditedTransaction). */
+export async function recordAuditMany(
+  tx: Sql,
+  at: Date,
+  inputs: readonly AuditBatchInput[],
+): Promise<void> {
+  const events = deferred.get(tx);
+  if (events) events.push(...inputs.map((input) => ({ ...input, at: input.at ?? at })));
+  else await appendAuditMany(tx, at, inputs);
 }
 
 /**
