@@ -70,8 +70,13 @@ function nextEvent(prev: { seq: number; hash: string }, at: Date, input: AuditIn
 
 const LOCK_HEAD = prepared('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
 
-async function lockHead(tx: Sql): Promise<{ seq: number; hash: string }> {
-  const [head] = await tx.query<{ seq: number | string; hash: string }>(LOCK_HEAD);
+// The same lock, and this transaction's commit not waiting for the WAL flush (SET LOCAL).
+const LOCK_HEAD_NO_FLUSH = prepared(
+  `SELECT set_config('synchronous_commit', 'off', true) AS c, seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`,
+);
+
+async function lockHead(tx: Sql, statement = LOCK_HEAD): Promise<{ seq: number; hash: string }> {
+  const [head] = await tx.query<{ seq: number | string; hash: string }>(statement);
   if (!head) throw new Error('audit_head row missing: the store was not migrated');
   return { seq: Number(head.seq), hash: head.hash };
 }
@@ -239,10 +244,15 @@ async function chainStaged(
  * it chained. Readers of the chain call it first (audit verify, trace, export, checkpoints), so an
  * event whose change has committed is never invisible to them. Sequencers on other connections or
  * nodes queue on the head and each finds what the one before left.
+ *
+ * A writer's run (`durable` false) commits without waiting for the WAL flush: losing it in a crash
+ * loses nothing — its chaining and its deletions from the stage vanish together, the events are
+ * staged again and the next run chains them. A reader's run commits durably, and a durable commit
+ * flushes everything written before it, so a head a reader shows or signs survives a crash.
  */
-export async function sequenceAudit(sql: Sql): Promise<number> {
+export async function sequenceAudit(sql: Sql, durable = true): Promise<number> {
   return sql.transaction(async (tx) => {
-    const head = await lockHead(tx);
+    const head = durable ? await lockHead(tx) : await lockHead(tx, LOCK_HEAD_NO_FLUSH);
     return (await chainStaged(tx, head)).seq - head.seq;
   });
 }
@@ -273,7 +283,7 @@ function sequenced(sql: Sql): Promise<void> {
     state.queued = undefined;
     state.running = run;
     try {
-      await sequenceAudit(sql);
+      await sequenceAudit(sql, false);
     } catch {
       // Left staged: the next run, or the next reader, chains it.
     } finally {
