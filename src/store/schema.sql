@@ -63,6 +63,7 @@ CREATE TABLE audit_events (
   refs text[] NOT NULL,
   prev_hash text NOT NULL,
   hash text NOT NULL,
+  stage_id bigint,
   CONSTRAINT audit_events_pkey PRIMARY KEY (seq)
 );
 
@@ -72,6 +73,18 @@ CREATE TABLE audit_head (
   hash text NOT NULL,
   CONSTRAINT audit_head_id_check CHECK ((id = 1)),
   CONSTRAINT audit_head_pkey PRIMARY KEY (id)
+);
+
+CREATE TABLE audit_stage (
+  id bigint NOT NULL DEFAULT nextval('audit_stage_id_seq'::regclass),
+  batch bigint NOT NULL,
+  at timestamp with time zone NOT NULL,
+  actor text NOT NULL,
+  action text NOT NULL,
+  subject text NOT NULL,
+  details jsonb NOT NULL DEFAULT '{}'::jsonb,
+  refs text[] NOT NULL DEFAULT '{}'::text[],
+  CONSTRAINT audit_stage_pkey PRIMARY KEY (id)
 );
 
 CREATE TABLE birthright_rules (
@@ -496,7 +509,9 @@ CREATE TABLE sod_rules (
 
 CREATE INDEX api_tokens_page ON api_tokens USING btree (created_at, id);
 CREATE INDEX approval_stages_pending ON approval_stages USING gin (approvers) WHERE (state = 'pending'::text);
+CREATE UNIQUE INDEX audit_events_stage_id ON audit_events USING btree (stage_id) WHERE (stage_id IS NOT NULL);
 CREATE INDEX audit_refs ON audit_events USING gin (refs);
+CREATE INDEX audit_stage_order ON audit_stage USING btree (batch, id);
 CREATE INDEX credentials_grant ON credentials USING btree (grant_id, requested_at);
 CREATE INDEX credentials_live ON credentials USING btree (rotate_by) WHERE (state = 'issued'::text);
 CREATE UNIQUE INDEX credentials_one_issuing ON credentials USING btree (grant_id) WHERE (state = 'issuing'::text);
@@ -555,6 +570,7 @@ CREATE INDEX sign_ins_expiry ON sign_ins USING btree (expires_at);
 
 -- function audit_head_forward_only()
 -- function audit_refuse_change()
+-- function audit_stage_drain_only()
 -- function grant_is_live(state text)
 -- function peer_counts_from_identities()
 -- function peer_counts_truncated()
@@ -566,6 +582,9 @@ CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON public.audit_events F
 CREATE TRIGGER audit_head_forward BEFORE UPDATE ON public.audit_head FOR EACH ROW EXECUTE FUNCTION audit_head_forward_only();
 CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON public.audit_head FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
 CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON public.audit_head FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_stage_drain BEFORE DELETE ON public.audit_stage FOR EACH ROW EXECUTE FUNCTION audit_stage_drain_only();
+CREATE TRIGGER audit_stage_no_truncate BEFORE TRUNCATE ON public.audit_stage FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_stage_no_update BEFORE UPDATE ON public.audit_stage FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
 CREATE TRIGGER peer_counts_truncate_grants AFTER TRUNCATE ON public.grants FOR EACH STATEMENT EXECUTE FUNCTION peer_counts_truncated();
 CREATE TRIGGER peer_holders_delete AFTER DELETE ON public.grants REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION peer_holders_from_grants();
 CREATE TRIGGER peer_holders_insert AFTER INSERT ON public.grants REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION peer_holders_from_grants();

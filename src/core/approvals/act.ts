@@ -1,4 +1,4 @@
-import { appendAudit } from '../audit/chain.js';
+import { auditedTransaction, recordAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { type DecideInput, decide } from '../decision/decide.js';
 import { loadFacts, lockIdentity } from '../decision/inputs.js';
@@ -64,7 +64,7 @@ export async function actOnRequest(
     });
   // Refused before anything is read or locked.
   authorizeApprovalChannel(a.via, catalog.settings.authenticatedOnly);
-  await sql.transaction(async (tx) => {
+  await auditedTransaction(sql, async (tx) => {
     // The beneficiary first, then the request: the order every decision about them locks in.
     const [head] = await tx.query<{ beneficiary: string }>(
       'SELECT beneficiary FROM requests WHERE id = $1',
@@ -121,7 +121,7 @@ export async function actOnRequest(
     );
     const event = { stage: stage.idx, rule: stage.rule, comment: a.comment, via: a.via };
     if (a.verdict === 'reject') {
-      await appendAudit(tx, now, {
+      await recordAudit(tx, now, {
         actor: a.actor,
         action: 'request.rejected',
         subject: r.id,
@@ -142,7 +142,7 @@ export async function actOnRequest(
       [r.id, stage.idx],
     );
     if (Number(count?.n) < stage.min_approvals) {
-      await appendAudit(tx, now, {
+      await recordAudit(tx, now, {
         actor: a.actor,
         action: 'request.approved_stage',
         subject: r.id,
@@ -164,7 +164,7 @@ export async function actOnRequest(
         `UPDATE approval_stages SET state = 'pending', approvers = $3, fallback = $4 WHERE request_id = $1 AND idx = $2`,
         [r.id, next.idx, routed.approvers, routed.fallback],
       );
-      await appendAudit(tx, now, {
+      await recordAudit(tx, now, {
         actor: a.actor,
         action: 'request.approved_stage',
         subject: r.id,
@@ -175,7 +175,7 @@ export async function actOnRequest(
       });
       return;
     }
-    await appendAudit(tx, now, {
+    await recordAudit(tx, now, {
       actor: a.actor,
       action: 'request.approved_stage',
       subject: r.id,
@@ -187,7 +187,7 @@ export async function actOnRequest(
         `UPDATE requests SET status = 'rejected', closed_at = $2, decision = $3 WHERE id = $1`,
         [r.id, now, JSON.stringify(refused)],
       );
-      await appendAudit(tx, now, {
+      await recordAudit(tx, now, {
         actor: 'gatehouse',
         action: 'request.rejected',
         subject: r.id,
@@ -199,7 +199,7 @@ export async function actOnRequest(
       r.id,
       now,
     ]);
-    await appendAudit(tx, now, {
+    await recordAudit(tx, now, {
       actor: a.actor,
       action: 'request.approved',
       subject: r.id,
@@ -289,7 +289,7 @@ async function recheck(
 
 /** Requests not decided within the approval timeout lapse. */
 export async function lapseOverdue(sql: Sql, now: Date): Promise<number> {
-  return sql.transaction(async (tx) => {
+  return auditedTransaction(sql, async (tx) => {
     const due = await tx.query<{ id: string }>(
       `SELECT id FROM requests WHERE status = 'pending_approval' AND lapses_at <= $1 ORDER BY lapses_at FOR UPDATE SKIP LOCKED`,
       [now],
@@ -303,7 +303,7 @@ export async function lapseOverdue(sql: Sql, now: Date): Promise<number> {
         `UPDATE approval_stages SET state = 'lapsed' WHERE request_id = $1 AND state IN ('pending', 'waiting')`,
         [r.id],
       );
-      await appendAudit(tx, now, {
+      await recordAudit(tx, now, {
         actor: 'gatehouse',
         action: 'request.lapsed',
         subject: r.id,

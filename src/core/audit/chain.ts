@@ -70,10 +70,27 @@ function nextEvent(prev: { seq: number; hash: string }, at: Date, input: AuditIn
 
 const LOCK_HEAD = prepared('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
 
-async function lockHead(tx: Sql): Promise<{ seq: number; hash: string }> {
-  const [head] = await tx.query<{ seq: number | string; hash: string }>(LOCK_HEAD);
+// The same lock, and this transaction's commit not waiting for the WAL flush (SET LOCAL).
+const LOCK_HEAD_NO_FLUSH = prepared(
+  `SELECT set_config('synchronous_commit', 'off', true) AS c, seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`,
+);
+
+async function lockHead(tx: Sql, statement = LOCK_HEAD): Promise<{ seq: number; hash: string }> {
+  const [head] = await tx.query<{ seq: number | string; hash: string }>(statement);
   if (!head) throw new Error('audit_head row missing: the store was not migrated');
   return { seq: Number(head.seq), hash: head.hash };
+}
+
+/** Transactions that took the head (an event appended at once): the rest of their events follow. */
+const holdingHead = new WeakSet<Sql>();
+
+/**
+ * Locks the head for an append at once and first chains what is staged and committed: this
+ * transaction may have seen those changes, so their events go before its own.
+ */
+async function takeHead(tx: Sql): Promise<{ seq: number; hash: string }> {
+  holdingHead.add(tx);
+  return chainStaged(tx, await lockHead(tx));
 }
 
 /**
@@ -84,7 +101,7 @@ export async function appendAudit(tx: Sql, at: Date, input: AuditInput): Promise
   // Inside an auditedTransaction, events recorded before this one go first, so the chain keeps
   // the order in which the use case said them.
   await flushDeferred(tx);
-  const event = nextEvent(await lockHead(tx), at, input);
+  const event = nextEvent(await takeHead(tx), at, input);
   await tx.query(INSERT_ONE, [
     event.seq,
     event.at,
@@ -114,15 +131,16 @@ export async function appendAuditMany(
   inputs: readonly AuditBatchInput[],
 ): Promise<AuditEvent[]> {
   await flushDeferred(tx);
-  return appendChunks(tx, at, inputs);
+  if (inputs.length === 0) return [];
+  return appendChunks(tx, await takeHead(tx), at, inputs);
 }
 
-const INSERT_MANY = `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash)
+const INSERT_MANY = `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash, stage_id)
        SELECT x.seq, x.at, x.actor, x.action, x.subject, x.details,
-              ARRAY(SELECT jsonb_array_elements_text(x.refs)), x.prev_hash, x.hash
+              ARRAY(SELECT jsonb_array_elements_text(x.refs)), x.prev_hash, x.hash, x.stage_id
          FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
-                     $6::jsonb[], $7::jsonb[], $8::text[], $9::text[])
-           AS x(seq, at, actor, action, subject, details, refs, prev_hash, hash)
+                     $6::jsonb[], $7::jsonb[], $8::text[], $9::text[], $13::bigint[])
+           AS x(seq, at, actor, action, subject, details, refs, prev_hash, hash, stage_id)
         ORDER BY x.seq`;
 
 // The rows and the head's move in one statement: referencing the insert's count makes it run
@@ -130,13 +148,15 @@ const INSERT_MANY = `INSERT INTO audit_events (seq, at, actor, action, subject, 
 const INSERT_MANY_AND_MOVE_HEAD = prepared(`WITH ins AS (${INSERT_MANY} RETURNING 1)
 UPDATE audit_head SET seq = $10, hash = $11 WHERE id = 1 AND (SELECT count(*) FROM ins) = $12`);
 
+/** Chains inputs after `head`, which the caller holds; stageIds name the staged rows they came from. */
 async function appendChunks(
   tx: Sql,
+  head: { seq: number; hash: string },
   at: Date,
   inputs: readonly AuditBatchInput[],
+  stageIds?: readonly (number | string)[],
 ): Promise<AuditEvent[]> {
-  if (inputs.length === 0) return [];
-  let prev = await lockHead(tx);
+  let prev = head;
   const events = inputs.map((input) => {
     const e = nextEvent(prev, input.at ?? at, input);
     prev = e;
@@ -160,18 +180,154 @@ async function appendChunks(
       last.seq,
       last.hash,
       chunk.length,
+      stageIds ? stageIds.slice(i, i + MANY_CHUNK) : chunk.map(() => null),
     ]);
   }
   return events;
 }
 
+/** Staged rows chained per statement. */
+const STAGE_PAGE = 1000;
+
+const STAGED = prepared(
+  `SELECT id, at, actor, action, subject, details, refs FROM audit_stage ORDER BY batch, id LIMIT ${STAGE_PAGE}`,
+);
+const UNSTAGE = prepared('DELETE FROM audit_stage WHERE id = ANY($1::bigint[])');
+
+interface StagedRow {
+  id: number | string;
+  at: Date | string;
+  actor: string;
+  action: AuditAction;
+  subject: string;
+  details: Record<string, unknown> | string;
+  refs: string[];
+}
+
+/**
+ * Moves every staged row this transaction can see (committed, or its own) into the chain after
+ * `head`, in (batch, id) order, and returns the new head. The caller holds the head, so no other
+ * sequencer reads the same rows; the unique stage_id makes a second chaining fail regardless.
+ */
+async function chainStaged(
+  tx: Sql,
+  head: { seq: number; hash: string },
+): Promise<{ seq: number; hash: string }> {
+  for (;;) {
+    const rows = await tx.query<StagedRow>(STAGED);
+    if (rows.length === 0) return head;
+    const events = await appendChunks(
+      tx,
+      head,
+      new Date(0),
+      rows.map((r) => ({
+        at: new Date(r.at),
+        actor: r.actor,
+        action: r.action,
+        subject: r.subject,
+        details:
+          typeof r.details === 'string'
+            ? (JSON.parse(r.details) as Record<string, unknown>)
+            : r.details,
+        refs: r.refs,
+      })),
+      rows.map((r) => r.id),
+    );
+    await tx.query(UNSTAGE, [rows.map((r) => r.id)]);
+    head = events[events.length - 1]!;
+    if (rows.length < STAGE_PAGE) return head;
+  }
+}
+
+/**
+ * The sequencer: chains every committed staged event, in its own transaction, and returns how many
+ * it chained. Readers of the chain call it first (audit verify, trace, export, checkpoints), so an
+ * event whose change has committed is never invisible to them. Sequencers on other connections or
+ * nodes queue on the head and each finds what the one before left.
+ *
+ * A writer's run (`durable` false) commits without waiting for the WAL flush: losing it in a crash
+ * loses nothing — its chaining and its deletions from the stage vanish together, the events are
+ * staged again and the next run chains them. A reader's run commits durably, and a durable commit
+ * flushes everything written before it, so a head a reader shows or signs survives a crash.
+ */
+export async function sequenceAudit(sql: Sql, durable = true): Promise<number> {
+  return sql.transaction(async (tx) => {
+    const head = durable ? await lockHead(tx) : await lockHead(tx, LOCK_HEAD_NO_FLUSH);
+    return (await chainStaged(tx, head)).seq - head.seq;
+  });
+}
+
+/** Per store handle: the sequencer run under way, and the one queued to start after it. */
+interface SequencerState {
+  running?: Promise<void> | undefined;
+  queued?: Promise<void> | undefined;
+}
+const sequencers = new WeakMap<Sql, SequencerState>();
+
+/**
+ * Resolves once a sequencer run that began after this call has finished, so the caller's committed
+ * events are in the chain. Callers that arrive while a run is under way share the next one: under
+ * load one run chains many transactions' events (a group commit for the chain). A failed run is
+ * not the caller's failure — its change committed and its events wait, staged, for the next run.
+ */
+function sequenced(sql: Sql): Promise<void> {
+  let s = sequencers.get(sql);
+  if (!s) sequencers.set(sql, (s = {}));
+  const state = s;
+  if (state.queued) return state.queued;
+  let finished!: () => void;
+  const run = new Promise<void>((resolve) => (finished = resolve));
+  void (async () => {
+    await state.running;
+    // Began after the caller's commit: from here on, new callers wait for the run after this one.
+    state.queued = undefined;
+    state.running = run;
+    try {
+      await sequenceAudit(sql, false);
+    } catch {
+      // Left staged: the next run, or the next reader, chains it.
+    } finally {
+      if (state.running === run) state.running = undefined;
+      finished();
+    }
+  })();
+  state.queued = run;
+  return run;
+}
+
 /** Events recorded in an auditedTransaction, not yet appended; keyed by the transaction's Sql. */
 const deferred = new WeakMap<Sql, AuditBatchInput[]>();
 
+/** Appends what the transaction recorded so far straight into the chain (holding the head). */
 async function flushDeferred(tx: Sql): Promise<void> {
   const events = deferred.get(tx);
   if (!events || events.length === 0) return;
-  await appendChunks(tx, events[0]!.at!, events.splice(0));
+  const batch = events.splice(0);
+  await appendChunks(tx, await takeHead(tx), batch[0]!.at!, batch);
+}
+
+// One batch value for the whole statement (the CTE runs once): the transaction's place in line.
+const STAGE_MANY = prepared(`WITH b AS (SELECT nextval('audit_stage_batch') AS batch)
+INSERT INTO audit_stage (batch, at, actor, action, subject, details, refs)
+  SELECT b.batch, x.at, x.actor, x.action, x.subject, x.details, ARRAY(SELECT jsonb_array_elements_text(x.refs))
+    FROM b, unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[])
+           WITH ORDINALITY AS x(at, actor, action, subject, details, refs, n)
+   ORDER BY x.n`);
+
+/** Stages what the transaction recorded, as its last statement; true when there was any. */
+async function stageDeferred(tx: Sql): Promise<boolean> {
+  const events = deferred.get(tx);
+  if (!events || events.length === 0) return false;
+  const batch = events.splice(0);
+  await tx.query(STAGE_MANY, [
+    batch.map((e) => e.at!.toISOString()),
+    batch.map((e) => e.actor),
+    batch.map((e) => e.action),
+    batch.map((e) => e.subject),
+    batch.map((e) => JSON.stringify(e.details ?? {})),
+    batch.map((e) => JSON.stringify([...new Set([e.subject, ...(e.refs ?? [])])])),
+  ]);
+  return true;
 }
 
 /**
@@ -184,22 +340,41 @@ export async function recordAudit(tx: Sql, at: Date, input: AuditInput): Promise
   else await appendAudit(tx, at, input);
 }
 
+/** Records events in order as recordAudit would one by one (appendAuditMany outside an auditedTransaction). */
+export async function recordAuditMany(
+  tx: Sql,
+  at: Date,
+  inputs: readonly AuditBatchInput[],
+): Promise<void> {
+  const events = deferred.get(tx);
+  if (events) events.push(...inputs.map((input) => ({ ...input, at: input.at ?? at })));
+  else await appendAuditMany(tx, at, inputs);
+}
+
 /**
- * One transaction whose audit events (recordAudit) are appended together as its last statement:
- * the audit head — the one row every writer queues on — is locked for that statement and the
- * commit only, not for the whole use case. The events still commit with the change or not at all,
- * in the order they were recorded. Nested calls join the outer transaction and its flush.
+ * One transaction whose audit events (recordAudit) are staged together as its last statement and
+ * chained by the sequencer once it has committed (ADR 0032): the use case never waits on the audit
+ * head, the one row every chain append queues on. The events still commit with the change or not
+ * at all, in the order they were recorded, and are in the chain when this returns. Nested calls
+ * join the outer transaction and its flush.
  */
 export async function auditedTransaction<T>(sql: Sql, fn: (tx: Sql) => Promise<T>): Promise<T> {
-  return sql.transaction(async (tx) => {
+  let staged = false;
+  const result = await sql.transaction(async (tx) => {
     if (deferred.has(tx)) return fn(tx);
     deferred.set(tx, []);
     try {
-      const result = await fn(tx);
-      await flushDeferred(tx);
-      return result;
+      const value = await fn(tx);
+      // Staging must be the transaction's last statement (see audit_stage). Joined to a plain
+      // transaction that goes on after this (tx is sql), or one that already holds the head,
+      // the events take their place in the chain now instead.
+      if (tx === sql || holdingHead.has(tx)) await flushDeferred(tx);
+      else staged = await stageDeferred(tx);
+      return value;
     } finally {
       deferred.delete(tx);
     }
   });
+  if (staged) await sequenced(sql);
+  return result;
 }

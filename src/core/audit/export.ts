@@ -1,4 +1,5 @@
 import type { Sql } from '../sql.js';
+import { sequenceAudit } from './chain.js';
 import { AUDIT_BATCH, AUDIT_COLUMNS, type AuditRow, toEvent } from './rows.js';
 
 /**
@@ -7,6 +8,8 @@ import { AUDIT_BATCH, AUDIT_COLUMNS, type AuditRow, toEvent } from './rows.js';
  * since keeps events at or after that instant.
  */
 export async function* auditLines(sql: Sql, since: Date | undefined): AsyncGenerator<string> {
+  // Every committed change's events are in the export, even those still staged.
+  await sequenceAudit(sql);
   let after: number | undefined;
   for (;;) {
     const where: string[] = [];

@@ -1,7 +1,7 @@
 import { NotFoundError } from '../errors.js';
 import type { Sql } from '../sql.js';
 import { one } from '../sql.js';
-import type { AuditEvent } from './chain.js';
+import { type AuditEvent, sequenceAudit } from './chain.js';
 import { AUDIT_COLUMNS, type AuditRow, toEvent } from './rows.js';
 
 /**
@@ -17,6 +17,8 @@ const RELATED = `
 
 /** Every event that concerns a request or grant, or the ids directly linked to it, in seq order. */
 export async function traceAudit(sql: Sql, id: string): Promise<AuditEvent[]> {
+  // A change that has committed is traced with its events, even if they were still staged.
+  await sequenceAudit(sql);
   const related = await sql.query<{ id: string }>(RELATED, [id]);
   const ids = [...new Set([id, ...related.map((r) => r.id)])];
   // && on refs is what the GIN index audit_refs serves.

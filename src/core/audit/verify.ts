@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Sql } from '../sql.js';
 import { one } from '../sql.js';
-import { eventHash } from './chain.js';
+import { eventHash, sequenceAudit } from './chain.js';
 import { BODY_AFTER_DETAILS, BODY_BEFORE_DETAILS, canonicalJson } from './hash-body.js';
 import { AUDIT_COLUMNS, type AuditRow, toEvent } from './rows.js';
 
@@ -33,6 +33,8 @@ const GENESIS = 'genesis';
  * after the events can only find it at or past the last event read.
  */
 export async function verifyAudit(sql: Sql): Promise<VerifyResult> {
+  // Events staged by committed changes join the chain first: verify vouches for all of them.
+  await sequenceAudit(sql);
   const result = await checkChain(sql);
   if (result.ok) return result;
   return { ...result, head: await readHead(sql) };

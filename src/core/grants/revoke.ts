@@ -1,3 +1,4 @@
+import { auditedTransaction } from '../audit/chain.js';
 import { authorizeRevoke } from '../authz.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Via } from '../model.js';
@@ -14,7 +15,7 @@ export async function revokeGrant(
   now: Date,
   r: { grantId: string; actor: string; reason: string; via: Via },
 ): Promise<void> {
-  await sql.transaction(async (tx) => {
+  await auditedTransaction(sql, async (tx) => {
     const g = await requireGrant(tx, r.grantId, true);
     authorizeRevoke(r.actor, r.grantId, {
       holder: g.identity,

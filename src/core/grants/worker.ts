@@ -1,4 +1,4 @@
-import { appendAudit, appendAuditMany, type AuditBatchInput } from '../audit/chain.js';
+import { type AuditBatchInput, recordAudit, recordAuditMany } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Clock } from '../clock.js';
 import {
@@ -373,7 +373,7 @@ async function applied(d: WorkerDeps, tx: Sql, job: Job, now: Date): Promise<voi
       g.id,
       now,
     ]);
-    await appendAudit(tx, now, {
+    await recordAudit(tx, now, {
       actor: d.workerId,
       action: 'grant.applied',
       subject: g.id,
@@ -393,7 +393,7 @@ async function applied(d: WorkerDeps, tx: Sql, job: Job, now: Date): Promise<voi
     `UPDATE grants SET state = 'active', granted_at = $2, verified_at = $2, expires_at = $3, failure = NULL WHERE id = $1`,
     [g.id, now, expires],
   );
-  await appendAudit(tx, now, {
+  await recordAudit(tx, now, {
     actor: d.workerId,
     action: 'grant.activated',
     subject: g.id,
@@ -450,7 +450,7 @@ async function appliedMany(d: WorkerDeps, tx: Sql, done: { job: Job; now: Date }
       WHERE g.id = x.id`,
     [active.map((a) => a.id), active.map((a) => a.at), active.map((a) => a.expires)],
   );
-  await appendAuditMany(tx, done[0]!.now, events);
+  await recordAuditMany(tx, done[0]!.now, events);
 }
 
 /** revoked() for a batch, set-based: one UPDATE, the `grant.revoked` events appended together. */
@@ -486,7 +486,7 @@ async function revokedMany(d: WorkerDeps, tx: Sql, done: { job: Job; now: Date }
       WHERE g.id = x.id`,
     [gone.map((a) => a.id), gone.map((a) => a.at), gone.map((a) => a.latency)],
   );
-  await appendAuditMany(tx, done[0]!.now, events);
+  await recordAuditMany(tx, done[0]!.now, events);
 }
 
 function revokedDetails(g: GrantRow, job: Job, now: Date, latency: number) {
@@ -523,7 +523,7 @@ async function revoked(d: WorkerDeps, tx: Sql, job: Job, now: Date): Promise<voi
     `UPDATE grants SET state = 'revoked', revoked_at = $2, verified_at = $2, revocation_latency_seconds = $3, failure = NULL WHERE id = $1`,
     [g.id, now, latency],
   );
-  await appendAudit(tx, now, {
+  await recordAudit(tx, now, {
     actor: d.workerId,
     action: 'grant.revoked',
     subject: g.id,
@@ -539,7 +539,7 @@ async function applyFailed(d: WorkerDeps, tx: Sql, job: Job, now: Date, f: Failu
       ? `apply failed and will not be retried: ${f.error}`
       : `apply failed after ${f.attempts} attempts: ${f.error}`;
     await tx.query(`UPDATE grants SET state = 'failed', failure = $2 WHERE id = $1`, [g.id, why]);
-    await appendAudit(tx, now, {
+    await recordAudit(tx, now, {
       actor: d.workerId,
       action: 'grant.failed',
       subject: g.id,
@@ -553,7 +553,7 @@ async function applyFailed(d: WorkerDeps, tx: Sql, job: Job, now: Date, f: Failu
       g.id,
       `apply attempt ${f.attempts} failed: ${f.error}`,
     ]);
-  await appendAudit(tx, now, {
+  await recordAudit(tx, now, {
     actor: d.workerId,
     action: f.final ? 'provision.abandoned' : 'provision.retry_scheduled',
     subject: g.id,
@@ -582,7 +582,7 @@ async function revokeFailed(
       g.id,
       `revoke failed ${f.attempts} times, still retrying: ${f.error}`,
     ]);
-    await appendAudit(tx, now, {
+    await recordAudit(tx, now, {
       actor: d.workerId,
       action: 'grant.revoke_failed',
       subject: g.id,
@@ -602,7 +602,7 @@ async function revokeFailed(
       ? `revoke failed ${f.attempts} times, still retrying: ${f.error}`
       : `revoke attempt ${f.attempts} failed: ${f.error}`,
   ]);
-  await appendAudit(tx, now, {
+  await recordAudit(tx, now, {
     actor: d.workerId,
     action: 'provision.retry_scheduled',
     subject: g.id,

@@ -1,4 +1,4 @@
-import { appendAudit } from '../audit/chain.js';
+import { appendAudit, sequenceAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { TargetError } from '../errors.js';
 import { type Job, enqueue } from '../jobs/queue.js';
@@ -48,7 +48,8 @@ export const TRACK_SQL = `
  * events in order after a cursor and enqueues one job per event and ticket, moving the cursor in
  * the same transaction. So no change can commit without its update following, none is enqueued
  * twice, and a ticket's updates are enqueued in the order they happened. Events commit in `seq`
- * order (each holds the chain's head row until it commits), so nothing below the head is missed.
+ * order (each append or sequencer run holds the chain's head row until it commits), so nothing
+ * below the head is missed.
  */
 export async function trackTickets(
   sql: Sql,
@@ -56,6 +57,8 @@ export async function trackTickets(
   now: Date,
   limit = TRACK_BATCH,
 ): Promise<{ count: number; more: boolean }> {
+  // Staged events of committed changes join the chain first, so tickets follow them promptly.
+  await sequenceAudit(sql);
   return sql.transaction(async (tx) => {
     const [c] = await tx.query<{ last_seq: number | string }>(
       'SELECT last_seq FROM itsm_cursor WHERE id = 1 FOR UPDATE',

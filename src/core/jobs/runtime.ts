@@ -1,3 +1,4 @@
+import { auditedTransaction } from '../audit/chain.js';
 import type { Clock } from '../clock.js';
 import { addSeconds } from '../duration.js';
 import { TargetError } from '../errors.js';
@@ -238,7 +239,7 @@ function outcomeRecorder(sql: Sql, owner: string): { record: Recorder } {
         const batch = queue.splice(0, OUTCOME_BATCH);
         let mine: boolean[] | undefined;
         try {
-          mine = await sql.transaction((tx) => writeAll(tx, batch));
+          mine = await auditedTransaction(sql, (tx) => writeAll(tx, batch));
         } catch {
           mine = undefined;
         }
@@ -251,7 +252,7 @@ function outcomeRecorder(sql: Sql, owner: string): { record: Recorder } {
         }
         for (const item of batch) {
           try {
-            const mineOne = await sql.transaction(async (tx) => {
+            const mineOne = await auditedTransaction(sql, async (tx) => {
               await lockAll(tx, [item]);
               return item.write(tx);
             });

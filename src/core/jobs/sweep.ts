@@ -1,5 +1,5 @@
 import { lapseOverdue } from '../approvals/act.js';
-import { appendAuditMany } from '../audit/chain.js';
+import { auditedTransaction, recordAuditMany } from '../audit/chain.js';
 import { APPLY, REVOKE, enqueueGrantJobs } from '../grants/grants.js';
 import { cancelIdleMany } from './queue.js';
 import { remindExpiring } from '../grants/reminders.js';
@@ -49,7 +49,7 @@ export async function expireDue(
   actor: string,
   limit = EXPIRY_BATCH,
 ): Promise<number> {
-  return sql.transaction(async (tx) => {
+  return auditedTransaction(sql, async (tx) => {
     const rows = await tx.query<Expiring>(
       `WITH due AS (
          SELECT id FROM grants WHERE state = 'active' AND expires_at <= $1
@@ -74,7 +74,7 @@ export async function expireDue(
       now,
     );
     await enqueueGrantJobs(tx, now, due, REVOKE);
-    await appendAuditMany(
+    await recordAuditMany(
       tx,
       now,
       due.map((g) => ({
