@@ -189,6 +189,38 @@ test('closing applies the default to undecided items and revokes them; closing a
   }
 });
 
+test("review show pages a campaign's items by cursor in id order, and refuses a cursor from another campaign", async () => {
+  const { h, app, create } = await setup();
+  try {
+    const c = await create('app=github,risk=low');
+    const other = await create('app=wiki');
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await app.reviews.show(c.id, { limit: 2, ...(cursor ? { cursor } : {}) });
+      assert.ok(page.items.length <= 2);
+      assert.equal(page.counts.items, 5, 'the counts are the whole campaign, not the page');
+      seen.push(...page.items.map((i) => i.id));
+      cursor = page.next_cursor ?? undefined;
+      pages += 1;
+    } while (cursor);
+    assert.equal(pages, 3);
+    assert.deepEqual(seen, [...c.items.map((i) => i.id)].sort(), 'every item once, in id order');
+    const first = await app.reviews.show(c.id, { limit: 2 });
+    await assert.rejects(
+      app.reviews.show(other.id, { cursor: first.next_cursor! }),
+      (e: unknown) => e instanceof InputError && e.field === 'cursor',
+    );
+    await assert.rejects(
+      app.reviews.show(c.id, { limit: '0' }),
+      (e: unknown) => e instanceof InputError && e.field === 'limit',
+    );
+  } finally {
+    await h.close();
+  }
+});
+
 test('at the due date the runtime closes a campaign with its default, on the injected clock', async () => {
   const { h, app, clock, create } = await setup();
   try {
