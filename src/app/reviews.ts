@@ -19,7 +19,8 @@ export function reviewUseCases(d: { sql: Sql; now: () => Date; catalog: () => Pr
       return campaignView(d.sql, id);
     },
     list: (page?: PageInput, reader?: Reader) => listCampaigns(d.sql, page, listReader(reader)),
-    show: (id: string, reader?: Reader) => campaignView(d.sql, id, listReader(reader)),
+    show: (id: string, page?: PageInput, reader?: Reader) =>
+      campaignView(d.sql, id, listReader(reader), page),
     /**
      * Undecided items; `reviewer` narrows to one person's. A reader who does not read everything
      * sees only their own, whatever `reviewer` says.

@@ -45,7 +45,13 @@ const campaignSummary = z.looseObject({
   closed_at: instant.nullable(),
   counts: z.looseObject({ items: z.number(), decided: z.number(), open: z.number() }),
 });
-export const campaignObject = campaignSummary.extend({ items: z.array(itemObject) });
+export const campaignObject = campaignSummary.extend({
+  items: z.array(itemObject).describe('one page of the items, in id order'),
+  next_cursor: z
+    .string()
+    .nullable()
+    .describe('where the next page of items starts; null on the last'),
+});
 const campaignPage = z.looseObject({
   campaigns: z.array(campaignSummary),
   next_cursor: z.string().nullable().describe('where the next page starts; null on the last'),
@@ -101,11 +107,13 @@ export const REVIEW_ROUTES: ApiRoute[] = [
   route({
     method: 'GET',
     url: '/api/v1/reviews/:id',
-    summary: 'one campaign with its items (only those the caller reviews, unless audit)',
+    summary:
+      'one campaign with a page of its items in id order (only those the caller reviews, unless audit)',
     scopes: ['read', 'review', 'admin', 'audit'],
     params: idParams,
+    query: listQuery,
     response: campaignObject,
-    handler: (c) => c.app.reviews.show(c.params.id, c.reader),
+    handler: (c) => c.app.reviews.show(c.params.id, page(c.query), c.reader),
   }),
   route({
     method: 'POST',

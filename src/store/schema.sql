@@ -565,6 +565,7 @@ CREATE INDEX review_items_campaign ON review_items USING btree (campaign_id, id)
 CREATE INDEX review_items_open ON review_items USING btree (kind) WHERE (decision IS NULL);
 CREATE INDEX review_items_open_page ON review_items USING btree (created_at, id) WHERE (decision IS NULL);
 CREATE INDEX review_items_reviewers ON review_items USING gin (reviewers) WHERE (decision IS NULL);
+CREATE INDEX review_items_standalone_due ON review_items USING btree (due_at, id) WHERE ((decision IS NULL) AND (campaign_id IS NULL));
 CREATE INDEX sessions_expiry ON sessions USING btree (expires_at);
 CREATE INDEX sign_ins_expiry ON sign_ins USING btree (expires_at);
 

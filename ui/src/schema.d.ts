@@ -3894,6 +3894,7 @@ export interface paths {
                             } & {
                                 [key: string]: unknown;
                             };
+                            /** @description one page of the items, in id order */
                             items: ({
                                 id: string;
                                 kind: string;
@@ -3915,6 +3916,8 @@ export interface paths {
                             } & {
                                 [key: string]: unknown;
                             })[];
+                            /** @description where the next page of items starts; null on the last */
+                            next_cursor: string | null;
                         } & {
                             [key: string]: unknown;
                         };
@@ -4229,12 +4232,15 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * one campaign with its items (only those the caller reviews, unless audit)
+         * one campaign with a page of its items in id order (only those the caller reviews, unless audit)
          * @description Scopes: read or review or admin or audit.
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    cursor?: string;
+                    limit?: string;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -4268,6 +4274,7 @@ export interface paths {
                             } & {
                                 [key: string]: unknown;
                             };
+                            /** @description one page of the items, in id order */
                             items: ({
                                 id: string;
                                 kind: string;
@@ -4289,6 +4296,8 @@ export interface paths {
                             } & {
                                 [key: string]: unknown;
                             })[];
+                            /** @description where the next page of items starts; null on the last */
+                            next_cursor: string | null;
                         } & {
                             [key: string]: unknown;
                         };
@@ -4648,6 +4657,7 @@ export interface paths {
                             } & {
                                 [key: string]: unknown;
                             };
+                            /** @description one page of the items, in id order */
                             items: ({
                                 id: string;
                                 kind: string;
@@ -4669,6 +4679,8 @@ export interface paths {
                             } & {
                                 [key: string]: unknown;
                             })[];
+                            /** @description where the next page of items starts; null on the last */
+                            next_cursor: string | null;
                         } & {
                             [key: string]: unknown;
                         };

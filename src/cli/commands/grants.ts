@@ -120,7 +120,7 @@ export const sweep: Command = {
     for (const line of failureLines(result.failures)) r.io.stderr(line);
     return {
       json: result,
-      text: `expired ${result.expired}, reminded ${result.reminded}, lapsed ${result.lapsed}, review campaigns opened ${result.reviews_opened} and closed ${result.reviews_closed}, target jobs done ${result.jobs_done}, failed attempts ${result.jobs_failed}`,
+      text: `expired ${result.expired}, reminded ${result.reminded}, lapsed ${result.lapsed}, review campaigns opened ${result.reviews_opened} and closed ${result.reviews_closed}, review items defaulted ${result.review_items_defaulted}, target jobs done ${result.jobs_done}, failed attempts ${result.jobs_failed}`,
       ...(result.failures.length > 0 ? { exitCode: 3 } : {}),
     };
   },

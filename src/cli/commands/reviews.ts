@@ -47,7 +47,7 @@ export const reviewCreate: Command = {
       actor: str(r.args, 'as') ?? 'operator',
       via: 'cli',
     });
-    return { json: c, text: show(c) };
+    return { json: c, text: paged(show(c), c.items.length, c.next_cursor) };
   },
 };
 
@@ -86,11 +86,15 @@ export const reviewItems: Command = {
 
 export const reviewShow: Command = {
   name: 'review show',
-  usage: 'review show C',
-  summary: 'one campaign with its items, their reviewers and decisions',
+  usage: `review show C ${PAGE_USAGE}`,
+  summary: 'one campaign with a page of its items, their reviewers and decisions',
+  options: { ...PAGE_OPTIONS },
   async run(r) {
-    const c = await r.app.reviews.show(positional(r.args, 2, 'C: the campaign (rev_…)'));
-    return { json: c, text: show(c) };
+    const c = await r.app.reviews.show(
+      positional(r.args, 2, 'C: the campaign (rev_…)'),
+      pageArgs(r.args),
+    );
+    return { json: c, text: paged(show(c), c.items.length, c.next_cursor) };
   },
 };
 
@@ -129,6 +133,6 @@ export const reviewClose: Command = {
       str(r.args, 'as') ?? 'operator',
       'cli',
     );
-    return { json: c, text: show(c) };
+    return { json: c, text: paged(show(c), c.items.length, c.next_cursor) };
   },
 };

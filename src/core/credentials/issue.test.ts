@@ -4,6 +4,12 @@ import pg from 'pg';
 import { configVariant } from '../../testing/config-variant.js';
 import { harness, type Harness } from '../../testing/harness.js';
 import { scratchPostgres, scratchPostgresMissing } from '../../testing/scratch-postgres.js';
+import { postgresConnector } from '../../connectors/postgres.js';
+import { refusingPort, unresponsiveTarget } from '../../connectors/test-targets.js';
+import { CatalogCache } from '../catalog/catalog.js';
+import { TargetError } from '../errors.js';
+import type { Connector } from '../ports/connector.js';
+import { issueCredential } from './issue.js';
 
 const OWNER = 'alice@acme.test';
 const SVC = 'svc:ci-deployer';
@@ -240,5 +246,120 @@ test('a credential is refused for an entitlement that issues none, for a person,
     assert.equal(Number(live[0]?.n), 1, 'one live credential per grant');
   } finally {
     await h.close();
+  }
+});
+
+test('a credential asked of a target that hangs or is stopped ends failed within the connector timeout, with a clear error and the secret nowhere', async () => {
+  const stalling = await unresponsiveTarget((socket) => {
+    // AuthenticationOk, then ReadyForQuery (idle): logged in; then no statement is ever answered.
+    socket.once('data', () =>
+      socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49])),
+    );
+  });
+  const silent = await unresponsiveTarget();
+  const stopped = `postgres://gatehouse@127.0.0.1:${await refusingPort()}/x`;
+  const h = await harness();
+  const opened: Connector[] = [];
+  try {
+    const r = await h.cli([
+      'request',
+      'analytics:reader',
+      '--for',
+      SVC,
+      '--duration',
+      '8h',
+      '--reason',
+      'nightly data exports',
+      '--as',
+      OWNER,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const grant = (r.json as { grant: { id: string } | null }).grant?.id;
+    assert.ok(grant, r.stdout);
+    assert.equal((await h.cli(['sweep'])).code, 0);
+    const dir = configVariant(h.dir, {
+      'apps/analytics.yaml': (text) =>
+        text.replace(
+          '    kinds: [human, service_account, ai_agent]\n',
+          '    kinds: [human, service_account, ai_agent]\n    credential: { rotation: 30d }\n',
+        ),
+    });
+    assert.equal((await h.cli(['apply', dir])).code, 0);
+    const catalog = await new CatalogCache().get(h.store.sql);
+
+    // The grant's target, acme-db, is now a real postgres connector at a url that hangs after
+    // login, never answers at all, or refuses; its timeouts are 1s.
+    const secrets: string[] = [];
+    const failures: TargetError[] = [];
+    for (const [url, code] of [
+      [stalling.url('postgres'), 'target_timeout'],
+      [silent.url('postgres'), 'target_timeout'],
+      [stopped, 'target_unreachable'],
+    ] as const) {
+      const target = await postgresConnector(
+        {
+          name: 'acme-db',
+          type: 'postgres',
+          settings: {
+            url: '${TARGET_URL}',
+            create_accounts: true,
+            connect_timeout: '1s',
+            statement_timeout: '1s',
+          },
+        },
+        { env: { TARGET_URL: url }, dataDir: h.dir },
+      );
+      opened.push(target);
+      // The connector as it is, but keeping the secret it was asked to set, to look for it after.
+      const watched: Connector = Object.assign(Object.create(target) as Connector, {
+        issueCredential: (
+          account: Parameters<NonNullable<Connector['issueCredential']>>[0],
+          credential: { secret: string; validUntil: Date },
+        ) => {
+          secrets.push(credential.secret);
+          return target.issueCredential!(account, credential);
+        },
+      });
+      const error: unknown = await issueCredential(
+        {
+          sql: h.store.sql,
+          catalog,
+          connectors: { get: async () => watched },
+          now: () => new Date(h.now),
+        },
+        { grantId: grant, actor: OWNER, via: 'cli' },
+      ).then(
+        () => assert.fail(`${url}: issued against a target that cannot answer`),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof TargetError, String(error));
+      assert.equal(error.code, code, `${url}: ${error.message}`);
+      failures.push(error);
+    }
+    assert.equal(secrets.length, 3, 'each attempt reached the target');
+    const rows = await h.store.sql.query<{ state: string; error: string | null }>(
+      'SELECT state, error FROM credentials WHERE grant_id = $1 ORDER BY requested_at, id',
+      [grant],
+    );
+    assert.deepEqual(
+      rows.map((c) => c.state),
+      ['failed', 'failed', 'failed'],
+      'each attempt is a visible failed state, none left issuing',
+    );
+    for (const c of rows) assert.ok(c.error, 'with the error it met');
+    const [events] = await h.store.sql.query<{ n: string | number }>(
+      `SELECT count(*) AS n FROM audit_events WHERE action = 'credential.failed'`,
+    );
+    assert.equal(Number(events?.n), 3);
+    const everything = await storeText(h);
+    for (const secret of secrets) {
+      assert.ok(!everything.includes(secret), 'the secret is in no row of the store');
+      assert.ok(!failures.some((e) => JSON.stringify([e.message, e]).includes(secret)));
+    }
+  } finally {
+    for (const c of opened) await c.close();
+    await h.close();
+    await stalling.close();
+    await silent.close();
   }
 });

@@ -7,7 +7,12 @@ import { type WorkerDeps, grantHandlers } from '../grants/worker.js';
 import { removalHandler } from '../reconcile/remove.js';
 import { reconcileTask } from '../reconcile/schedule.js';
 import { deliveryHandler } from '../notifications/deliver.js';
-import { CLOSE_BATCH, closeDueCampaigns } from '../reviews/close.js';
+import {
+  CLOSE_BATCH,
+  ITEM_DEFAULT_BATCH,
+  closeDueCampaigns,
+  defaultDueItems,
+} from '../reviews/close.js';
 import { openRecurring } from '../reviews/recurring.js';
 import type { NotifierSource } from '../ports/notifier.js';
 import type { ItsmSource } from '../ports/itsm.js';
@@ -195,6 +200,14 @@ export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
         return { count: n, more: n === CLOSE_BATCH };
       },
     },
+    // Standalone items (post-event, mover, …) past their due date take their default (ADR 0038).
+    {
+      name: 'review_items_defaulted',
+      async run(now) {
+        const n = await defaultDueItems(d.sql, d.catalog, now);
+        return { count: n, more: n === ITEM_DEFAULT_BATCH };
+      },
+    },
     // Scheduled reconciliation (`reconcile: { every }`), after expiry has started its revocations;
     // the jobs its remediations queue run in the same drain.
     reconcileTask(d),
@@ -216,6 +229,8 @@ export interface SweepResult {
   lapsed: number;
   reviews_opened: number;
   reviews_closed: number;
+  /** Standalone review items past their due date that took their default. */
+  review_items_defaulted: number;
   jobs_done: number;
   jobs_failed: number;
   /** Each failed attempt of this run: retrying (with when) or given up. */
@@ -243,6 +258,7 @@ export async function sweep(d: SweepDeps, stop?: AbortSignal): Promise<SweepResu
     lapsed: r.periodic.lapsed ?? 0,
     reviews_opened: r.periodic.reviews_opened ?? 0,
     reviews_closed: r.periodic.reviews_closed ?? 0,
+    review_items_defaulted: r.periodic.review_items_defaulted ?? 0,
     jobs_done: r.done,
     jobs_failed: r.failed,
     failures: r.failures,

@@ -121,3 +121,48 @@ export async function closeDueCampaigns(
   }
   return closed;
 }
+
+/** Standalone items defaulted per run of the periodic task. */
+export const ITEM_DEFAULT_BATCH = 50;
+
+/**
+ * What an undecided standalone item (post-event, mover, reassigned non-human identity, adopted
+ * access) takes at its due date: it has no campaign to give it a default, and access nobody
+ * vouched for in time is the access the product exists to remove (ADR 0038).
+ */
+export const STANDALONE_DEFAULT: ReviewDecision = 'revoke';
+
+/**
+ * The runtime's due-date task for standalone items: each undecided one past its due date takes
+ * `revoke` as a campaign's default would (`applied: default`, decided by `gatehouse`), the
+ * revocation started through the verified revoke path, each in its own transaction; an item a
+ * reviewer holds is skipped and taken on the next run.
+ */
+export async function defaultDueItems(sql: Sql, catalog: Catalog, now: Date): Promise<number> {
+  const due = await sql.query<{ id: string }>(
+    `SELECT id FROM review_items
+      WHERE campaign_id IS NULL AND decision IS NULL AND due_at <= $1
+      ORDER BY due_at, id LIMIT $2`,
+    [now, ITEM_DEFAULT_BATCH],
+  );
+  let defaulted = 0;
+  for (const { id } of due) {
+    defaulted += await sql.transaction(async (tx) => {
+      const [item] = await tx.query<ItemRow>(
+        `SELECT * FROM review_items WHERE id = $1 AND decision IS NULL FOR UPDATE SKIP LOCKED`,
+        [id],
+      );
+      if (!item) return 0;
+      const g = item.grant_id ? await findGrant(tx, item.grant_id, true) : undefined;
+      await applyDecision(tx, catalog, now, item, g, {
+        decision: STANDALONE_DEFAULT,
+        actor: 'gatehouse',
+        comment: null,
+        via: 'job',
+        applied: 'default',
+      });
+      return 1;
+    });
+  }
+  return defaulted;
+}

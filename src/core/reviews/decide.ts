@@ -68,7 +68,7 @@ export async function applyDecision(
     else if (LIVE_REVOCABLE.includes(g.state)) {
       const why = item.campaign_id
         ? `access review ${item.campaign_id}: ${d.applied ? "the campaign's default" : `revoked by ${d.actor}`}`
-        : `${item.kind} review ${item.id}: revoked by ${d.actor}`;
+        : `${item.kind} review ${item.id}: ${d.applied ? 'undecided at its due date' : `revoked by ${d.actor}`}`;
       await startRevocation(
         tx,
         now,

@@ -11,6 +11,7 @@ import { fixedClock } from '../clock.js';
 import { ConflictError, InputError, RefusedError } from '../errors.js';
 import { requireGrant } from '../grants/grants.js';
 import { openReviewItem } from './items.js';
+import { reviewItem } from './view.js';
 
 const DAY = 86400;
 
@@ -189,6 +190,38 @@ test('closing applies the default to undecided items and revokes them; closing a
   }
 });
 
+test("review show pages a campaign's items by cursor in id order, and refuses a cursor from another campaign", async () => {
+  const { h, app, create } = await setup();
+  try {
+    const c = await create('app=github,risk=low');
+    const other = await create('app=wiki');
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await app.reviews.show(c.id, { limit: 2, ...(cursor ? { cursor } : {}) });
+      assert.ok(page.items.length <= 2);
+      assert.equal(page.counts.items, 5, 'the counts are the whole campaign, not the page');
+      seen.push(...page.items.map((i) => i.id));
+      cursor = page.next_cursor ?? undefined;
+      pages += 1;
+    } while (cursor);
+    assert.equal(pages, 3);
+    assert.deepEqual(seen, [...c.items.map((i) => i.id)].sort(), 'every item once, in id order');
+    const first = await app.reviews.show(c.id, { limit: 2 });
+    await assert.rejects(
+      app.reviews.show(other.id, { cursor: first.next_cursor! }),
+      (e: unknown) => e instanceof InputError && e.field === 'cursor',
+    );
+    await assert.rejects(
+      app.reviews.show(c.id, { limit: '0' }),
+      (e: unknown) => e instanceof InputError && e.field === 'limit',
+    );
+  } finally {
+    await h.close();
+  }
+});
+
 test('at the due date the runtime closes a campaign with its default, on the injected clock', async () => {
   const { h, app, clock, create } = await setup();
   try {
@@ -289,6 +322,63 @@ test('a standalone item (post-event, mover, …) is decided the same way: certif
     await app.sweep();
     assert.equal((await requireGrant(h.store.sql, gh.id)).state, 'active');
     assert.equal((await requireGrant(h.store.sql, wiki.id)).state, 'revoked');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a standalone item undecided at its due date takes its default on the injected clock: revoke, through the verified revoke path, audited; a decided one is left as decided', async () => {
+  const { h, app, clock, decide } = await setup();
+  try {
+    const grants = (await app.grants({ identity: 'dan@acme.test', state: 'active' })).grants;
+    const gh = grants.find((g) => g.entitlement === 'github:read')!;
+    const wiki = grants.find((g) => g.entitlement === 'wiki:edit')!;
+    const open = (grantId: string, entitlement: string) =>
+      h.store.sql.transaction((tx) =>
+        openReviewItem(tx, clock.now(), {
+          kind: 'mover',
+          grantId,
+          identity: 'dan@acme.test',
+          entitlement,
+          reviewers: ['carol@acme.test'],
+          note: 'moved department',
+          due: new Date(clock.now().getTime() + DAY * 1000),
+          refs: [grantId],
+          details: {},
+        }),
+      );
+    const kept = await open(gh.id, 'github:read');
+    const forgotten = await open(wiki.id, 'wiki:edit');
+    await decide(kept, 'carol@acme.test', 'certify');
+    clock.advance(DAY - 60);
+    assert.equal((await app.sweep()).review_items_defaulted, 0, 'not yet due');
+    clock.advance(60);
+    assert.equal((await app.sweep()).review_items_defaulted, 1);
+    assert.equal((await app.sweep()).review_items_defaulted, 0, 'an item defaults once');
+
+    const item = await reviewItem(h.store.sql, forgotten);
+    assert.equal(item.decision, 'revoke');
+    assert.equal(item.applied, 'default');
+    assert.equal(item.decided_by, 'gatehouse');
+    assert.equal(item.decided_at, clock.now().toISOString());
+    assert.equal(
+      (await reviewItem(h.store.sql, kept)).applied,
+      null,
+      'the decided item is untouched',
+    );
+    const g = await requireGrant(h.store.sql, wiki.id);
+    assert.equal(g.state, 'revoked', 'revoked and verified in the target');
+    assert.equal(g.revoke_trigger, 'review');
+    assert.ok(!(await h.members('wiki_edit')).includes('dan@acme.test'), 'gone from the target');
+    assert.equal((await requireGrant(h.store.sql, gh.id)).state, 'active');
+    const [event] = await h.store.sql.query<{ actor: string; details: Record<string, unknown> }>(
+      `SELECT actor, details FROM audit_events WHERE action = 'review.item_decided' AND subject = $1`,
+      [forgotten],
+    );
+    assert.equal(event?.actor, 'gatehouse');
+    assert.equal(event?.details.applied, 'default');
+    assert.equal(event?.details.outcome, 'revocation_started');
+    assert.equal(event?.details.via, 'job');
   } finally {
     await h.close();
   }
