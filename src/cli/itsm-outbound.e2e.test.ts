@@ -124,6 +124,37 @@ for (const sys of SYSTEMS) {
       assert.equal(opening.subject, shown.ticket, 'the audit trail names the ticket');
     });
 
+    test("the system's own hook announcing a ticket Gatehouse opened makes no request and no refusal", async () => {
+      const r = await request('dan@acme.test');
+      assert.equal(r.code, 0, r.stderr);
+      const id = r.json.id as string;
+      const res =
+        sys.name === 'jira'
+          ? await f.jiraHook({
+              key: 'ACCESS-9001',
+              fields: { summary: 'x', labels: [`gatehouse-${id}`], reporter: { accountId: 'a' } },
+            })
+          : await f.snowHook({
+              sys_id: 'a'.repeat(32),
+              number: 'RITM0099001',
+              state: '1',
+              correlation_id: id,
+              opened_by: 'svc',
+              variables: {},
+            });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().request, id);
+      const refused = await h.store.sql.query(
+        `SELECT 1 FROM audit_events WHERE action = 'itsm.ticket_refused' AND details ->> 'integration' = $1`,
+        [sys.name],
+      );
+      assert.equal(refused.length, 0);
+      const [c] = await h.store.sql.query<{ n: number | string }>(
+        `SELECT count(*) AS n FROM requests WHERE beneficiary = 'dan@acme.test' AND entitlement = 'erp:vendor-create'`,
+      );
+      assert.equal(Number(c?.n), 1);
+    });
+
     test('a request made from a ticket, or for an entitlement below the risk, opens none', async () => {
       const low = await h.cli([
         'request',
