@@ -209,6 +209,8 @@ for (const sys of SYSTEMS) {
       );
       assert.equal(job?.state, 'pending', 'a visible pending opening, retried');
       assert.ok(job?.last_error);
+      const report = await h.cli(['report']);
+      assert.ok(report.json.ticket_updates.failing >= 1, 'a failing opening is visible in report');
       sys.fail(f, false);
       h.advance(3600);
       await sweep();

@@ -1,7 +1,7 @@
 import { appendAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { TargetError } from '../errors.js';
-import { type Job, enqueue } from '../jobs/queue.js';
+import { enqueue } from '../jobs/queue.js';
 import type { Failure, JobHandler } from '../jobs/runtime.js';
 import { type IntegrationConfig, riskLevel } from '../model.js';
 import type { ItsmSource, OpenedTicket } from '../ports/itsm.js';
