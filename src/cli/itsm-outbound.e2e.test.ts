@@ -124,6 +124,39 @@ for (const sys of SYSTEMS) {
       assert.equal(opening.subject, shown.ticket, 'the audit trail names the ticket');
     });
 
+    test('a request made through the API opens a ticket too, shown by GET /api/v1/requests/{id}', async () => {
+      const t = await h.cli([
+        'token',
+        'create',
+        '--identity',
+        'alice@acme.test',
+        '--scopes',
+        'request,read',
+      ]);
+      assert.equal(t.code, 0, t.stderr);
+      const auth = { authorization: `Bearer ${t.json.token}` };
+      const made = await f.server.inject({
+        method: 'POST',
+        url: '/api/v1/requests',
+        headers: auth,
+        payload: {
+          entitlement: 'erp:vendor-create',
+          beneficiary: 'alice@acme.test',
+          reason: 'vendor onboarding',
+        },
+      });
+      assert.equal(made.statusCode, 201, made.body);
+      const id = (made.json() as { id: string }).id;
+      await sweep();
+      one(id);
+      const got = await f.server.inject({
+        method: 'GET',
+        url: `/api/v1/requests/${id}`,
+        headers: auth,
+      });
+      assert.match((got.json() as { ticket: string }).ticket, sys.prefix);
+    });
+
     test("the system's own hook announcing a ticket Gatehouse opened makes no request and no refusal", async () => {
       const r = await request('dan@acme.test');
       assert.equal(r.code, 0, r.stderr);
