@@ -128,3 +128,28 @@ test('two integrations of one name, or a name unfit for a URL, are refused', asy
   bad[0] = '- name: Jira Prod';
   find(await errorsOf(await withIntegrations(bad)), 1, /inbound URL/);
 });
+
+const SNOW = EXAMPLE.indexOf('- name: snow');
+
+test('a ticketed Jira integration names the project and issue type its tickets are created as', async () => {
+  const lines = [...EXAMPLE];
+  lines.splice(
+    SNOW,
+    0,
+    '  ticketed: { risk_at_least: high, project: ITSM, issue_type: Service Request }',
+  );
+  const { config } = await loadConfigDir(await withIntegrations(lines));
+  assert.deepEqual(config.settings.integrations?.[0]?.ticketed, {
+    riskAtLeast: 'high',
+    project: 'ITSM',
+    issueType: 'Service Request',
+  });
+  const missing = [...EXAMPLE];
+  missing.splice(SNOW, 0, '  ticketed: { risk_at_least: high }');
+  const errors = await errorsOf(await withIntegrations(missing));
+  find(errors, SNOW + 1, /\[0\]\.ticketed\.project/);
+  find(errors, SNOW + 1, /\[0\]\.ticketed\.issue_type/);
+  const bad = [...EXAMPLE];
+  bad.splice(SNOW, 0, '  ticketed: { risk_at_least: high, project: itsm desk, issue_type: Task }');
+  find(await errorsOf(await withIntegrations(bad)), SNOW + 1, /project key/);
+});

@@ -44,14 +44,32 @@ const common = {
   fields: fieldMap,
   approvals_in_ticket: z.boolean().default(false),
   on_ticket_closed: z.enum(['revoke', 'report']).default('report'),
-  ticketed: fields({ risk_at_least: z.enum(RISK_TIERS) }).optional(),
 };
+
+/**
+ * Requests made elsewhere at or above this risk open a ticket here. Jira needs to be told where:
+ * the project key and the issue type the ticket is created as.
+ */
+const ticketedJira = fields({
+  risk_at_least: z.enum(RISK_TIERS),
+  project: z.string().regex(/^[A-Z][A-Z0-9_]{0,9}$/, 'expected a Jira project key such as ITSM'),
+  issue_type: z.string().min(1),
+});
+const ticketedServiceNow = fields({
+  risk_at_least: z.enum(RISK_TIERS),
+  /** The sys_id of the catalog item the requested item belongs to, where one is wanted. */
+  catalog_item: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/, 'expected a sys_id (32 hex digits)')
+    .optional(),
+});
 
 const jira = fields({
   ...common,
   email: z.string().min(1),
   api_token: credential,
   webhook_secret: credential,
+  ticketed: ticketedJira.optional(),
   transitions: fields({
     approved: name.optional(),
     rejected: name.optional(),
@@ -67,6 +85,7 @@ const servicenow = fields({
   user: z.string().min(1),
   password: credential,
   webhook_secret: credential.optional(),
+  ticketed: ticketedServiceNow.optional(),
   states: fields({
     approved: stateValue.optional(),
     rejected: stateValue.optional(),
@@ -92,7 +111,6 @@ function toConfig(y: Jira | ServiceNow): IntegrationConfig {
     ) as unknown as IntegrationConfig['fields'],
     approvalsInTicket: y.approvals_in_ticket,
     onTicketClosed: y.on_ticket_closed,
-    ...(y.ticketed ? { ticketed: { riskAtLeast: y.ticketed.risk_at_least } } : {}),
   };
   const steps = (s: object) =>
     Object.fromEntries(
@@ -107,6 +125,15 @@ function toConfig(y: Jira | ServiceNow): IntegrationConfig {
       secret: j.api_token,
       webhookSecret: j.webhook_secret,
       steps: steps(j.transitions),
+      ...(j.ticketed
+        ? {
+            ticketed: {
+              riskAtLeast: j.ticketed.risk_at_least,
+              project: j.ticketed.project,
+              issueType: j.ticketed.issue_type,
+            },
+          }
+        : {}),
     };
   }
   return {
@@ -116,6 +143,14 @@ function toConfig(y: Jira | ServiceNow): IntegrationConfig {
     secret: y.password,
     ...(y.webhook_secret ? { webhookSecret: y.webhook_secret } : {}),
     steps: steps(y.states),
+    ...(y.ticketed
+      ? {
+          ticketed: {
+            riskAtLeast: y.ticketed.risk_at_least,
+            ...(y.ticketed.catalog_item ? { catalogItem: y.ticketed.catalog_item } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import { TargetError } from '../core/errors.js';
 import type { IntegrationConfig } from '../core/model.js';
-import type { ItsmSource, TicketUpdate, TicketWriter } from '../core/ports/itsm.js';
+import type { ItsmSource, NewTicket, TicketUpdate, TicketWriter } from '../core/ports/itsm.js';
 import { scrubSecrets } from '../core/secrets.js';
 import { resolveSetting } from './env.js';
 import { classifyStatus, classifyTransport, retryAfterSeconds } from './scim-errors.js';
@@ -102,6 +102,41 @@ function jiraWriter(i: IntegrationConfig, env: NodeJS.ProcessEnv): TicketWriter 
   const r = () => resolve(i, env);
   const issue = (key: string) => `/rest/api/3/issue/${encodeURIComponent(key)}`;
   return {
+    // Found by a label naming the request; Jira's search index trails a create by seconds, and the
+    // retry's backoff (30 s first) is longer than that.
+    async open(t: NewTicket) {
+      const c = r();
+      const label = `gatehouse-${t.correlation}`;
+      const jql = `labels = "${label}" ORDER BY created ASC`;
+      const found = (await call(
+        c,
+        'jira',
+        'GET',
+        `/rest/api/3/search/jql?jql=${encodeURIComponent(jql)}&fields=key&maxResults=1`,
+      )) as { issues?: { key?: string }[] };
+      const hit = found.issues?.[0]?.key;
+      if (hit) return { ticket: `JIRA:${hit}`, key: hit, found: true };
+      const where = i.ticketed;
+      if (!where?.project || !where.issueType)
+        throw new TargetError(
+          `jira: integration ${i.name} names no ticketed.project and ticketed.issue_type to open tickets in`,
+          { code: 'integration_misconfigured', retryable: false },
+        );
+      const made = (await call(c, 'jira', 'POST', '/rest/api/3/issue', {
+        fields: {
+          project: { key: where.project },
+          issuetype: { name: where.issueType },
+          summary: t.summary,
+          description: adf(t.text),
+          labels: [label],
+        },
+      })) as { key?: string };
+      if (!made?.key)
+        throw new TargetError('jira: POST /rest/api/3/issue answered no key', {
+          code: 'bad_answer',
+        });
+      return { ticket: `JIRA:${made.key}`, key: made.key, found: false };
+    },
     async update(key, u: TicketUpdate) {
       const c = r();
       // A comment is not idempotent: after an answer lost on the way, the retry finds its marker.
@@ -160,6 +195,33 @@ function serviceNowWriter(i: IntegrationConfig, env: NodeJS.ProcessEnv): TicketW
   const r = () => resolve(i, env);
   const record = (sysId: string) => `/api/now/table/sc_req_item/${encodeURIComponent(sysId)}`;
   return {
+    // Found by correlation_id, the field the Table API keeps for an external system's key.
+    async open(t: NewTicket) {
+      const c = r();
+      const query = `correlation_id=${t.correlation}`;
+      const found = (await call(
+        c,
+        'servicenow',
+        'GET',
+        `/api/now/table/sc_req_item?sysparm_query=${encodeURIComponent(query)}&sysparm_fields=sys_id,number&sysparm_limit=1`,
+      )) as { result?: { sys_id?: string; number?: string }[] } | undefined;
+      const hit = found?.result?.[0];
+      if (hit?.sys_id && hit.number)
+        return { ticket: `SNOW:${hit.number}`, key: hit.sys_id, found: true };
+      const made = (await call(c, 'servicenow', 'POST', '/api/now/table/sc_req_item', {
+        short_description: t.summary,
+        description: t.text,
+        correlation_id: t.correlation,
+        correlation_display: 'Gatehouse',
+        ...(i.ticketed?.catalogItem ? { cat_item: i.ticketed.catalogItem } : {}),
+      })) as { result?: { sys_id?: string; number?: string } } | undefined;
+      const r2 = made?.result;
+      if (!r2?.sys_id || !r2.number)
+        throw new TargetError('servicenow: POST /api/now/table/sc_req_item answered no sys_id', {
+          code: 'bad_answer',
+        });
+      return { ticket: `SNOW:${r2.number}`, key: r2.sys_id, found: false };
+    },
     // One PATCH carries the note and the state together, so they land or fail as one. A work
     // note is a journal entry, appended each time: after an answer lost on the way, the retry
     // finds its marker in the record's journal (sys_journal_field) and only sets the state.

@@ -177,7 +177,15 @@ export interface IntegrationConfig {
   steps: TicketSteps;
   approvalsInTicket: boolean;
   onTicketClosed: 'revoke' | 'report';
-  ticketed?: { riskAtLeast: RiskTier };
+  /** Requests made elsewhere at or above this risk open a ticket here (outbound, ADR 0037). */
+  ticketed?: {
+    riskAtLeast: RiskTier;
+    /** Jira: the project key and issue type a ticket is created as. */
+    project?: string;
+    issueType?: string;
+    /** ServiceNow: the catalog item (sys_id) a requested item is created under. */
+    catalogItem?: string;
+  };
 }
 
 /** One recurring campaign of reviews.yaml. */

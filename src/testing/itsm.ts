@@ -47,9 +47,9 @@ export const INTEGRATIONS = `- name: jira
 `;
 
 /** The demo configuration with both integrations and their service identities. */
-export function itsmConfig(parent: string): string {
+export function itsmConfig(parent: string, integrations = INTEGRATIONS): string {
   return configVariant(parent, {
-    'integrations.yaml': () => INTEGRATIONS,
+    'integrations.yaml': () => integrations,
     'identities.csv': (t) =>
       `${t.trimEnd()}\nsvc:jira,service_account,active,Jira integration,support,,,dave@acme.test\nsvc:servicenow,service_account,active,ServiceNow integration,support,,,dave@acme.test\n`,
   });

@@ -14,7 +14,13 @@ import { listenStandIn } from './stand-in-server.js';
  * - `GET /rest/api/3/issue/{key}/transitions` listing `{ transitions: [{ id, name, to }] }` and
  *   `POST` with `{ transition: { id } }`, 204
  *   (developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-transitions-post);
- * - `POST /rest/api/3/issue` creating an issue, 201 `{ id, key, self }`;
+ * - `POST /rest/api/3/issue` with `{ fields: { project: { key }, issuetype: { name }, summary,
+ *   description: <ADF>, labels } }`, answered 201 `{ id, key, self }`; a missing project or issue
+ *   type is a 400 naming the field in `errors`
+ *   (developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-post);
+ * - `GET /rest/api/3/search/jql?jql=labels = "…"&fields=key&maxResults=n` → `{ issues: [{ id, key }],
+ *   isLast }`, only the `labels = "x"` clause (with an optional `ORDER BY created ASC`) understood
+ *   (developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/#api-rest-api-3-search-jql-get);
  * - `GET /rest/api/3/issue/{key}` → `{ id, key, fields: { status: { name, statusCategory }, … } }`
  *   (developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-get);
  * - errors as `{ errorMessages: [], errors: {} }`; 429 with `Retry-After`.
@@ -44,6 +50,8 @@ export interface JiraServer {
   addIssue(key: string, fields: Record<string, unknown>, status?: string): JiraIssue;
   /** Refuses (`true`) or accepts again every connection. */
   down(on: boolean): void;
+  /** The next request with this method is done as asked, then its connection cut unanswered. */
+  loseNext(method: string): void;
   close(): Promise<void>;
 }
 
@@ -88,7 +96,8 @@ export async function startJiraServer(
   const email = opts.email ?? 'gatehouse@acme.test';
   const apiToken = opts.apiToken ?? 'jira-api-token-0123456789';
   let next = 10000;
-  const s: Omit<JiraServer, 'url' | 'close' | 'down'> = {
+  let losing: string | undefined;
+  const s: Omit<JiraServer, 'url' | 'close' | 'down' | 'loseNext'> = {
     email,
     apiToken,
     issues: new Map(),
@@ -109,6 +118,11 @@ export async function startJiraServer(
     headers: Record<string, string> = {},
   ) => {
     s.calls.push({ method: req.method ?? '', path: req.url ?? '', status });
+    if (losing === req.method) {
+      losing = undefined;
+      res.socket?.destroy();
+      return;
+    }
     res.writeHead(status, {
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       ...headers,
@@ -158,12 +172,40 @@ export async function startJiraServer(
       const fields = (json.fields ?? {}) as Record<string, unknown>;
       if (typeof fields.summary !== 'string')
         return answer(req, res, 400, { errorMessages: [], errors: { summary: 'required' } });
-      const project = (fields.project as { key?: string } | undefined)?.key ?? 'ITSM';
+      const project = (fields.project as { key?: string } | undefined)?.key;
+      if (!project)
+        return answer(req, res, 400, {
+          errorMessages: [],
+          errors: { project: 'Specify a valid project ID or key' },
+        });
+      if (!(fields.issuetype as { name?: string } | undefined)?.name)
+        return answer(req, res, 400, {
+          errorMessages: [],
+          errors: { issuetype: 'Specify an issue type' },
+        });
+      if (fields.description !== undefined && adfText(fields.description) === undefined)
+        return answer(req, res, 400, {
+          errorMessages: [],
+          errors: { description: 'Operation value must be an Atlassian Document' },
+        });
       const issue = s.addIssue(`${project}-${next}`, fields);
       return answer(req, res, 201, {
         id: issue.id,
         key: issue.key,
         self: `${url.origin}/rest/api/3/issue/${issue.id}`,
+      });
+    }
+    if (req.method === 'GET' && url.pathname === '/rest/api/3/search/jql') {
+      const jql = url.searchParams.get('jql') ?? '';
+      const m = /^labels\s*=\s*"([^"]+)"(\s+ORDER BY created ASC)?$/.exec(jql);
+      if (!m) return error(req, res, 400, `The JQL query is not supported here: ${jql}`);
+      const max = Number(url.searchParams.get('maxResults') ?? '50');
+      const hits = [...s.issues.values()].filter(
+        (i) => Array.isArray(i.fields.labels) && (i.fields.labels as unknown[]).includes(m[1]),
+      );
+      return answer(req, res, 200, {
+        issues: hits.slice(0, max).map((i) => ({ id: i.id, key: i.key })),
+        isLast: hits.length <= max,
       });
     }
     const one = /^\/rest\/api\/3\/issue\/([^/]+)$/.exec(url.pathname);
@@ -237,5 +279,11 @@ export async function startJiraServer(
     return error(req, res, 405, 'Method Not Allowed');
   }
 
-  return { ...s, ...(await listenStandIn(handle)) };
+  return {
+    ...s,
+    loseNext(method) {
+      losing = method;
+    },
+    ...(await listenStandIn(handle)),
+  };
 }

@@ -56,6 +56,8 @@ export const AUDIT_ACTIONS = [
   'access.refused',
   'access.unauthenticated',
   'itsm.ticket_received',
+  'itsm.ticket_opened',
+  'itsm.ticket_open_failed',
   'itsm.ticket_refused',
   'itsm.ticket_closed',
   'itsm.written_back',

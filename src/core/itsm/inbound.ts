@@ -207,6 +207,10 @@ export async function receiveTicket(
       return { status: 200, request: t.request_id, duplicate: false, revoked };
     }
     if (t.request_id) return { status: 200, request: t.request_id, duplicate: false };
+    // A ticket Gatehouse opened for a request made elsewhere, announced by the system's own hook
+    // before the opening was recorded: it asks for nothing new, and the opening takes the row.
+    const outbound = openedFor(ev);
+    if (outbound) return { status: 200, request: outbound, duplicate: false };
     let request: string;
     try {
       request = await submitRequest(tx, catalog, now, await requestFrom(tx, catalog, i, ev));
@@ -334,6 +338,17 @@ async function relayApproval(
     details: { integration: i.name, person: actor, verdict: a.verdict },
   });
   return quiet('applied');
+}
+
+/** The request a ticket was opened for by Gatehouse (its label or correlation_id), if it was. */
+function openedFor(ev: TicketEvent): string | undefined {
+  const labels = ev.record.labels;
+  const label = Array.isArray(labels)
+    ? labels.find((l): l is string => typeof l === 'string' && /^gatehouse-req_\w+$/.test(l))
+    : undefined;
+  if (label) return label.slice('gatehouse-'.length);
+  const c = ev.record.correlation_id;
+  return typeof c === 'string' && /^req_\w+$/.test(c) ? c : undefined;
 }
 
 /** Why the ticket made no request: kept on the ticket's row, audited, and written back to it. */

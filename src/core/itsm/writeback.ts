@@ -1,15 +1,15 @@
 import { appendAudit, sequenceAudit } from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { TargetError } from '../errors.js';
-import { type Job, enqueue } from '../jobs/queue.js';
+import type { Job } from '../jobs/queue.js';
 import type { Failure, JobHandler } from '../jobs/runtime.js';
 import type { ItsmSource } from '../ports/itsm.js';
-import { scrubSecrets } from '../secrets.js';
 import type { Sql } from '../sql.js';
-import { TICKET_ACTIONS, type TicketEventRow, updateFor } from './messages.js';
+import { type Tracked, WRITEBACK, enqueueUpdate } from './enqueue-update.js';
+import { TICKET_ACTIONS } from './messages.js';
+import { enqueueOpenings } from './outbound.js';
 
-/** The job kind that writes one update to one ticket. */
-export const WRITEBACK = 'itsm.writeback';
+export { WRITEBACK, ticketSubject } from './enqueue-update.js';
 
 /** Audit events read per transaction by the tracker. */
 export const TRACK_BATCH = 500;
@@ -17,15 +17,6 @@ export const TRACK_BATCH = 500;
 /** 30 s, 1 min, 2 min … capped at an hour; 48 attempts ride out a two-day outage, then it is failed. */
 export const MAX_WRITEBACK_ATTEMPTS = 48;
 export const writebackBackoffSeconds = (attempt: number) => Math.min(3600, 30 * 2 ** (attempt - 1));
-
-/** One ordered stream per ticket: jobs of one subject run one at a time, in the order enqueued. */
-export const ticketSubject = (ticket: string) => `ticket:${ticket}`;
-
-interface Tracked extends TicketEventRow {
-  ticket: string;
-  integration: string;
-  key: string;
-}
 
 /**
  * The events after the cursor that concern a ticket, with the ticket: its reference as subject,
@@ -68,33 +59,10 @@ export async function trackTickets(
     const from = Number(c.last_seq);
     const upto = Math.min(Number(h.seq), from + limit);
     if (upto <= from) return { count: 0, more: false };
+    // Requests made elsewhere that a ticket must be opened for; they are not tickets' yet.
+    let count = await enqueueOpenings(tx, catalog, now, from, upto);
     const rows = await tx.query<Tracked>(TRACK_SQL, [from, upto, TICKET_ACTIONS]);
-    let count = 0;
-    for (const r of rows) {
-      const u = updateFor({ ...r, seq: Number(r.seq) });
-      if (!u) continue;
-      const integration = catalog.settings.integrations?.find((i) => i.name === r.integration);
-      const step = u.step ? integration?.steps[u.step] : undefined;
-      await enqueue(tx, now, {
-        kind: WRITEBACK,
-        subject: ticketSubject(r.ticket),
-        queue: `itsm:${r.integration}`,
-        dedupeKey: `itsm:${r.ticket}:${r.seq}`,
-        payload: {
-          integration: r.integration,
-          ticket: r.ticket,
-          key: r.key,
-          request: r.request_id,
-          seq: Number(r.seq),
-          action: r.action,
-          // Whatever a person typed (a comment, a justification) is scrubbed before it leaves.
-          text: scrubSecrets(`${u.text}\n[gatehouse ${r.ticket} #${r.seq}]`),
-          ...(step ? { step } : {}),
-        },
-        dueAt: now,
-      });
-      count++;
-    }
+    for (const r of rows) if (await enqueueUpdate(tx, catalog, now, r)) count++;
     await tx.query('UPDATE itsm_cursor SET last_seq = $1 WHERE id = 1', [upto]);
     return { count, more: upto < Number(h.seq) };
   });

@@ -16,6 +16,7 @@ import {
 import { openRecurring } from '../reviews/recurring.js';
 import type { NotifierSource } from '../ports/notifier.js';
 import type { ItsmSource } from '../ports/itsm.js';
+import { openHandler } from '../itsm/outbound.js';
 import { trackTickets, writebackHandler } from '../itsm/writeback.js';
 import type { Sql } from '../sql.js';
 import {
@@ -152,6 +153,7 @@ export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
   rt.handle(removalHandler(d) as JobHandler);
   rt.handle(deliveryHandler(d));
   rt.handle(writebackHandler(d));
+  rt.handle(openHandler(d) as JobHandler);
   if (!periodic) return rt;
   const tasks: PeriodicTask[] = [
     // At rest, once the run's work is done: a store's statistics should describe it between

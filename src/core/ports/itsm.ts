@@ -28,7 +28,30 @@ export interface TicketReading {
   resolution?: string;
 }
 
+/** A ticket Gatehouse opens for a request made elsewhere (outbound, ADR 0037). */
+export interface NewTicket {
+  /** The Gatehouse request id: the key the ticket is found by before another is created. */
+  correlation: string;
+  summary: string;
+  /** Plain sentences: a Jira ADF description, a ServiceNow description. */
+  text: string;
+}
+
+export interface OpenedTicket {
+  /** `JIRA:ITSM-42`, `SNOW:RITM0010001`. */
+  ticket: string;
+  /** What updates address: the Jira issue key, the ServiceNow record's sys_id. */
+  key: string;
+  /** The ticket was there already (an earlier attempt made it and its answer was lost). */
+  found: boolean;
+}
+
 export interface TicketWriter {
+  /**
+   * Opens the ticket for a request, exactly once: the system is searched by the correlation key
+   * first, and a ticket found there is the answer, so a retry after a lost answer makes no second.
+   */
+  open(t: NewTicket): Promise<OpenedTicket>;
   /** `key`: the Jira issue key, the ServiceNow record's sys_id. */
   update(key: string, u: TicketUpdate): Promise<void>;
   /** Reaches the system with the integration's credentials: what works, in sentences. */
