@@ -47,7 +47,7 @@ test('the API limits calls per token and per address: past the limit a 429 in th
   }
 });
 
-test('sign-in (/auth/…) and webhooks (/hooks/…) are limited per address, whoever serves them', async () => {
+test('sign-in attempts (/auth/…) and webhooks (/hooks/…) are limited per address, whoever serves them, and reading the sign-in methods is not an attempt', async () => {
   const f = await apiFixture({ rateLimits: { authPerAddress: 2, hooksPerAddress: 3 } });
   try {
     const statuses = async (url: string, n: number) => {
@@ -60,6 +60,8 @@ test('sign-in (/auth/…) and webhooks (/hooks/…) are limited per address, who
     assert.deepEqual(await statuses('/hooks/jira', 4), [404, 404, 404, 429]);
     const r = await f.call('GET', '/auth/callback?code=x');
     assert.equal(r.statusCode, 429);
+    // What a page load reads to offer sign-in is not an attempt: it stays answerable.
+    assert.equal((await f.call('GET', '/auth/methods')).statusCode, 404);
     assert.ok(r.headers['retry-after']);
     shapes.errorObject.parse(r.json());
   } finally {

@@ -12,7 +12,7 @@ export interface RateLimits {
   /** `/api/…`: per presented token (a hash of it) and per client address. */
   apiPerToken: number;
   apiPerAddress: number;
-  /** `/auth/…` (sign-in) and `/hooks/…` (ITSM webhooks): per client address. */
+  /** Sign-in attempts (`signInAttempt`) and `/hooks/…` (ITSM webhooks): per client address. */
   authPerAddress: number;
   hooksPerAddress: number;
 }
@@ -84,6 +84,23 @@ export async function registerHardening(
 }
 
 /**
+ * Sign-in attempts: the OIDC legs and the demo sign-in itself. Reading which methods exist, the
+ * demo's list of people or signing out are what every page load does, and people behind one
+ * proxy address share the limit, so those are not counted (ADR 0036).
+ */
+function signInAttempt(method: string, url: string): boolean {
+  const path = url.split('?', 1)[0]!;
+  return (
+    path === '/auth/login' ||
+    path === '/auth/callback' ||
+    (method === 'POST' && path === '/auth/demo') ||
+    // Unknown /auth/ paths stay limited, so probing for routes costs as much as an attempt.
+    (path.startsWith('/auth/') && !KNOWN_AUTH_READS.has(path))
+  );
+}
+const KNOWN_AUTH_READS = new Set(['/auth/methods', '/auth/demo', '/auth/logout']);
+
+/**
  * Counts a request against each of its keys in the store, one statement for all of them, and
  * answers 429 past any key's limit. The counts live in the store, not in this process, so several
  * `serve` nodes on one database share each limit instead of allowing it once per node (ADR 0036).
@@ -96,10 +113,10 @@ function rateLimiter(limits: RateLimits, counter: RateCounter, onError: (e: unkn
   ];
   const auth: Limit[] = [{ prefix: 'auth-address', max: limits.authPerAddress, key: byAddress }];
   const hooks: Limit[] = [{ prefix: 'hooks-address', max: limits.hooksPerAddress, key: byAddress }];
-  const limitsFor = (url: string) =>
+  const limitsFor = (method: string, url: string) =>
     url.startsWith('/api/v1/')
       ? api
-      : url.startsWith('/auth/')
+      : signInAttempt(method, url)
         ? auth
         : url.startsWith('/hooks/')
           ? hooks
@@ -109,7 +126,7 @@ function rateLimiter(limits: RateLimits, counter: RateCounter, onError: (e: unkn
   let swept = -1;
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const max = new Map<string, number>();
-    for (const l of limitsFor(req.url)) {
+    for (const l of limitsFor(req.method, req.url)) {
       const k = l.key(req);
       if (k !== undefined) max.set(`${l.prefix}:${k}`, l.max);
     }
