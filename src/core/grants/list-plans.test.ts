@@ -1,27 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Sql } from '../sql.js';
 import { testStore } from '../../store/test-store.js';
+import { planning } from '../../testing/planning.js';
 import { listIdentities } from '../identities/view.js';
 import { listGrants } from './view.js';
 
 const OTHERS = 20_000;
-
-/** A Sql that also keeps the plan PostgreSQL picks for each statement (EXPLAIN, nothing timed). */
-function planning(sql: Sql): { sql: Sql; plans: string[] } {
-  const plans: string[] = [];
-  return {
-    plans,
-    sql: {
-      ...sql,
-      async query<T>(text: string, params?: unknown[]) {
-        const rows = await sql.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, params);
-        plans.push(rows.map((r) => r['QUERY PLAN']).join('\n'));
-        return sql.query<T>(text, params);
-      },
-    } as Sql,
-  };
-}
 
 test("a person's who-has-what page and their identities are read by index from what they may see, on statistics taken when the store was small, and paging returns exactly what they may see", async () => {
   const store = await testStore();

@@ -1,26 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Sql } from '../sql.js';
 import { testStore } from '../../store/test-store.js';
+import { planning } from '../../testing/planning.js';
 import { campaignView, listOpenItems } from './view.js';
 
 const ITEMS = 100_000;
-
-/** A Sql that also keeps the plan PostgreSQL picks for each statement (EXPLAIN, nothing timed). */
-function planning(sql: Sql): { sql: Sql; plans: string[] } {
-  const plans: string[] = [];
-  return {
-    plans,
-    sql: {
-      ...sql,
-      async query<T>(text: string, params?: unknown[]) {
-        const rows = await sql.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, params);
-        plans.push(rows.map((r) => r['QUERY PLAN']).join('\n'));
-        return sql.query<T>(text, params);
-      },
-    } as Sql,
-  };
-}
 
 test("one reviewer's open items and a campaign's page are read by index among 100,000 items, on statistics taken when the store was small, and paging returns exactly theirs", async () => {
   const store = await testStore();
