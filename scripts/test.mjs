@@ -12,6 +12,11 @@ function find(dir) {
 }
 const filter = process.argv.slice(2);
 const files = find('dist').filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)));
+// With no files, node --test would run every test it finds: a filter that matches nothing is a mistake.
+if (files.length === 0) {
+  console.error(`no compiled test file under dist/ matches ${filter.join(' or ')}`);
+  process.exit(2);
+}
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
   stdio: 'inherit',
 });

@@ -84,6 +84,8 @@ CREATE TABLE audit_stage (
   subject text NOT NULL,
   details jsonb NOT NULL DEFAULT '{}'::jsonb,
   refs text[] NOT NULL DEFAULT '{}'::text[],
+  body_head text,
+  body_tail text,
   CONSTRAINT audit_stage_pkey PRIMARY KEY (id)
 );
 
@@ -571,6 +573,7 @@ CREATE INDEX sign_ins_expiry ON sign_ins USING btree (expires_at);
 
 -- function audit_head_forward_only()
 -- function audit_refuse_change()
+-- function audit_sequence(max_rows integer, durable boolean)
 -- function audit_stage_drain_only()
 -- function grant_is_live(state text)
 -- function peer_counts_from_identities()

@@ -4,6 +4,7 @@ import { benchApp } from '../suite/app.js';
 import { type Scenario, type ScenarioResult, RssWatch, round, tenths } from '../suite/measure.js';
 import type { BenchStore } from '../suite/store.js';
 import { RequestDrawer } from './draw.js';
+import { SqlTrace } from '../suite/trace-sql.js';
 
 /**
  * Requests submitted end to end (decided, decision record, audit events, work queued, committed)
@@ -28,12 +29,14 @@ export const submitScenario: Scenario = {
           : profile.submitRequests;
       const inputs = Array.from({ length: n }, () => drawer.next().input);
       const conns = connections(store, callers);
+      const trace = process.env.BENCH_TRACE ? new SqlTrace() : undefined;
       try {
-        const app = benchApp(conns.sql);
+        const app = benchApp(trace ? trace.wrap(conns.sql) : conns.sql);
         await app.catalog(); // load the catalog before the clock starts
         const watch = new RssWatch();
         const run = await concurrently(n, callers, (i) => app.request(inputs[i]!));
         const rss = watch.stop();
+        for (const line of trace?.report(n) ?? []) say(`  trace ${line}`);
         const base = await concurrently(n, callers, (i) =>
           conns.sql.transaction((tx) =>
             tx.query(

@@ -33,17 +33,31 @@ export function canonical(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
 }
 
+/**
+ * The text an event's hash covers, less its seq: canonical() of the event's fields is
+ * `head + seq + tail` (keys sorted, so seq comes after refs and before subject). A writer that
+ * stages an event renders it so, before anyone knows its seq; the sequencer in the store
+ * (migration 029) puts the number between the two and hashes the same bytes eventHash does.
+ */
+export function bodyParts(e: Omit<AuditEvent, 'hash' | 'seq' | 'prev_hash'>): {
+  head: string;
+  tail: string;
+} {
+  return {
+    head:
+      `{"action":${canonical(e.action)},"actor":${canonical(e.actor)},"at":${canonical(e.at)},` +
+      `"details":${canonical(e.details)},"refs":${canonical(e.refs)},"seq":`,
+    tail: `,"subject":${canonical(e.subject)}}`,
+  };
+}
+
 export function eventHash(e: Omit<AuditEvent, 'hash'>): string {
-  const body = canonical({
-    seq: e.seq,
-    at: e.at,
-    actor: e.actor,
-    action: e.action,
-    subject: e.subject,
-    details: e.details,
-    refs: e.refs,
-  });
-  return createHash('sha256').update(e.prev_hash).update('\n').update(body).digest('hex');
+  const { head, tail } = bodyParts(e);
+  return createHash('sha256')
+    .update(e.prev_hash)
+    .update('\n')
+    .update(`${head}${canonical(e.seq)}${tail}`)
+    .digest('hex');
 }
 
 /** One event to append with appendAuditMany; `at` overrides the batch's time for this event. */
@@ -70,13 +84,8 @@ function nextEvent(prev: { seq: number; hash: string }, at: Date, input: AuditIn
 
 const LOCK_HEAD = prepared('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
 
-// The same lock, and this transaction's commit not waiting for the WAL flush (SET LOCAL).
-const LOCK_HEAD_NO_FLUSH = prepared(
-  `SELECT set_config('synchronous_commit', 'off', true) AS c, seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`,
-);
-
-async function lockHead(tx: Sql, statement = LOCK_HEAD): Promise<{ seq: number; hash: string }> {
-  const [head] = await tx.query<{ seq: number | string; hash: string }>(statement);
+async function lockHead(tx: Sql): Promise<{ seq: number; hash: string }> {
+  const [head] = await tx.query<{ seq: number | string; hash: string }>(LOCK_HEAD);
   if (!head) throw new Error('audit_head row missing: the store was not migrated');
   return { seq: Number(head.seq), hash: head.hash };
 }
@@ -90,7 +99,11 @@ const holdingHead = new WeakSet<Sql>();
  */
 async function takeHead(tx: Sql): Promise<{ seq: number; hash: string }> {
   holdingHead.add(tx);
-  return chainStaged(tx, await lockHead(tx));
+  for (;;) {
+    const run = await sequenceOnce(tx, true);
+    if (run.legacy) return chainStaged(tx, await lockHead(tx));
+    if (run.chained < STAGE_PAGE) return run.head;
+  }
 }
 
 /**
@@ -239,11 +252,39 @@ async function chainStaged(
   }
 }
 
+const SEQUENCE = prepared(
+  'SELECT chained, head_seq, head_hash, legacy FROM audit_sequence($1::int, $2::boolean)',
+);
+
+interface SequencerRun {
+  chained: number;
+  head: { seq: number; hash: string };
+  /** It stopped at a row staged without a body (before migration 029): chainStaged takes over. */
+  legacy: boolean;
+}
+
+/** One call of the store's sequencer (migration 029): up to STAGE_PAGE rows, holding the head. */
+async function sequenceOnce(sql: Sql, durable: boolean): Promise<SequencerRun> {
+  const [r] = await sql.query<{
+    chained: number | string;
+    head_seq: number | string;
+    head_hash: string;
+    legacy: boolean;
+  }>(SEQUENCE, [STAGE_PAGE, durable]);
+  if (!r) throw new Error('audit_sequence returned nothing');
+  return {
+    chained: Number(r.chained),
+    head: { seq: Number(r.head_seq), hash: r.head_hash },
+    legacy: r.legacy,
+  };
+}
+
 /**
- * The sequencer: chains every committed staged event, in its own transaction, and returns how many
- * it chained. Readers of the chain call it first (audit verify, trace, export, checkpoints), so an
- * event whose change has committed is never invisible to them. Sequencers on other connections or
- * nodes queue on the head and each finds what the one before left.
+ * The sequencer: chains every committed staged event and returns how many it chained. Readers of
+ * the chain call it first (audit verify, trace, export, checkpoints), so an event whose change has
+ * committed is never invisible to them. Sequencers on other connections or nodes queue on the head
+ * and each finds what the one before left. Each page is one statement in a transaction of its own
+ * (the store's audit_sequence), so a caller pays one round trip, not a transaction of six.
  *
  * A writer's run (`durable` false) commits without waiting for the WAL flush: losing it in a crash
  * loses nothing — its chaining and its deletions from the stage vanish together, the events are
@@ -251,10 +292,21 @@ async function chainStaged(
  * flushes everything written before it, so a head a reader shows or signs survives a crash.
  */
 export async function sequenceAudit(sql: Sql, durable = true): Promise<number> {
-  return sql.transaction(async (tx) => {
-    const head = durable ? await lockHead(tx) : await lockHead(tx, LOCK_HEAD_NO_FLUSH);
-    return (await chainStaged(tx, head)).seq - head.seq;
-  });
+  let total = 0;
+  for (;;) {
+    const run = await sequenceOnce(sql, durable);
+    total += run.chained;
+    if (run.legacy) {
+      return (
+        total +
+        (await sql.transaction(async (tx) => {
+          const head = await lockHead(tx);
+          return (await chainStaged(tx, head)).seq - head.seq;
+        }))
+      );
+    }
+    if (run.chained < STAGE_PAGE) return total;
+  }
 }
 
 /** Per store handle: the sequencer run under way, and the one queued to start after it. */
@@ -308,24 +360,38 @@ async function flushDeferred(tx: Sql): Promise<void> {
 
 // One batch value for the whole statement (the CTE runs once): the transaction's place in line.
 const STAGE_MANY = prepared(`WITH b AS (SELECT nextval('audit_stage_batch') AS batch)
-INSERT INTO audit_stage (batch, at, actor, action, subject, details, refs)
-  SELECT b.batch, x.at, x.actor, x.action, x.subject, x.details, ARRAY(SELECT jsonb_array_elements_text(x.refs))
-    FROM b, unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[])
-           WITH ORDINALITY AS x(at, actor, action, subject, details, refs, n)
+INSERT INTO audit_stage (batch, at, actor, action, subject, details, refs, body_head, body_tail)
+  SELECT b.batch, x.at, x.actor, x.action, x.subject, x.details, ARRAY(SELECT jsonb_array_elements_text(x.refs)),
+         x.body_head, x.body_tail
+    FROM b, unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[], $8::text[])
+           WITH ORDINALITY AS x(at, actor, action, subject, details, refs, body_head, body_tail, n)
    ORDER BY x.n`);
 
 /** Stages what the transaction recorded, as its last statement; true when there was any. */
 async function stageDeferred(tx: Sql): Promise<boolean> {
   const events = deferred.get(tx);
   if (!events || events.length === 0) return false;
-  const batch = events.splice(0);
+  const batch = events.splice(0).map((e) => {
+    // As nextEvent shapes an event: the details as they will read back from jsonb.
+    const event = {
+      at: e.at!.toISOString(),
+      actor: e.actor,
+      action: e.action,
+      subject: e.subject,
+      details: JSON.parse(JSON.stringify(e.details ?? {})) as Record<string, unknown>,
+      refs: [...new Set([e.subject, ...(e.refs ?? [])])],
+    };
+    return { event, body: bodyParts(event) };
+  });
   await tx.query(STAGE_MANY, [
-    batch.map((e) => e.at!.toISOString()),
-    batch.map((e) => e.actor),
-    batch.map((e) => e.action),
-    batch.map((e) => e.subject),
-    batch.map((e) => JSON.stringify(e.details ?? {})),
-    batch.map((e) => JSON.stringify([...new Set([e.subject, ...(e.refs ?? [])])])),
+    batch.map((b) => b.event.at),
+    batch.map((b) => b.event.actor),
+    batch.map((b) => b.event.action),
+    batch.map((b) => b.event.subject),
+    batch.map((b) => JSON.stringify(b.event.details)),
+    batch.map((b) => JSON.stringify(b.event.refs)),
+    batch.map((b) => b.body.head),
+    batch.map((b) => b.body.tail),
   ]);
   return true;
 }

@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testStore, type TestStore } from '../../store/test-store.js';
 import type { Sql } from '../sql.js';
-import { appendAudit, appendAuditMany, canonical, eventHash } from './chain.js';
+import {
+  appendAudit,
+  appendAuditMany,
+  auditedTransaction,
+  bodyParts,
+  canonical,
+  eventHash,
+  recordAudit,
+} from './chain.js';
 import { BODY_AFTER_DETAILS, BODY_BEFORE_DETAILS, canonicalJson } from './hash-body.js';
 import { AUDIT_COLUMNS, type AuditRow, toEvent } from './rows.js';
 import { verifyAudit } from './verify.js';
@@ -136,4 +144,47 @@ test('a chain of several pages verifies, and an altered event deep in it is foun
     );
     assert.equal(r.events, 1500);
   });
+});
+
+test('the store chains staged events with the bytes eventHash covers, hostile strings and all', async () => {
+  await withStore(async ({ sql }) => {
+    const events = HOSTILE.map((s, i) => ({
+      at: new Date(at0 + i * 1001),
+      actor: s,
+      action: 'config.applied' as const,
+      subject: `subject ${s}`,
+      refs: [s, `ref ${i}`],
+      details: { [s]: s, z: [s, { b: 1, a: [null, true, -0.5, 1e21, 1e-7] }], 10: 1, 9: 2 },
+    }));
+    // Staged by audited transactions and chained by audit_sequence (migration 029), in the store.
+    for (const e of events) await auditedTransaction(sql, (tx) => recordAudit(tx, e.at, e));
+    const rows = await sql.query<AuditRow>(
+      `SELECT ${AUDIT_COLUMNS} FROM audit_events ORDER BY seq`,
+    );
+    assert.equal(rows.length, HOSTILE.length);
+    for (const row of rows) {
+      const e = toEvent(row);
+      assert.equal(e.hash, eventHash(e), `event ${e.seq} (${JSON.stringify(e.actor)})`);
+    }
+    assert.deepEqual(await verifyAudit(sql), {
+      ok: true,
+      events: HOSTILE.length,
+      head: { seq: HOSTILE.length, hash: toEvent(rows.at(-1)!).hash },
+    });
+  });
+});
+
+test('bodyParts around the seq are canonical() of the whole event', () => {
+  for (const s of HOSTILE) {
+    const e = {
+      at: '2026-03-01T09:00:00.000Z',
+      actor: s,
+      action: s,
+      subject: s,
+      refs: [s],
+      details: { [s]: [s, { b: 1, a: -0.5 }] },
+    };
+    const { head, tail } = bodyParts(e);
+    assert.equal(`${head}42${tail}`, canonical({ ...e, seq: 42 }));
+  }
 });

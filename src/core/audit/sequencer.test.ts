@@ -62,11 +62,18 @@ const staged = async (sql: Sql) =>
  * the sequencer run that would follow never reaches the store.
  */
 function diesAfterCommit(sql: Sql): Sql {
-  let commits = 0;
+  let dead = false;
+  const killed = () => Promise.reject(new Error('the process was killed'));
   return {
-    query: (text, params) => sql.query(text, params),
-    transaction: (fn) =>
-      commits++ === 0 ? sql.transaction(fn) : Promise.reject(new Error('the process was killed')),
+    query: (text, params) => (dead ? killed() : sql.query(text, params)),
+    transaction: async (fn) => {
+      if (dead) return killed();
+      try {
+        return await sql.transaction(fn);
+      } finally {
+        dead = true;
+      }
+    },
   };
 }
 
@@ -211,5 +218,33 @@ test('staged events cannot be edited, wiped, or removed without being chained', 
       (await chained(sql)).map((e) => e.subject),
       ['staged'],
     );
+  });
+});
+
+test('events staged before the store rendered their bodies (migration 029) are chained in order with the rest', async () => {
+  await withStore(async ({ sql }) => {
+    await auditedTransaction(diesAfterCommit(sql), (tx) =>
+      recordAudit(tx, at(1), event('rendered first')),
+    );
+    // As a writer older than migration 029 staged it: no body.
+    await sql.query(
+      `INSERT INTO audit_stage (batch, at, actor, action, subject, details, refs)
+       VALUES (nextval('audit_stage_batch'), $1, 'alice@acme.test', 'config.applied', 'staged by an older writer', '{"n": 1}', '{staged by an older writer}')`,
+      [at(2)],
+    );
+    await auditedTransaction(diesAfterCommit(sql), (tx) =>
+      recordAudit(tx, at(3), event('rendered after')),
+    );
+    assert.equal(await sequenceAudit(sql), 3);
+    assert.deepEqual(
+      (await chained(sql)).map((e) => [e.seq, e.subject]),
+      [
+        [1, 'rendered first'],
+        [2, 'staged by an older writer'],
+        [3, 'rendered after'],
+      ],
+    );
+    assert.equal(await staged(sql), 0);
+    assert.equal((await verifyAudit(sql)).ok, true);
   });
 });

@@ -196,12 +196,6 @@ export async function recordDecision(
     refs,
     details: { status: plan.status, decision: plan.decision },
   });
-  for (const [idx, s] of plan.stages.entries()) {
-    await tx.query(
-      `INSERT INTO approval_stages (request_id, idx, rule, approvers, min_approvals, fallback, state) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [id, idx, s.rule, s.approvers, s.minApprovals, s.fallback, idx === 0 ? 'pending' : 'waiting'],
-    );
-  }
   // Carried out from what was just recorded: the row is not read back, nor the beneficiary, whose
   // row this transaction has read (and, for a submission, locked).
   if (plan.status === 'approved')
@@ -219,16 +213,25 @@ export async function recordDecision(
   return id;
 }
 
-const INSERT_REQUEST =
-  prepared(`INSERT INTO requests (id, requester, beneficiary, entitlement, justification, duration, ticket, emergency, kind,
-                           extends_grant, status, decision, created_at, lapses_at, closed_at)
+// The request and its approval stages in one statement (a round trip per stage before): the stages
+// go in only when the request did, and the request's id comes back only when it did.
+const INSERT_REQUEST = prepared(`WITH r AS (
+  INSERT INTO requests (id, requester, beneficiary, entitlement, justification, duration, ticket, emergency, kind,
+                        extends_grant, status, decision, created_at, lapses_at, closed_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
      ON CONFLICT (beneficiary, entitlement) WHERE status = 'pending_approval' DO NOTHING
-     RETURNING id`);
+     RETURNING id),
+s AS (
+  INSERT INTO approval_stages (request_id, idx, rule, approvers, min_approvals, fallback, state)
+  SELECT r.id, x.idx - 1, x.rule, ARRAY(SELECT jsonb_array_elements_text(x.approvers)), x.min_approvals, x.fallback,
+         CASE WHEN x.idx = 1 THEN 'pending' ELSE 'waiting' END
+    FROM r, unnest($16::text[], $17::jsonb[], $18::int[], $19::boolean[])
+            WITH ORDINALITY AS x(rule, approvers, min_approvals, fallback, idx))
+SELECT id FROM r`);
 
 /**
- * Inserts the request row; false when another live request for the same beneficiary and
- * entitlement holds the unique index (`requests_one_live`, migration 005).
+ * Inserts the request row and its approval stages; false, and neither, when another live request
+ * for the same beneficiary and entitlement holds the unique index (`requests_one_live`, migration 005).
  */
 async function insertRequest(
   tx: Sql,
@@ -256,6 +259,10 @@ async function insertRequest(
     now,
     lapsesAt,
     plan.status === 'pending_approval' ? null : now,
+    plan.stages.map((st) => st.rule),
+    plan.stages.map((st) => JSON.stringify(st.approvers)),
+    plan.stages.map((st) => st.minApprovals),
+    plan.stages.map((st) => st.fallback),
   ]);
   return rows.length > 0;
 }

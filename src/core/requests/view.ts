@@ -1,7 +1,7 @@
 import { NotFoundError } from '../errors.js';
 import { type Reader, authorizeRequestRead } from '../authz.js';
 import type { Decision } from '../model.js';
-import type { Sql } from '../sql.js';
+import { type Sql, prepared } from '../sql.js';
 import { type PageInput, cutPage, decodeCursor, instantKey, pageLimit } from '../paging.js';
 
 export interface RequestView {
@@ -31,79 +31,101 @@ export interface RequestView {
   grant: { id: string; state: string; expires_at: string | null } | null;
 }
 
-const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
+const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
 
-/** The shape of CLI.md's `request --json`, built for many requests with three queries. */
+/**
+ * Requests with their stages, the approvals of each stage and the grant, as JSON built in one
+ * statement: one round trip per view or page, which a submission pays on every call. Every part is
+ * read by primary key or by an index on the request's id, so no statistics can make it a scan: by
+ * `unnest … JOIN` for the requests (`id = ANY(…)` let the planner choose a parallel scan of every
+ * request while it believed the table small, ADR 0035), and the grant by each of its two links
+ * apart rather than through an OR.
+ */
+const VIEWS_SQL = prepared(`SELECT r.*,
+       (SELECT coalesce(json_agg(json_build_object(
+                 'rule', s.rule, 'approvers', s.approvers, 'min_approvals', s.min_approvals,
+                 'fallback', s.fallback, 'state', s.state,
+                 'acted', (SELECT coalesce(json_agg(json_build_object(
+                                    'approver', a.approver, 'verdict', a.verdict,
+                                    'comment', a.comment, 'at', a.at) ORDER BY a.at), '[]'::json)
+                             FROM approvals a WHERE a.request_id = r.id AND a.stage_idx = s.idx))
+                 ORDER BY s.idx), '[]'::json)
+          FROM approval_stages s WHERE s.request_id = r.id) AS stages,
+       coalesce(
+         (SELECT json_build_object('id', g.id, 'state', g.state, 'expires_at', g.expires_at)
+            FROM grants g WHERE g.id = r.extends_grant),
+         (SELECT json_build_object('id', g.id, 'state', g.state, 'expires_at', g.expires_at)
+            FROM grants g WHERE g.request_id = r.id ORDER BY g.created_at, g.id LIMIT 1)) AS grant
+  FROM unnest($1::text[]) WITH ORDINALITY AS k(id, n) JOIN requests r ON r.id = k.id
+ ORDER BY k.n`);
+
+interface ViewRow {
+  id: string;
+  status: string;
+  kind: string;
+  entitlement: string;
+  beneficiary: string;
+  requester: string;
+  justification: string;
+  ticket: string | null;
+  emergency: boolean;
+  duration: number | null;
+  created_at: Date | string;
+  lapses_at: Date | string | null;
+  decision: Decision | string;
+  stages:
+    | {
+        rule: string;
+        approvers: string[];
+        min_approvals: number;
+        fallback: boolean;
+        state: string;
+        acted: { approver: string; verdict: string; comment: string; at: string }[];
+      }[]
+    | string;
+  grant: { id: string; state: string; expires_at: string | null } | string | null;
+}
+
+/** json columns as the driver hands them over: parsed by node-postgres and PGlite alike. */
+const parsed = <T>(v: T | string): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
+
+/** The shape of CLI.md's `request --json`, for many requests in one statement (VIEWS_SQL). */
 export async function requestViews(sql: Sql, ids: string[]): Promise<RequestView[]> {
   if (ids.length === 0) return [];
-  // By primary key for each id (unnest, then a join): `id = ANY(…)` let the planner choose a
-  // (parallel) scan of every request while it believed the table small (ADR 0035).
-  const reqs = await sql.query<Record<string, unknown>>(
-    'SELECT r.* FROM unnest($1::text[]) AS k(id) JOIN requests r ON r.id = k.id',
-    [ids],
-  );
-  const stages = await sql.query<Record<string, unknown>>(
-    'SELECT s.* FROM unnest($1::text[]) AS k(id) JOIN approval_stages s ON s.request_id = k.id ORDER BY s.idx',
-    [ids],
-  );
-  const acts = await sql.query<Record<string, unknown>>(
-    'SELECT a.* FROM unnest($1::text[]) AS k(id) JOIN approvals a ON a.request_id = k.id ORDER BY a.at',
-    [ids],
-  );
-  const grants = await sql.query<Record<string, unknown>>(
-    `SELECT g.id, g.state, g.expires_at, r.id AS request_id
-       FROM unnest($1::text[]) AS k(id) JOIN requests r ON r.id = k.id
-       JOIN grants g ON g.id = r.extends_grant OR g.request_id = r.id`,
-    [ids],
-  );
-  const byId = new Map(reqs.map((r) => [r.id as string, r]));
-  return ids.flatMap((id) => {
-    const r = byId.get(id);
-    if (!r) return [];
-    const g = grants.find((x) => x.request_id === id);
-    return [
-      {
-        id,
-        status: r.status as string,
-        kind: r.kind as string,
-        entitlement: r.entitlement as string,
-        beneficiary: r.beneficiary as string,
-        requester: r.requester as string,
-        justification: r.justification as string,
-        ticket: (r.ticket as string | null) ?? null,
-        emergency: r.emergency as boolean,
-        duration_seconds: (r.duration as number | null) ?? null,
-        created_at: iso(r.created_at as Date)!,
-        lapses_at: iso(r.lapses_at as Date | null),
-        decision: r.decision as Decision,
-        approval: {
-          stages: stages
-            .filter((s) => s.request_id === id)
-            .map((s) => ({
-              rule: s.rule as string,
-              approvers: s.approvers as string[],
-              min_approvals: s.min_approvals as number,
-              fallback: s.fallback as boolean,
-              state: s.state as string,
-              acted: acts
-                .filter((a) => a.request_id === id && a.stage_idx === s.idx)
-                .map((a) => ({
-                  approver: a.approver as string,
-                  verdict: a.verdict as string,
-                  comment: a.comment as string,
-                  at: iso(a.at as Date)!,
-                })),
-            })),
-        },
-        grant: g
-          ? {
-              id: g.id as string,
-              state: g.state as string,
-              expires_at: iso(g.expires_at as Date | null),
-            }
-          : null,
+  const rows = await sql.query<ViewRow>(VIEWS_SQL, [ids]);
+  return rows.map((r) => {
+    const g = r.grant === null ? null : parsed(r.grant);
+    return {
+      id: r.id,
+      status: r.status,
+      kind: r.kind,
+      entitlement: r.entitlement,
+      beneficiary: r.beneficiary,
+      requester: r.requester,
+      justification: r.justification,
+      ticket: r.ticket ?? null,
+      emergency: r.emergency,
+      duration_seconds: r.duration ?? null,
+      created_at: iso(r.created_at)!,
+      lapses_at: iso(r.lapses_at),
+      decision: parsed(r.decision),
+      approval: {
+        stages: parsed(r.stages).map((s) => ({
+          rule: s.rule,
+          approvers: s.approvers,
+          min_approvals: s.min_approvals,
+          fallback: s.fallback,
+          state: s.state,
+          acted: s.acted.map((a) => ({
+            approver: a.approver,
+            verdict: a.verdict,
+            comment: a.comment,
+            at: iso(a.at)!,
+          })),
+        })),
       },
-    ];
+      grant: g ? { id: g.id, state: g.state, expires_at: iso(g.expires_at) } : null,
+    };
   });
 }
 
