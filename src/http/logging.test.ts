@@ -10,7 +10,7 @@ test('the request log is JSON lines carrying each request’s id, and no credent
   });
   try {
     const admin = await f.token('gina@acme.test', 'admin,read');
-    const secrets = [admin, admin.split('_').at(-1)!];
+    const secrets = [admin, admin.split('_').slice(2).join('_')];
     const hub = 'sha256=' + 'ab'.repeat(32);
     const cookie = 'gh_session=s3cr3t-session-value';
     const made = await f.call('POST', '/api/v1/tokens', admin, {
@@ -19,7 +19,7 @@ test('the request log is JSON lines carrying each request’s id, and no credent
     });
     assert.equal(made.statusCode, 201);
     const created = made.json().token as string;
-    secrets.push(created, created.split('_').at(-1)!, 's3cr3t-session-value', hub);
+    secrets.push(created, created.split('_').slice(2).join('_'), 's3cr3t-session-value', hub);
     const me = await f.call('GET', '/api/v1/me', admin, undefined, {
       cookie,
       'x-hub-signature': hub,

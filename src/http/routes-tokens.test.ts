@@ -26,7 +26,10 @@ test('an admin token makes, lists and revokes tokens over the API: the secret is
     const page = shapes.tokenPage.parse(list.json());
     const listed = page.tokens.find((x) => x.id === t.id);
     assert.equal(listed?.created_by, 'gina@acme.test');
-    assert.ok(!list.body.includes(t.token.split('_').at(-1)!), 'a list never holds a secret');
+    assert.ok(
+      !list.body.includes(t.token.split('_').slice(2).join('_')),
+      'a list never holds a secret',
+    );
 
     const [created] = await f.store.sql.query<{ details: Record<string, unknown> }>(
       `SELECT details FROM audit_events WHERE action = 'token.created' AND subject = $1`,

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Sql } from '../sql.js';
+import { type Sql, prepared } from '../sql.js';
 import type { Scope } from './scopes.js';
 import { TOKEN_FORMAT, hashToken } from './tokens.js';
 
@@ -21,6 +21,11 @@ export type Authentication =
       tokenId?: string;
       identity?: string;
     };
+
+// Read on every API call, so planned once per connection.
+const TOKEN_ROW =
+  prepared(`SELECT t.secret_hash, t.identity, t.scopes, t.expires_at, t.revoked_at, t.last_used_at, i.status
+  FROM api_tokens t JOIN identities i ON i.id = t.identity WHERE t.id = $1`);
 
 /** Recording every use would make each call a write; once a minute says what `list` needs. */
 const LAST_USED_GRANULARITY_MS = 60_000;
@@ -48,11 +53,7 @@ export async function authenticateToken(
         revoked_at: Date | null;
         last_used_at: Date | null;
         status: string;
-      }>(
-        `SELECT t.secret_hash, t.identity, t.scopes, t.expires_at, t.revoked_at, t.last_used_at, i.status
-           FROM api_tokens t JOIN identities i ON i.id = t.identity WHERE t.id = $1`,
-        [`tok_${m[1]}`],
-      )
+      }>(TOKEN_ROW, [`tok_${m[1]}`])
     : [];
   const stored = row ? Buffer.from(row.secret_hash) : NOBODY;
   const same = stored.length === given.length && timingSafeEqual(stored, given);
