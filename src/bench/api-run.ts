@@ -17,6 +17,7 @@ import { CatalogCache } from '../core/catalog/catalog.js';
 import type { Sql } from '../core/sql.js';
 import { DEMO_CONFIG } from '../demo/seed.js';
 import { buildServer } from '../http/server.js';
+import { SqlTrace } from './suite/trace-sql.js';
 import { migrationFiles } from '../store/migrate.js';
 import { type LoadJob, type LoadResult, body } from './api-load.js';
 
@@ -113,7 +114,10 @@ async function bareServer(sql: Sql): Promise<FastifyInstance> {
  * serve's stdout), and rate limiters, whose limits alone are raised: every request here comes
  * from one address and one token, which production limits would cut at 1,200 a minute.
  */
-export async function measureApi(sql: Sql, opts: ApiBenchOptions): Promise<ApiBenchResult> {
+export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<ApiBenchResult> {
+  // BENCH_TRACE=1: every statement the API's side makes, timed (the bare route's are not).
+  const trace = process.env.BENCH_TRACE ? new SqlTrace() : undefined;
+  const sql = trace ? trace.wrap(store) : store;
   const catalog = new CatalogCache();
   const connectors = connectorSource(
     async (name) => (await catalog.get(sql)).connectors.get(name),
@@ -142,7 +146,7 @@ export async function measureApi(sql: Sql, opts: ApiBenchOptions): Promise<ApiBe
     rateLimits: { apiPerToken: 1e9, apiPerAddress: 1e9 },
     signIn: { env: {}, cookieSecure: false },
   });
-  const bare = await bareServer(sql);
+  const bare = await bareServer(store);
   try {
     const apiUrl = await server.listen({ port: 0, host: '127.0.0.1' });
     const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
@@ -213,6 +217,8 @@ export async function measureApi(sql: Sql, opts: ApiBenchOptions): Promise<ApiBe
               (SELECT count(*) FROM jobs) AS jobs,
               (SELECT count(*) FROM audit_events) AS audit`,
     );
+    for (const line of trace?.report(Number(w!.requests)) ?? [])
+      process.stderr.write(`trace ${line}\n`);
     return {
       fixedRate,
       max,
