@@ -1,4 +1,7 @@
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { type Sql, preparedName } from '../../core/sql.js';
+import { FACTS_SEATS_SQL, FACTS_SQL } from '../../core/decision/inputs.js';
 import { identityEntity, entitlementEntities } from '../../core/policy/engine.js';
 import { CatalogCache, entitlementOf } from '../../core/catalog/catalog.js';
 import { benchApp } from '../suite/app.js';
@@ -13,23 +16,78 @@ export const decideScenario: Scenario = {
   name: 'decide',
   usesWorld: true,
   async run({ profile, world, store, say }) {
-    const app = benchApp(store.sql);
+    // Round trips are counted per explain, by outcome: the profile of where the time goes.
+    let trips = 0;
+    const counting: Sql = {
+      query: (text, params) => {
+        trips++;
+        return store.sql.query(text, params);
+      },
+      transaction: (fn) => store.sql.transaction(fn),
+    };
+    const app = benchApp(counting);
     const drawer = new RequestDrawer(world, 101, false);
     const inputs = Array.from({ length: profile.decideSamples + 200 }, () => drawer.next());
     const outcomes: Record<string, number> = {};
     const codes: Record<string, number> = {};
     const draws: Record<string, number> = {};
+    const outcomeOf: string[] = [];
+    const tripsOf: number[] = [];
+    const gc: number[] = [];
+    const majorGc: number[] = [];
+    const gcWatch = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        gc.push(e.duration);
+        const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) majorGc.push(e.duration);
+      }
+    });
+    gcWatch.observe({ entryTypes: ['gc'] });
     const watch = new RssWatch();
     const xs = await timeEach(profile.decideSamples, async (i) => {
       const { draw, input } = inputs[i]!;
+      const before = trips;
       const r = await app.explain(input);
       if (i < profile.decideSamples) {
+        outcomeOf[i] = r.decision.outcome;
+        tripsOf[i] = trips - before;
         draws[draw] = (draws[draw] ?? 0) + 1;
         outcomes[r.decision.outcome] = (outcomes[r.decision.outcome] ?? 0) + 1;
         for (const reason of r.decision.reasons) codes[reason.code] = (codes[reason.code] ?? 0) + 1;
       }
     });
     const rss = watch.stop();
+    gcWatch.disconnect();
+    const byOutcome = Object.fromEntries(
+      Object.keys(outcomes).map((o) => {
+        const is = xs.flatMap((_, i) => (outcomeOf[i] === o ? [i] : []));
+        const ts = is.map((i) => xs[i]!);
+        return [
+          o,
+          {
+            p50_ms: round(pct(ts, 50)),
+            p99_ms: round(pct(ts, 99)),
+            round_trips: round(is.reduce((n, i) => n + tripsOf[i]!, 0) / is.length, 2),
+          },
+        ];
+      }),
+    );
+    const gcMs = gc.reduce((a, b) => a + b, 0);
+    // Whether the server kept a generic plan for the facts statements or planned them per call
+    // (as seen by one connection of the pool; PGlite prepares nothing by name).
+    const plans = await store.sql
+      .query<{ name: string; generic_plans: string; custom_plans: string }>(
+        `SELECT name, generic_plans, custom_plans FROM pg_prepared_statements WHERE name = ANY($1::text[])`,
+        [[preparedName(FACTS_SQL), preparedName(FACTS_SEATS_SQL)]],
+      )
+      .then((rows) =>
+        rows.map((r) => ({
+          statement: r.name === preparedName(FACTS_SQL) ? 'facts' : 'facts+seats',
+          generic: Number(r.generic_plans),
+          custom: Number(r.custom_plans),
+        })),
+      )
+      .catch(() => []);
 
     // Baselines: Cedar alone on the same policies and the same three entities, called the way the
     // engine calls it (the set parsed once, then `statefulIsAuthorized`: parsing the set on every
@@ -69,7 +127,10 @@ export const decideScenario: Scenario = {
       `decide: ${xs.length} explains p50 ${pct(xs, 50).toFixed(3)} ms p99 ${p99.toFixed(3)} ms; ` +
         `Cedar statefulIsAuthorized p50 ${pct(cedarTimes, 50).toFixed(3)} ms p99 ${cedarP99.toFixed(3)} ms; ` +
         `SELECT 1 p50 ${pct(roundTrip, 50).toFixed(3)} ms p99 ${pct(roundTrip, 99).toFixed(3)} ms; ` +
-        `outcomes ${JSON.stringify(outcomes)}`,
+        `outcomes ${JSON.stringify(outcomes)}; by outcome ${JSON.stringify(byOutcome)}; ` +
+        `GC ${gc.length} pauses ${gcMs.toFixed(1)} ms (max ${Math.max(0, ...gc).toFixed(2)} ms; ` +
+        `${majorGc.length} major ${majorGc.reduce((a, b) => a + b, 0).toFixed(1)} ms); ` +
+        `plans ${JSON.stringify(plans)}`,
     );
     return {
       decide: {
@@ -93,6 +154,13 @@ export const decideScenario: Scenario = {
           policies: Object.keys(staticPolicies).length,
           draws,
           outcomes,
+          by_outcome: byOutcome,
+          gc_pauses: gc.length,
+          gc_ms: round(gcMs),
+          gc_max_ms: round(Math.max(0, ...gc)),
+          facts_plans: plans,
+          gc_major: majorGc.length,
+          gc_major_ms: round(majorGc.reduce((a, b) => a + b, 0)),
           reason_codes: codes,
         },
       },

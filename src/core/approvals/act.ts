@@ -241,6 +241,7 @@ async function recheck(
     requester: r.requester,
     entitlement: r.entitlement,
     lock: false,
+    catalog,
   });
   if (!loaded) throw new Error(`identity ${r.beneficiary} of ${r.id} vanished`);
   const g = r.extends_grant ? await requireGrant(tx, r.extends_grant) : undefined;

@@ -14,7 +14,7 @@ import type {
 import type { PolicyContext } from '../policy/engine.js';
 import type { Sql } from '../sql.js';
 import { type ResolvedStage, resolveChain } from '../approvals/resolve.js';
-import { type DecisionFacts, loadFacts, lockSeatPool, seatsUsed } from './inputs.js';
+import { type DecisionFacts, loadFacts, lockSeatPool, seatPool, seatsUsed } from './inputs.js';
 import { NotFoundError, StaleCatalogError } from '../errors.js';
 import { sodViolations } from './sod.js';
 
@@ -91,6 +91,7 @@ export async function decide(
         requester: input.requester,
         entitlement: ent.id,
         lock: false,
+        catalog,
       })
     )?.facts;
   if (!facts) throw new NotFoundError(`unknown identity "${who.id}"`, { field: 'beneficiary' });
@@ -287,8 +288,14 @@ export async function decide(
   // 4. Licence fit. An extension keeps the seat it already has.
   if (ent.licenceTier && input.kind !== 'extend') {
     const seats = app.licenceSeats[ent.licenceTier] ?? 0;
-    await lockSeatPool(sql, app.id, ent.licenceTier);
-    const used = await seatsUsed(sql, app.id, ent.licenceTier);
+    // A dry run read the count with its facts: it takes no seat, so no lock orders it.
+    const pool = seatPool(app.id, ent.licenceTier);
+    let used: number;
+    if (facts.seats?.pool === pool) used = facts.seats.used;
+    else {
+      await lockSeatPool(sql, app.id, ent.licenceTier);
+      used = await seatsUsed(sql, app.id, ent.licenceTier);
+    }
     if (used >= seats) {
       const lesser = await lesserWithSeats(sql, catalog, ent);
       return reject(
@@ -343,9 +350,15 @@ export async function decide(
   // 6. Approval routing.
   const chain: StageRule[] = ent.approval ?? settings.chains[ent.risk];
   const route = { requester: input.requester, beneficiary: who, app };
-  const stages = await resolveChain(sql, catalog, chain, route);
+  const stages = await resolveChain(sql, catalog, chain, route, facts.approvers);
   if (sodException?.exception) {
-    const extra = await resolveChain(sql, catalog, sodException.exception.approvers, route);
+    const extra = await resolveChain(
+      sql,
+      catalog,
+      sodException.exception.approvers,
+      route,
+      facts.approvers,
+    );
     stages.push(
       ...extra.map((s) => ({ ...s, rule: `sod_exception:${sodException!.id}:${s.rule}` })),
     );

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { harness } from '../../testing/harness.js';
-import { FACTS_SQL, ROLE_FIT_SQL, SEATS_SQL, loadFacts, seatsUsed } from './inputs.js';
+import {
+  FACTS_SEATS_SQL,
+  FACTS_SQL,
+  ROLE_FIT_SQL,
+  SEATS_SQL,
+  loadFacts,
+  seatsUsed,
+} from './inputs.js';
 
 const PEERS = 200;
 const HOLDERS = 10_000;
@@ -122,11 +129,19 @@ test('role fit and licence seats read counts by primary key, even when the grant
     // statements are prepared on the server (core/sql.ts `prepared`), so their generic plans,
     // made without the parameters' values, must hold too.
     for (const mode of ['force_custom_plan', 'force_generic_plan']) {
-      for (const text of [FACTS_SQL, ROLE_FIT_SQL]) {
+      for (const text of [FACTS_SQL, FACTS_SEATS_SQL, ROLE_FIT_SQL]) {
+        const facts = [
+          'fit1@acme.test',
+          'fit1@acme.test',
+          'wiki:read',
+          ['fit2@acme.test', 'fit3@acme.test'],
+        ];
         const params =
           text === FACTS_SQL
-            ? ['fit1@acme.test', 'fit1@acme.test', 'wiki:read']
-            : ['fit1@acme.test', 'wiki:read'];
+            ? facts
+            : text === FACTS_SEATS_SQL
+              ? [...facts, pool.app, pool.tier]
+              : ['fit1@acme.test', 'wiki:read'];
         const plan = await sql.transaction(async (tx) => {
           await tx.query(`SET LOCAL plan_cache_mode = ${mode}`);
           const rows = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, params);
@@ -134,6 +149,14 @@ test('role fit and licence seats read counts by primary key, even when the grant
         });
         assert.match(plan, /peer_members_pkey on peer_members m\b/, plan);
         assert.match(plan, /peer_holders_pkey on peer_holders p\b/, plan);
+        // The approvers by primary key, the dry run's seats by the counts' primary key.
+        if (text !== ROLE_FIT_SQL) assert.match(plan, /identities_pkey on identities a\b/, plan);
+        if (text === FACTS_SEATS_SQL)
+          assert.match(
+            plan,
+            /Index Scan on entitlement_holders_pkey|entitlement_holders_pkey on entitlement_holders s\b/,
+            plan,
+          );
         assert.doesNotMatch(
           plan,
           /Hash|Seq Scan on (grants|identities|peer_\w+)|grants_entitlement|grants_reconcile|identities_peers/,

@@ -49,12 +49,21 @@ export function checkTicket(ticket: string | null | undefined): string | null {
 /** The beneficiary and the decision facts in one round trip; unknown people are input errors. */
 async function factsFor(
   sql: Sql,
+  catalog: Catalog,
   beneficiary: string,
   requester: string,
   entitlement: string,
   lock: boolean,
 ) {
-  const loaded = await loadFacts(sql, { beneficiary, requester, entitlement, lock });
+  // Unlocked facts are only ever read for explain, which writes nothing (see loadFacts).
+  const loaded = await loadFacts(sql, {
+    beneficiary,
+    requester,
+    entitlement,
+    lock,
+    catalog,
+    dryRun: !lock,
+  });
   if (!loaded)
     throw new NotFoundError(`unknown identity "${beneficiary}"`, { field: 'beneficiary' });
   if (!loaded.requesterExists)
@@ -78,6 +87,7 @@ export async function accessDecideInput(
   const entitlement = entitlementOf(catalog, input.entitlement);
   const { beneficiary, facts } = await factsFor(
     sql,
+    catalog,
     input.beneficiary,
     input.requester,
     entitlement.id,
@@ -107,6 +117,7 @@ export async function extendDecideInput(
   const entitlement = entitlementOf(catalog, g.entitlement);
   const { beneficiary, facts } = await factsFor(
     sql,
+    catalog,
     g.identity,
     input.requester,
     entitlement.id,
