@@ -20,7 +20,7 @@ export type Opener = (
   opts: { data?: string; now?: string; command: string },
 ) => Promise<CliContext>;
 
-/** The command argv names, found as the binary finds it before loading commands (command-index.ts). */
+/** The command argv names, found as the binary finds it from the build's index (command-index.ts). */
 export function commandOf(argv: string[]): Command | undefined {
   const all = Object.assign({}, GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options ?? {}));
   const name = commandNameOf(
