@@ -8,39 +8,27 @@ import {
 import { ConfigError, formatIssue } from '../config/issues.js';
 import { scrubSecrets, secretsIn } from '../core/secrets.js';
 import { printable } from './format.js';
-import { parseArgs } from 'node:util';
 import { GLOBAL_OPTIONS, parse } from './args.js';
 import type { Command, Io } from './command.js';
 import type { CliContext, CliEnv } from './context.js';
 import { COMMANDS } from './commands/index.js';
 import { commandHelp, overview } from './help.js';
+import { commandNameOf, helpAsked } from './command-index.js';
 
 export type Opener = (
   env: CliEnv,
   opts: { data?: string; now?: string; command: string },
 ) => Promise<CliContext>;
 
-/**
- * Options may stand before or after the command, so the command words are read from a first,
- * lenient parse that knows every command's options (a flag's value is never taken for a word).
- */
+/** The command argv names, found as the binary finds it from the build's index (command-index.ts). */
 export function commandOf(argv: string[]): Command | undefined {
   const all = Object.assign({}, GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options ?? {}));
-  let words: string[];
-  try {
-    words = parseArgs({
-      args: argv,
-      options: all,
-      allowPositionals: true,
-      strict: false,
-    }).positionals;
-  } catch {
-    words = argv.filter((a) => !a.startsWith('-'));
-  }
-  return (
-    COMMANDS.find((c) => c.name === words.slice(0, 2).join(' ')) ??
-    COMMANDS.find((c) => c.name === words[0])
+  const name = commandNameOf(
+    argv,
+    all,
+    COMMANDS.map((c) => c.name),
   );
+  return COMMANDS.find((c) => c.name === name);
 }
 
 /**
@@ -71,11 +59,12 @@ export async function runCli(argv: string[], io: Io, env: CliEnv, open?: Opener)
   let json = argv.includes('--json');
   let actingAs: string | undefined;
   try {
-    if (!guess || argv.includes('--help') || argv.includes('-h')) {
-      if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
-        io.stdout(guess ? commandHelp(guess) : overview(COMMANDS));
-        return 0;
-      }
+    const help = helpAsked(argv, guess?.name);
+    if (help !== undefined) {
+      io.stdout(guess ? commandHelp(guess) : overview(COMMANDS));
+      return 0;
+    }
+    if (!guess) {
       throw new InputError(
         `unknown command "${argv.filter((a) => !a.startsWith('-'))[0] ?? argv[0]}"; run gatehouse --help`,
       );

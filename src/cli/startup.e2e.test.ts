@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, describe, test } from 'node:test';
+import { runCli } from './run.js';
 
 const BIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -39,19 +40,45 @@ describe('what a command loads', () => {
   );
   const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
   const env = { ...inherited, DATABASE_URL: '' };
-  const loaded = (...args: string[]) => {
+  const urlsLoaded = (...args: string[]) => {
     const r = spawnSync(process.execPath, ['--import', register, BIN, ...args], {
       cwd: root,
       env,
       encoding: 'utf8',
     });
     assert.equal(r.status, 0, r.stderr);
-    const urls = [...r.stderr.matchAll(/^LOADED (.*)$/gm)].map((m) => m[1]!);
+    return { urls: [...r.stderr.matchAll(/^LOADED (.*)$/gm)].map((m) => m[1]!), stdout: r.stdout };
+  };
+  const loaded = (...args: string[]) => {
+    const { urls } = urlsLoaded(...args);
     return HEAVY.filter((p) => urls.some((u) => u.includes(`/node_modules/${p}/`)));
   };
 
   test('gatehouse --help loads no driver, transport, schema library or policy engine', () => {
     assert.deepEqual(loaded('--help'), []);
+  });
+
+  test('help is printed from the build’s command index, as runCli prints it, loading no command', async () => {
+    const inProcess = async (args: string[]) => {
+      const out: string[] = [];
+      await runCli(args, { stdout: (t) => out.push(t), stderr: () => {} }, { env: {}, cwd: root });
+      return `${out.join('\n')}\n`;
+    };
+    for (const args of [
+      ['--help'],
+      [],
+      ['grants', '--help'],
+      ['-h', 'grants', 'retry'],
+      ['--data', 'x', '-h'],
+    ]) {
+      const { urls, stdout } = urlsLoaded(...args);
+      assert.deepEqual(
+        urls.filter((u) => /\/cli\/(commands|run|help)[/.]/.test(u)),
+        [],
+        args.join(' '),
+      );
+      assert.equal(stdout, await inProcess(args), args.join(' '));
+    }
   });
 
   test('a listing on the embedded store loads PGlite and nothing else of weight', () => {

@@ -1,12 +1,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { PGliteOptions } from '@electric-sql/pglite';
 import type { Sql } from '../core/sql.js';
 import { secretsIn } from '../core/secrets.js';
 import { acquireLock } from './lock.js';
 import { migrate } from './migrate.js';
+import { compilePgliteWasm } from './pglite-wasm.js';
 
 export interface Store {
   sql: Sql;
@@ -74,7 +72,6 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
     // Compiled on V8's background threads while this thread loads PGlite's JavaScript (and the
     // caller the use cases); PGlite would otherwise start compiling only once both are loaded.
     const pgliteWasmModule = compilePgliteWasm();
-    pgliteWasmModule.catch(() => undefined); // awaited below; a failed import must not leave it unhandled
     const [{ PGlite }, { pgliteSql }] = await Promise.all([
       import('@electric-sql/pglite'),
       import('./pglite-sql.js'),
@@ -98,15 +95,6 @@ export async function openStore(opts: OpenOptions): Promise<Store> {
     release();
     throw e;
   }
-}
-
-/** Node's global; the TypeScript libraries this project builds with (no DOM) do not declare it. */
-declare const WebAssembly: { compile(bytes: Uint8Array): Promise<PGliteWasmModule> };
-type PGliteWasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
-
-async function compilePgliteWasm(): Promise<PGliteWasmModule> {
-  const file = fileURLToPath(import.meta.resolve('@electric-sql/pglite/pglite.wasm'));
-  return WebAssembly.compile(await readFile(file));
 }
 
 export function storeExists(opts: OpenOptions): boolean {
