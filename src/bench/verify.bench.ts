@@ -21,7 +21,7 @@ import { createHash, hash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { canonical, eventHash } from '../core/audit/chain.js';
+import { bodyHash, canonical, eventBody } from '../core/audit/chain.js';
 import { verifyAudit } from '../core/audit/verify.js';
 import { migrate } from '../store/migrate.js';
 import { pgSql } from '../store/pg-sql.js';
@@ -70,17 +70,20 @@ async function seed(url: string): Promise<void> {
   for (let from = 1; from <= EVENTS; from += CHUNK) {
     const rows = [];
     for (let seq = from; seq < Math.min(from + CHUNK, EVENTS + 1); seq++) {
-      const e = { ...eventFields(seq), prev_hash: prev };
-      prev = eventHash(e);
-      rows.push({ ...e, hash: prev });
+      // As appendAudit writes an event: the hashed body stored beside the columns.
+      const e = eventFields(seq);
+      const body = eventBody(e);
+      const hash = bodyHash(prev, body);
+      rows.push({ ...e, prev_hash: prev, hash, body });
+      prev = hash;
     }
     await pool.query(
-      `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash)
+      `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash, body)
        SELECT x.seq, x.at, x.actor, x.action, x.subject, x.details,
-              ARRAY(SELECT jsonb_array_elements_text(x.refs)), x.prev_hash, x.hash
+              ARRAY(SELECT jsonb_array_elements_text(x.refs)), x.prev_hash, x.hash, x.body
          FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
-                     $6::jsonb[], $7::jsonb[], $8::text[], $9::text[])
-           AS x(seq, at, actor, action, subject, details, refs, prev_hash, hash)`,
+                     $6::jsonb[], $7::jsonb[], $8::text[], $9::text[], $10::text[])
+           AS x(seq, at, actor, action, subject, details, refs, prev_hash, hash, body)`,
       [
         rows.map((e) => e.seq),
         rows.map((e) => e.at),
@@ -91,6 +94,7 @@ async function seed(url: string): Promise<void> {
         rows.map((e) => JSON.stringify(e.refs)),
         rows.map((e) => e.prev_hash),
         rows.map((e) => e.hash),
+        rows.map((e) => e.body),
       ],
     );
   }

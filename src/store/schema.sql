@@ -64,6 +64,8 @@ CREATE TABLE audit_events (
   prev_hash text NOT NULL,
   hash text NOT NULL,
   stage_id bigint,
+  body text,
+  CONSTRAINT audit_events_body CHECK ((body IS NOT NULL)) NOT VALID,
   CONSTRAINT audit_events_pkey PRIMARY KEY (seq)
 );
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { type AuditEvent, canonical, eventHash } from '../../core/audit/chain.js';
+import { type AuditEvent, bodyHash, eventBody } from '../../core/audit/chain.js';
 import { verifyAudit } from '../../core/audit/verify.js';
 import { csvField } from '../generate/write-config.js';
 import { type Scenario, RssWatch, round } from '../suite/measure.js';
@@ -8,7 +8,8 @@ import { benchStore } from '../suite/store.js';
 
 /**
  * `audit verify` over a long chain, loaded in bulk as a valid chain built with the real chain
- * code's hashing (eventHash), on a store of its own. Baseline: node:crypto SHA-256 over the same
+ * code's hashing (eventBody, bodyHash) and its stored body, as appendAudit writes it, on a store
+ * of its own. Baseline: node:crypto SHA-256 over the same
  * bytes the verifier hashes, in the same process. Verified twice, at a quarter of the length and
  * at the full length: the peak RSS above the start of each pass should not grow with the chain.
  */
@@ -22,7 +23,18 @@ const ACTIONS = [
   'grant.revoked',
   'identity.joined',
 ] as const;
-const COLUMNS = ['seq', 'at', 'actor', 'action', 'subject', 'details', 'refs', 'prev_hash', 'hash'];
+const COLUMNS = [
+  'seq',
+  'at',
+  'actor',
+  'action',
+  'subject',
+  'details',
+  'refs',
+  'prev_hash',
+  'hash',
+  'body',
+];
 
 export const auditVerifyScenario: Scenario = {
   name: 'audit-verify',
@@ -70,10 +82,10 @@ export const auditVerifyScenario: Scenario = {
               refs: [subject, `grt_b${seq % 50_021}`],
               prev_hash: prev.hash,
             };
-            const hash = eventHash(e);
-            bodies.push(
-              `${e.prev_hash}\n${canonical({ seq: e.seq, at: e.at, actor: e.actor, action: e.action, subject: e.subject, details: e.details, refs: e.refs })}`,
-            );
+            // As appendAudit writes an event: the hashed body stored beside the columns.
+            const body = eventBody(e);
+            const hash = bodyHash(e.prev_hash, body);
+            bodies.push(`${e.prev_hash}\n${body}`);
             lines.push(
               [
                 seq,
@@ -85,6 +97,7 @@ export const auditVerifyScenario: Scenario = {
                 `{${e.refs.join(',')}}`,
                 e.prev_hash,
                 hash,
+                body,
               ]
                 .map(csvField)
                 .join(','),

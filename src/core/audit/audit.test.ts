@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { Sql } from '../sql.js';
 import { InputError } from '../errors.js';
 import { testStore, type TestStore } from '../../store/test-store.js';
-import { appendAudit, appendAuditMany, eventHash, type AuditEvent } from './chain.js';
+import { appendAudit, appendAuditMany, eventBody, eventHash, type AuditEvent } from './chain.js';
 import { verifyAudit } from './verify.js';
 import { traceAudit } from './trace.js';
 import { exportAudit } from './export.js';
@@ -92,8 +92,8 @@ test('an altered row whose hash was recomputed breaks the link to the next one',
     assert.ok(row);
     const forged = { ...row, seq: 5, at: new Date(row.at).toISOString(), actor: 'mallory' };
     await asTableOwner(sql, [
-      `UPDATE audit_events SET actor = 'mallory', hash = $1 WHERE seq = 5`,
-      [eventHash(forged)],
+      `UPDATE audit_events SET actor = 'mallory', hash = $1, body = $2 WHERE seq = 5`,
+      [eventHash(forged), eventBody(forged)],
     ]);
     const r = await verifyAudit(sql);
     assert.equal(r.ok === false && r.first_bad, 6);
@@ -142,7 +142,7 @@ test('a cut-off tail is caught by the head', async () => {
 test('a log longer than one page verifies, and a break deep in it is found', async () => {
   await withStore(async ({ sql }) => {
     const n = 12_001;
-    const events: AuditEvent[] = [];
+    const events: (AuditEvent & { body: string })[] = [];
     let prev = 'genesis';
     for (let seq = 1; seq <= n; seq++) {
       const e = {
@@ -156,13 +156,14 @@ test('a log longer than one page verifies, and a break deep in it is found', asy
         prev_hash: prev,
       };
       prev = eventHash(e);
-      events.push({ ...e, hash: prev });
+      events.push({ ...e, hash: prev, body: eventBody(e) });
     }
     // One statement instead of 12,001 appends keeps the test fast.
     await sql.query(
-      `INSERT INTO audit_events SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(seq bigint,
+      `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash, body)
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(seq bigint,
          at timestamptz, actor text, action text, subject text, details jsonb, refs text[],
-         prev_hash text, hash text)`,
+         prev_hash text, hash text, body text)`,
       [JSON.stringify(events)],
     );
     // Moving the head 12,001 steps at once is what the store refuses short of its owner.
@@ -317,9 +318,9 @@ test('the head moves over a batch only when every event of it links to the one b
     const head = (await sql.query<{ hash: string }>('SELECT hash FROM audit_head'))[0]!.hash;
     // Two events inserted by hand, the second not linked to the first: the head cannot jump.
     await sql.query(
-      `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash)
-       VALUES (11, now(), 'mallory', 'x', 'x', '{}', '{}', $1, 'h11'),
-              (12, now(), 'mallory', 'x', 'x', '{}', '{}', 'elsewhere', 'h12')`,
+      `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash, body)
+       VALUES (11, now(), 'mallory', 'x', 'x', '{}', '{}', $1, 'h11', '{}'),
+              (12, now(), 'mallory', 'x', 'x', '{}', '{}', 'elsewhere', 'h12', '{}')`,
       [head],
     );
     await assert.rejects(
@@ -328,8 +329,8 @@ test('the head moves over a batch only when every event of it links to the one b
     );
     // A jump over a gap is refused too.
     await sql.query(
-      `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash)
-       VALUES (14, now(), 'mallory', 'x', 'x', '{}', '{}', 'h12', 'h14')`,
+      `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash, body)
+       VALUES (14, now(), 'mallory', 'x', 'x', '{}', '{}', 'h12', 'h14', '{}')`,
     );
     await assert.rejects(
       sql.query(`UPDATE audit_head SET seq = 14, hash = 'h14'`),

@@ -51,13 +51,18 @@ export function bodyParts(e: Omit<AuditEvent, 'hash' | 'seq' | 'prev_hash'>): {
   };
 }
 
-export function eventHash(e: Omit<AuditEvent, 'hash'>): string {
+/** What an event's hash covers after `prev_hash "\n"`; stored as written in audit_events.body. */
+export function eventBody(e: Omit<AuditEvent, 'hash' | 'prev_hash'>): string {
   const { head, tail } = bodyParts(e);
-  return createHash('sha256')
-    .update(e.prev_hash)
-    .update('\n')
-    .update(`${head}${canonical(e.seq)}${tail}`)
-    .digest('hex');
+  return `${head}${canonical(e.seq)}${tail}`;
+}
+
+export function bodyHash(prevHash: string, body: string): string {
+  return createHash('sha256').update(prevHash).update('\n').update(body).digest('hex');
+}
+
+export function eventHash(e: Omit<AuditEvent, 'hash'>): string {
+  return bodyHash(e.prev_hash, eventBody(e));
 }
 
 /** One event to append with appendAuditMany; `at` overrides the batch's time for this event. */
@@ -65,10 +70,16 @@ export interface AuditBatchInput extends AuditInput {
   at?: Date;
 }
 
-const INSERT_ONE = `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+const INSERT_ONE = `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash, body)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
 
-function nextEvent(prev: { seq: number; hash: string }, at: Date, input: AuditInput): AuditEvent {
+/** The event and the body its hash covers, which is written beside it (migration 028). */
+interface Chained {
+  event: AuditEvent;
+  body: string;
+}
+
+function nextEvent(prev: { seq: number; hash: string }, at: Date, input: AuditInput): Chained {
   const partial = {
     seq: prev.seq + 1,
     at: at.toISOString(),
@@ -79,7 +90,8 @@ function nextEvent(prev: { seq: number; hash: string }, at: Date, input: AuditIn
     refs: [...new Set([input.subject, ...(input.refs ?? [])])],
     prev_hash: prev.hash,
   };
-  return { ...partial, hash: eventHash(partial) };
+  const body = eventBody(partial);
+  return { event: { ...partial, hash: bodyHash(partial.prev_hash, body) }, body };
 }
 
 const LOCK_HEAD = prepared('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
@@ -114,7 +126,7 @@ export async function appendAudit(tx: Sql, at: Date, input: AuditInput): Promise
   // Inside an auditedTransaction, events recorded before this one go first, so the chain keeps
   // the order in which the use case said them.
   await flushDeferred(tx);
-  const event = nextEvent(await takeHead(tx), at, input);
+  const { event, body } = nextEvent(await takeHead(tx), at, input);
   await tx.query(INSERT_ONE, [
     event.seq,
     event.at,
@@ -125,6 +137,7 @@ export async function appendAudit(tx: Sql, at: Date, input: AuditInput): Promise
     event.refs,
     event.prev_hash,
     event.hash,
+    body,
   ]);
   await tx.query('UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1', [event.seq, event.hash]);
   return event;
@@ -148,12 +161,12 @@ export async function appendAuditMany(
   return appendChunks(tx, await takeHead(tx), at, inputs);
 }
 
-const INSERT_MANY = `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash, stage_id)
+const INSERT_MANY = `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash, stage_id, body)
        SELECT x.seq, x.at, x.actor, x.action, x.subject, x.details,
-              ARRAY(SELECT jsonb_array_elements_text(x.refs)), x.prev_hash, x.hash, x.stage_id
+              ARRAY(SELECT jsonb_array_elements_text(x.refs)), x.prev_hash, x.hash, x.stage_id, x.body
          FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
-                     $6::jsonb[], $7::jsonb[], $8::text[], $9::text[], $13::bigint[])
-           AS x(seq, at, actor, action, subject, details, refs, prev_hash, hash, stage_id)
+                     $6::jsonb[], $7::jsonb[], $8::text[], $9::text[], $13::bigint[], $14::text[])
+           AS x(seq, at, actor, action, subject, details, refs, prev_hash, hash, stage_id, body)
         ORDER BY x.seq`;
 
 // The rows and the head's move in one statement: referencing the insert's count makes it run
@@ -170,11 +183,12 @@ async function appendChunks(
   stageIds?: readonly (number | string)[],
 ): Promise<AuditEvent[]> {
   let prev = head;
-  const events = inputs.map((input) => {
-    const e = nextEvent(prev, input.at ?? at, input);
-    prev = e;
-    return e;
+  const chained = inputs.map((input) => {
+    const c = nextEvent(prev, input.at ?? at, input);
+    prev = c.event;
+    return c;
   });
+  const events = chained.map((c) => c.event);
   for (let i = 0; i < events.length; i += MANY_CHUNK) {
     const chunk = events.slice(i, i + MANY_CHUNK);
     const last = chunk[chunk.length - 1]!;
@@ -194,6 +208,7 @@ async function appendChunks(
       last.hash,
       chunk.length,
       stageIds ? stageIds.slice(i, i + MANY_CHUNK) : chunk.map(() => null),
+      chained.slice(i, i + MANY_CHUNK).map((c) => c.body),
     ]);
   }
   return events;

@@ -4,7 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { Sql } from '../sql.js';
 import { ConflictError, InputError } from '../errors.js';
 import { testStore, type TestStore } from '../../store/test-store.js';
-import { appendAudit, eventHash, type AuditEvent } from './chain.js';
+import { appendAudit, eventBody, eventHash, type AuditEvent } from './chain.js';
 import { toEvent, type AuditRow, AUDIT_COLUMNS } from './rows.js';
 import { verifyAudit } from './verify.js';
 import {
@@ -117,9 +117,10 @@ test('a full rehash verifies alone but not against a checkpoint', async () => {
         const e: AuditEvent = toEvent(row);
         const forged = { ...e, prev_hash: prev, actor: e.seq === 3 ? 'mallory' : e.actor };
         prev = eventHash(forged);
+        // The body too: a rehash that left it would be caught without the checkpoint.
         await tx.query(
-          'UPDATE audit_events SET actor = $1, prev_hash = $2, hash = $3 WHERE seq = $4',
-          [forged.actor, forged.prev_hash, prev, e.seq],
+          'UPDATE audit_events SET actor = $1, prev_hash = $2, hash = $3, body = $4 WHERE seq = $5',
+          [forged.actor, forged.prev_hash, prev, eventBody(forged), e.seq],
         );
       }
       await tx.query('UPDATE audit_head SET hash = $1', [prev]);
@@ -180,8 +181,8 @@ test('the store moves the head only onto the next appended event', async () => {
     await assert.rejects(sql.query('TRUNCATE audit_head'), refused);
     // An event inserted out of the chain cannot carry the head with it.
     await sql.query(
-      `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash)
-       VALUES (4, now(), 'mallory', 'x', 'x', '{}', '{}', 'not-the-head', 'h4')`,
+      `INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash, body)
+       VALUES (4, now(), 'mallory', 'x', 'x', '{}', '{}', 'not-the-head', 'h4', '{}')`,
     );
     await assert.rejects(sql.query(`UPDATE audit_head SET seq = 4, hash = 'h4'`), refused);
     const v = await verifyAudit(sql);

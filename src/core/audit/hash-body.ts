@@ -1,8 +1,8 @@
 /**
- * The bytes an event's hash covers, produced for verification at a million events a second
- * (ADR 0029). eventHash (chain.ts) hashes `prev_hash "\n" canonical({seq, at, actor, action,
- * subject, details, refs})`; verify reads the same bytes in three parts instead of a row to
- * rebuild them from:
+ * The bytes an event's hash covers, rebuilt for verification of events written before
+ * migration 028, which have no stored body (ADR 0029; later events: ADR 0040). eventHash
+ * (chain.ts) hashes `prev_hash "\n" canonical({seq, at, actor, action, subject, details,
+ * refs})`; verify reads the same bytes in three parts instead of a row to rebuild them from:
  *
  * - before: `{"action":…,"actor":…,"at":"…","details":` rendered by PostgreSQL,
  * - details: parsed by the driver and serialised here by canonicalJson,

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Sql } from '../sql.js';
 import { one } from '../sql.js';
-import { eventHash, sequenceAudit } from './chain.js';
+import { eventBody, eventHash, sequenceAudit } from './chain.js';
 import { BODY_AFTER_DETAILS, BODY_BEFORE_DETAILS, canonicalJson } from './hash-body.js';
 import { AUDIT_COLUMNS, type AuditRow, toEvent } from './rows.js';
 
@@ -53,9 +53,14 @@ interface HashRow {
   seq: number | string;
   prev_hash: string;
   hash: string;
-  details: Record<string, unknown> | string;
-  before: string;
-  after: string;
+  /** The hashed bytes after `prev_hash "\n"` as written (migration 028); null before it. */
+  body: string | null;
+  /** The server's word that the columns say what the body says; null where it did not judge. */
+  agrees: boolean | null;
+  /** Without a body, the bytes are rebuilt as ADR 0029 does: these three parts. */
+  details: Record<string, unknown> | string | null;
+  before: string | null;
+  after: string | null;
 }
 
 /**
@@ -64,18 +69,54 @@ interface HashRow {
  */
 const VERIFY_PAGE = 1000;
 
-const PAGE_COLUMNS = `seq, prev_hash, hash, details, ${BODY_BEFORE_DETAILS} AS before, ${BODY_AFTER_DETAILS} AS after`;
+const PAGE_COLUMNS = `seq, prev_hash, hash, body,
+  CASE WHEN body IS NULL THEN details END AS details,
+  CASE WHEN body IS NULL THEN ${BODY_BEFORE_DETAILS} END AS before,
+  CASE WHEN body IS NULL THEN ${BODY_AFTER_DETAILS} END AS after`;
 
-/** A keyset page after `seq`; the first has no lower bound, so a forged seq <= 0 cannot hide. */
-function readPage(sql: Sql, after: number | undefined): Promise<HashRow[]> {
+/**
+ * The columns against the body, on the server so that Node only hashes. `b` is the body parsed
+ * once (the subquery's LIMIT keeps the planner from parsing it per use); a body that hashes
+ * right is appendAudit's canonical JSON of exactly these seven fields, so comparing each field
+ * compares the whole. details compare as jsonb: keys as sets, strings exactly, numbers by value.
+ * `at` is rendered as toISOString() prints it; where that differs, the row judges (below).
+ */
+const AGREES = `b->'details' = details AND b->>'actor' = actor AND b->>'action' = action
+  AND b->>'subject' = subject AND b->'seq' = to_jsonb(seq) AND b->'refs' = to_jsonb(refs)
+  AND b->>'at' = to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS agrees`;
+
+/** Pages asked for at once: one being hashed here, the others rendered meanwhile. */
+const READ_AHEAD = 3;
+
+/**
+ * The events with seq in (after, upTo], `b` as parsed; the first page has no lower bound, so a
+ * forged seq <= 0 cannot hide (its first row is reported). The LIMIT, never reached otherwise,
+ * keeps the planner on the index where a table without statistics looks like a scan's worth
+ * (5M events loaded in bulk: a parallel scan per page).
+ */
+function pageQuery(parsed: string, after: number | undefined, upTo: number): [string, unknown[]] {
+  const select = (where: string) => `SELECT ${PAGE_COLUMNS}, ${AGREES}
+    FROM (SELECT seq, at, actor, action, subject, details, refs, prev_hash, hash, body,
+                 ${parsed} AS b
+            FROM audit_events WHERE ${where} ORDER BY seq LIMIT ${VERIFY_PAGE}) e
+   ORDER BY seq`;
   return after === undefined
-    ? sql.query<HashRow>(`SELECT ${PAGE_COLUMNS} FROM audit_events ORDER BY seq LIMIT $1`, [
-        VERIFY_PAGE,
-      ])
-    : sql.query<HashRow>(
-        `SELECT ${PAGE_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`,
-        [after, VERIFY_PAGE],
-      );
+    ? [select('seq <= $1'), [upTo]]
+    : [select('seq > $1 AND seq <= $2'), [after, upTo]];
+}
+
+/**
+ * A page, the columns judged against the body by the server. A body the server cannot read as
+ * JSON (only an altered one) fails the page's query: the page is read again unjudged, and each
+ * of its events is judged by its row (rowGivesBody) — slowly, but only in an altered log.
+ */
+function readPage(sql: Sql, after: number | undefined, upTo: number): Promise<HashRow[]> {
+  const page = sql
+    .query<HashRow>(...pageQuery('body::jsonb', after, upTo))
+    .catch(() => sql.query<HashRow>(...pageQuery('NULL::jsonb', after, upTo)));
+  // Read ahead while the page before is checked: a failure is thrown where it is awaited.
+  page.catch(() => undefined);
+  return page;
 }
 
 /** The event as eventHash sees it, recomputed from its row: the judge when the fast bytes differ. */
@@ -88,30 +129,73 @@ async function rowHashMatches(sql: Sql, seq: number): Promise<boolean> {
   return eventHash(e) === e.hash;
 }
 
+/**
+ * The judge when the server did not agree: the row gives exactly `body` as appendAudit built it
+ * (so only a rendering differed, of `at` say), and its details equal the body's as jsonb, which
+ * tells apart numbers JSON.parse reads as one.
+ */
+async function rowGivesBody(sql: Sql, seq: number, body: string): Promise<boolean> {
+  const row = await one<AuditRow>(sql, `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE seq = $1`, [
+    seq,
+  ]);
+  if (row === undefined || eventBody(toEvent(row)) !== body) return false;
+  const same = await one<{ same: boolean }>(
+    sql,
+    `SELECT (body::jsonb -> 'details') = details AS same FROM audit_events WHERE seq = $1`,
+    [seq],
+  );
+  return same?.same === true;
+}
+
 async function checkChain(sql: Sql): Promise<ChainCheck> {
   let lastSeq = 0;
   let lastHash = GENESIS;
   let events = 0;
+  /** Seen an event with a body: every later one has one too (migration 028's check). */
+  let bodies = false;
   const bad = (first_bad: number, reason: string): ChainCheck => ({
     ok: false,
     events,
     first_bad,
     reason,
   });
-  let next: Promise<HashRow[]> | undefined = readPage(sql, undefined);
+  // Pages are seq ranges, not keyset pages, so several can be asked for before the first
+  // arrives: on a server each is rendered by its own backend while this one is hashed here.
+  let base: number | undefined;
+  let inFlight: Promise<HashRow[]>[] = [];
+  const ask = () => {
+    const from = base;
+    base = (from ?? 0) + VERIFY_PAGE;
+    inFlight.push(readPage(sql, from, base));
+  };
   for (;;) {
-    const rows: HashRow[] = await (next ?? readPage(sql, lastSeq));
-    // The next page is read while this one is hashed: the server renders and sends it meanwhile.
-    next =
-      rows.length === VERIFY_PAGE ? readPage(sql, Number(rows[rows.length - 1]!.seq)) : undefined;
+    while (inFlight.length < READ_AHEAD) ask();
+    const upTo = base! - (inFlight.length - 1) * VERIFY_PAGE;
+    const rows = await inFlight.shift()!;
+    ask();
     const broken = await checkPage(rows);
     if (broken) {
-      await next?.catch(() => undefined);
+      await Promise.allSettled(inFlight);
       return broken;
     }
-    if (rows.length === VERIFY_PAGE) continue;
+    if (lastSeq === upTo) continue;
 
+    // A short page: the end, or a gap. Pages asked for beyond it may predate later appends.
+    await Promise.allSettled(inFlight);
+    inFlight = [];
+    // The head first: appends commit event and head together, so every event it covers is
+    // visible to the query after it.
     const head = await readHead(sql);
+    const next = await one<{ seq: number | string | null }>(
+      sql,
+      'SELECT min(seq) AS seq FROM audit_events WHERE seq > $1',
+      [lastSeq],
+    );
+    if (next?.seq != null) {
+      // Read on from the next event there is; one past lastSeq + 1 is reported missing.
+      base = Number(next.seq) - 1;
+      continue;
+    }
     const headSeq = head.seq;
     if (headSeq === lastSeq) {
       if (head.hash === lastHash)
@@ -121,9 +205,6 @@ async function checkChain(sql: Sql): Promise<ChainCheck> {
     if (headSeq < lastSeq) {
       return bad(headSeq + 1, `the log runs to ${lastSeq} but the head records ${headSeq}`);
     }
-    // The head is ahead: either events committed since the last page, or the tail was cut off.
-    const more = await one(sql, 'SELECT 1 FROM audit_events WHERE seq > $1 LIMIT 1', [lastSeq]);
-    if (more) continue;
     return bad(
       lastSeq + 1,
       lastSeq === 0
@@ -153,12 +234,23 @@ async function checkChain(sql: Sql): Promise<ChainCheck> {
             : `event ${seq} does not follow event ${lastSeq}: prev_hash mismatch`;
         return bad(seq, reason);
       }
-      // As toEvent reads it: a driver that hands jsonb over as text gets it parsed here.
-      const details =
-        typeof row.details === 'string' ? (JSON.parse(row.details) as unknown) : row.details;
-      const bytes = `${lastHash}\n${row.before}${canonicalJson(details)}${row.after}`;
-      if (hash('sha256', bytes) !== row.hash && !(await rowHashMatches(sql, seq))) {
-        return bad(seq, `event ${seq} was altered: its hash does not match its contents`);
+      const altered = `event ${seq} was altered: its hash does not match its contents`;
+      if (row.body !== null) {
+        bodies = true;
+        // The body is the hashed bytes themselves: no rendering can differ, no row can excuse it.
+        if (hash('sha256', `${lastHash}\n${row.body}`) !== row.hash) return bad(seq, altered);
+        if (row.agrees !== true && !(await rowGivesBody(sql, seq, row.body))) {
+          return bad(seq, altered);
+        }
+      } else {
+        if (bodies) return bad(seq, `event ${seq} was altered: its hashed body is missing`);
+        // As toEvent reads it: a driver that hands jsonb over as text gets it parsed here.
+        const details =
+          typeof row.details === 'string' ? (JSON.parse(row.details) as unknown) : row.details;
+        const bytes = `${lastHash}\n${row.before}${canonicalJson(details)}${row.after}`;
+        if (hash('sha256', bytes) !== row.hash && !(await rowHashMatches(sql, seq))) {
+          return bad(seq, altered);
+        }
       }
       lastSeq = seq;
       lastHash = row.hash;

@@ -2,7 +2,8 @@
 -- its hash covers, rendered by the chain code (canonical(), chain.ts) on either side of the one
 -- value it cannot know, its seq: body_head ends with `"seq":`, body_tail starts after the number.
 -- audit_sequence() then chains staged rows here, in the server, with the same bytes
--- (sha256(prev_hash "\n" body_head seq body_tail)) — one round trip where the chain code needed a
+-- (sha256(prev_hash "\n" body_head seq body_tail)), and writes those bytes as the event's body
+-- (migration 028) — one round trip where the chain code needed a
 -- transaction of six. Rows staged before this migration have no body; the function stops at the
 -- first of them (legacy) and the chain code chains the rest as before.
 ALTER TABLE audit_stage ADD COLUMN body_head text;
@@ -25,6 +26,8 @@ DECLARE
   seqs bigint[] := '{}';
   prevs text[] := '{}';
   hashes text[] := '{}';
+  bodies text[] := '{}';
+  body text;
 BEGIN
   IF NOT durable THEN
     PERFORM set_config('synchronous_commit', 'off', true);
@@ -44,14 +47,16 @@ BEGIN
     prevs := prevs || h;
     s := s + 1;
     seqs := seqs || s;
-    h := encode(sha256(convert_to(h || E'\n' || r.body_head || s || r.body_tail, 'UTF8')), 'hex');
+    body := r.body_head || s || r.body_tail;
+    h := encode(sha256(convert_to(h || E'\n' || body, 'UTF8')), 'hex');
     hashes := hashes || h;
+    bodies := bodies || body;
   END LOOP;
   chained := coalesce(array_length(ids, 1), 0);
   IF chained > 0 THEN
-    INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash, stage_id)
-      SELECT x.seq, st.at, st.actor, st.action, st.subject, st.details, st.refs, x.prev_hash, x.hash, st.id
-        FROM unnest(ids, seqs, prevs, hashes) AS x(id, seq, prev_hash, hash)
+    INSERT INTO audit_events (seq, at, actor, action, subject, details, refs, prev_hash, hash, stage_id, body)
+      SELECT x.seq, st.at, st.actor, st.action, st.subject, st.details, st.refs, x.prev_hash, x.hash, st.id, x.body
+        FROM unnest(ids, seqs, prevs, hashes, bodies) AS x(id, seq, prev_hash, hash, body)
         JOIN audit_stage st ON st.id = x.id
        ORDER BY x.seq;
     DELETE FROM audit_stage WHERE id = ANY(ids);
