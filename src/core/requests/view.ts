@@ -39,9 +39,11 @@ const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOStrin
  * read by primary key or by an index on the request's id, so no statistics can make it a scan: by
  * `unnest … JOIN` for the requests (`id = ANY(…)` let the planner choose a parallel scan of every
  * request while it believed the table small, ADR 0035), and the grant by each of its two links
- * apart rather than through an OR.
+ * apart rather than through an OR. No LIMIT or ORDER BY near the grants: on a store's statistics
+ * after a bulk load, `… ORDER BY created_at LIMIT 1` became a walk of every grant in creation
+ * order (2.4 s a view at a million grants), where all of a request's grants (one) are one probe.
  */
-const VIEWS_SQL = prepared(`SELECT r.*,
+export const VIEWS_SQL = prepared(`SELECT r.*,
        (SELECT coalesce(json_agg(json_build_object(
                  'rule', s.rule, 'approvers', s.approvers, 'min_approvals', s.min_approvals,
                  'fallback', s.fallback, 'state', s.state,
@@ -51,11 +53,10 @@ const VIEWS_SQL = prepared(`SELECT r.*,
                              FROM approvals a WHERE a.request_id = r.id AND a.stage_idx = s.idx))
                  ORDER BY s.idx), '[]'::json)
           FROM approval_stages s WHERE s.request_id = r.id) AS stages,
-       coalesce(
-         (SELECT json_build_object('id', g.id, 'state', g.state, 'expires_at', g.expires_at)
-            FROM grants g WHERE g.id = r.extends_grant),
-         (SELECT json_build_object('id', g.id, 'state', g.state, 'expires_at', g.expires_at)
-            FROM grants g WHERE g.request_id = r.id ORDER BY g.created_at, g.id LIMIT 1)) AS grant
+       (SELECT json_build_object('id', g.id, 'state', g.state, 'expires_at', g.expires_at)
+          FROM grants g WHERE g.id = r.extends_grant) AS extended,
+       (SELECT json_agg(json_build_object('id', g.id, 'state', g.state, 'expires_at', g.expires_at))
+          FROM grants g WHERE g.request_id = r.id) AS granted
   FROM unnest($1::text[]) WITH ORDINALITY AS k(id, n) JOIN requests r ON r.id = k.id
  ORDER BY k.n`);
 
@@ -83,7 +84,14 @@ interface ViewRow {
         acted: { approver: string; verdict: string; comment: string; at: string }[];
       }[]
     | string;
-  grant: { id: string; state: string; expires_at: string | null } | string | null;
+  extended: ViewGrant | string | null;
+  granted: ViewGrant[] | string | null;
+}
+
+interface ViewGrant {
+  id: string;
+  state: string;
+  expires_at: string | null;
 }
 
 /** json columns as the driver hands them over: parsed by node-postgres and PGlite alike. */
@@ -94,7 +102,9 @@ export async function requestViews(sql: Sql, ids: string[]): Promise<RequestView
   if (ids.length === 0) return [];
   const rows = await sql.query<ViewRow>(VIEWS_SQL, [ids]);
   return rows.map((r) => {
-    const g = r.grant === null ? null : parsed(r.grant);
+    const g =
+      (r.extended === null ? null : parsed(r.extended)) ??
+      (r.granted === null ? null : (parsed(r.granted)[0] ?? null));
     return {
       id: r.id,
       status: r.status,
