@@ -48,6 +48,19 @@ export function commandNameOf(
   return names.find((n) => n === two) ?? names.find((n) => n === words[0]);
 }
 
+/** The `--data` directory argv names, read as leniently as the command words. */
+export function dataOptionOf(
+  argv: string[],
+  options: Record<string, OptionSpec>,
+): string | undefined {
+  try {
+    const v = parseArgs({ args: argv, options, allowPositionals: true, strict: false }).values.data;
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Which help argv asks for: none (undefined), the overview (null) or one command's (its name).
  * An argv without a known command and without --help is not a help request but an error.

@@ -45,6 +45,12 @@ function readChannel(dir: string): ChannelFile | undefined {
   return undefined;
 }
 
+/** Whether a live `serve` holds the embedded store in this data directory (the command goes there). */
+export function serveHolds(env: CliEnv, data: string | undefined): boolean {
+  const channel = readChannel(dataDir(env, data));
+  return channel !== undefined && alive(channel.pid);
+}
+
 /**
  * Sends the command to the `serve` holding the store and prints what it printed. Undefined when
  * there is no live server to send it to, so the caller reports the lock as before.

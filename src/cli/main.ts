@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import '../v8-flags.js';
-import { commandNameOf, helpAsked, readCommandIndex } from './command-index.js';
+import { commandNameOf, dataOptionOf, helpAsked, readCommandIndex } from './command-index.js';
 import { exitWhenFlushed } from './exit.js';
 import { tierForCommand } from './wasm-tiering.js';
 
@@ -22,8 +22,14 @@ if (index && help !== undefined) {
 } else {
   tierForCommand(name);
   if (index?.commands.find((c) => c.name === name)?.store && !process.env.DATABASE_URL) {
-    const { compilePgliteWasm } = await import('../store/pglite-wasm.js');
-    void compilePgliteWasm();
+    // Not when a serve holds the store: the command is sent there, and compiling PGlite here
+    // would take a core from the server answering it.
+    const { serveHolds } = await import('./forward.js');
+    const cwd = process.cwd();
+    if (!serveHolds({ env: process.env, cwd }, dataOptionOf(argv, index.options))) {
+      const { compilePgliteWasm } = await import('../store/pglite-wasm.js');
+      void compilePgliteWasm();
+    }
   }
   const { runCli } = await import('./run.js');
   exitWhenFlushed(
