@@ -79,17 +79,20 @@ interface Chained {
   body: string;
 }
 
-function nextEvent(prev: { seq: number; hash: string }, at: Date, input: AuditInput): Chained {
-  const partial = {
-    seq: prev.seq + 1,
+/** An input as the chain holds it, before its place: the details as they will read back from jsonb. */
+function shaped(at: Date, input: AuditInput): Omit<AuditEvent, 'seq' | 'prev_hash' | 'hash'> {
+  return {
     at: at.toISOString(),
     actor: input.actor,
     action: input.action,
     subject: input.subject,
     details: JSON.parse(JSON.stringify(input.details ?? {})) as Record<string, unknown>,
     refs: [...new Set([input.subject, ...(input.refs ?? [])])],
-    prev_hash: prev.hash,
   };
+}
+
+function nextEvent(prev: { seq: number; hash: string }, at: Date, input: AuditInput): Chained {
+  const partial = { seq: prev.seq + 1, ...shaped(at, input), prev_hash: prev.hash };
   const body = eventBody(partial);
   return { event: { ...partial, hash: bodyHash(partial.prev_hash, body) }, body };
 }
@@ -387,15 +390,7 @@ async function stageDeferred(tx: Sql): Promise<boolean> {
   const events = deferred.get(tx);
   if (!events || events.length === 0) return false;
   const batch = events.splice(0).map((e) => {
-    // As nextEvent shapes an event: the details as they will read back from jsonb.
-    const event = {
-      at: e.at!.toISOString(),
-      actor: e.actor,
-      action: e.action,
-      subject: e.subject,
-      details: JSON.parse(JSON.stringify(e.details ?? {})) as Record<string, unknown>,
-      refs: [...new Set([e.subject, ...(e.refs ?? [])])],
-    };
+    const event = shaped(e.at!, e);
     return { event, body: bodyParts(event) };
   });
   await tx.query(STAGE_MANY, [

@@ -60,38 +60,29 @@ export const VIEWS_SQL = prepared(`SELECT r.*,
   FROM unnest($1::text[]) WITH ORDINALITY AS k(id, n) JOIN requests r ON r.id = k.id
  ORDER BY k.n`);
 
-interface ViewRow {
-  id: string;
-  status: string;
-  kind: string;
-  entitlement: string;
-  beneficiary: string;
-  requester: string;
-  justification: string;
-  ticket: string | null;
-  emergency: boolean;
+type ViewStage = RequestView['approval']['stages'][number];
+type ViewGrant = NonNullable<RequestView['grant']>;
+
+/** VIEWS_SQL's row: the request's own columns, and the parts built as JSON (text on some drivers). */
+interface ViewRow extends Pick<
+  RequestView,
+  | 'id'
+  | 'status'
+  | 'kind'
+  | 'entitlement'
+  | 'beneficiary'
+  | 'requester'
+  | 'justification'
+  | 'ticket'
+  | 'emergency'
+> {
   duration: number | null;
   created_at: Date | string;
   lapses_at: Date | string | null;
   decision: Decision | string;
-  stages:
-    | {
-        rule: string;
-        approvers: string[];
-        min_approvals: number;
-        fallback: boolean;
-        state: string;
-        acted: { approver: string; verdict: string; comment: string; at: string }[];
-      }[]
-    | string;
+  stages: ViewStage[] | string;
   extended: ViewGrant | string | null;
   granted: ViewGrant[] | string | null;
-}
-
-interface ViewGrant {
-  id: string;
-  state: string;
-  expires_at: string | null;
 }
 
 /** json columns as the driver hands them over: parsed by node-postgres and PGlite alike. */
