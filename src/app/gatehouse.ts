@@ -123,7 +123,7 @@ export function gatehouse(d: GatehouseDeps) {
   return {
     clock: d.clock,
     async request(input: RequestInput) {
-      return requestView(d.sql, await deciding((c) => submitRequest(d.sql, c, now(), input)));
+      return deciding((c) => submitRequest(d.sql, c, now(), input));
     },
     /** Steps 1–6 without writing anything: what would happen, and why. */
     async explain(input: RequestInput) {
@@ -154,7 +154,7 @@ export function gatehouse(d: GatehouseDeps) {
       };
     },
     async extend(input: ExtensionInput) {
-      return requestView(d.sql, await deciding((c) => submitExtension(d.sql, c, now(), input)));
+      return deciding((c) => submitExtension(d.sql, c, now(), input));
     },
     async act(
       requestId: string,

@@ -32,7 +32,7 @@ test('a request that loses the one-live-request index is recorded as a duplicate
     const di = await accessDecideInput(sql, catalog, ASK, false);
     const plan = await decide(sql, catalog, AT, di);
     assert.equal(plan.status, 'pending_approval');
-    const first = await submitRequest(sql, catalog, AT, ASK);
+    const first = (await submitRequest(sql, catalog, AT, ASK)).id;
 
     const second = await sql.transaction((tx) => recordDecision(tx, catalog, AT, di, plan));
     const rows = await sql.query<{ id: string; status: string; code: string }>(

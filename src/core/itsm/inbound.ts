@@ -213,7 +213,7 @@ export async function receiveTicket(
     if (outbound) return { status: 200, request: outbound, duplicate: false };
     let request: string;
     try {
-      request = await submitRequest(tx, catalog, now, await requestFrom(tx, catalog, i, ev));
+      request = (await submitRequest(tx, catalog, now, await requestFrom(tx, catalog, i, ev))).id;
     } catch (e) {
       if (!(e instanceof InputError || e instanceof RefusedError)) throw e;
       await refuse(tx, now, i, ev, e);

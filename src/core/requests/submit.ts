@@ -12,6 +12,7 @@ import { requireIdentity } from '../identities/queries.js';
 import type { Identity, Via } from '../model.js';
 import { type Sql, prepared } from '../sql.js';
 import { openPostEventReview } from './post-event.js';
+import type { RequestView } from './view.js';
 
 export interface RequestInput {
   requester: string;
@@ -156,6 +157,20 @@ export async function recordDecision(
   input: DecideInput,
   decided: DecisionPlan,
 ): Promise<string> {
+  return (await record(tx, catalog, now, input, decided)).id;
+}
+
+/**
+ * recordDecision, answering with the request's view as this transaction wrote it: what
+ * requestView would read back just after commit, without the round trip (ADR 0043).
+ */
+async function record(
+  tx: Sql,
+  catalog: Catalog,
+  now: Date,
+  input: DecideInput,
+  decided: DecisionPlan,
+): Promise<RequestView> {
   const id = newId('req');
   let plan = decided;
   if (!(await insertRequest(tx, catalog, now, id, input, plan))) {
@@ -209,20 +224,75 @@ export async function recordDecision(
   });
   // Carried out from what was just recorded: the row is not read back, nor the beneficiary, whose
   // row this transaction has read (and, for a submission, locked).
-  if (plan.status === 'approved')
-    await carryOut(tx, catalog, now, 'gatehouse', {
-      requestId: id,
-      requester: input.requester,
-      beneficiary: input.beneficiary.id,
-      identity: input.beneficiary,
-      entitlement: input.entitlement.id,
-      duration: plan.duration,
-      emergency: input.emergency,
-      kind: input.kind,
-      extendsGrant: input.grant?.id ?? null,
-    });
-  return id;
+  const grant =
+    plan.status === 'approved'
+      ? await carryOut(tx, catalog, now, 'gatehouse', {
+          requestId: id,
+          requester: input.requester,
+          beneficiary: input.beneficiary.id,
+          identity: input.beneficiary,
+          entitlement: input.entitlement.id,
+          duration: plan.duration,
+          emergency: input.emergency,
+          kind: input.kind,
+          extendsGrant: input.grant?.id ?? null,
+        })
+      : input.grant
+        ? {
+            id: input.grant.id,
+            state: input.grant.state,
+            expires_at: input.grant.expiresAt
+              ? new Date(input.grant.expiresAt).toISOString()
+              : null,
+          }
+        : null;
+  return recordedView(catalog, now, id, input, plan, grant);
 }
+
+/**
+ * The view of a request this transaction inserted, from the values it inserted: requestViews'
+ * shape field for field (`recorded-view.test.ts` holds the two equal for every kind of outcome).
+ * The decision goes through JSON as the stored jsonb does, so no undefined field survives.
+ */
+function recordedView(
+  catalog: Catalog,
+  now: Date,
+  id: string,
+  input: DecideInput,
+  plan: DecisionPlan,
+  grant: RequestView['grant'],
+): RequestView {
+  const lapsesAt = lapsesAtFor(catalog, now, plan);
+  return {
+    id,
+    status: plan.status,
+    kind: input.kind,
+    entitlement: input.entitlement.id,
+    beneficiary: input.beneficiary.id,
+    requester: input.requester,
+    justification: input.justification,
+    ticket: input.ticket ?? null,
+    emergency: input.emergency,
+    duration_seconds: plan.duration ?? null,
+    created_at: now.toISOString(),
+    lapses_at: lapsesAt ? lapsesAt.toISOString() : null,
+    decision: JSON.parse(JSON.stringify(plan.decision)) as RequestView['decision'],
+    approval: {
+      stages: plan.stages.map((st, i) => ({
+        rule: st.rule,
+        approvers: [...st.approvers],
+        min_approvals: st.minApprovals,
+        fallback: st.fallback,
+        state: i === 0 ? 'pending' : 'waiting',
+        acted: [],
+      })),
+    },
+    grant,
+  };
+}
+
+const lapsesAtFor = (catalog: Catalog, now: Date, plan: DecisionPlan): Date | null =>
+  plan.status === 'pending_approval' ? addSeconds(now, catalog.settings.approvalTimeout) : null;
 
 // The request and its approval stages in one statement (a round trip per stage before): the stages
 // go in only when the request did, and the request's id comes back only when it did.
@@ -252,8 +322,7 @@ async function insertRequest(
   input: DecideInput,
   plan: DecisionPlan,
 ): Promise<boolean> {
-  const lapsesAt =
-    plan.status === 'pending_approval' ? addSeconds(now, catalog.settings.approvalTimeout) : null;
+  const lapsesAt = lapsesAtFor(catalog, now, plan);
   const rows = await tx.query(INSERT_REQUEST, [
     id,
     input.requester,
@@ -322,16 +391,18 @@ export async function fulfil(
   });
 }
 
+/** Carries out an approved request; the grant it made or moved, as a request's view shows it. */
 async function carryOut(
   tx: Sql,
   catalog: Catalog,
   now: Date,
   actor: string,
   r: Approved,
-): Promise<void> {
+): Promise<NonNullable<RequestView['grant']>> {
   if (r.kind === 'extend' && r.extendsGrant) {
-    await extendGrant(tx, now, actor, r.extendsGrant, r.duration ?? 0, r.requestId);
-    return;
+    const expires = await extendGrant(tx, now, actor, r.extendsGrant, r.duration ?? 0, r.requestId);
+    // extendGrant refuses any grant not active, so active is what it left.
+    return { id: r.extendsGrant, state: 'active', expires_at: expires.toISOString() };
   }
   const identity = r.identity ?? (await requireIdentity(tx, r.beneficiary));
   const entitlement = entitlementOf(catalog, r.entitlement);
@@ -351,28 +422,32 @@ async function carryOut(
       identity,
       entitlement,
     });
+  // A new grant waits for its apply job; it expires from activation, so has no expiry yet.
+  return { id: grantId, state: 'provisioning', expires_at: null };
 }
 
+/** The request as this submission recorded it (its view; read again, it reads the same). */
 export async function submitRequest(
   sql: Sql,
   catalog: Catalog,
   now: Date,
   input: RequestInput,
-): Promise<string> {
+): Promise<RequestView> {
   return auditedTransaction(sql, async (tx) => {
     const di = await accessDecideInput(tx, catalog, input, true);
-    return recordDecision(tx, catalog, now, di, await decide(tx, catalog, now, di));
+    return record(tx, catalog, now, di, await decide(tx, catalog, now, di));
   });
 }
 
+/** The request as this submission recorded it (its view; read again, it reads the same). */
 export async function submitExtension(
   sql: Sql,
   catalog: Catalog,
   now: Date,
   input: ExtensionInput,
-): Promise<string> {
+): Promise<RequestView> {
   return auditedTransaction(sql, async (tx) => {
     const di = await extendDecideInput(tx, catalog, input, true);
-    return recordDecision(tx, catalog, now, di, await decide(tx, catalog, now, di));
+    return record(tx, catalog, now, di, await decide(tx, catalog, now, di));
   });
 }
