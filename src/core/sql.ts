@@ -28,6 +28,25 @@ export function prepared(text: string): string {
   return text;
 }
 
+/** Statement texts declared with `opening`. */
+const openers = new Set<string>();
+
+/**
+ * Declares a statement that often opens a transaction and is cheap to plan (a primary-key lock,
+ * say): a driver that pays a round trip per statement (node-postgres) may send it in one message
+ * with the `BEGIN` before it, its parameters as quoted literals — only text parameters, and only
+ * when it is the transaction's first statement (ADR 0044). Elsewhere it is an ordinary statement.
+ */
+export function opening(text: string): string {
+  openers.add(text);
+  return text;
+}
+
+/** Whether `text` was declared with `opening`. */
+export function isOpening(text: string): boolean {
+  return openers.has(text);
+}
+
 /** The name `text` is prepared under, if it was declared with `prepared`. */
 export function preparedName(text: string): string | undefined {
   return hot.get(text);

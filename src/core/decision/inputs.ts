@@ -3,7 +3,7 @@ import { appOf } from '../catalog/catalog.js';
 import { type IdentityRow, toIdentity } from '../catalog/rows.js';
 import type { Identity } from '../model.js';
 import { type KnownApprovers, catalogApprovers } from '../approvals/resolve.js';
-import { type Sql, prepared } from '../sql.js';
+import { type Sql, opening, prepared } from '../sql.js';
 
 /** Decision inputs read by index for one beneficiary, never by scanning all grants. */
 
@@ -49,7 +49,8 @@ export interface LoadedFacts {
   facts: DecisionFacts;
 }
 
-const LOCK_IDENTITY = prepared('SELECT 1 FROM identities WHERE id = $1 FOR UPDATE');
+// Usually a transaction's first statement: it may travel with the BEGIN (ADR 0044).
+const LOCK_IDENTITY = prepared(opening('SELECT 1 FROM identities WHERE id = $1 FOR UPDATE'));
 
 /**
  * Locks the beneficiary's row, in a statement of its own: under READ COMMITTED each statement
