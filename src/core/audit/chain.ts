@@ -376,24 +376,35 @@ async function flushDeferred(tx: Sql): Promise<void> {
   await appendChunks(tx, await takeHead(tx), batch[0]!.at!, batch);
 }
 
-// One batch value for the whole statement (the CTE runs once): the transaction's place in line.
-const STAGE_MANY = prepared(`WITH b AS (SELECT nextval('audit_stage_batch') AS batch)
-INSERT INTO audit_stage (batch, at, actor, action, subject, details, refs, body_head, body_tail)
+/**
+ * The staging of a batch as a statement's CTEs, its eight arrays from `$first`, inserting only
+ * `when` holds: STAGE_MANY alone, or the end of a use case's last write (stagingParams). One batch
+ * value for the whole statement (the CTE runs once): the transaction's place in line.
+ */
+export function stagingCtes(first: number, when = 'true'): string {
+  const p = (i: number) => `$${first + i}`;
+  return `audit_batch AS (SELECT nextval('audit_stage_batch') AS batch),
+audit_staged AS (
+  INSERT INTO audit_stage (batch, at, actor, action, subject, details, refs, body_head, body_tail)
   SELECT b.batch, x.at, x.actor, x.action, x.subject, x.details, ARRAY(SELECT jsonb_array_elements_text(x.refs)),
          x.body_head, x.body_tail
-    FROM b, unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[], $8::text[])
+    FROM audit_batch b, unnest(${p(0)}::timestamptz[], ${p(1)}::text[], ${p(2)}::text[], ${p(3)}::text[],
+                               ${p(4)}::jsonb[], ${p(5)}::jsonb[], ${p(6)}::text[], ${p(7)}::text[])
            WITH ORDINALITY AS x(at, actor, action, subject, details, refs, body_head, body_tail, n)
-   ORDER BY x.n`);
+   WHERE ${when}
+   ORDER BY x.n
+  RETURNING 1)`;
+}
 
-/** Stages what the transaction recorded, as its last statement; true when there was any. */
-async function stageDeferred(tx: Sql): Promise<boolean> {
-  const events = deferred.get(tx);
-  if (!events || events.length === 0) return false;
-  const batch = events.splice(0).map((e) => {
+const STAGE_MANY = prepared(`WITH ${stagingCtes(1)} SELECT count(*) FROM audit_staged`);
+
+/** A batch as stagingCtes' eight arrays. */
+function stagingArrays(inputs: readonly AuditBatchInput[]): unknown[] {
+  const batch = inputs.map((e) => {
     const event = shaped(e.at!, e);
     return { event, body: bodyParts(event) };
   });
-  await tx.query(STAGE_MANY, [
+  return [
     batch.map((b) => b.event.at),
     batch.map((b) => b.event.actor),
     batch.map((b) => b.event.action),
@@ -402,7 +413,44 @@ async function stageDeferred(tx: Sql): Promise<boolean> {
     batch.map((b) => JSON.stringify(b.event.refs)),
     batch.map((b) => b.body.head),
     batch.map((b) => b.body.tail),
-  ]);
+  ];
+}
+
+/** auditedTransactions that stage at their end (not joined to another transaction). */
+const stagingAtEnd = new WeakSet<Sql>();
+/** Transactions whose last write staged their events (stagingParams). */
+const stagedInStatement = new WeakSet<Sql>();
+
+/**
+ * The events of a use case whose transaction ends with one write, as that statement's staging
+ * parameters (stagingCtes): one round trip fewer than staging them after it (ADR 0045). The
+ * caller promises the statement is the transaction's last, so the batch is still taken after
+ * everything the transaction read. Undefined where they cannot go so — outside an
+ * auditedTransaction of its own, after the head was taken, or after other events were recorded
+ * (those would be staged later, out of order): then record them with recordAudit as usual.
+ * Call stagedByStatement once the statement has staged them.
+ */
+export function stagingParams(
+  tx: Sql,
+  at: Date,
+  inputs: readonly AuditInput[],
+): unknown[] | undefined {
+  const events = deferred.get(tx);
+  if (!events || events.length > 0 || !stagingAtEnd.has(tx) || holdingHead.has(tx))
+    return undefined;
+  return stagingArrays(inputs.map((i) => ({ ...i, at })));
+}
+
+/** The statement given stagingParams' parameters staged them: the sequencer runs after commit. */
+export function stagedByStatement(tx: Sql): void {
+  stagedInStatement.add(tx);
+}
+
+/** Stages what the transaction recorded, as its last statement; true when there was any. */
+async function stageDeferred(tx: Sql): Promise<boolean> {
+  const events = deferred.get(tx);
+  if (!events || events.length === 0) return false;
+  await tx.query(STAGE_MANY, stagingArrays(events.splice(0)));
   return true;
 }
 
@@ -439,13 +487,14 @@ export async function auditedTransaction<T>(sql: Sql, fn: (tx: Sql) => Promise<T
   const result = await sql.transaction(async (tx) => {
     if (deferred.has(tx)) return fn(tx);
     deferred.set(tx, []);
+    if (tx !== sql) stagingAtEnd.add(tx);
     try {
       const value = await fn(tx);
       // Staging must be the transaction's last statement (see audit_stage). Joined to a plain
       // transaction that goes on after this (tx is sql), or one that already holds the head,
       // the events take their place in the chain now instead.
       if (tx === sql || holdingHead.has(tx)) await flushDeferred(tx);
-      else staged = await stageDeferred(tx);
+      else staged = (await stageDeferred(tx)) || stagedInStatement.has(tx);
       return value;
     } finally {
       deferred.delete(tx);

@@ -1,5 +1,12 @@
 import { authorizeRequest } from '../authz.js';
-import { auditedTransaction, recordAudit } from '../audit/chain.js';
+import {
+  type AuditInput,
+  auditedTransaction,
+  recordAuditMany,
+  stagedByStatement,
+  stagingCtes,
+  stagingParams,
+} from '../audit/chain.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { entitlementOf } from '../catalog/catalog.js';
 import { type DecideInput, type DecisionPlan, decide } from '../decision/decide.js';
@@ -156,8 +163,10 @@ export async function recordDecision(
   now: Date,
   input: DecideInput,
   decided: DecisionPlan,
+  /** The caller's transaction ends after this (see record). */
+  opts: { endsTransaction?: boolean } = {},
 ): Promise<string> {
-  return (await record(tx, catalog, now, input, decided)).id;
+  return (await record(tx, catalog, now, input, decided, opts.endsTransaction)).id;
 }
 
 /**
@@ -170,12 +179,47 @@ async function record(
   now: Date,
   input: DecideInput,
   decided: DecisionPlan,
+  /** The caller ends its transaction after this: a plan with nothing to carry out stages its
+   * audit events in the request's own INSERT (ADR 0045). */
+  endsTransaction = false,
 ): Promise<RequestView> {
   const id = newId('req');
+  const refs = input.grant ? [input.grant.id] : [];
+  const events = (p: DecisionPlan): AuditInput[] => [
+    {
+      actor: input.requester,
+      action: 'request.submitted',
+      subject: id,
+      refs,
+      details: {
+        kind: input.kind,
+        beneficiary: input.beneficiary.id,
+        entitlement: input.entitlement.id,
+        justification: input.justification,
+        ticket: input.ticket,
+        emergency: input.emergency,
+        extends_grant: input.grant?.id ?? null,
+        via: input.via ?? 'job',
+      },
+    },
+    {
+      actor: 'gatehouse',
+      action: 'request.decided',
+      subject: id,
+      refs,
+      details: { status: p.status, decision: p.decision },
+    },
+  ];
   let plan = decided;
-  if (!(await insertRequest(tx, catalog, now, id, input, plan))) {
+  let staging =
+    endsTransaction && plan.status !== 'approved'
+      ? stagingParams(tx, now, events(plan))
+      : undefined;
+  if (!(await insertRequest(tx, catalog, now, id, input, plan, staging))) {
     // The beneficiary's lock makes this unreachable; the unique index is the last line, and
     // losing to it is the same answer the duplicate check gives, never an internal error.
+    // Nothing was staged: the events below say what was recorded instead.
+    staging = undefined;
     const [live] = await tx.query<{ id: string }>(
       `SELECT id FROM requests WHERE beneficiary = $1 AND entitlement = $2 AND status = 'pending_approval'`,
       [input.beneficiary.id, input.entitlement.id],
@@ -198,30 +242,8 @@ async function record(
     };
     await insertRequest(tx, catalog, now, id, input, plan);
   }
-  const refs = input.grant ? [input.grant.id] : [];
-  await recordAudit(tx, now, {
-    actor: input.requester,
-    action: 'request.submitted',
-    subject: id,
-    refs,
-    details: {
-      kind: input.kind,
-      beneficiary: input.beneficiary.id,
-      entitlement: input.entitlement.id,
-      justification: input.justification,
-      ticket: input.ticket,
-      emergency: input.emergency,
-      extends_grant: input.grant?.id ?? null,
-      via: input.via ?? 'job',
-    },
-  });
-  await recordAudit(tx, now, {
-    actor: 'gatehouse',
-    action: 'request.decided',
-    subject: id,
-    refs,
-    details: { status: plan.status, decision: plan.decision },
-  });
+  if (staging) stagedByStatement(tx);
+  else await recordAuditMany(tx, now, events(plan));
   // Carried out from what was just recorded: the row is not read back, nor the beneficiary, whose
   // row this transaction has read (and, for a submission, locked).
   const grant =
@@ -296,7 +318,7 @@ const lapsesAtFor = (catalog: Catalog, now: Date, plan: DecisionPlan): Date | nu
 
 // The request and its approval stages in one statement (a round trip per stage before): the stages
 // go in only when the request did, and the request's id comes back only when it did.
-const INSERT_REQUEST = prepared(`WITH r AS (
+const INSERT_PARTS = `r AS (
   INSERT INTO requests (id, requester, beneficiary, entitlement, justification, duration, ticket, emergency, kind,
                         extends_grant, status, decision, created_at, lapses_at, closed_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
@@ -308,7 +330,12 @@ s AS (
          CASE WHEN x.idx = 1 THEN 'pending' ELSE 'waiting' END
     FROM r, unnest($16::text[], $17::jsonb[], $18::int[], $19::boolean[])
             WITH ORDINALITY AS x(rule, approvers, min_approvals, fallback, idx))
-SELECT id FROM r`);
+`;
+const INSERT_REQUEST = prepared(`WITH ${INSERT_PARTS} SELECT id FROM r`);
+// The same ending the transaction: its audit events staged too, only when the request went in.
+const INSERT_REQUEST_STAGED = prepared(
+  `WITH ${INSERT_PARTS}, ${stagingCtes(20, 'EXISTS (SELECT 1 FROM r)')} SELECT id FROM r`,
+);
 
 /**
  * Inserts the request row and its approval stages; false, and neither, when another live request
@@ -321,9 +348,11 @@ async function insertRequest(
   id: string,
   input: DecideInput,
   plan: DecisionPlan,
+  /** The transaction's audit events, staged by this statement when the request goes in. */
+  staging?: unknown[],
 ): Promise<boolean> {
   const lapsesAt = lapsesAtFor(catalog, now, plan);
-  const rows = await tx.query(INSERT_REQUEST, [
+  const rows = await tx.query(staging ? INSERT_REQUEST_STAGED : INSERT_REQUEST, [
     id,
     input.requester,
     input.beneficiary.id,
@@ -343,6 +372,7 @@ async function insertRequest(
     plan.stages.map((st) => JSON.stringify(st.approvers)),
     plan.stages.map((st) => st.minApprovals),
     plan.stages.map((st) => st.fallback),
+    ...(staging ?? []),
   ]);
   return rows.length > 0;
 }
@@ -435,7 +465,7 @@ export async function submitRequest(
 ): Promise<RequestView> {
   return auditedTransaction(sql, async (tx) => {
     const di = await accessDecideInput(tx, catalog, input, true);
-    return record(tx, catalog, now, di, await decide(tx, catalog, now, di));
+    return record(tx, catalog, now, di, await decide(tx, catalog, now, di), true);
   });
 }
 
@@ -448,6 +478,6 @@ export async function submitExtension(
 ): Promise<RequestView> {
   return auditedTransaction(sql, async (tx) => {
     const di = await extendDecideInput(tx, catalog, input, true);
-    return record(tx, catalog, now, di, await decide(tx, catalog, now, di));
+    return record(tx, catalog, now, di, await decide(tx, catalog, now, di), true);
   });
 }
