@@ -1,4 +1,10 @@
-import { recordAudit } from '../audit/chain.js';
+import {
+  type AuditInput,
+  recordAudit,
+  stagedByStatement,
+  stagingAllParams,
+  stagingCtes,
+} from '../audit/chain.js';
 import { addSeconds } from '../duration.js';
 import { newId } from '../ids.js';
 import type { Entitlement, GrantTrigger, Identity, RevokeTrigger, Via } from '../model.js';
@@ -102,16 +108,21 @@ export async function enqueueGrantJobs(
 }
 
 // The grant and its apply job (as enqueueGrantJob writes it) in one round trip.
-const INSERT_GRANT_AND_APPLY = prepared(`WITH g AS (
+const GRANT_PART = `g AS (
        INSERT INTO grants (id, identity, entitlement, app, owner, request_id, trigger, emergency, state, duration, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'provisioning', $9, $10)
-       RETURNING id, app)
-     INSERT INTO jobs (kind, payload, subject, queue, dedupe_key, due_at, created_at)
+       RETURNING id, app)`;
+const APPLY_PART = `INSERT INTO jobs (kind, payload, subject, queue, dedupe_key, due_at, created_at)
      SELECT '${APPLY}', jsonb_build_object('grant_id', g.id), g.id,
             COALESCE((SELECT connector FROM apps WHERE id = g.app), 'default'), '${APPLY}:' || g.id, $10, $10
        FROM g
      ON CONFLICT (dedupe_key) WHERE state = 'pending' AND dedupe_key IS NOT NULL
-     DO UPDATE SET due_at = LEAST(jobs.due_at, EXCLUDED.due_at)`);
+     DO UPDATE SET due_at = LEAST(jobs.due_at, EXCLUDED.due_at)`;
+const INSERT_GRANT_AND_APPLY = prepared(`WITH ${GRANT_PART} ${APPLY_PART}`);
+// The same ending its transaction: the transaction's audit events staged too (ADR 0045).
+const INSERT_GRANT_AND_APPLY_STAGED = prepared(
+  `WITH ${GRANT_PART}, ${stagingCtes(11)} ${APPLY_PART}`,
+);
 
 /**
  * An approved request becomes a grant in `provisioning`, and the intent to provision is written in
@@ -128,24 +139,14 @@ export async function createGrant(
     trigger: GrantTrigger;
     emergency: boolean;
     duration: number | null;
+    /** The caller's transaction ends after this: its audit events are staged here (ADR 0045). */
+    endsTransaction?: boolean;
   },
 ): Promise<string> {
   const id = newId('grt');
   // The accountable owner: a non-human identity's owner, else the person holding it.
   const owner = g.identity.kind === 'human' ? g.identity.id : g.identity.owner;
-  await tx.query(INSERT_GRANT_AND_APPLY, [
-    id,
-    g.identity.id,
-    g.entitlement.id,
-    g.entitlement.app,
-    owner,
-    g.requestId,
-    g.trigger,
-    g.emergency,
-    g.duration,
-    now,
-  ]);
-  await recordAudit(tx, now, {
+  const created: AuditInput = {
     actor,
     action: 'grant.created',
     subject: id,
@@ -158,7 +159,23 @@ export async function createGrant(
       duration_seconds: g.duration,
       state: 'provisioning',
     },
-  });
+  };
+  const staging = g.endsTransaction ? stagingAllParams(tx, now, [created]) : undefined;
+  await tx.query(staging ? INSERT_GRANT_AND_APPLY_STAGED : INSERT_GRANT_AND_APPLY, [
+    id,
+    g.identity.id,
+    g.entitlement.id,
+    g.entitlement.app,
+    owner,
+    g.requestId,
+    g.trigger,
+    g.emergency,
+    g.duration,
+    now,
+    ...(staging ?? []),
+  ]);
+  if (staging) stagedByStatement(tx);
+  else await recordAudit(tx, now, created);
   return id;
 }
 

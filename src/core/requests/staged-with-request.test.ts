@@ -101,3 +101,27 @@ test('a request that loses the one-live-request index records the duplicate, not
     assert.equal((await chained(sql, second)).length, 2, 'submitted and decided, once each');
     assert.equal((await verifyAudit(sql)).ok, true);
   }));
+
+test("a request approved at once stages its events and the grant's in the grant's INSERT, in order", () =>
+  demo(async (sql, sent, catalog) => {
+    const v = await submitRequest(sql, await catalog.get(sql), AT, {
+      ...ASK,
+      entitlement: 'analytics:reader',
+      duration: 3600,
+    });
+    assert.equal(v.status, 'approved');
+    assert.ok(
+      sent.some((t) => t.startsWith('WITH g AS ( INSERT INTO grants') && t.includes('audit_stage')),
+      'the grant, its job and the events in one statement',
+    );
+    assert.ok(!sent.some((t) => t.startsWith('WITH audit_batch')));
+    const [grant] = await chained(sql, v.grant!.id);
+    const events = await chained(sql, v.id);
+    assert.deepEqual(
+      events.map((e) => e.action),
+      ['request.submitted', 'request.decided'],
+    );
+    assert.equal(grant?.action, 'grant.created');
+    assert.equal(grant.seq, events[1]!.seq + 1, "the grant's event right after the decision");
+    assert.equal((await verifyAudit(sql)).ok, true);
+  }));

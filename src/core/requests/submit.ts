@@ -258,6 +258,7 @@ async function record(
           emergency: input.emergency,
           kind: input.kind,
           extendsGrant: input.grant?.id ?? null,
+          endsTransaction,
         })
       : input.grant
         ? {
@@ -389,6 +390,8 @@ interface Approved {
   emergency: boolean;
   kind: string;
   extendsGrant: string | null;
+  /** Nothing follows in the caller's transaction: the last write may stage its events. */
+  endsTransaction?: boolean;
 }
 
 /** Carries out an approved request: a new grant (with its apply job), or a moved expiry. */
@@ -443,6 +446,8 @@ async function carryOut(
     trigger: r.emergency ? 'emergency' : r.kind === 'birthright' ? 'birthright' : 'request',
     emergency: r.emergency,
     duration: r.duration,
+    // Break-glass opens its review after the grant, so the grant's INSERT is not the last write.
+    endsTransaction: Boolean(r.endsTransaction) && !r.emergency,
   });
   if (r.emergency)
     await openPostEventReview(tx, catalog, now, {
