@@ -72,6 +72,40 @@ export const decideScenario: Scenario = {
         ];
       }),
     );
+    // The tail's profile: p99 by what the draw aimed at, and the slowest samples timed again, so a
+    // slow input (data, plan) tells apart from a slow moment (the machine, a pause).
+    const drawOf = inputs.map((x) => x.draw);
+    const byDraw = Object.fromEntries(
+      Object.keys(draws).map((d) => {
+        const ts = xs.filter((_, i) => drawOf[i] === d);
+        return [d, { p50_ms: round(pct(ts, 50)), p99_ms: round(pct(ts, 99)) }];
+      }),
+    );
+    const slowest = xs
+      .map((ms, i) => ({ ms, i }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, Math.max(1, Math.round(xs.length / 100)));
+    const again = await timeEach(
+      slowest.length,
+      (k) => app.explain(inputs[slowest[k]!.i]!.input),
+      0,
+    );
+    const tail = {
+      samples: slowest.length,
+      first_p50_ms: round(
+        pct(
+          slowest.map((x) => x.ms),
+          50,
+        ),
+      ),
+      again_p50_ms: round(pct(again, 50)),
+      again_max_ms: round(Math.max(...again)),
+      draws: slowest.reduce<Record<string, number>>((m, x) => {
+        const d = drawOf[x.i]!;
+        m[d] = (m[d] ?? 0) + 1;
+        return m;
+      }, {}),
+    };
     const gcMs = gc.reduce((a, b) => a + b, 0);
     // Whether the server kept a generic plan for the facts statements or planned them per call
     // (as seen by one connection of the pool; PGlite prepares nothing by name).
@@ -130,7 +164,8 @@ export const decideScenario: Scenario = {
         `outcomes ${JSON.stringify(outcomes)}; by outcome ${JSON.stringify(byOutcome)}; ` +
         `GC ${gc.length} pauses ${gcMs.toFixed(1)} ms (max ${Math.max(0, ...gc).toFixed(2)} ms; ` +
         `${majorGc.length} major ${majorGc.reduce((a, b) => a + b, 0).toFixed(1)} ms); ` +
-        `plans ${JSON.stringify(plans)}`,
+        `plans ${JSON.stringify(plans)}; by draw ${JSON.stringify(byDraw)}; ` +
+        `slowest 1 % timed again ${JSON.stringify(tail)}`,
     );
     return {
       decide: {
@@ -162,6 +197,8 @@ export const decideScenario: Scenario = {
           gc_major: majorGc.length,
           gc_major_ms: round(majorGc.reduce((a, b) => a + b, 0)),
           reason_codes: codes,
+          by_draw: byDraw,
+          slowest_again: tail,
         },
       },
     };
