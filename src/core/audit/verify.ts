@@ -109,8 +109,9 @@ function pageQuery(parsed: string, after: number | undefined, upTo: number): [st
  * A page, the columns judged against the body by the server. A body the server cannot read as
  * JSON (only an altered one) fails the page's query: the page is read again unjudged, and each
  * of its events is judged by its row (rowGivesBody) — slowly, but only in an altered log.
+ * Exported for body.test.ts, which checks which events the server vouches for.
  */
-function readPage(sql: Sql, after: number | undefined, upTo: number): Promise<HashRow[]> {
+export function readPage(sql: Sql, after: number | undefined, upTo: number): Promise<HashRow[]> {
   const page = sql
     .query<HashRow>(...pageQuery('body::jsonb', after, upTo))
     .catch(() => sql.query<HashRow>(...pageQuery('NULL::jsonb', after, upTo)));
