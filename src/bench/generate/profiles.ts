@@ -51,7 +51,7 @@ export const PROFILES: Record<string, Profile> = {
     reconcileMemberships: 100_000,
     apiRate: 100,
     apiSeconds: 5,
-    apiPeople: 5_000,
+    apiPeople: 10_000,
   },
   medium: {
     ...base,
@@ -71,7 +71,7 @@ export const PROFILES: Record<string, Profile> = {
     reconcileMemberships: 1_000_000,
     apiRate: 200,
     apiSeconds: 10,
-    apiPeople: 20_000,
+    apiPeople: 40_000,
   },
   large: {
     ...base,
@@ -91,7 +91,7 @@ export const PROFILES: Record<string, Profile> = {
     reconcileMemberships: 1_000_000,
     apiRate: 200,
     apiSeconds: 10,
-    apiPeople: 20_000,
+    apiPeople: 40_000,
   },
 };
 
