@@ -12,6 +12,7 @@ import { migrationFiles } from '../../store/migrate.js';
 import {
   type Scenario,
   type ScenarioResult,
+  GcWatch,
   RssWatch,
   pct,
   round,
@@ -144,7 +145,9 @@ export const uiScenario: Scenario = {
       const out: Record<string, ScenarioResult> = {};
       for (const [name, what, { paths, cookie }] of pages) {
         const watch = new RssWatch();
+        const gc = new GcWatch();
         const xs = await timeEach(n, () => Promise.all(paths.map((p) => get(p, cookie))), warm);
+        const pauses = gc.stop();
         const rss = watch.stop();
         // Where a page's time goes: each of its calls alone, median of a few.
         const calls: Record<string, number> = {};
@@ -168,6 +171,8 @@ export const uiScenario: Scenario = {
             baseline_p50_ms: round(pct(baseline, 50), 2),
             grants: profile.grants,
             calls_alone_p50_ms: calls,
+            max_ms: round(Math.max(...xs), 2),
+            gc_while_sampled: pauses,
           },
         };
       }

@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
 import type { BenchWorld } from '../generate/world.js';
 import type { Profile } from '../generate/profiles.js';
 import type { BenchStore } from './store.js';
@@ -83,6 +83,43 @@ export class RssWatch {
     clearInterval(this.timer);
     this.sample();
     return { peak_mb: mb(this.peak), start_mb: mb(this.start) };
+  }
+}
+
+/**
+ * Garbage-collection pauses of this process while it runs: in scenarios that serve from the
+ * benchmark's own process, the world's objects share the heap with the code measured, so a slow
+ * sample may be a pause that a server process of its own would not have had.
+ */
+export class GcWatch {
+  private readonly pauses: { ms: number; major: boolean }[] = [];
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+      this.pauses.push({ ms: e.duration, major: kind === constants.NODE_PERFORMANCE_GC_MAJOR });
+    }
+  });
+
+  constructor() {
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  stop(): {
+    pauses: number;
+    total_ms: number;
+    max_ms: number;
+    major: number;
+    major_max_ms: number;
+  } {
+    this.observer.disconnect();
+    const major = this.pauses.filter((p) => p.major);
+    return {
+      pauses: this.pauses.length,
+      total_ms: round(this.pauses.reduce((a, p) => a + p.ms, 0)),
+      max_ms: round(Math.max(0, ...this.pauses.map((p) => p.ms))),
+      major: major.length,
+      major_max_ms: round(Math.max(0, ...major.map((p) => p.ms))),
+    };
   }
 }
 
