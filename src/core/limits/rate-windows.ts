@@ -17,26 +17,16 @@ export function windowStart(now: Date, windowMs: number): Date {
  * One statement counts a request against all its keys. A key's row is reset when its window has
  * passed; every node computes the same window from the clock, so they add to one count. The keys
  * come in a fixed order from each caller, so two requests lock shared rows in the same order.
- *
- * Its commit does not wait for the WAL flush (`synchronous_commit` off for this transaction only):
- * every request of one token or address updates the same row, and the row stays locked until the
- * commit ends, so waiting for the flush there made all of them queue one flush apart (4.4 ms a
- * request under load). A crash may forget the last moment's hits of a window; a rate limit can
- * afford that, and nothing else is in the transaction.
  */
 const HIT = prepared(`
-  WITH quick AS (SELECT set_config('synchronous_commit', 'off', true))
   INSERT INTO rate_windows AS r (key, window_start, hits)
-  SELECT k, $2::timestamptz, 1 FROM quick, unnest($1::text[]) AS k
+  SELECT k, $2::timestamptz, 1 FROM unnest($1::text[]) AS k
   ON CONFLICT (key) DO UPDATE
     SET hits = CASE WHEN r.window_start = EXCLUDED.window_start THEN r.hits + 1 ELSE 1 END,
         window_start = EXCLUDED.window_start
   RETURNING key, hits`);
 
-/**
- * Counts one request against each key (distinct) in the window holding `now`. A statement of its
- * own, never inside another transaction: it turns that transaction's flush wait off (HIT).
- */
+/** Counts one request against each key (distinct) in the window holding `now`. */
 export async function countHits(
   sql: Sql,
   keys: readonly string[],
