@@ -441,21 +441,6 @@ export function stagingParams(
   return stagingArrays(inputs.map((i) => ({ ...i, at })));
 }
 
-/**
- * stagingParams for a last write that always inserts: the events recorded so far in the
- * transaction go first, in the same batch, so the order they were recorded in holds. Those are
- * taken from the transaction: the statement must stage them (its staging unconditional).
- */
-export function stagingAllParams(
-  tx: Sql,
-  at: Date,
-  inputs: readonly AuditInput[],
-): unknown[] | undefined {
-  const events = deferred.get(tx);
-  if (!events || !stagingAtEnd.has(tx) || holdingHead.has(tx)) return undefined;
-  return stagingArrays([...events.splice(0), ...inputs.map((i) => ({ ...i, at }))]);
-}
-
 /** The statement given stagingParams' parameters staged them: the sequencer runs after commit. */
 export function stagedByStatement(tx: Sql): void {
   stagedInStatement.add(tx);

@@ -1,10 +1,4 @@
-import {
-  type AuditInput,
-  recordAudit,
-  stagedByStatement,
-  stagingAllParams,
-  stagingCtes,
-} from '../audit/chain.js';
+import { type AuditInput, recordAudit } from '../audit/chain.js';
 import { addSeconds } from '../duration.js';
 import { newId } from '../ids.js';
 import type { Entitlement, GrantTrigger, Identity, RevokeTrigger, Via } from '../model.js';
@@ -107,75 +101,90 @@ export async function enqueueGrantJobs(
   );
 }
 
-// The grant and its apply job (as enqueueGrantJob writes it) in one round trip.
-const GRANT_PART = `g AS (
+/**
+ * The grant and its apply job (as enqueueGrantJob writes it) as a statement's CTEs, from
+ * `$first` on the ten values grantValues gives. After a CTE `r` of the request inserted in the same
+ * statement (`afterRequest`), the grant goes in only when the request did.
+ */
+export function grantCtes(first: number, afterRequest = false): string {
+  const p = (i: number) => `$${first + i}`;
+  return `g AS (
        INSERT INTO grants (id, identity, entitlement, app, owner, request_id, trigger, emergency, state, duration, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'provisioning', $9, $10)
-       RETURNING id, app)`;
-const APPLY_PART = `INSERT INTO jobs (kind, payload, subject, queue, dedupe_key, due_at, created_at)
-     SELECT '${APPLY}', jsonb_build_object('grant_id', g.id), g.id,
-            COALESCE((SELECT connector FROM apps WHERE id = g.app), 'default'), '${APPLY}:' || g.id, $10, $10
-       FROM g
-     ON CONFLICT (dedupe_key) WHERE state = 'pending' AND dedupe_key IS NOT NULL
-     DO UPDATE SET due_at = LEAST(jobs.due_at, EXCLUDED.due_at)`;
-const INSERT_GRANT_AND_APPLY = prepared(`WITH ${GRANT_PART} ${APPLY_PART}`);
-// The same ending its transaction: the transaction's audit events staged too (ADR 0045).
-const INSERT_GRANT_AND_APPLY_STAGED = prepared(
-  `WITH ${GRANT_PART}, ${stagingCtes(11)} ${APPLY_PART}`,
-);
+       SELECT ${p(0)}::text, ${p(1)}::text, ${p(2)}::text, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::text,
+              ${p(7)}::boolean, 'provisioning', ${p(8)}::integer, ${p(9)}::timestamptz
+       ${afterRequest ? 'FROM r' : ''}
+       RETURNING id, app),
+     apply AS (
+       INSERT INTO jobs (kind, payload, subject, queue, dedupe_key, due_at, created_at)
+       SELECT '${APPLY}', jsonb_build_object('grant_id', g.id), g.id,
+              COALESCE((SELECT connector FROM apps WHERE id = g.app), 'default'), '${APPLY}:' || g.id,
+              ${p(9)}::timestamptz, ${p(9)}::timestamptz
+         FROM g
+       ON CONFLICT (dedupe_key) WHERE state = 'pending' AND dedupe_key IS NOT NULL
+       DO UPDATE SET due_at = LEAST(jobs.due_at, EXCLUDED.due_at)
+       RETURNING 1)`;
+}
+
+/** What a new grant is made of: an approved request's, or a birthright's. */
+export interface NewGrant {
+  identity: Identity;
+  entitlement: Entitlement;
+  requestId: string | null;
+  trigger: GrantTrigger;
+  emergency: boolean;
+  duration: number | null;
+}
+
+/** grantCtes' ten values, and the grant's `grant.created` event. */
+export function grantValues(
+  id: string,
+  now: Date,
+  actor: string,
+  g: NewGrant,
+): { values: unknown[]; created: AuditInput } {
+  // The accountable owner: a non-human identity's owner, else the person holding it.
+  const owner = g.identity.kind === 'human' ? g.identity.id : g.identity.owner;
+  return {
+    values: [
+      id,
+      g.identity.id,
+      g.entitlement.id,
+      g.entitlement.app,
+      owner,
+      g.requestId,
+      g.trigger,
+      g.emergency,
+      g.duration,
+      now,
+    ],
+    created: {
+      actor,
+      action: 'grant.created',
+      subject: id,
+      refs: g.requestId ? [g.requestId] : [],
+      details: {
+        identity: g.identity.id,
+        entitlement: g.entitlement.id,
+        trigger: g.trigger,
+        emergency: g.emergency,
+        duration_seconds: g.duration,
+        state: 'provisioning',
+      },
+    },
+  };
+}
+
+const INSERT_GRANT_AND_APPLY = prepared(`WITH ${grantCtes(1)} SELECT 1`);
 
 /**
  * An approved request becomes a grant in `provisioning`, and the intent to provision is written in
  * the same transaction (a job on the queue): a crash between approval and target loses nothing.
  */
-export async function createGrant(
-  tx: Sql,
-  now: Date,
-  actor: string,
-  g: {
-    identity: Identity;
-    entitlement: Entitlement;
-    requestId: string | null;
-    trigger: GrantTrigger;
-    emergency: boolean;
-    duration: number | null;
-    /** The caller's transaction ends after this: its audit events are staged here (ADR 0045). */
-    endsTransaction?: boolean;
-  },
-): Promise<string> {
+export async function createGrant(tx: Sql, now: Date, actor: string, g: NewGrant): Promise<string> {
   const id = newId('grt');
-  // The accountable owner: a non-human identity's owner, else the person holding it.
-  const owner = g.identity.kind === 'human' ? g.identity.id : g.identity.owner;
-  const created: AuditInput = {
-    actor,
-    action: 'grant.created',
-    subject: id,
-    refs: g.requestId ? [g.requestId] : [],
-    details: {
-      identity: g.identity.id,
-      entitlement: g.entitlement.id,
-      trigger: g.trigger,
-      emergency: g.emergency,
-      duration_seconds: g.duration,
-      state: 'provisioning',
-    },
-  };
-  const staging = g.endsTransaction ? stagingAllParams(tx, now, [created]) : undefined;
-  await tx.query(staging ? INSERT_GRANT_AND_APPLY_STAGED : INSERT_GRANT_AND_APPLY, [
-    id,
-    g.identity.id,
-    g.entitlement.id,
-    g.entitlement.app,
-    owner,
-    g.requestId,
-    g.trigger,
-    g.emergency,
-    g.duration,
-    now,
-    ...(staging ?? []),
-  ]);
-  if (staging) stagedByStatement(tx);
-  else await recordAudit(tx, now, created);
+  const { values, created } = grantValues(id, now, actor, g);
+  await tx.query(INSERT_GRANT_AND_APPLY, values);
+  await recordAudit(tx, now, created);
   return id;
 }
 

@@ -13,7 +13,13 @@ import { type DecideInput, type DecisionPlan, decide } from '../decision/decide.
 import { loadFacts } from '../decision/inputs.js';
 import { addSeconds } from '../duration.js';
 import { InputError, NotFoundError } from '../errors.js';
-import { createGrant, extendGrant, requireGrant } from '../grants/grants.js';
+import {
+  createGrant,
+  extendGrant,
+  grantCtes,
+  grantValues,
+  requireGrant,
+} from '../grants/grants.js';
 import { newId } from '../ids.js';
 import { requireIdentity } from '../identities/queries.js';
 import type { Identity, Via } from '../model.js';
@@ -211,15 +217,33 @@ async function record(
     },
   ];
   let plan = decided;
+  // A plan with nothing to carry out, or a new grant approved at once with nothing after it
+  // (not break-glass, whose review follows), ends the transaction with the request's INSERT:
+  // the grant, its job and every event go in the same statement (ADR 0045).
+  const grantHere =
+    endsTransaction && plan.status === 'approved' && input.kind === 'access' && !input.emergency;
+  const grantId = grantHere ? newId('grt') : undefined;
+  let granted = grantId
+    ? grantValues(grantId, now, 'gatehouse', {
+        identity: input.beneficiary,
+        entitlement: input.entitlement,
+        requestId: id,
+        trigger: 'request',
+        emergency: false,
+        duration: plan.duration,
+      })
+    : undefined;
   let staging =
-    endsTransaction && plan.status !== 'approved'
-      ? stagingParams(tx, now, events(plan))
+    endsTransaction && (plan.status !== 'approved' || granted)
+      ? stagingParams(tx, now, [...events(plan), ...(granted ? [granted.created] : [])])
       : undefined;
-  if (!(await insertRequest(tx, catalog, now, id, input, plan, staging))) {
+  if (!staging) granted = undefined;
+  if (!(await insertRequest(tx, catalog, now, id, input, plan, staging, granted?.values))) {
     // The beneficiary's lock makes this unreachable; the unique index is the last line, and
     // losing to it is the same answer the duplicate check gives, never an internal error.
-    // Nothing was staged: the events below say what was recorded instead.
+    // Nothing was staged or granted: the events below say what was recorded instead.
     staging = undefined;
+    granted = undefined;
     const [live] = await tx.query<{ id: string }>(
       `SELECT id FROM requests WHERE beneficiary = $1 AND entitlement = $2 AND status = 'pending_approval'`,
       [input.beneficiary.id, input.entitlement.id],
@@ -247,28 +271,29 @@ async function record(
   // Carried out from what was just recorded: the row is not read back, nor the beneficiary, whose
   // row this transaction has read (and, for a submission, locked).
   const grant =
-    plan.status === 'approved'
-      ? await carryOut(tx, catalog, now, 'gatehouse', {
-          requestId: id,
-          requester: input.requester,
-          beneficiary: input.beneficiary.id,
-          identity: input.beneficiary,
-          entitlement: input.entitlement.id,
-          duration: plan.duration,
-          emergency: input.emergency,
-          kind: input.kind,
-          extendsGrant: input.grant?.id ?? null,
-          endsTransaction,
-        })
-      : input.grant
-        ? {
-            id: input.grant.id,
-            state: input.grant.state,
-            expires_at: input.grant.expiresAt
-              ? new Date(input.grant.expiresAt).toISOString()
-              : null,
-          }
-        : null;
+    granted && grantId
+      ? { id: grantId, state: 'provisioning', expires_at: null }
+      : plan.status === 'approved'
+        ? await carryOut(tx, catalog, now, 'gatehouse', {
+            requestId: id,
+            requester: input.requester,
+            beneficiary: input.beneficiary.id,
+            identity: input.beneficiary,
+            entitlement: input.entitlement.id,
+            duration: plan.duration,
+            emergency: input.emergency,
+            kind: input.kind,
+            extendsGrant: input.grant?.id ?? null,
+          })
+        : input.grant
+          ? {
+              id: input.grant.id,
+              state: input.grant.state,
+              expires_at: input.grant.expiresAt
+                ? new Date(input.grant.expiresAt).toISOString()
+                : null,
+            }
+          : null;
   return recordedView(catalog, now, id, input, plan, grant);
 }
 
@@ -337,6 +362,10 @@ const INSERT_REQUEST = prepared(`WITH ${INSERT_PARTS} SELECT id FROM r`);
 const INSERT_REQUEST_STAGED = prepared(
   `WITH ${INSERT_PARTS}, ${stagingCtes(20, 'EXISTS (SELECT 1 FROM r)')} SELECT id FROM r`,
 );
+// Approved at once: the grant and its apply job too, after the request and only with it.
+const INSERT_REQUEST_GRANTED_STAGED = prepared(
+  `WITH ${INSERT_PARTS}, ${grantCtes(20, true)}, ${stagingCtes(30, 'EXISTS (SELECT 1 FROM r)')} SELECT id FROM r`,
+);
 
 /**
  * Inserts the request row and its approval stages; false, and neither, when another live request
@@ -351,9 +380,16 @@ async function insertRequest(
   plan: DecisionPlan,
   /** The transaction's audit events, staged by this statement when the request goes in. */
   staging?: unknown[],
+  /** With staging: the grant (grantValues) made with the request, when it goes in. */
+  grant?: unknown[],
 ): Promise<boolean> {
   const lapsesAt = lapsesAtFor(catalog, now, plan);
-  const rows = await tx.query(staging ? INSERT_REQUEST_STAGED : INSERT_REQUEST, [
+  const text = !staging
+    ? INSERT_REQUEST
+    : grant
+      ? INSERT_REQUEST_GRANTED_STAGED
+      : INSERT_REQUEST_STAGED;
+  const rows = await tx.query(text, [
     id,
     input.requester,
     input.beneficiary.id,
@@ -373,6 +409,7 @@ async function insertRequest(
     plan.stages.map((st) => JSON.stringify(st.approvers)),
     plan.stages.map((st) => st.minApprovals),
     plan.stages.map((st) => st.fallback),
+    ...(staging && grant ? grant : []),
     ...(staging ?? []),
   ]);
   return rows.length > 0;
@@ -390,8 +427,6 @@ interface Approved {
   emergency: boolean;
   kind: string;
   extendsGrant: string | null;
-  /** Nothing follows in the caller's transaction: the last write may stage its events. */
-  endsTransaction?: boolean;
 }
 
 /** Carries out an approved request: a new grant (with its apply job), or a moved expiry. */
@@ -446,8 +481,6 @@ async function carryOut(
     trigger: r.emergency ? 'emergency' : r.kind === 'birthright' ? 'birthright' : 'request',
     emergency: r.emergency,
     duration: r.duration,
-    // Break-glass opens its review after the grant, so the grant's INSERT is not the last write.
-    endsTransaction: Boolean(r.endsTransaction) && !r.emergency,
   });
   if (r.emergency)
     await openPostEventReview(tx, catalog, now, {
