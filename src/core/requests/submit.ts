@@ -185,8 +185,8 @@ async function record(
   now: Date,
   input: DecideInput,
   decided: DecisionPlan,
-  /** The caller ends its transaction after this: a plan with nothing to carry out stages its
-   * audit events in the request's own INSERT (ADR 0045). */
+  /** The caller ends its transaction after this: the request's own INSERT may then carry the
+   * grant of a plan approved at once and stage every event (ADR 0045). */
   endsTransaction = false,
 ): Promise<RequestView> {
   const id = newId('req');
