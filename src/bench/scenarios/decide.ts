@@ -1,11 +1,10 @@
-import { PerformanceObserver, constants } from 'node:perf_hooks';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { type Sql, preparedName } from '../../core/sql.js';
 import { FACTS_SEATS_SQL, FACTS_SQL } from '../../core/decision/inputs.js';
 import { identityEntity, entitlementEntities } from '../../core/policy/engine.js';
 import { CatalogCache, entitlementOf } from '../../core/catalog/catalog.js';
 import { benchApp } from '../suite/app.js';
-import { type Scenario, RssWatch, pct, round, timeEach } from '../suite/measure.js';
+import { type Scenario, GcWatch, RssWatch, pct, round, timeEach } from '../suite/measure.js';
 import { RequestDrawer } from './draw.js';
 
 /**
@@ -33,16 +32,7 @@ export const decideScenario: Scenario = {
     const draws: Record<string, number> = {};
     const outcomeOf: string[] = [];
     const tripsOf: number[] = [];
-    const gc: number[] = [];
-    const majorGc: number[] = [];
-    const gcWatch = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        gc.push(e.duration);
-        const kind = (e as { detail?: { kind?: number } }).detail?.kind;
-        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) majorGc.push(e.duration);
-      }
-    });
-    gcWatch.observe({ entryTypes: ['gc'] });
+    const gcWatch = new GcWatch();
     const watch = new RssWatch();
     const xs = await timeEach(profile.decideSamples, async (i) => {
       const { draw, input } = inputs[i]!;
@@ -57,7 +47,7 @@ export const decideScenario: Scenario = {
       }
     });
     const rss = watch.stop();
-    gcWatch.disconnect();
+    const gc = gcWatch.stop();
     const byOutcome = Object.fromEntries(
       Object.keys(outcomes).map((o) => {
         const is = xs.flatMap((_, i) => (outcomeOf[i] === o ? [i] : []));
@@ -106,7 +96,6 @@ export const decideScenario: Scenario = {
         return m;
       }, {}),
     };
-    const gcMs = gc.reduce((a, b) => a + b, 0);
     // Whether the server kept a generic plan for the facts statements or planned them per call
     // (as seen by one connection of the pool; PGlite prepares nothing by name).
     const plans = await store.sql
@@ -162,8 +151,8 @@ export const decideScenario: Scenario = {
         `Cedar statefulIsAuthorized p50 ${pct(cedarTimes, 50).toFixed(3)} ms p99 ${cedarP99.toFixed(3)} ms; ` +
         `SELECT 1 p50 ${pct(roundTrip, 50).toFixed(3)} ms p99 ${pct(roundTrip, 99).toFixed(3)} ms; ` +
         `outcomes ${JSON.stringify(outcomes)}; by outcome ${JSON.stringify(byOutcome)}; ` +
-        `GC ${gc.length} pauses ${gcMs.toFixed(1)} ms (max ${Math.max(0, ...gc).toFixed(2)} ms; ` +
-        `${majorGc.length} major ${majorGc.reduce((a, b) => a + b, 0).toFixed(1)} ms); ` +
+        `GC ${gc.pauses} pauses ${gc.total_ms.toFixed(1)} ms (max ${gc.max_ms.toFixed(2)} ms; ` +
+        `${gc.major} major ${gc.major_ms.toFixed(1)} ms); ` +
         `plans ${JSON.stringify(plans)}; by draw ${JSON.stringify(byDraw)}; ` +
         `slowest 1 % timed again ${JSON.stringify(tail)}`,
     );
@@ -190,12 +179,12 @@ export const decideScenario: Scenario = {
           draws,
           outcomes,
           by_outcome: byOutcome,
-          gc_pauses: gc.length,
-          gc_ms: round(gcMs),
-          gc_max_ms: round(Math.max(0, ...gc)),
+          gc_pauses: gc.pauses,
+          gc_ms: gc.total_ms,
+          gc_max_ms: gc.max_ms,
           facts_plans: plans,
-          gc_major: majorGc.length,
-          gc_major_ms: round(majorGc.reduce((a, b) => a + b, 0)),
+          gc_major: gc.major,
+          gc_major_ms: gc.major_ms,
           reason_codes: codes,
           by_draw: byDraw,
           slowest_again: tail,

@@ -109,6 +109,7 @@ export class GcWatch {
     total_ms: number;
     max_ms: number;
     major: number;
+    major_ms: number;
     major_max_ms: number;
   } {
     this.observer.disconnect();
@@ -118,6 +119,7 @@ export class GcWatch {
       total_ms: round(this.pauses.reduce((a, p) => a + p.ms, 0)),
       max_ms: round(Math.max(0, ...this.pauses.map((p) => p.ms))),
       major: major.length,
+      major_ms: round(major.reduce((a, p) => a + p.ms, 0)),
       major_max_ms: round(Math.max(0, ...major.map((p) => p.ms))),
     };
   }
