@@ -135,16 +135,17 @@ export interface NewGrant {
   duration: number | null;
 }
 
-/** grantCtes' ten values, and the grant's `grant.created` event. */
+/** grantCtes' ten values for the grant `id`, and its `grant.created` event. */
 export function grantValues(
   id: string,
   now: Date,
   actor: string,
   g: NewGrant,
-): { values: unknown[]; created: AuditInput } {
+): { id: string; values: unknown[]; created: AuditInput } {
   // The accountable owner: a non-human identity's owner, else the person holding it.
   const owner = g.identity.kind === 'human' ? g.identity.id : g.identity.owner;
   return {
+    id,
     values: [
       id,
       g.identity.id,

@@ -222,9 +222,8 @@ async function record(
   // the grant, its job and every event go in the same statement (ADR 0045).
   const grantHere =
     endsTransaction && plan.status === 'approved' && input.kind === 'access' && !input.emergency;
-  const grantId = grantHere ? newId('grt') : undefined;
-  let granted = grantId
-    ? grantValues(grantId, now, 'gatehouse', {
+  let granted = grantHere
+    ? grantValues(newId('grt'), now, 'gatehouse', {
         identity: input.beneficiary,
         entitlement: input.entitlement,
         requestId: id,
@@ -270,30 +269,29 @@ async function record(
   else await recordAuditMany(tx, now, events(plan));
   // Carried out from what was just recorded: the row is not read back, nor the beneficiary, whose
   // row this transaction has read (and, for a submission, locked).
-  const grant =
-    granted && grantId
-      ? { id: grantId, state: 'provisioning', expires_at: null }
-      : plan.status === 'approved'
-        ? await carryOut(tx, catalog, now, 'gatehouse', {
-            requestId: id,
-            requester: input.requester,
-            beneficiary: input.beneficiary.id,
-            identity: input.beneficiary,
-            entitlement: input.entitlement.id,
-            duration: plan.duration,
-            emergency: input.emergency,
-            kind: input.kind,
-            extendsGrant: input.grant?.id ?? null,
-          })
-        : input.grant
-          ? {
-              id: input.grant.id,
-              state: input.grant.state,
-              expires_at: input.grant.expiresAt
-                ? new Date(input.grant.expiresAt).toISOString()
-                : null,
-            }
-          : null;
+  const grant = granted
+    ? newGrantView(granted.id)
+    : plan.status === 'approved'
+      ? await carryOut(tx, catalog, now, 'gatehouse', {
+          requestId: id,
+          requester: input.requester,
+          beneficiary: input.beneficiary.id,
+          identity: input.beneficiary,
+          entitlement: input.entitlement.id,
+          duration: plan.duration,
+          emergency: input.emergency,
+          kind: input.kind,
+          extendsGrant: input.grant?.id ?? null,
+        })
+      : input.grant
+        ? {
+            id: input.grant.id,
+            state: input.grant.state,
+            expires_at: input.grant.expiresAt
+              ? new Date(input.grant.expiresAt).toISOString()
+              : null,
+          }
+        : null;
   return recordedView(catalog, now, id, input, plan, grant);
 }
 
@@ -490,9 +488,15 @@ async function carryOut(
       identity,
       entitlement,
     });
-  // A new grant waits for its apply job; it expires from activation, so has no expiry yet.
-  return { id: grantId, state: 'provisioning', expires_at: null };
+  return newGrantView(grantId);
 }
+
+/** A new grant as a request's view shows it: waiting for its apply job, expiring from activation. */
+const newGrantView = (id: string): NonNullable<RequestView['grant']> => ({
+  id,
+  state: 'provisioning',
+  expires_at: null,
+});
 
 /** The request as this submission recorded it (its view; read again, it reads the same). */
 export async function submitRequest(
