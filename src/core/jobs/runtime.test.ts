@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import { testStore } from '../../store/test-store.js';
 import { fixedClock } from '../clock.js';
 import { addSeconds } from '../duration.js';
+import type { Sql } from '../sql.js';
 import { TargetError } from '../errors.js';
-import { enqueue } from './queue.js';
+import { LEASE_PLANNER, enqueue } from './queue.js';
 import { type Failure, type JobHandler, JobRuntime } from './runtime.js';
 
 /** A job kind whose work throws `error` (or never answers), recording what the runtime told it. */
@@ -98,6 +99,76 @@ test('errors are classified: a permanent one gives the job up at once, a retryab
     assert.equal(byKind['test.hung']!.state, 'pending');
     assert.match(seen.hung![0]!.error, /no answer within 1 s/);
     assert.equal(seen.hung![0]!.final, false, 'a timeout is worth retrying');
+  } finally {
+    await store.close();
+  }
+});
+
+test('a job unblocked while a lease was under way runs in the same drain, not the next', async () => {
+  const store = await testStore();
+  try {
+    const at = new Date('2026-03-02T09:00:00.000Z');
+    let firstInFlight = false;
+    // A lease that began while the first job was in flight answers only once that job's outcome
+    // is recorded: it read the queue with the first job still pending and the second behind it.
+    const sql: Sql = {
+      query: (text, params) => store.sql.query(text, params),
+      async transaction(fn) {
+        let lease = false;
+        const during = firstInFlight;
+        const out = await store.sql.transaction((tx) =>
+          fn({
+            query: (text, params) => {
+              if (text === LEASE_PLANNER) lease = true;
+              return tx.query(text, params);
+            },
+            transaction: (inner) => tx.transaction(inner),
+          }),
+        );
+        if (lease && during) {
+          for (;;) {
+            const [first] = await store.sql.query<{ state: string }>(
+              'SELECT state FROM jobs WHERE dedupe_key = $1',
+              ['first'],
+            );
+            if (first?.state === 'done') break;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return out;
+      },
+    };
+    const ran: string[] = [];
+    const rt = new JobRuntime({ sql, clock: fixedClock(at), workerId: 'rt-test' }).handle({
+      kind: 'test.ordered',
+      retry: { maxAttempts: 3, backoffSeconds: () => 30 },
+      async perform(job) {
+        const key = String(job.payload.key);
+        ran.push(key);
+        if (key !== 'first') return;
+        // Long enough for the drain to lease again while this runs (it re-leases at most once a second).
+        firstInFlight = true;
+        await new Promise((r) => setTimeout(r, 1300));
+        firstInFlight = false;
+      },
+      succeeded: async () => undefined,
+      failed: async () => undefined,
+    });
+    await store.sql.transaction(async (tx) => {
+      for (const key of ['first', 'second'])
+        await enqueue(tx, at, {
+          kind: 'test.ordered',
+          payload: { key },
+          subject: 's',
+          queue: 'q',
+          dedupeKey: key,
+          dueAt: at,
+        });
+    });
+    const r = await rt.drain();
+    assert.deepEqual(ran, ['first', 'second']);
+    assert.equal(r.done, 2);
   } finally {
     await store.close();
   }

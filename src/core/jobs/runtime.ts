@@ -325,6 +325,15 @@ export class JobRuntime {
     // jobs of the full queues costs a scan of the backlog, so it is done at most once a second.
     let exhausted = false;
     let lastLease = 0;
+    // Bumped by whatever may have made a job due (an outcome recorded, periodic work that queued
+    // jobs). A lease that was under way meanwhile read the queue before it: its empty answer does
+    // not make the queue exhausted, or the job that outcome unblocked (a ticket's next update
+    // behind the one just written) would wait for the next run.
+    let wakes = 0;
+    const wake = () => {
+      exhausted = false;
+      wakes++;
+    };
     // Slots still held by work that outlived its timeout: the run waits for them (bounded) before
     // it ends, so jobs of that queue still due are not left behind for the next run.
     let lingerSince: number | undefined;
@@ -368,11 +377,13 @@ export class JobRuntime {
           result.periodic[task.name] = (result.periodic[task.name] ?? 0) + r.count;
           if (!r.more) pendingTasks.shift();
           // Work done may have queued jobs (expiry's revocations, reconciliation's fixes): look now.
-          if (r.count > 0) exhausted = false;
+          if (r.count > 0) wake();
         }
 
         const room = Math.min(s.maxInFlight - busyTotal, limit - started);
         let groups: Job[][] = [];
+        // This round's lease read the queue before something woke it: look again before ending.
+        let stale = false;
         const throttled = exhausted && Date.now() - lastLease < 1000;
         if (room > 0 && !throttled) {
           const full = [...busy].filter(([, n]) => n >= s.perQueue).map(([q]) => q);
@@ -406,6 +417,7 @@ export class JobRuntime {
             return true;
           };
           const widest = Math.max(1, ...batchOf.values());
+          const wakesBefore = wakes;
           const jobs = await leaseBatch(this.d.sql, {
             owner: this.d.workerId,
             now: this.d.clock.now(),
@@ -419,7 +431,8 @@ export class JobRuntime {
           groups = sizes.map(() => []);
           for (const job of jobs) groups[groupOf.get(job.id)!]!.push(job);
           groups = groups.filter((g) => g.length > 0);
-          exhausted = slotsLeft > 0 && jobsLeft > 0;
+          stale = wakes !== wakesBefore;
+          exhausted = slotsLeft > 0 && jobsLeft > 0 && !stale;
           lastLease = Date.now();
         }
         for (const group of groups) {
@@ -431,7 +444,7 @@ export class JobRuntime {
           const release = () => {
             busy.set(queue, (busy.get(queue) ?? 1) - 1);
             busyTotal--;
-            exhausted = false;
+            wake();
           };
           // A store failure while recording is kept and thrown once the others are settled.
           const p: Promise<void> = this.run(group, result, release, recorder.record, batchOf)
@@ -443,7 +456,7 @@ export class JobRuntime {
               running.delete(p);
               // A recorded outcome may unblock the next job of its subject (a revoke queued
               // behind an apply in flight): look again rather than end the run throttled.
-              exhausted = false;
+              wake();
             });
           running.add(p);
         }
@@ -457,6 +470,7 @@ export class JobRuntime {
         }
         lingerSince = undefined;
         if (running.size === 0) {
+          if (stale) continue;
           const rest = restTasks.shift();
           if (!rest) break;
           for (let more = true; more;) {
@@ -464,7 +478,7 @@ export class JobRuntime {
             result.periodic[rest.name] = (result.periodic[rest.name] ?? 0) + r.count;
             more = r.more;
             // Work at rest may queue jobs too (ITSM write-back): lease again before ending.
-            if (r.count > 0) exhausted = false;
+            if (r.count > 0) wake();
           }
           continue;
         }
