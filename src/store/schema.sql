@@ -512,6 +512,7 @@ CREATE TABLE sod_rules (
 );
 
 CREATE INDEX api_tokens_page ON api_tokens USING btree (created_at, id);
+CREATE INDEX approval_stages_approvers ON approval_stages USING gin (approvers);
 CREATE INDEX approval_stages_pending ON approval_stages USING gin (approvers) WHERE (state = 'pending'::text);
 CREATE UNIQUE INDEX audit_events_stage_id ON audit_events USING btree (stage_id) WHERE (stage_id IS NOT NULL);
 CREATE INDEX audit_refs ON audit_events USING gin (refs);
@@ -556,10 +557,12 @@ CREATE INDEX reconcile_coverage_latest ON reconcile_coverage USING btree (connec
 CREATE INDEX reconcile_findings_connector ON reconcile_findings USING btree (connector, run_id);
 CREATE UNIQUE INDEX reconcile_findings_run ON reconcile_findings USING btree (run_id, seq);
 CREATE INDEX reconcile_runs_page ON reconcile_runs USING btree (started_at, id);
+CREATE INDEX requests_beneficiary_page ON requests USING btree (beneficiary, created_at, id);
 CREATE INDEX requests_extends ON requests USING btree (extends_grant) WHERE (extends_grant IS NOT NULL);
 CREATE INDEX requests_lapse ON requests USING btree (lapses_at) WHERE (status = 'pending_approval'::text);
 CREATE UNIQUE INDEX requests_one_live ON requests USING btree (beneficiary, entitlement) WHERE (status = 'pending_approval'::text);
 CREATE INDEX requests_page ON requests USING btree (created_at, id);
+CREATE INDEX requests_requester_page ON requests USING btree (requester, created_at, id);
 CREATE INDEX requests_status ON requests USING btree (status, created_at);
 CREATE INDEX requests_status_page ON requests USING btree (status, created_at, id);
 CREATE INDEX review_campaigns_due ON review_campaigns USING btree (due_at, id) WHERE (status = 'open'::text);
@@ -582,6 +585,7 @@ CREATE INDEX sign_ins_expiry ON sign_ins USING btree (expires_at);
 -- function peer_counts_truncated()
 -- function peer_group(kind text, department text, title text, owner text)
 -- function peer_holders_from_grants()
+-- function requests_visible_to(reader text)
 
 CREATE TRIGGER audit_events_append_only BEFORE DELETE OR UPDATE ON public.audit_events FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
 CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON public.audit_events FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { testStore } from '../../store/test-store.js';
-import { VIEWS_SQL } from './view.js';
+import { VIEWS_SQL, requestIdsQuery } from './view.js';
 
 test("a request's view reads its grant by index whatever the statistics, never walking the grants in creation order", async () => {
   const store = await testStore();
@@ -35,6 +35,62 @@ test("a request's view reads its grant by index whatever the statistics, never w
       assert.doesNotMatch(plan, /grants_page|grants_state_page/, `${mode}:\n${plan}`);
       assert.match(plan, /grants_request/, `${mode}:\n${plan}`);
     }
+  } finally {
+    await store.close();
+  }
+});
+
+test("a person's request list probes their own requests by index whatever the statistics, never walking every request", async () => {
+  const store = await testStore();
+  try {
+    const { sql } = store;
+    // Statistics of an empty store, then requests the planner has not seen, each with a stage.
+    await sql.query('ANALYZE requests, approval_stages');
+    await sql.query(
+      `INSERT INTO requests (id, requester, beneficiary, entitlement, justification, status, decision, created_at)
+       SELECT 'req_' || g, 'p' || (g % 5000) || '@acme.test', 'p' || ((g + 7) % 5000) || '@acme.test',
+              'wiki:e' || (g % 50), 'why', 'approved', '{}', now() - (g || ' seconds')::interval
+         FROM generate_series(1, 20000) g`,
+    );
+    await sql.query(
+      `INSERT INTO approval_stages (request_id, idx, rule, approvers, min_approvals, state)
+       SELECT 'req_' || g, 0, 'manager', ARRAY['p' || ((g + 13) % 5000) || '@acme.test'], 1, 'approved'
+         FROM generate_series(1, 20000) g`,
+    );
+    const reader = 'p17@acme.test';
+    for (const f of [{ visibleTo: reader }, { visibleTo: reader, status: 'approved' }]) {
+      const q = requestIdsQuery(f, { limit: 25 });
+      const plan = (await sql.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${q.text}`, q.params))
+        .map((r) => r['QUERY PLAN'])
+        .join('\n');
+      const ctx = `${JSON.stringify(f)}:\n${plan}`;
+      assert.doesNotMatch(plan, /Seq Scan on requests/, ctx);
+      assert.doesNotMatch(plan, /requests_page|requests_status_page/, ctx);
+      assert.match(plan, /Function Scan on requests_visible_to/, ctx);
+      assert.match(plan, /requests_pkey/, ctx);
+      const ids = (await sql.query<{ id: string }>(q.text, q.params)).map((r) => r.id);
+      // p17 asked for req_17, req_5017 …; is the beneficiary of req_10, req_5010 …; approves req_4 …
+      assert.deepEqual(ids.length, 12, ctx);
+    }
+    // The function's own plan, under its own settings: three index probes.
+    const [body] = await sql.query<{ prosrc: string }>(
+      `SELECT prosrc FROM pg_proc WHERE proname = 'requests_visible_to'`,
+    );
+    const inner = await sql.transaction(async (tx) => {
+      await tx.query('SET LOCAL enable_seqscan = off');
+      await tx.query('SET LOCAL max_parallel_workers_per_gather = 0');
+      const text = body!.prosrc.replace(/\breader\b/g, `'${reader}'::text`);
+      return (await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`))
+        .map((r) => r['QUERY PLAN'])
+        .join('\n');
+    });
+    assert.doesNotMatch(inner, /Seq Scan|Gather/, inner);
+    for (const index of [
+      'requests_requester_page',
+      'requests_beneficiary_page',
+      'approval_stages_approvers',
+    ])
+      assert.match(inner, new RegExp(index), inner);
   } finally {
     await store.close();
   }

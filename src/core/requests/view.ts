@@ -188,6 +188,17 @@ export async function listRequestIds(
   f: RequestFilter,
   page: PageInput = {},
 ): Promise<{ ids: string[]; next_cursor: string | null }> {
+  const { text, params, limit } = requestIdsQuery(f, page);
+  const rows = await sql.query<{ id: string; page_at: string }>(text, params);
+  const cut = cutPage(rows, limit, 'requests', (r) => [r.page_at, r.id]);
+  return { ids: cut.rows.map((r) => r.id), next_cursor: cut.next_cursor };
+}
+
+/** listRequestIds' statement: one more row than the page, to know whether another follows. */
+export function requestIdsQuery(
+  f: RequestFilter,
+  page: PageInput = {},
+): { text: string; params: unknown[]; limit: number } {
   const limit = pageLimit(page.limit);
   const after = decodeCursor(page.cursor, 'requests', ['instant', 'text']);
   const where: string[] = [];
@@ -195,11 +206,16 @@ export async function listRequestIds(
   const p = (value: unknown) => `$${params.push(value)}`;
   if (f.status) where.push(`r.status = ${p(f.status)}`);
   if (f.beneficiary) where.push(`r.beneficiary = ${p(f.beneficiary)}`);
-  if (f.visibleTo) {
-    // core/authz.ts's authorizeRequestRead, as a filter: requester, beneficiary or an approver.
-    const who = p(f.visibleTo);
-    where.push(`(r.requester = ${who} OR r.beneficiary = ${who}
-                 OR r.id IN (SELECT s.request_id FROM approval_stages s WHERE s.approvers @> ARRAY[${who}]::text[]))`);
+  let from = 'requests r';
+  // Waiting on the reader at a pending stage already makes a request visible to them.
+  if (f.visibleTo && f.visibleTo !== f.approver) {
+    // core/authz.ts's authorizeRequestRead as a set: requester, beneficiary or an approver at any
+    // stage, three index probes (migration 030), so a page costs the reader's requests, not the
+    // table's (an OR of the three walked every request). The page is drawn from that set, each
+    // request fetched by its key (OFFSET 0 keeps the join a probe per id): with a status filter,
+    // statistics taken before a bulk load made the planner read every request of that status.
+    from = `requests_visible_to(${p(f.visibleTo)}) v
+      CROSS JOIN LATERAL (SELECT * FROM requests q WHERE q.id = v OFFSET 0) r`;
   }
   if (f.approver) {
     const who = p(f.approver);
@@ -209,12 +225,8 @@ export async function listRequestIds(
     where.push(`r.status = 'pending_approval'`);
   }
   if (after) where.push(`(r.created_at, r.id) > (${p(after[0])}::timestamptz, ${p(after[1])})`);
-  const rows = await sql.query<{ id: string; page_at: string }>(
-    `SELECT r.id, ${instantKey('r.created_at')} AS page_at FROM requests r
+  const text = `SELECT r.id, ${instantKey('r.created_at')} AS page_at FROM ${from}
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY r.created_at, r.id LIMIT ${p(limit + 1)}`,
-    params,
-  );
-  const cut = cutPage(rows, limit, 'requests', (r) => [r.page_at, r.id]);
-  return { ids: cut.rows.map((r) => r.id), next_cursor: cut.next_cursor };
+      ORDER BY r.created_at, r.id LIMIT ${p(limit + 1)}`;
+  return { text, params, limit };
 }
