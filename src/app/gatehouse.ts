@@ -11,6 +11,7 @@ import { traceAudit } from '../core/audit/trace.js';
 import { verifyAudit } from '../core/audit/verify.js';
 import type { Catalog, CatalogCache } from '../core/catalog/catalog.js';
 import type { Clock } from '../core/clock.js';
+import { admitCall } from '../core/limits/admit.js';
 import { countHits, forgetEndedWindows } from '../core/limits/rate-windows.js';
 import type { ConnectorSource } from '../core/ports/connector.js';
 import type { NotifierSource } from '../core/ports/notifier.js';
@@ -298,6 +299,9 @@ export function gatehouse(d: GatehouseDeps) {
     rateWindows: {
       count: (keys: readonly string[], windowMs: number) => countHits(d.sql, keys, windowMs, now()),
       forgetEnded: (windowMs: number) => forgetEndedWindows(d.sql, windowMs, now()),
+      /** count, and the row of the token the call presents, in one statement (admit.ts). */
+      admit: (keys: readonly string[], windowMs: number, token: string) =>
+        admitCall(d.sql, keys, windowMs, now(), token),
     },
     /** Access reviews (ADR 0023): campaigns, items, decisions. */
     reviews: reviewUseCases({ sql: d.sql, now, catalog: cat }),

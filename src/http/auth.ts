@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Gatehouse } from '../app/gatehouse.js';
-import type { Caller } from '../core/tokens/authenticate.js';
+import type { Authentication, Caller } from '../core/tokens/authenticate.js';
 import type { Scope } from '../core/tokens/scopes.js';
 import { errorBody } from './errors.js';
 import type { RefusalAuditor } from './refusals.js';
@@ -9,11 +9,17 @@ import { sessionCaller } from './session.js';
 declare module 'fastify' {
   interface FastifyRequest {
     caller: Caller | null;
+    /** The bearer token, already read with the call's rate-limit count (hardening.ts). */
+    presented: { token: string; authenticate: () => Promise<Authentication> } | null;
   }
 }
 
 /** RFC 6750: the scheme is case-insensitive; one token, nothing after it. */
 const BEARER = /^bearer[ \t]+([^\s]+)[ \t]*$/i;
+
+/** The bearer token of the call, as authentication reads it; undefined without one. */
+export const bearerToken = (req: FastifyRequest): string | undefined =>
+  BEARER.exec(req.headers.authorization ?? '')?.[1];
 
 const WHY: Record<string, string> = {
   missing_token: 'send an API token as Authorization: Bearer TOKEN',
@@ -45,10 +51,11 @@ export function requireScopes(
       });
       return reply.code(session.status).send(errorBody(req, session.code, session.message));
     }
+    const presented = m && req.presented?.token === m[1] ? req.presented : undefined;
     const auth = session
       ? session
       : m
-        ? await app.authenticate(m[1]!)
+        ? await (presented ? presented.authenticate() : app.authenticate(m[1]!))
         : ({ ok: false, code: 'missing_token' } as const);
     if (!auth.ok) {
       await audit?.(req, {

@@ -3,7 +3,9 @@ import { BlockList, isIP } from 'node:net';
 import helmet from '@fastify/helmet';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InputError } from '../core/errors.js';
+import type { Admission } from '../core/limits/admit.js';
 import type { WindowCount } from '../core/limits/rate-windows.js';
+import { bearerToken } from './auth.js';
 import { errorBody } from './errors.js';
 
 /** Requests allowed per window, per key; the window in milliseconds. */
@@ -28,6 +30,8 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
 /** Where the counts are kept: the store, through the use cases (`app.rateWindows`). */
 export interface RateCounter {
   count(keys: readonly string[], windowMs: number): Promise<WindowCount[]>;
+  /** count, reading the presented token's row in the same statement (admit.ts). */
+  admit?(keys: readonly string[], windowMs: number, token: string): Promise<Admission>;
   forgetEnded(windowMs: number): Promise<void>;
 }
 
@@ -126,12 +130,21 @@ function rateLimiter(limits: RateLimits, counter: RateCounter, onError: (e: unkn
   let swept = -1;
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const max = new Map<string, number>();
-    for (const l of limitsFor(req.method, req.url)) {
+    const limited = limitsFor(req.method, req.url);
+    for (const l of limited) {
       const k = l.key(req);
       if (k !== undefined) max.set(`${l.prefix}:${k}`, l.max);
     }
     if (max.size === 0) return;
-    const counts = await counter.count([...max.keys()], limits.windowMs);
+    // An API call's token is read with its count (one round trip, not two) and judged by
+    // requireScopes only if the call is let in.
+    const token = limited === api && counter.admit ? bearerToken(req) : undefined;
+    let counts: WindowCount[];
+    if (token !== undefined) {
+      const admission = await counter.admit!([...max.keys()], limits.windowMs, token);
+      counts = admission.counts;
+      req.presented = { token, authenticate: admission.authenticate };
+    } else counts = await counter.count([...max.keys()], limits.windowMs);
     const window = counts[0]?.windowStart.getTime() ?? swept;
     if (window !== swept) {
       swept = window;

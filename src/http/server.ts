@@ -85,6 +85,7 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
     for (const method of [r.method].flat()) routes.push({ method, url: r.url });
   });
   server.decorateRequest('caller', null);
+  server.decorateRequest('presented', null);
   server.setValidatorCompiler<JsonSchema>(zodValidator);
   // Answers are built by the use cases in CLI.md's shapes; the response schemas document them
   // (and the tests check answers against them) but never silently drop a field on the way out.
@@ -95,6 +96,7 @@ export async function buildServer(app: Gatehouse, opts: ServerOptions): Promise<
     { ...DEFAULT_RATE_LIMITS, ...opts.rateLimits },
     {
       count: (keys, windowMs) => app.rateWindows.count(keys, windowMs),
+      admit: (keys, windowMs, token) => app.rateWindows.admit(keys, windowMs, token),
       forgetEnded: (windowMs) => app.rateWindows.forgetEnded(windowMs),
     },
     (e) => internal('rate-windows', e),

@@ -18,13 +18,14 @@ export function windowStart(now: Date, windowMs: number): Date {
  * passed; every node computes the same window from the clock, so they add to one count. The keys
  * come in a fixed order from each caller, so two requests lock shared rows in the same order.
  */
-const HIT = prepared(`
+export const HIT_SQL = `
   INSERT INTO rate_windows AS r (key, window_start, hits)
   SELECT k, $2::timestamptz, 1 FROM unnest($1::text[]) AS k
   ON CONFLICT (key) DO UPDATE
     SET hits = CASE WHEN r.window_start = EXCLUDED.window_start THEN r.hits + 1 ELSE 1 END,
         window_start = EXCLUDED.window_start
-  RETURNING key, hits`);
+  RETURNING key, hits`;
+const HIT = prepared(HIT_SQL);
 
 /** Counts one request against each key (distinct) in the window holding `now`. */
 export async function countHits(
@@ -36,6 +37,16 @@ export async function countHits(
   if (keys.length === 0) return [];
   const start = windowStart(now, windowMs);
   const rows = await sql.query<{ key: string; hits: number }>(HIT, [keys, start.toISOString()]);
+  return windowCounts(rows, windowMs, now);
+}
+
+/** The counts RETURNING gave, with their window. */
+export function windowCounts(
+  rows: readonly { key: string; hits: number | string }[],
+  windowMs: number,
+  now: Date,
+): WindowCount[] {
+  const start = windowStart(now, windowMs);
   const resetInMs = start.getTime() + windowMs - now.getTime();
   return rows.map((r) => ({ key: r.key, hits: Number(r.hits), windowStart: start, resetInMs }));
 }

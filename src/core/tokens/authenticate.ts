@@ -22,14 +22,34 @@ export type Authentication =
       identity?: string;
     };
 
+/** A token's row as authentication reads it. */
+export interface TokenRow {
+  secret_hash: Buffer | Uint8Array;
+  identity: string;
+  scopes: Scope[];
+  expires_at: Date;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+  status: string;
+}
+
+/** The columns of TokenRow, from `api_tokens t JOIN identities i`. */
+export const TOKEN_COLUMNS =
+  't.secret_hash, t.identity, t.scopes, t.expires_at, t.revoked_at, t.last_used_at, i.status';
+
 // Read on every API call, so planned once per connection.
-const TOKEN_ROW =
-  prepared(`SELECT t.secret_hash, t.identity, t.scopes, t.expires_at, t.revoked_at, t.last_used_at, i.status
+const TOKEN_ROW = prepared(`SELECT ${TOKEN_COLUMNS}
   FROM api_tokens t JOIN identities i ON i.id = t.identity WHERE t.id = $1`);
 
 /** Recording every use would make each call a write; once a minute says what `list` needs. */
 const LAST_USED_GRANULARITY_MS = 60_000;
 const NOBODY = Buffer.alloc(32);
+
+/** The id a presented token names (`tok_…`), whether or not it exists; undefined if malformed. */
+export function presentedTokenId(token: string): string | undefined {
+  const m = TOKEN_FORMAT.exec(token);
+  return m ? `tok_${m[1]}` : undefined;
+}
 
 /**
  * Who presents this token, if anyone. The row is found by the id part of the token and the hashes
@@ -42,23 +62,26 @@ export async function authenticateToken(
   now: Date,
   token: string,
 ): Promise<Authentication> {
-  const m = TOKEN_FORMAT.exec(token);
+  const id = presentedTokenId(token);
+  const [row] = id ? await sql.query<TokenRow>(TOKEN_ROW, [id]) : [];
+  return judgeToken(sql, now, token, row);
+}
+
+/**
+ * authenticateToken once the row of the token's id has been read (or found missing): by itself,
+ * or in the statement that also counted the call against its rate limits (admit.ts).
+ */
+export async function judgeToken(
+  sql: Sql,
+  now: Date,
+  token: string,
+  row: TokenRow | undefined,
+): Promise<Authentication> {
+  const id = presentedTokenId(token);
   const given = hashToken(token);
-  const [row] = m
-    ? await sql.query<{
-        secret_hash: Buffer | Uint8Array;
-        identity: string;
-        scopes: Scope[];
-        expires_at: Date;
-        revoked_at: Date | null;
-        last_used_at: Date | null;
-        status: string;
-      }>(TOKEN_ROW, [`tok_${m[1]}`])
-    : [];
   const stored = row ? Buffer.from(row.secret_hash) : NOBODY;
   const same = stored.length === given.length && timingSafeEqual(stored, given);
-  if (!row || !same) return { ok: false, code: 'invalid_token' };
-  const id = `tok_${m![1]}`;
+  if (!row || !same || !id) return { ok: false, code: 'invalid_token' };
   const who = { tokenId: id, identity: row.identity };
   if (row.revoked_at) return { ok: false, code: 'token_revoked', ...who };
   if (new Date(row.expires_at).getTime() <= now.getTime())
