@@ -122,6 +122,11 @@ test('altering any column, the body, the link or the hash of an event with a bod
       ['subject', [[`UPDATE audit_events SET subject = 'req_x' WHERE seq = 5`]], altered],
       ['refs', [[`UPDATE audit_events SET refs = refs || '{grt_x}' WHERE seq = 5`]], altered],
       ['at', [[`UPDATE audit_events SET at = at + interval '1 second' WHERE seq = 5`]], altered],
+      [
+        'at, by less than the millisecond its hash covers',
+        [[`UPDATE audit_events SET at = at + interval '400 microseconds' WHERE seq = 5`]],
+        altered,
+      ],
       ['seq', [['UPDATE audit_events SET seq = 5000 WHERE seq = 5']], 'event 5 is missing'],
       ['body', [['UPDATE audit_events SET body = $1 WHERE seq = 5', [eventBody(forged)]]], altered],
       ['body, not JSON', [[`UPDATE audit_events SET body = '{"actor":' WHERE seq = 5`]], altered],
@@ -209,6 +214,14 @@ test('events written before bodies verify from their columns, those after from t
       r.ok === false && r.reason,
       'event 3 was altered: its hash does not match its contents',
     );
+    // A fraction of a millisecond: the hash never covered it before bodies, and still does not.
+    await asTableOwner(
+      sql,
+      [`UPDATE audit_events SET actor = $1 WHERE seq = 3`, ['person3@acme.test']],
+      [`UPDATE audit_events SET at = at + interval '1 microsecond' WHERE seq IN (2, 8)`],
+    );
+    const fraction = await verifyAudit(sql);
+    assert.equal(fraction.ok === false && fraction.first_bad, 8, 'a fraction of a millisecond');
   });
 });
 

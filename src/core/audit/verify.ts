@@ -55,6 +55,8 @@ interface HashRow {
   hash: string;
   /** The hashed bytes after `prev_hash "\n"` as written (migration 028); null before it. */
   body: string | null;
+  /** `at` holds whole milliseconds, as every writer stores it. */
+  whole_ms: boolean;
   /** The server's word that the columns say what the body says; null where it did not judge. */
   agrees: boolean | null;
   /** Without a body, the bytes are rebuilt as ADR 0029 does: these three parts. */
@@ -69,7 +71,13 @@ interface HashRow {
  */
 const VERIFY_PAGE = 1000;
 
-const PAGE_COLUMNS = `seq, prev_hash, hash, body,
+/*
+ * `whole_ms`: the hash covers `at` as toISOString() renders it, to the millisecond, and every
+ * writer of an event with a body stores a JavaScript Date (whole milliseconds); a fraction below
+ * that is an alteration the hash alone cannot see. Events written before bodies (migration 028)
+ * are judged by their row as before, where the fraction is not the hash's to vouch for.
+ */
+const PAGE_COLUMNS = `seq, prev_hash, hash, body, at = date_trunc('milliseconds', at) AS whole_ms,
   CASE WHEN body IS NULL THEN details END AS details,
   CASE WHEN body IS NULL THEN ${BODY_BEFORE_DETAILS} END AS before,
   CASE WHEN body IS NULL THEN ${BODY_AFTER_DETAILS} END AS after`;
@@ -243,6 +251,7 @@ async function checkChain(sql: Sql): Promise<ChainCheck> {
         if (row.agrees !== true && !(await rowGivesBody(sql, seq, row.body))) {
           return bad(seq, altered);
         }
+        if (!row.whole_ms) return bad(seq, altered);
       } else {
         if (bodies) return bad(seq, `event ${seq} was altered: its hashed body is missing`);
         // As toEvent reads it: a driver that hands jsonb over as text gets it parsed here.
