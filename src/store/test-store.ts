@@ -1,7 +1,7 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { pgliteTemplate } from './pglite-template.js';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
@@ -22,6 +22,27 @@ export interface TestStore {
   location: string;
   close(): Promise<void>;
 }
+
+/**
+ * This machine (host name and boot), as six characters in the names of the databases its tests
+ * and benchmarks create: a pid says whether a process lives only on the machine that gave it, and
+ * another machine's sessions may share the server.
+ */
+export const machineTag = (() => {
+  let tag: string | undefined;
+  return () => {
+    if (tag === undefined) {
+      let boot = '';
+      try {
+        boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      } catch {
+        // Not Linux: the host name alone.
+      }
+      tag = createHash('sha256').update(`${hostname()}\n${boot}`).digest('hex').slice(0, 6);
+    }
+    return tag;
+  };
+})();
 
 /** The migrations' fingerprint: a template built from other migrations is never reused. */
 export const schemaHash = () =>
@@ -61,7 +82,7 @@ async function serverStore(url: string): Promise<TestStore> {
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   const template = `gatehouse_template_${schemaHash()}`;
-  const name = `gatehouse_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const name = `gatehouse_test_${process.pid}_${machineTag()}_${Math.random().toString(36).slice(2, 10)}`;
   try {
     await dropDeadDatabases(admin, 'gatehouse_test_');
     const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [template]);
@@ -109,8 +130,10 @@ async function serverStore(url: string): Promise<TestStore> {
 }
 
 /**
- * Databases named `PREFIX<pid>_…` whose process died before dropping them: the pid in the name is
- * gone. Tests (`gatehouse_test_`) and benchmark runs (`gh_bench_`) clean up after the dead so.
+ * Databases named `PREFIX<pid>_<machine>_…` that a process of this machine created and died
+ * before dropping: the pid in the name is gone. Tests (`gatehouse_test_`) and benchmark runs
+ * (`gh_bench_`) clean up after the dead so; another machine's databases are never touched, since
+ * its pids say nothing here.
  */
 export async function dropDeadDatabases(admin: pg.Client, prefix: string): Promise<void> {
   const rows = await admin.query<{ datname: string }>(
@@ -118,8 +141,9 @@ export async function dropDeadDatabases(admin: pg.Client, prefix: string): Promi
     [`${prefix.replaceAll('_', '\\_')}%`],
   );
   for (const { datname } of rows.rows) {
-    const pid = Number(datname.slice(prefix.length).split('_')[0]);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    const [pidPart, machine] = datname.slice(prefix.length).split('_');
+    const pid = Number(pidPart);
+    if (!Number.isInteger(pid) || pid === process.pid || machine !== machineTag()) continue;
     try {
       process.kill(pid, 0);
     } catch {

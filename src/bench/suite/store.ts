@@ -12,10 +12,10 @@ import { migrate } from '../../store/migrate.js';
 import { pgliteSql } from '../../store/pglite-sql.js';
 import { pgliteTemplate } from '../../store/pglite-template.js';
 import { pgSql } from '../../store/pg-sql.js';
-import { dropDeadDatabases, schemaHash, withDb } from '../../store/test-store.js';
+import { dropDeadDatabases, machineTag, schemaHash, withDb } from '../../store/test-store.js';
 
 /**
- * A migrated store of the benchmark's own, with its bulk path: a database `gh_bench_<pid>_<label>`
+ * A migrated store of the benchmark's own, with its bulk path: a database `gh_bench_<pid>_<machine>_<label>`
  * on the server in DATABASE_URL, else an embedded PGlite in a temporary directory. Dropped by
  * close(); a run killed before closing leaves databases the next run drops (their pid is dead).
  */
@@ -37,7 +37,7 @@ export async function benchStore(label: string): Promise<BenchStore> {
 }
 
 export const benchDbName = (label: string) =>
-  `gh_bench_${process.pid}_${label.replace(/\W/g, '_')}`;
+  `gh_bench_${process.pid}_${machineTag()}_${label.replace(/\W/g, '_')}`;
 
 async function serverStore(url: string, label: string): Promise<BenchStore> {
   const name = benchDbName(label);
