@@ -2,14 +2,10 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { CatalogCache } from '../catalog/catalog.js';
-import { applyConfig } from '../catalog/apply.js';
-import { syncIdentities } from '../lifecycle/sync.js';
 import { type RequestInput, submitRequest } from '../requests/submit.js';
 import type { Sql } from '../sql.js';
-import { loadConfigDir } from '../../config/load.js';
-import { loadSnapshot } from '../../config/snapshot.js';
-import { DEMO_CONFIG, DEMO_PEOPLE } from '../../demo/seed.js';
 import { pgSql } from '../../store/pg-sql.js';
+import { seedDemo } from '../../testing/demo-store.js';
 import { testStore, type TestStore } from '../../store/test-store.js';
 
 const SERVER_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -51,13 +47,14 @@ interface Node {
  * short request for it is approved at once and takes a licence seat (2 in the demo).
  */
 async function seed(sql: Sql): Promise<void> {
-  const { config } = await loadConfigDir(DEMO_CONFIG);
-  const entitlements = config.entitlements.map((e) =>
-    e.id === 'github:write' ? { ...e, risk: 'low' as const } : e,
-  );
-  await applyConfig(sql, { ...config, entitlements }, AT, 'test', false);
-  const catalog = await new CatalogCache().get(sql);
-  await syncIdentities(sql, catalog, AT, 'test', await loadSnapshot(DEMO_PEOPLE), ['human']);
+  await seedDemo(sql, AT, {
+    edit: (config) => ({
+      ...config,
+      entitlements: config.entitlements.map((e) =>
+        e.id === 'github:write' ? { ...e, risk: 'low' as const } : e,
+      ),
+    }),
+  });
 }
 
 /**

@@ -1,37 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { type Catalog, CatalogCache, appOf } from '../catalog/catalog.js';
-import { applyConfig } from '../catalog/apply.js';
-import { syncIdentities } from '../lifecycle/sync.js';
+import { type Catalog, appOf } from '../catalog/catalog.js';
 import { resolveChain } from '../approvals/resolve.js';
 import { accessDecideInput } from '../requests/submit.js';
 import type { Sql } from '../sql.js';
 import { decide } from './decide.js';
 import { loadFacts } from './inputs.js';
-import { loadConfigDir } from '../../config/load.js';
-import { loadSnapshot } from '../../config/snapshot.js';
-import { DEMO_CONFIG, DEMO_PEOPLE } from '../../demo/seed.js';
+import { seedDemo } from '../../testing/demo-store.js';
 import { testStore } from '../../store/test-store.js';
 
 const AT = new Date('2026-03-02T09:00:00.000Z');
 const WHY = 'needed for the quarterly close';
 
-async function seeded(sql: Sql): Promise<Catalog> {
-  const { config } = await loadConfigDir(DEMO_CONFIG);
-  await applyConfig(sql, config, AT, 'test', false);
-  const catalog = await new CatalogCache().get(sql);
-  await syncIdentities(sql, catalog, AT, 'test', await loadSnapshot(DEMO_PEOPLE), ['human']);
-  await syncIdentities(
-    sql,
-    catalog,
-    AT,
-    'test',
-    await loadSnapshot(join(DEMO_CONFIG, 'identities.csv')),
-    ['service_account', 'ai_agent'],
-  );
-  return catalog;
-}
+const seeded = (sql: Sql): Promise<Catalog> => seedDemo(sql, AT, { nonHuman: true });
 
 /** The statements `sql` is asked to run, in order. */
 function counting(sql: Sql): { sql: Sql; texts: string[] } {

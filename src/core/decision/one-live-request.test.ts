@@ -1,14 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CatalogCache } from '../catalog/catalog.js';
-import { applyConfig } from '../catalog/apply.js';
-import { syncIdentities } from '../lifecycle/sync.js';
 import { accessDecideInput, recordDecision, submitRequest } from '../requests/submit.js';
 import { decide } from './decide.js';
-import { loadConfigDir } from '../../config/load.js';
-import { loadSnapshot } from '../../config/snapshot.js';
-import { DEMO_CONFIG, DEMO_PEOPLE } from '../../demo/seed.js';
 import { migrate } from '../../store/migrate.js';
+import { seedDemo } from '../../testing/demo-store.js';
 import { testStore } from '../../store/test-store.js';
 
 const AT = new Date('2026-03-02T09:00:00.000Z');
@@ -24,10 +19,7 @@ test('a request that loses the one-live-request index is recorded as a duplicate
   const store = await testStore();
   try {
     const { sql } = store;
-    const { config } = await loadConfigDir(DEMO_CONFIG);
-    await applyConfig(sql, config, AT, 'test', false);
-    const catalog = await new CatalogCache().get(sql);
-    await syncIdentities(sql, catalog, AT, 'test', await loadSnapshot(DEMO_PEOPLE), ['human']);
+    const catalog = await seedDemo(sql, AT);
     // Decided before the first request exists, as a racing node would have: pending approval.
     const di = await accessDecideInput(sql, catalog, ASK, false);
     const plan = await decide(sql, catalog, AT, di);

@@ -2,15 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { auditedTransaction } from '../audit/chain.js';
 import { verifyAudit } from '../audit/verify.js';
-import { applyConfig } from '../catalog/apply.js';
 import { CatalogCache } from '../catalog/catalog.js';
 import { decide } from '../decision/decide.js';
-import { syncIdentities } from '../lifecycle/sync.js';
 import type { Sql } from '../sql.js';
 import { accessDecideInput, recordDecision, submitRequest } from './submit.js';
-import { loadConfigDir } from '../../config/load.js';
-import { loadSnapshot } from '../../config/snapshot.js';
-import { DEMO_CONFIG, DEMO_PEOPLE } from '../../demo/seed.js';
+import { seedDemo } from '../../testing/demo-store.js';
 import { testStore } from '../../store/test-store.js';
 
 const AT = new Date('2026-03-02T09:00:00.000Z');
@@ -26,17 +22,8 @@ const ASK = {
 async function demo(fn: (sql: Sql, sent: string[], catalog: CatalogCache) => Promise<void>) {
   const store = await testStore();
   try {
-    const { config } = await loadConfigDir(DEMO_CONFIG);
-    await applyConfig(store.sql, config, AT, 'test', false);
+    await seedDemo(store.sql, AT);
     const catalog = new CatalogCache();
-    await syncIdentities(
-      store.sql,
-      await catalog.get(store.sql),
-      AT,
-      'test',
-      await loadSnapshot(DEMO_PEOPLE),
-      ['human'],
-    );
     const sent: string[] = [];
     const watched = (sql: Sql): Sql => ({
       query: (text, params) => {
