@@ -4,8 +4,22 @@
  */
 export interface Sql {
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
-  /** Runs fn in one transaction: every state change and its audit events commit together. */
-  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn in one transaction: every state change and its audit events commit together. `after`
+   * is asked at commit time for a statement to run once the transaction has committed; a driver
+   * that can send it with the COMMIT in one round trip does, and hands its rows to `took`
+   * (ADR 0047). One that cannot ignores it: a caller that is not handed rows runs it itself.
+   */
+  transaction<T>(fn: (tx: Sql) => Promise<T>, after?: () => AfterCommit | undefined): Promise<T>;
+}
+
+/**
+ * A statement without parameters for after a commit. It must not fail (the round trip's error is
+ * the COMMIT's), and a failed or partial run must be something its caller can see in its rows.
+ */
+export interface AfterCommit {
+  text: string;
+  took(rows: Record<string, unknown>[]): void;
 }
 
 export async function one<T>(sql: Sql, text: string, params?: unknown[]): Promise<T | undefined> {

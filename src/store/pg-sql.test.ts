@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
+import { auditedTransaction, recordAudit } from '../core/audit/chain.js';
 import { lockIdentity } from '../core/decision/inputs.js';
 import { pgSql } from './pg-sql.js';
 import { testStore } from './test-store.js';
@@ -80,4 +81,67 @@ test('a transaction that runs no statement sends neither BEGIN nor COMMIT', { sk
     assert.equal(await sql.transaction(async () => 42), 42);
     assert.deepEqual(sent, []);
   }),
+);
+
+test(
+  "a transaction's COMMIT and the statement after it go as one message, the statement's rows handed back",
+  { skip },
+  () =>
+    recorded(async (sql, sent) => {
+      let took: Record<string, unknown>[] | undefined;
+      await sql.transaction(
+        (tx) => tx.query(`UPDATE identities SET display_name = 'y' WHERE id = $1`, ['nobody']),
+        () => ({ text: 'SELECT 7 AS n', took: (rows) => (took = rows) }),
+      );
+      assert.deepEqual(took, [{ n: 7 }]);
+      assert.deepEqual(
+        sent.map((s) => s.split(' ')[0]),
+        ['BEGIN', 'UPDATE', 'COMMIT;'],
+      );
+      assert.equal(sent.at(-1), 'COMMIT; SELECT 7 AS n');
+    }),
+);
+
+test(
+  'a COMMIT that fails fails the transaction, and the statement after it does not run',
+  { skip },
+  () =>
+    recorded(async (sql) => {
+      let took = false;
+      // A deferred check fails at COMMIT: the change is not kept and nothing after it ran.
+      await assert.rejects(
+        sql.transaction(
+          async (tx) => {
+            await tx.query(
+              `CREATE TEMP TABLE t (x int UNIQUE DEFERRABLE INITIALLY DEFERRED) ON COMMIT DROP`,
+            );
+            await tx.query('INSERT INTO t VALUES (1), (1)');
+          },
+          () => ({ text: 'SELECT 1', took: () => (took = true) }),
+        ),
+        /duplicate key/,
+      );
+      assert.equal(took, false);
+    }),
+);
+
+test(
+  "an audited transaction's sequencer run goes with its COMMIT, and its events are chained when it returns",
+  { skip },
+  () =>
+    recorded(async (sql, sent) => {
+      await auditedTransaction(sql, (tx) =>
+        recordAudit(tx, new Date('2026-03-02T09:00:00.000Z'), {
+          actor: 'a',
+          action: 'config.applied',
+          subject: 'with-the-commit',
+        }),
+      );
+      assert.match(sent.at(-1)!, /^COMMIT; SELECT .* FROM audit_sequence_quietly\(/);
+      assert.equal(sent.filter((s) => s.includes('audit_sequence')).length, 1, sent.join('\n'));
+      const chained = await sql.query<{ subject: string }>(
+        `SELECT subject FROM audit_events WHERE subject = 'with-the-commit'`,
+      );
+      assert.equal(chained.length, 1);
+    }),
 );

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { type Sql, isOpening, preparedName } from '../core/sql.js';
+import { type AfterCommit, type Sql, isOpening, preparedName } from '../core/sql.js';
 import { scrubbedError } from './scrub-error.js';
 
 // timestamptz and bigint come back as strings; the core converts where it needs to, the same
@@ -73,14 +73,22 @@ export function pgSql(pool: pg.Pool, known: string[] = []): Sql {
       });
       return r.rows as T[];
     },
-    async transaction<T>(fn: (tx: Sql) => Promise<T>) {
+    async transaction<T>(fn: (tx: Sql) => Promise<T>, after?: () => AfterCommit | undefined) {
       const client = await pool.connect().catch((e: unknown) => {
         throw scrubbedError(e, known);
       });
       const tx = transactionSql(client, known);
       try {
         const result = await fn(tx.sql);
-        if (tx.begun()) await client.query('COMMIT');
+        const then = after?.();
+        if (tx.begun() && then) {
+          // One simple-protocol message: the statement after runs once COMMIT has, in an implicit
+          // transaction of its own; it never fails, so an error here is the COMMIT's (ADR 0047).
+          const results = (await client.query(
+            `COMMIT; ${then.text}`,
+          )) as unknown as pg.QueryResult[];
+          then.took(results[results.length - 1]!.rows as Record<string, unknown>[]);
+        } else if (tx.begun()) await client.query('COMMIT');
         return result;
       } catch (e) {
         if (tx.begun()) await client.query('ROLLBACK').catch(() => undefined);

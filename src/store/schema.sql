@@ -579,6 +579,7 @@ CREATE INDEX sign_ins_expiry ON sign_ins USING btree (expires_at);
 -- function audit_head_forward_only()
 -- function audit_refuse_change()
 -- function audit_sequence(max_rows integer, durable boolean)
+-- function audit_sequence_quietly(max_rows integer)
 -- function audit_stage_drain_only()
 -- function grant_is_live(state text)
 -- function peer_counts_from_identities()

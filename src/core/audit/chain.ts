@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Sql, prepared } from '../sql.js';
+import { type AfterCommit, type Sql, prepared } from '../sql.js';
 import type { AuditAction } from './actions.js';
 
 export interface AuditInput {
@@ -279,21 +279,33 @@ interface SequencerRun {
   head: { seq: number; hash: string };
   /** It stopped at a row staged without a body (before migration 029): chainStaged takes over. */
   legacy: boolean;
+  /** No run happened (a writer's run after commit that failed): nothing was chained. */
+  failed: boolean;
 }
 
 /** One call of the store's sequencer (migration 029): up to STAGE_PAGE rows, holding the head. */
 async function sequenceOnce(sql: Sql, durable: boolean): Promise<SequencerRun> {
-  const [r] = await sql.query<{
-    chained: number | string;
-    head_seq: number | string;
-    head_hash: string;
-    legacy: boolean;
-  }>(SEQUENCE, [STAGE_PAGE, durable]);
-  if (!r) throw new Error('audit_sequence returned nothing');
+  const [r] = await sql.query(SEQUENCE, [STAGE_PAGE, durable]);
+  const run = sequencerRun(r);
+  if (run.failed) throw new Error('audit_sequence returned nothing');
+  return run;
+}
+
+/**
+ * A writer's run sent with its COMMIT (migration 031): never raises, a failed run says so with
+ * no head. Not durable, as a writer's run after its commit never was (see sequenceAudit).
+ */
+const SEQUENCE_AFTER_COMMIT = `SELECT chained, head_seq, head_hash, legacy FROM audit_sequence_quietly(${STAGE_PAGE})`;
+
+/** A sequencer's row; `failed` when there is none or it names no head (a run that failed). */
+function sequencerRun(r: Record<string, unknown> | undefined): SequencerRun {
+  if (!r || r.head_seq === null || r.head_seq === undefined)
+    return { chained: 0, head: { seq: 0, hash: '' }, legacy: false, failed: true };
   return {
     chained: Number(r.chained),
-    head: { seq: Number(r.head_seq), hash: r.head_hash },
-    legacy: r.legacy,
+    head: { seq: Number(r.head_seq), hash: String(r.head_hash) },
+    legacy: r.legacy === true,
+    failed: false,
   };
 }
 
@@ -484,6 +496,17 @@ export async function recordAuditMany(
  */
 export async function auditedTransaction<T>(sql: Sql, fn: (tx: Sql) => Promise<T>): Promise<T> {
   let staged = false;
+  // The run that follows the commit, sent with it where the driver can (ADR 0047).
+  let ran: SequencerRun | undefined;
+  const after = (): AfterCommit | undefined =>
+    staged
+      ? {
+          text: SEQUENCE_AFTER_COMMIT,
+          took: (rows) => {
+            ran = sequencerRun(rows[0]);
+          },
+        }
+      : undefined;
   const result = await sql.transaction(async (tx) => {
     if (deferred.has(tx)) return fn(tx);
     deferred.set(tx, []);
@@ -499,7 +522,10 @@ export async function auditedTransaction<T>(sql: Sql, fn: (tx: Sql) => Promise<T
     } finally {
       deferred.delete(tx);
     }
-  });
-  if (staged) await sequenced(sql);
+  }, after);
+  // Not run with the commit, or it could not finish the stage (a failure, a full page, rows
+  // staged before bodies): the run shared with this handle's other writers does.
+  if (staged && (!ran || ran.failed || ran.legacy || ran.chained >= STAGE_PAGE))
+    await sequenced(sql);
   return result;
 }

@@ -248,3 +248,50 @@ test('events staged before the store rendered their bodies (migration 029) are c
     assert.equal((await verifyAudit(sql)).ok, true);
   });
 });
+
+test("a writer's run sent with its commit that fails leaves the change committed, and the shared run chains its events", async () => {
+  await withStore(async (store) => {
+    // The driver ran the statement after COMMIT and it reported a failed run (no head), as
+    // audit_sequence_quietly does when it cannot take the head in time.
+    const failing: Sql = {
+      query: (text, params) => store.sql.query(text, params),
+      transaction: async (fn, after) => {
+        const out = await store.sql.transaction(fn);
+        after?.()?.took([{ chained: 0, head_seq: null, head_hash: null, legacy: false }]);
+        return out;
+      },
+    };
+    await auditedTransaction(failing, (tx) => recordAudit(tx, at(1), event('s1')));
+    assert.deepEqual(
+      (await chained(store.sql)).map((e) => e.subject),
+      ['s1'],
+    );
+    assert.equal(await staged(store.sql), 0);
+  });
+});
+
+test('the run sent with a commit never raises: a head held past its lock timeout chains nothing and says so', async (t) => {
+  await withStore(async (store) => {
+    if (store.kind !== 'server')
+      return t.skip('one connection on PGlite: the head cannot be held apart');
+    await withConnections(store, 2, async (sql) => {
+      await sql.transaction((tx) =>
+        tx.query(
+          `INSERT INTO audit_stage (batch, at, actor, action, subject, details, refs, body_head, body_tail)
+           VALUES (nextval('audit_stage_batch'), now(), 'a', 'config.applied', 's', '{}', '{}', NULL, NULL)`,
+        ),
+      );
+      await sql.transaction(async (holder) => {
+        await holder.query('SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE');
+        const [run] = await sql.transaction(async (tx) => {
+          await tx.query(`SET LOCAL lock_timeout = '100ms'`);
+          return tx.query<{ chained: number; head_seq: number | null }>(
+            'SELECT chained, head_seq FROM audit_sequence_quietly(1000)',
+          );
+        });
+        assert.deepEqual({ ...run }, { chained: 0, head_seq: null });
+      });
+      assert.equal(await staged(sql), 1, 'left staged for the next run');
+    });
+  });
+});
