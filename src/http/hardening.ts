@@ -138,10 +138,10 @@ function rateLimiter(limits: RateLimits, counter: RateCounter, onError: (e: unkn
     if (max.size === 0) return;
     // An API call's token is read with its count (one round trip, not two) and judged by
     // requireScopes only if the call is let in.
-    const token = limited === api && counter.admit ? bearerToken(req) : undefined;
+    const token = limited === api ? bearerToken(req) : undefined;
     let counts: WindowCount[];
-    if (token !== undefined) {
-      const admission = await counter.admit!([...max.keys()], limits.windowMs, token);
+    if (token !== undefined && counter.admit) {
+      const admission = await counter.admit([...max.keys()], limits.windowMs, token);
       counts = admission.counts;
       req.presented = { token, authenticate: admission.authenticate };
     } else counts = await counter.count([...max.keys()], limits.windowMs);

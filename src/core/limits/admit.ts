@@ -40,14 +40,16 @@ export async function admitCall(
   now: Date,
   token: string,
 ): Promise<Admission> {
+  const start = windowStart(now, windowMs);
+  const id = presentedTokenId(token);
   const rows = await sql.query<{ key: string | null; hits: number | null } & TokenRow>(
     HIT_AND_TOKEN,
-    [keys, windowStart(now, windowMs).toISOString(), presentedTokenId(token) ?? null],
+    [keys, start.toISOString(), id ?? null],
   );
   const hits = rows.filter((r) => r.key !== null) as { key: string; hits: number }[];
   const row = rows.find((r) => r.key === null);
   return {
-    counts: windowCounts(hits, windowMs, now),
-    authenticate: () => judgeToken(sql, now, token, row),
+    counts: windowCounts(hits, start, windowMs, now),
+    authenticate: () => judgeToken(sql, now, token, id, row),
   };
 }

@@ -37,16 +37,16 @@ export async function countHits(
   if (keys.length === 0) return [];
   const start = windowStart(now, windowMs);
   const rows = await sql.query<{ key: string; hits: number }>(HIT, [keys, start.toISOString()]);
-  return windowCounts(rows, windowMs, now);
+  return windowCounts(rows, start, windowMs, now);
 }
 
-/** The counts RETURNING gave, with their window. */
+/** The counts RETURNING gave, in the window that starts at `start` (windowStart's). */
 export function windowCounts(
   rows: readonly { key: string; hits: number | string }[],
+  start: Date,
   windowMs: number,
   now: Date,
 ): WindowCount[] {
-  const start = windowStart(now, windowMs);
   const resetInMs = start.getTime() + windowMs - now.getTime();
   return rows.map((r) => ({ key: r.key, hits: Number(r.hits), windowStart: start, resetInMs }));
 }

@@ -64,20 +64,21 @@ export async function authenticateToken(
 ): Promise<Authentication> {
   const id = presentedTokenId(token);
   const [row] = id ? await sql.query<TokenRow>(TOKEN_ROW, [id]) : [];
-  return judgeToken(sql, now, token, row);
+  return judgeToken(sql, now, token, id, row);
 }
 
 /**
- * authenticateToken once the row of the token's id has been read (or found missing): by itself,
- * or in the statement that also counted the call against its rate limits (admit.ts).
+ * authenticateToken once the row of the token's id (presentedTokenId's) has been read, or found
+ * missing: by itself, or in the statement that also counted the call against its rate limits
+ * (admit.ts).
  */
 export async function judgeToken(
   sql: Sql,
   now: Date,
   token: string,
+  id: string | undefined,
   row: TokenRow | undefined,
 ): Promise<Authentication> {
-  const id = presentedTokenId(token);
   const given = hashToken(token);
   const stored = row ? Buffer.from(row.secret_hash) : NOBODY;
   const same = stored.length === given.length && timingSafeEqual(stored, given);
