@@ -1,8 +1,11 @@
 /**
  * The load generator of the API benchmark, run as a process of its own (api-run.ts forks it), so
  * the server under test does not share its event loop with the client measuring it. It takes one
- * job as an IPC message, runs autocannon on loopback, and answers with what autocannon measured.
+ * job as an IPC message, runs it on loopback, and answers with what it measured: autocannon as
+ * fast as the server answers, a paced sender of its own at a fixed rate (ADR 0048).
  */
+import { Agent, request } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
 export interface LoadJob {
@@ -10,7 +13,10 @@ export interface LoadJob {
   path: string;
   token: string;
   connections: number;
-  /** Requests per second across all connections; absent: as fast as the server answers. */
+  /**
+   * Requests per second across all connections, one every 1/rate s (runPaced); absent: as fast
+   * as the server answers (autocannon).
+   */
   rate?: number;
   /** Requests to send … */
   amount?: number;
@@ -57,12 +63,15 @@ export function body(i: number, people: number, entitlements: string[]): string 
   });
 }
 
-export async function runLoad(job: LoadJob): Promise<LoadResult> {
+export function runLoad(job: LoadJob): Promise<LoadResult> {
+  return job.rate ? runPaced({ ...job, rate: job.rate }) : runAutocannon(job);
+}
+
+async function runAutocannon(job: LoadJob): Promise<LoadResult> {
   let i = job.first;
   const result = await autocannon({
     url: job.url,
     connections: job.connections,
-    ...(job.rate ? { overallRate: job.rate } : {}),
     ...(job.amount ? { amount: job.amount } : { duration: job.seconds }),
     timeout: 10,
     requests: [
@@ -93,6 +102,116 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     statuses: Object.fromEntries(
       Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count ?? 0]),
     ),
+  };
+}
+
+const TIMEOUT_MS = 10_000;
+
+/** The p-th percentile of sorted milliseconds, to a tenth. */
+function at(sorted: number[], p: number): number {
+  const v = sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return v === undefined ? NaN : Math.round(v * 10) / 10;
+}
+
+/**
+ * An open-loop load at a fixed rate: call k is due at start + k/rate and its latency runs from
+ * when it was due, not from when it went out, so a server (or a sender) that falls behind has
+ * the wait counted against it. At most `connections` calls are in flight on kept-alive sockets;
+ * a call due while all are busy waits for one, and that wait is part of its latency.
+ *
+ * Why not autocannon's overallRate (ADR 0048): it gives each connection a quota per second that
+ * the connection spends at full speed when its one-second timer fires, so a second's calls all
+ * arrive at once, and it corrects for coordinated omission with an expected interval of
+ * ceil(1 / rate) ms, one millisecond, recording a call of n ms n times.
+ */
+async function runPaced(job: LoadJob & { rate: number }): Promise<LoadResult> {
+  const url = new URL(job.path, job.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: job.connections });
+  const total = job.amount ?? Math.round(job.rate * (job.seconds ?? 1));
+  const interval = 1000 / job.rate;
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let ok = 0;
+  let non2xx = 0;
+  let errors = 0;
+  let timeouts = 0;
+  let last = 0;
+  const call = (k: number, due: number) =>
+    new Promise<void>((resolve) => {
+      const payload = body(job.first + k, job.people, job.entitlements);
+      let finished = false;
+      let timedOut = false;
+      const done = (status?: number) => {
+        if (finished) return;
+        finished = true;
+        const end = performance.now();
+        last = Math.max(last, end);
+        latencies.push(end - due);
+        if (status !== undefined) {
+          statuses[status] = (statuses[status] ?? 0) + 1;
+          if (status >= 200 && status < 300) ok++;
+          else non2xx++;
+        }
+        resolve();
+      };
+      const req = request(
+        url,
+        {
+          method: 'POST',
+          agent,
+          timeout: TIMEOUT_MS,
+          headers: {
+            authorization: `Bearer ${job.token}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(payload),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.once('end', () => done(res.statusCode));
+          res.once('error', () => {
+            if (!finished) errors++;
+            done();
+          });
+        },
+      );
+      req.once('timeout', () => {
+        timedOut = true;
+        timeouts++;
+        req.destroy(new Error('timeout'));
+      });
+      req.once('error', () => {
+        if (!timedOut && !finished) errors++;
+        done();
+      });
+      req.end(payload);
+    });
+  const start = performance.now() + 50;
+  const inFlight: Promise<void>[] = [];
+  for (let k = 0; k < total; k++) {
+    const due = start + k * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    inFlight.push(call(k, due));
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  const sorted = latencies.sort((a, b) => a - b);
+  const seconds = (last - start) / 1000;
+  return {
+    sent: total,
+    ok,
+    non2xx,
+    errors,
+    timeouts,
+    seconds,
+    perSecond: ok / seconds,
+    p50: at(sorted, 50),
+    p90: at(sorted, 90),
+    p99: at(sorted, 99),
+    max: at(sorted, 100),
+    next: job.first + total,
+    statuses,
   };
 }
 

@@ -5,10 +5,11 @@
  *   BENCH_API_RATE=200 BENCH_API_SECONDS=10 BENCH_API_MAX_SECONDS=10 BENCH_API_CLI=20 (the defaults)
  *
  * A database of its own (gh_bench_api_<pid>, dropped at the end) holds the Acme configuration and
- * synthetic people. `POST /api/v1/requests` is called from a second process (autocannon) with a
- * distinct (beneficiary, entitlement) pair each time, so every call is decided, auto-approved and
- * written: request, audit events, grant, apply job. (a) at a fixed rate: latency; (b) as fast as
- * it answers: throughput. The baseline: a bare Fastify route doing one INSERT + COMMIT through the
+ * synthetic people. `POST /api/v1/requests` is called from a second process with a distinct
+ * (beneficiary, entitlement) pair each time, so every call is decided, auto-approved and written:
+ * request, audit events, grant, apply job. (a) at a fixed rate, one call every 1/rate s from a
+ * paced sender, latency counted from when each call was due (ADR 0048); (b) as fast as it
+ * answers (autocannon): throughput. The baseline: a bare Fastify route doing one INSERT + COMMIT through the
  * same pool, under the same load. Then a CLI command through the local command channel, beside
  * `node -e 0`. Prints a table and writes bench/results/api.json.
  */
@@ -211,6 +212,15 @@ export const scenario: Scenario = {
       answered_2xx: fixedRate.api.ok + max.api.ok,
       failed: failed(fixedRate.api) + failed(max.api),
       p50_ms: fixedRate.api.p50,
+      // Paced (ADR 0048): one call every 1/rate s, each call's latency from when it was due.
+      at_rate: {
+        load: 'paced, latency from when each call was due',
+        sent: fixedRate.api.sent,
+        seconds: round(fixedRate.api.seconds, 2),
+        p90_ms: fixedRate.api.p90,
+        max_ms: fixedRate.api.max,
+        bare_p50_ms: fixedRate.bare.p50,
+      },
       written: r.written,
     };
     const share = max.api.perSecond / max.bare.perSecond;

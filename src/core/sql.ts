@@ -11,6 +11,12 @@ export interface Sql {
    * (ADR 0047). One that cannot ignores it: a caller that is not handed rows runs it itself.
    */
   transaction<T>(fn: (tx: Sql) => Promise<T>, after?: () => AfterCommit | undefined): Promise<T>;
+  /**
+   * `COPY (query) TO STDOUT (FORMAT binary)`: the bytes as the server sent them, for reading many
+   * rows without a row object each (audit verify, ADR 0049). Optional: a driver without it (the
+   * embedded store, a wrapper) leaves it out, and callers read by query instead.
+   */
+  copyOut?(query: string): Promise<Buffer[]>;
 }
 
 /**

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { type AfterCommit, type Sql, isOpening, preparedName } from '../core/sql.js';
 import { scrubbedError } from './scrub-error.js';
 
@@ -95,6 +96,24 @@ export function pgSql(pool: pg.Pool, known: string[] = []): Sql {
         throw e;
       } finally {
         client.release();
+      }
+    },
+    async copyOut(query: string) {
+      const client = await pool.connect().catch((e: unknown) => {
+        throw scrubbedError(e, known);
+      });
+      let failed: Error | undefined;
+      try {
+        const chunks: Buffer[] = [];
+        for await (const chunk of client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`)))
+          chunks.push(chunk as Buffer);
+        return chunks;
+      } catch (e) {
+        // A COPY that failed part way may leave the connection mid-protocol: it is not reused.
+        failed = e instanceof Error ? e : new Error(String(e));
+        throw scrubbedError(e, known);
+      } finally {
+        client.release(failed);
       }
     },
   };
