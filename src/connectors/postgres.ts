@@ -545,6 +545,23 @@ export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** The session options of a connection to a target: the URL's own, then ours (see server). */
+export function targetSessionOptions(u: URL): string {
+  return [u.searchParams.get('options'), '-c enable_seqscan=off'].filter(Boolean).join(' ');
+}
+
+/** The membership look-ups, for the test that holds their plans to the indexes. */
+export const MEMBERSHIP_LOOKUPS = (): Record<string, [string, unknown[]]> => ({
+  held: [HELD, ['r', 'a']],
+  held_many: [
+    HELD_MANY,
+    [
+      ['r1', 'r2'],
+      ['a1', 'a2'],
+    ],
+  ],
+});
+
 /**
  * A server target, every call bounded: `connect` seconds to connect and log in (a host that
  * accepts and never answers fails then), `statement` seconds per statement, enforced by the server
@@ -572,6 +589,13 @@ function server(
   const secrets = [u.password, safeDecode(u.password)].filter((s) => s.length > 0);
   const pool = new pg.Pool({
     connectionString: url,
+    // Every statement of ours on a target is a catalog look-up meant for an index: a role's
+    // memberships, one account's. The target's catalog statistics are not ours to keep (a server
+    // without autovacuum, a catalog vacuumed while small) and, when they say a few rows, the
+    // look-ups were planned as walks of pg_auth_members and pg_authid, one per check, as
+    // provisioning added thousands (BENCHMARKS.md, 2026-12-06 night). Sequential scans stay
+    // possible where nothing else is; they are only never preferred.
+    options: targetSessionOptions(u),
     max: timeouts.max,
     connectionTimeoutMillis: timeouts.connect * 1000,
     statement_timeout: timeouts.statement * 1000,

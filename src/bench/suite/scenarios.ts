@@ -10,18 +10,19 @@ import type { Scenario } from './measure.js';
 
 /**
  * The suite's scenarios in the order they run. Read-only ones first on the freshly loaded world;
- * submit and sync change it, so they follow; the ones with stores of their own come last.
+ * submit, sync and ui change it, so they follow; then those that do not need the generated
+ * organisation, which the suite drops after the last one that does (suite/run.ts).
  */
 export const BUILT_IN: Scenario[] = [
   decideScenario,
   roleFitScenario,
   submitScenario,
   syncScenario,
+  uiScenario,
   cliScenario,
   auditVerifyScenario,
   provisionScenario,
   expireScenario,
-  uiScenario,
 ];
 
 /**
