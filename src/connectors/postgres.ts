@@ -545,9 +545,16 @@ export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** The session options of a connection to a target: the URL's own, then ours (see server). */
-export function targetSessionOptions(u: URL): string {
-  return [u.searchParams.get('options'), '-c enable_seqscan=off'].filter(Boolean).join(' ');
+/**
+ * The URL a target's connections use: its own session `options`, then ours (see server). In
+ * the URL, not beside it: node-postgres lets the connection string's parameters override the
+ * pool's, so an `options` given beside a URL that has one would be dropped.
+ */
+export function targetConnectionString(u: URL): string {
+  const withOurs = new URL(u);
+  const own = u.searchParams.get('options');
+  withOurs.searchParams.set('options', [own, '-c enable_seqscan=off'].filter(Boolean).join(' '));
+  return withOurs.toString();
 }
 
 /** The membership look-ups, for the test that holds their plans to the indexes. */
@@ -588,14 +595,13 @@ function server(
   const host = u.host || u.searchParams.get('host') || 'localhost';
   const secrets = [u.password, safeDecode(u.password)].filter((s) => s.length > 0);
   const pool = new pg.Pool({
-    connectionString: url,
     // Every statement of ours on a target is a catalog look-up meant for an index: a role's
     // memberships, one account's. The target's catalog statistics are not ours to keep (a server
     // without autovacuum, a catalog vacuumed while small) and, when they say a few rows, the
     // look-ups were planned as walks of pg_auth_members and pg_authid, one per check, as
     // provisioning added thousands (BENCHMARKS.md, 2026-12-06 night). Sequential scans stay
     // possible where nothing else is; they are only never preferred.
-    options: targetSessionOptions(u),
+    connectionString: targetConnectionString(u),
     max: timeouts.max,
     connectionTimeoutMillis: timeouts.connect * 1000,
     statement_timeout: timeouts.statement * 1000,
