@@ -9,8 +9,8 @@
  * (beneficiary, entitlement) pair each time, so every call is decided, auto-approved and written:
  * request, audit events, grant, apply job. (a) at a fixed rate, one call every 1/rate s from a
  * paced sender, latency counted from when each call was due (ADR 0048); (b) as fast as it
- * answers (autocannon): throughput. The baseline: a bare Fastify route doing one INSERT + COMMIT through the
- * same pool, under the same load. Then a CLI command through the local command channel, beside
+ * answers (autocannon): throughput. The baseline: a bare Fastify route doing one INSERT + COMMIT
+ * through the same pool, under the same load. Then a CLI command through the local command channel, beside
  * `node -e 0`. Prints a table and writes bench/results/api.json.
  */
 import '../v8-flags.js';

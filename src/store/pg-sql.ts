@@ -67,6 +67,10 @@ function withBegin(text: string, params: unknown[] | undefined): string | undefi
 
 /** `known`: secret values (the store URL's password) to scrub from errors beside the patterns. */
 export function pgSql(pool: pg.Pool, known: string[] = []): Sql {
+  const connect = () =>
+    pool.connect().catch((e: unknown) => {
+      throw scrubbedError(e, known);
+    });
   return {
     async query<T>(text: string, params?: unknown[]) {
       const r = await run(pool, text, params).catch((e: unknown) => {
@@ -75,9 +79,7 @@ export function pgSql(pool: pg.Pool, known: string[] = []): Sql {
       return r.rows as T[];
     },
     async transaction<T>(fn: (tx: Sql) => Promise<T>, after?: () => AfterCommit | undefined) {
-      const client = await pool.connect().catch((e: unknown) => {
-        throw scrubbedError(e, known);
-      });
+      const client = await connect();
       const tx = transactionSql(client, known);
       try {
         const result = await fn(tx.sql);
@@ -99,9 +101,7 @@ export function pgSql(pool: pg.Pool, known: string[] = []): Sql {
       }
     },
     async copyOut(query: string) {
-      const client = await pool.connect().catch((e: unknown) => {
-        throw scrubbedError(e, known);
-      });
+      const client = await connect();
       let failed: Error | undefined;
       try {
         const chunks: Buffer[] = [];

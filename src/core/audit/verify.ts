@@ -78,7 +78,9 @@ const VERIFY_PAGE = 1000;
  * that is an alteration the hash alone cannot see. Events written before bodies (migration 028)
  * are judged by their row as before, where the fraction is not the hash's to vouch for.
  */
-const PAGE_COLUMNS = `seq, prev_hash, hash, body, at = date_trunc('milliseconds', at) AS whole_ms,
+const WHOLE_MS = `at = date_trunc('milliseconds', at)`;
+
+const PAGE_COLUMNS = `seq, prev_hash, hash, body, ${WHOLE_MS} AS whole_ms,
   CASE WHEN body IS NULL THEN details END AS details,
   CASE WHEN body IS NULL THEN ${BODY_BEFORE_DETAILS} END AS before,
   CASE WHEN body IS NULL THEN ${BODY_AFTER_DETAILS} END AS after`;
@@ -99,20 +101,31 @@ const AGREES = `${AGREES_WITH_BODY} AS agrees`;
 const READ_AHEAD = 3;
 
 /**
- * The events with seq in (after, upTo], `b` as parsed; the first page has no lower bound, so a
- * forged seq <= 0 cannot hide (its first row is reported). The LIMIT, never reached otherwise,
- * keeps the planner on the index where a table without statistics looks like a scan's worth
- * (5M events loaded in bulk: a parallel scan per page).
+ * `columns` of the events with seq in (after, upTo], `b` the body as `parsed`; the first range
+ * has no lower bound, so a forged seq <= 0 cannot hide (its first row is reported). The LIMIT,
+ * never reached otherwise, keeps the planner on the index where a table without statistics
+ * looks like a scan's worth (5M events loaded in bulk: a parallel scan per page). The two seqs
+ * come rendered: parameters for a query, literals for a COPY, which takes none.
  */
-function pageQuery(parsed: string, after: number | undefined, upTo: number): [string, unknown[]] {
-  const select = (where: string) => `SELECT ${PAGE_COLUMNS}, ${AGREES}
+function eventRange(
+  columns: string,
+  parsed: string,
+  [after, upTo]: [string | undefined, string],
+  limit: number,
+): string {
+  const where = after === undefined ? `seq <= ${upTo}` : `seq > ${after} AND seq <= ${upTo}`;
+  return `SELECT ${columns}
     FROM (SELECT seq, at, actor, action, subject, details, refs, prev_hash, hash, body,
                  ${parsed} AS b
-            FROM audit_events WHERE ${where} ORDER BY seq LIMIT ${VERIFY_PAGE}) e
+            FROM audit_events WHERE ${where} ORDER BY seq LIMIT ${limit}) e
    ORDER BY seq`;
+}
+
+function pageQuery(parsed: string, after: number | undefined, upTo: number): [string, unknown[]] {
+  const columns = `${PAGE_COLUMNS}, ${AGREES}`;
   return after === undefined
-    ? [select('seq <= $1'), [upTo]]
-    : [select('seq > $1 AND seq <= $2'), [after, upTo]];
+    ? [eventRange(columns, parsed, [undefined, '$1'], VERIFY_PAGE), [upTo]]
+    : [eventRange(columns, parsed, ['$1', '$2'], VERIFY_PAGE), [after, upTo]];
 }
 
 /**
@@ -178,13 +191,13 @@ const COPY_RANGE = 10_000;
  * where it has no body). A body that is not JSON fails the statement, and the prefix ends there.
  */
 function copyRange(after: number | undefined, upTo: number): string {
-  const where = after === undefined ? `seq <= ${upTo}` : `seq > ${after} AND seq <= ${upTo}`;
-  return `SELECT seq, hash, prev_hash, prev_hash || E'\n' || body AS bytes,
-    COALESCE(at = date_trunc('milliseconds', at) AND ${AGREES_WITH_BODY}, false) AS ok
-    FROM (SELECT seq, at, actor, action, subject, details, refs, prev_hash, hash, body,
-                 body::jsonb AS b
-            FROM audit_events WHERE ${where} ORDER BY seq LIMIT ${COPY_RANGE}) e
-   ORDER BY seq`;
+  return eventRange(
+    `seq, hash, prev_hash, prev_hash || E'\n' || body AS bytes,
+     COALESCE(${WHOLE_MS} AND ${AGREES_WITH_BODY}, false) AS ok`,
+    'body::jsonb',
+    [after === undefined ? undefined : String(after), String(upTo)],
+    COPY_RANGE,
+  );
 }
 
 /**
