@@ -190,8 +190,10 @@ async function runPaced(job: LoadJob & { rate: number }): Promise<LoadResult> {
   const inFlight: Promise<void>[] = [];
   for (let k = 0; k < total; k++) {
     const due = start + k * interval;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    // Never before it is due: a timer keeps whole milliseconds of the loop's clock and can fire
+    // up to one early (which would shorten the latency counted from `due`); late counts against us.
+    for (let wait = due - performance.now(); wait > 0; wait = due - performance.now())
+      await new Promise((r) => setTimeout(r, Math.ceil(wait)));
     inFlight.push(call(k, due));
   }
   await Promise.all(inFlight);
