@@ -512,10 +512,10 @@ CREATE TABLE sod_rules (
 );
 
 CREATE INDEX api_tokens_page ON api_tokens USING btree (created_at, id);
-CREATE INDEX approval_stages_approvers ON approval_stages USING gin (approvers);
-CREATE INDEX approval_stages_pending ON approval_stages USING gin (approvers) WHERE (state = 'pending'::text);
+CREATE INDEX approval_stages_approvers ON approval_stages USING gin (approvers) WITH (fastupdate=off);
+CREATE INDEX approval_stages_pending ON approval_stages USING gin (approvers) WITH (fastupdate=off) WHERE (state = 'pending'::text);
 CREATE UNIQUE INDEX audit_events_stage_id ON audit_events USING btree (stage_id) WHERE (stage_id IS NOT NULL);
-CREATE INDEX audit_refs ON audit_events USING gin (refs);
+CREATE INDEX audit_refs ON audit_events USING gin (refs) WITH (fastupdate=off);
 CREATE INDEX audit_stage_order ON audit_stage USING btree (batch, id);
 CREATE INDEX credentials_grant ON credentials USING btree (grant_id, requested_at);
 CREATE INDEX credentials_live ON credentials USING btree (rotate_by) WHERE (state = 'issued'::text);
@@ -571,7 +571,7 @@ CREATE INDEX review_campaigns_page ON review_campaigns USING btree (created_at, 
 CREATE INDEX review_items_campaign ON review_items USING btree (campaign_id, id);
 CREATE INDEX review_items_open ON review_items USING btree (kind) WHERE (decision IS NULL);
 CREATE INDEX review_items_open_page ON review_items USING btree (created_at, id) WHERE (decision IS NULL);
-CREATE INDEX review_items_reviewers ON review_items USING gin (reviewers) WHERE (decision IS NULL);
+CREATE INDEX review_items_reviewers ON review_items USING gin (reviewers) WITH (fastupdate=off) WHERE (decision IS NULL);
 CREATE INDEX review_items_standalone_due ON review_items USING btree (due_at, id) WHERE ((decision IS NULL) AND (campaign_id IS NULL));
 CREATE INDEX sessions_expiry ON sessions USING btree (expires_at);
 CREATE INDEX sign_ins_expiry ON sign_ins USING btree (expires_at);

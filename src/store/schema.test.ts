@@ -52,3 +52,23 @@ test('the store refuses a state that the code does not know, in every state colu
     await store.close();
   }
 });
+
+test('every GIN index of the store is kept without a pending list (ADR 0050)', async () => {
+  const store = await testStore();
+  try {
+    const gin = await store.sql.query<{ index: string; options: string[] | null }>(
+      `SELECT c.relname AS index, c.reloptions AS options
+         FROM pg_class c JOIN pg_am am ON am.oid = c.relam
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE am.amname = 'gin' AND n.nspname = 'public' ORDER BY 1`,
+    );
+    assert.ok(gin.length >= 4, 'the GIN indexes are found');
+    for (const { index, options } of gin)
+      assert.ok(
+        options?.includes('fastupdate=off'),
+        `${index}: a GIN index needs WITH (fastupdate = off), or its pending list stalls a writer`,
+      );
+  } finally {
+    await store.close();
+  }
+});

@@ -1,7 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import type { Sql } from '../../core/sql.js';
 import { benchApp } from '../suite/app.js';
-import { type Scenario, type ScenarioResult, RssWatch, round, tenths } from '../suite/measure.js';
+import {
+  type Scenario,
+  type ScenarioResult,
+  RssWatch,
+  pct,
+  round,
+  tenths,
+} from '../suite/measure.js';
 import type { BenchStore } from '../suite/store.js';
 import { RequestDrawer } from './draw.js';
 import { SqlTrace } from '../suite/trace-sql.js';
@@ -49,10 +56,19 @@ export const submitScenario: Scenario = {
         const baseRate = (n / base.ms) * 1000;
         const { first, last } = tenths(run.done, run.start);
         const steady = last >= first * 0.9;
+        const latency = {
+          p50_ms: round(pct(run.latencies, 50), 2),
+          p99_ms: round(pct(run.latencies, 99), 2),
+          max_ms: round(
+            run.latencies.reduce((a, b) => Math.max(a, b), 0),
+            1,
+          ),
+        };
         say(
           `submit, ${callers} caller${callers > 1 ? 's' : ''}: ${n} requests in ${(run.ms / 1000).toFixed(1)} s = ${rate.toFixed(0)}/s; ` +
             `baseline INSERT + COMMIT ${baseRate.toFixed(0)}/s; ratio ${((rate / baseRate) * 100).toFixed(1)} %; ` +
-            `first 10 % ${first.toFixed(0)}/s, last 10 % ${last.toFixed(0)}/s`,
+            `first 10 % ${first.toFixed(0)}/s, last 10 % ${last.toFixed(0)}/s; ` +
+            `a request p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms`,
         );
         out[`submit-${callers}`] = {
           value: round(rate, 1),
@@ -68,6 +84,8 @@ export const submitScenario: Scenario = {
             callers,
             first_tenth_per_s: round(first, 1),
             last_tenth_per_s: round(last, 1),
+            // Each request from its call to its answer: a stall of the store shows in the max.
+            latency,
           },
         };
       } finally {
@@ -84,22 +102,26 @@ function connections(store: BenchStore, callers: number): { sql: Sql; end(): Pro
   return { sql: store.sql, end: async () => undefined };
 }
 
-/** Runs f(0..n-1) with `callers` loops taking the next index; completion times in ms. */
+/** Runs f(0..n-1) with `callers` loops taking the next index; completion times and latencies in ms. */
 async function concurrently(
   n: number,
   callers: number,
   f: (i: number) => Promise<unknown>,
-): Promise<{ ms: number; start: number; done: number[] }> {
+): Promise<{ ms: number; start: number; done: number[]; latencies: number[] }> {
   let next = 0;
   const done: number[] = [];
+  const latencies: number[] = [];
   const start = performance.now();
   await Promise.all(
     Array.from({ length: callers }, async () => {
       for (let i = next++; i < n; i = next++) {
+        const t = performance.now();
         await f(i);
-        done.push(performance.now());
+        const end = performance.now();
+        done.push(end);
+        latencies.push(end - t);
       }
     }),
   );
-  return { ms: performance.now() - start, start, done };
+  return { ms: performance.now() - start, start, done, latencies };
 }
