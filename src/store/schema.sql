@@ -563,7 +563,6 @@ CREATE INDEX requests_lapse ON requests USING btree (lapses_at) WHERE (status = 
 CREATE UNIQUE INDEX requests_one_live ON requests USING btree (beneficiary, entitlement) WHERE (status = 'pending_approval'::text);
 CREATE INDEX requests_page ON requests USING btree (created_at, id);
 CREATE INDEX requests_requester_page ON requests USING btree (requester, created_at, id);
-CREATE INDEX requests_status ON requests USING btree (status, created_at);
 CREATE INDEX requests_status_page ON requests USING btree (status, created_at, id);
 CREATE INDEX review_campaigns_due ON review_campaigns USING btree (due_at, id) WHERE (status = 'open'::text);
 CREATE UNIQUE INDEX review_campaigns_one_per_period ON review_campaigns USING btree (recurring, period_start) WHERE (recurring IS NOT NULL);
