@@ -95,3 +95,36 @@ test("a person's request list probes their own requests by index whatever the st
     await store.close();
   }
 });
+
+test("a list of one beneficiary's requests in one status reads that beneficiary's requests, not every request in the status", async () => {
+  const store = await testStore();
+  try {
+    const { sql } = store;
+    // Statistics of an empty store, then 100,000 requests the planner has not seen, a quarter
+    // of them approved, each beneficiary with twenty.
+    await sql.query('ANALYZE requests');
+    await sql.query(
+      `INSERT INTO requests (id, requester, beneficiary, entitlement, justification, status, decision, created_at)
+       SELECT 'req_' || g, 'p' || (g % 5000) || '@acme.test', 'p' || (g % 5000) || '@acme.test',
+              'wiki:e' || (g % 50), 'why', (ARRAY['approved', 'rejected', 'cancelled', 'lapsed'])[(g / 5000) % 4 + 1],
+              '{}', now() - (g || ' seconds')::interval
+         FROM generate_series(1, 100000) g`,
+    );
+    for (const f of [
+      { beneficiary: 'p17@acme.test', status: 'approved' },
+      { beneficiary: 'p17@acme.test' },
+    ]) {
+      const q = requestIdsQuery(f, { limit: 25 });
+      const plan = (await sql.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${q.text}`, q.params))
+        .map((r) => r['QUERY PLAN'])
+        .join('\n');
+      const ctx = `${JSON.stringify(f)}:\n${plan}`;
+      assert.doesNotMatch(plan, /Seq Scan on requests|BitmapAnd|requests_status_page/, ctx);
+      assert.match(plan, /requests_beneficiary_page/, ctx);
+      const ids = (await sql.query<{ id: string }>(q.text, q.params)).map((r) => r.id);
+      assert.equal(ids.length, f.status ? 5 : 20, ctx);
+    }
+  } finally {
+    await store.close();
+  }
+});

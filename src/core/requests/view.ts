@@ -161,7 +161,8 @@ export interface RequestPage {
 
 /**
  * Requests in the order they were made, one keyset page at a time on (created_at, id), by
- * index: `requests_page`, or `requests_status_page` with a status (migration 006).
+ * index: `requests_page`, or `requests_status_page` with a status (migration 006), or the
+ * beneficiary's by `requests_beneficiary_page` with a beneficiary.
  */
 export async function listRequests(
   sql: Sql,
@@ -205,16 +206,22 @@ export function requestIdsQuery(
   const params: unknown[] = [];
   const p = (value: unknown) => `$${params.push(value)}`;
   if (f.status) where.push(`r.status = ${p(f.status)}`);
-  if (f.beneficiary) where.push(`r.beneficiary = ${p(f.beneficiary)}`);
   let from = 'requests r';
   // Waiting on the reader at a pending stage already makes a request visible to them.
-  if (f.visibleTo && f.visibleTo !== f.approver) {
+  const visibleTo = f.visibleTo && f.visibleTo !== f.approver ? f.visibleTo : undefined;
+  if (f.beneficiary && visibleTo) where.push(`r.beneficiary = ${p(f.beneficiary)}`);
+  else if (f.beneficiary)
+    // The beneficiary's own requests, few, and the other filters on them (OFFSET 0 keeps them
+    // out of the subquery): statistics taken before a bulk load made the planner AND a bitmap of
+    // every request in the status with the beneficiary's.
+    from = `(SELECT * FROM requests q WHERE q.beneficiary = ${p(f.beneficiary)} OFFSET 0) r`;
+  if (visibleTo) {
     // core/authz.ts's authorizeRequestRead as a set: requester, beneficiary or an approver at any
     // stage, three index probes (migration 030), so a page costs the reader's requests, not the
     // table's (an OR of the three walked every request). The page is drawn from that set, each
     // request fetched by its key (OFFSET 0 keeps the join a probe per id): with a status filter,
     // statistics taken before a bulk load made the planner read every request of that status.
-    from = `requests_visible_to(${p(f.visibleTo)}) v
+    from = `requests_visible_to(${p(visibleTo)}) v
       CROSS JOIN LATERAL (SELECT * FROM requests q WHERE q.id = v OFFSET 0) r`;
   }
   if (f.approver) {
