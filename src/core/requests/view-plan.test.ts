@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Sql } from '../sql.js';
 import { testStore } from '../../store/test-store.js';
-import { VIEWS_SQL, requestIdsQuery } from './view.js';
+import { planning } from '../../testing/planning.js';
+import { type RequestFilter, VIEWS_SQL, requestIdsQuery } from './view.js';
+
+/** A first page of the list's ids under `f`, and the plan the store read them by. */
+async function firstPage(sql: Sql, f: RequestFilter): Promise<{ ids: string[]; plan: string }> {
+  const q = requestIdsQuery(f, { limit: 25 });
+  const traced = planning(sql);
+  const rows = await traced.sql.query<{ id: string }>(q.text, q.params);
+  return { ids: rows.map((r) => r.id), plan: traced.plans[0]! };
+}
 
 test("a request's view reads its grant by index whatever the statistics, never walking the grants in creation order", async () => {
   const store = await testStore();
@@ -59,16 +69,12 @@ test("a person's request list probes their own requests by index whatever the st
     );
     const reader = 'p17@acme.test';
     for (const f of [{ visibleTo: reader }, { visibleTo: reader, status: 'approved' }]) {
-      const q = requestIdsQuery(f, { limit: 25 });
-      const plan = (await sql.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${q.text}`, q.params))
-        .map((r) => r['QUERY PLAN'])
-        .join('\n');
+      const { ids, plan } = await firstPage(sql, f);
       const ctx = `${JSON.stringify(f)}:\n${plan}`;
       assert.doesNotMatch(plan, /Seq Scan on requests/, ctx);
       assert.doesNotMatch(plan, /requests_page|requests_status_page/, ctx);
       assert.match(plan, /Function Scan on requests_visible_to/, ctx);
       assert.match(plan, /requests_pkey/, ctx);
-      const ids = (await sql.query<{ id: string }>(q.text, q.params)).map((r) => r.id);
       // p17 asked for req_17, req_5017 …; is the beneficiary of req_10, req_5010 …; approves req_4 …
       assert.deepEqual(ids.length, 12, ctx);
     }
@@ -114,14 +120,10 @@ test("a list of one beneficiary's requests in one status reads that beneficiary'
       { beneficiary: 'p17@acme.test', status: 'approved' },
       { beneficiary: 'p17@acme.test' },
     ]) {
-      const q = requestIdsQuery(f, { limit: 25 });
-      const plan = (await sql.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${q.text}`, q.params))
-        .map((r) => r['QUERY PLAN'])
-        .join('\n');
+      const { ids, plan } = await firstPage(sql, f);
       const ctx = `${JSON.stringify(f)}:\n${plan}`;
       assert.doesNotMatch(plan, /Seq Scan on requests|BitmapAnd|requests_status_page/, ctx);
       assert.match(plan, /requests_beneficiary_page/, ctx);
-      const ids = (await sql.query<{ id: string }>(q.text, q.params)).map((r) => r.id);
       assert.equal(ids.length, f.status ? 5 : 20, ctx);
     }
   } finally {
