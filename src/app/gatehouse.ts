@@ -45,8 +45,8 @@ import {
   type RequestInput,
   accessDecideInput,
   submitExtension,
-  submitRequest,
 } from '../core/requests/submit.js';
+import { submissions } from '../core/requests/submit-group.js';
 import {
   listRequestIds,
   listRequests,
@@ -124,7 +124,7 @@ export function gatehouse(d: GatehouseDeps) {
   return {
     clock: d.clock,
     async request(input: RequestInput) {
-      return deciding((c) => submitRequest(d.sql, c, now(), input));
+      return deciding((c) => submissions(d.sql).submit(c, now(), input));
     },
     /** Steps 1–6 without writing anything: what would happen, and why. */
     async explain(input: RequestInput) {

@@ -445,12 +445,13 @@ const stagedInStatement = new WeakSet<Sql>();
 export function stagingParams(
   tx: Sql,
   at: Date,
-  inputs: readonly AuditInput[],
+  /** An event's own `at`, where it has one, is its time instead. */
+  inputs: readonly AuditBatchInput[],
 ): unknown[] | undefined {
   const events = deferred.get(tx);
   if (!events || events.length > 0 || !stagingAtEnd.has(tx) || holdingHead.has(tx))
     return undefined;
-  return stagingArrays(inputs.map((i) => ({ ...i, at })));
+  return stagingArrays(inputs.map((i) => ({ ...i, at: i.at ?? at })));
 }
 
 /** The statement given stagingParams' parameters staged them: the sequencer runs after commit. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { CatalogCache } from '../catalog/catalog.js';
 import { type RequestInput, submitRequest } from '../requests/submit.js';
+import { submissions } from '../requests/submit-group.js';
 import type { Sql } from '../sql.js';
 import { pgSql } from '../../store/pg-sql.js';
 import { seedDemo } from '../../testing/demo-store.js';
@@ -111,15 +112,23 @@ async function withNodes(
   }
 }
 
+/**
+ * How a node submits: each request in a transaction of its own, or through the node's
+ * submissions, which decide those arriving together in one (ADR 0051).
+ */
+type Submit = 'alone' | 'together';
+let submit: Submit = 'alone';
+
 /** Sends every request at once, request i from node i mod NODES; none may fail. */
 async function race(nodes: Node[], inputs: Omit<RequestInput, 'via'>[]): Promise<void> {
   const results = await Promise.allSettled(
     inputs.map(async (input, i) => {
       const node = nodes[i % nodes.length]!;
-      return submitRequest(node.sql, await node.catalog.get(node.sql), AT, {
-        ...input,
-        via: 'api',
-      });
+      const catalog = await node.catalog.get(node.sql);
+      const request = { ...input, via: 'api' as const };
+      return submit === 'alone'
+        ? submitRequest(node.sql, catalog, AT, request)
+        : submissions(node.sql).submit(catalog, AT, request);
     }),
   );
   const failed = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
@@ -201,13 +210,23 @@ async function seatCase(nodes: Node[], store: TestStore): Promise<void> {
 }
 
 for (const server of [true, false]) {
-  const where = server
-    ? 'from several connections at once on the PostgreSQL server'
-    : 'interleaved on the store the suite runs on';
-  test(`eight people asking for both sides of a block SoD rule at once keep at most one of each pair live, ${where}`, (t) =>
-    withNodes(t, server, sodCase));
-  test(`the same request sent many times at once leaves one live request, ${where}`, (t) =>
-    withNodes(t, server, duplicateCase));
-  test(`requests racing for licence seats never take more than the pool holds, ${where}`, (t) =>
-    withNodes(t, server, seatCase));
+  for (const how of ['alone', 'together'] as const) {
+    const where =
+      (server
+        ? 'from several connections at once on the PostgreSQL server'
+        : 'interleaved on the store the suite runs on') +
+      (how === 'alone'
+        ? ', each submitted alone'
+        : ', submitted together where they arrive together');
+    const run = (t: TestContext, fn: (nodes: Node[], store: TestStore) => Promise<void>) => {
+      submit = how;
+      return withNodes(t, server, fn);
+    };
+    test(`eight people asking for both sides of a block SoD rule at once keep at most one of each pair live, ${where}`, (t) =>
+      run(t, sodCase));
+    test(`the same request sent many times at once leaves one live request, ${where}`, (t) =>
+      run(t, duplicateCase));
+    test(`requests racing for licence seats never take more than the pool holds, ${where}`, (t) =>
+      run(t, seatCase));
+  }
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { harness } from '../../testing/harness.js';
 import {
+  FACTS_MANY_SQL,
   FACTS_SEATS_SQL,
   FACTS_SQL,
   ROLE_FIT_SQL,
@@ -129,19 +130,33 @@ test('role fit and licence seats read counts by primary key, even when the grant
     // statements are prepared on the server (core/sql.ts `prepared`), so their generic plans,
     // made without the parameters' values, must hold too.
     for (const mode of ['force_custom_plan', 'force_generic_plan']) {
-      for (const text of [FACTS_SQL, FACTS_SEATS_SQL, ROLE_FIT_SQL]) {
+      for (const text of [FACTS_SQL, FACTS_SEATS_SQL, FACTS_MANY_SQL, ROLE_FIT_SQL]) {
         const facts = [
           'fit1@acme.test',
           'fit1@acme.test',
           'wiki:read',
           ['fit2@acme.test', 'fit3@acme.test'],
         ];
+        // A submission group's (ADR 0051): two beneficiaries, each read as FACTS_SQL reads one.
+        const many = [
+          JSON.stringify(
+            ['fit1@acme.test', 'svc:fit1'].map((b, n) => ({
+              n,
+              beneficiary: b,
+              requester: b,
+              entitlement: 'wiki:read',
+              named: ['fit2@acme.test', 'fit3@acme.test'],
+            })),
+          ),
+        ];
         const params =
           text === FACTS_SQL
             ? facts
             : text === FACTS_SEATS_SQL
               ? [...facts, pool.app, pool.tier]
-              : ['fit1@acme.test', 'wiki:read'];
+              : text === FACTS_MANY_SQL
+                ? many
+                : ['fit1@acme.test', 'wiki:read'];
         const plan = await sql.transaction(async (tx) => {
           await tx.query(`SET LOCAL plan_cache_mode = ${mode}`);
           const rows = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, params);

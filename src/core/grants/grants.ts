@@ -108,17 +108,55 @@ export async function enqueueGrantJobs(
  */
 export function grantCtes(first: number, afterRequest = false): string {
   const p = (i: number) => `$${first + i}`;
+  return grantInsertCtes(`SELECT ${p(0)}::text, ${p(1)}::text, ${p(2)}::text, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::text,
+              ${p(7)}::boolean, 'provisioning', ${p(8)}::integer, ${p(9)}::timestamptz
+       ${afterRequest ? 'FROM r' : ''}`);
+}
+
+/**
+ * grantCtes for many grants: `$param` a JSON array of them (grantsJson). After a CTE `r` of
+ * requests inserted in the same statement, a grant goes in only when its request did.
+ */
+export function grantsCtes(param: number): string {
+  return grantInsertCtes(`SELECT y.id, y.identity, y.entitlement, y.app, y.owner, y.request_id, y.trigger, y.emergency,
+              'provisioning', y.duration, y.created_at
+         FROM jsonb_to_recordset($${param}::jsonb)
+                AS y(id text, identity text, entitlement text, app text, owner text, request_id text, trigger text,
+                     emergency boolean, duration integer, created_at timestamptz)
+        WHERE y.request_id IN (SELECT id FROM r)`);
+}
+
+const GRANT_COLUMNS = [
+  'id',
+  'identity',
+  'entitlement',
+  'app',
+  'owner',
+  'request_id',
+  'trigger',
+  'emergency',
+  'duration',
+  'created_at',
+] as const;
+
+/** grantValues' values of several grants as grantsCtes' parameter. */
+export function grantsJson(values: readonly unknown[][]): string {
+  return JSON.stringify(
+    values.map((v) => Object.fromEntries(GRANT_COLUMNS.map((c, i) => [c, v[i]]))),
+  );
+}
+
+/** The grants `rows` select (grantValues' ten columns) and an apply job for each. */
+function grantInsertCtes(rows: string): string {
   return `g AS (
        INSERT INTO grants (id, identity, entitlement, app, owner, request_id, trigger, emergency, state, duration, created_at)
-       SELECT ${p(0)}::text, ${p(1)}::text, ${p(2)}::text, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::text,
-              ${p(7)}::boolean, 'provisioning', ${p(8)}::integer, ${p(9)}::timestamptz
-       ${afterRequest ? 'FROM r' : ''}
-       RETURNING id, app),
+       ${rows}
+       RETURNING id, app, created_at),
      apply AS (
        INSERT INTO jobs (kind, payload, subject, queue, dedupe_key, due_at, created_at)
        SELECT '${APPLY}', jsonb_build_object('grant_id', g.id), g.id,
               COALESCE((SELECT connector FROM apps WHERE id = g.app), 'default'), '${APPLY}:' || g.id,
-              ${p(9)}::timestamptz, ${p(9)}::timestamptz
+              g.created_at, g.created_at
          FROM g
        ON CONFLICT (dedupe_key) WHERE state = 'pending' AND dedupe_key IS NOT NULL
        DO UPDATE SET due_at = LEAST(jobs.due_at, EXCLUDED.due_at)

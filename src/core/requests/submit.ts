@@ -10,19 +10,26 @@ import {
 import type { Catalog } from '../catalog/catalog.js';
 import { entitlementOf } from '../catalog/catalog.js';
 import { type DecideInput, type DecisionPlan, decide } from '../decision/decide.js';
-import { loadFacts } from '../decision/inputs.js';
+import {
+  type DecisionFacts,
+  type LoadedFacts,
+  loadFacts,
+  loadFactsMany,
+} from '../decision/inputs.js';
 import { addSeconds } from '../duration.js';
-import { InputError, NotFoundError } from '../errors.js';
+import { GatehouseError, InputError, NotFoundError } from '../errors.js';
 import {
   createGrant,
   extendGrant,
   grantCtes,
   grantValues,
+  grantsCtes,
+  grantsJson,
   requireGrant,
 } from '../grants/grants.js';
 import { newId } from '../ids.js';
 import { requireIdentity } from '../identities/queries.js';
-import type { Identity, Via } from '../model.js';
+import type { Entitlement, Identity, Via } from '../model.js';
 import { type Sql, prepared } from '../sql.js';
 import { openPostEventReview } from './post-event.js';
 import type { RequestView } from './view.js';
@@ -78,6 +85,11 @@ async function factsFor(
     catalog,
     dryRun: !lock,
   });
+  return checkedFacts(loaded, beneficiary, requester);
+}
+
+/** Facts read for a request: unknown people are input errors, a requester who may not ask refused. */
+function checkedFacts(loaded: LoadedFacts | undefined, beneficiary: string, requester: string) {
   if (!loaded)
     throw new NotFoundError(`unknown identity "${beneficiary}"`, { field: 'beneficiary' });
   if (!loaded.requesterExists)
@@ -107,6 +119,61 @@ export async function accessDecideInput(
     entitlement.id,
     lock,
   );
+  return accessInput(input, entitlement, beneficiary, facts);
+}
+
+/**
+ * accessDecideInput for each of a submission group's requests (ADR 0051), their facts in one
+ * statement: the beneficiaries must differ and their rows be locked by the caller. Each answer is
+ * the request's decision input, or the error accessDecideInput would have thrown for it.
+ */
+export async function accessDecideInputs(
+  sql: Sql,
+  catalog: Catalog,
+  inputs: readonly RequestInput[],
+): Promise<(DecideInput | GatehouseError)[]> {
+  const entitlements = inputs.map((i) => refusal(() => entitlementOf(catalog, i.entitlement)));
+  const valid = inputs.flatMap((input, i) => {
+    const e = entitlements[i]!;
+    return e instanceof GatehouseError ? [] : [{ input, entitlement: e, i }];
+  });
+  const facts = await loadFactsMany(
+    sql,
+    catalog,
+    valid.map((v) => ({
+      beneficiary: v.input.beneficiary,
+      requester: v.input.requester,
+      entitlement: v.entitlement.id,
+    })),
+  );
+  const decided = new Map(
+    valid.map((v, k) => [
+      v.i,
+      refusal(() => {
+        const loaded = checkedFacts(facts[k], v.input.beneficiary, v.input.requester);
+        return accessInput(v.input, v.entitlement, loaded.beneficiary, loaded.facts);
+      }),
+    ]),
+  );
+  return entitlements.map((e, i) => (e instanceof GatehouseError ? e : decided.get(i)!));
+}
+
+/** What f returns, or the domain error it threw (any other error is thrown on). */
+function refusal<T>(f: () => T): T | GatehouseError {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof GatehouseError) return e;
+    throw e;
+  }
+}
+
+function accessInput(
+  input: RequestInput,
+  entitlement: Entitlement,
+  beneficiary: Identity,
+  facts: DecisionFacts,
+): DecideInput {
   return {
     requester: input.requester,
     beneficiary,
@@ -175,6 +242,92 @@ export async function recordDecision(
   return (await record(tx, catalog, now, input, decided, opts.endsTransaction)).id;
 }
 
+/** A submission group's member, decided: what recordGroup writes. */
+export interface GroupDecision {
+  catalog: Catalog;
+  now: Date;
+  input: DecideInput;
+  plan: DecisionPlan;
+}
+
+/**
+ * Records a submission group's decided requests (ADR 0051) as record does each, in one statement
+ * that ends the transaction: the requests, their approval stages, the grants of those approved at
+ * once with their apply jobs, and every event, staged in the members' order. Only new access
+ * requests that are not break-glass (whose review follows), with different beneficiaries whose
+ * rows the caller holds. Undefined, and nothing written, when a request did not go in (another
+ * live request for the same entitlement held the unique index, which the locks make unreachable):
+ * the caller rolls back and submits each alone, where that case has its answer.
+ */
+export async function recordGroup(
+  tx: Sql,
+  members: readonly GroupDecision[],
+): Promise<RequestView[] | undefined> {
+  const rows = members.map((m) => {
+    const id = newId('req');
+    const granted =
+      m.plan.status === 'approved'
+        ? grantValues(newId('grt'), m.now, 'gatehouse', {
+            identity: m.input.beneficiary,
+            entitlement: m.input.entitlement,
+            requestId: id,
+            trigger: 'request',
+            emergency: false,
+            duration: m.plan.duration,
+          })
+        : undefined;
+    const events = [
+      ...decisionEvents(id, m.input, m.plan),
+      ...(granted ? [granted.created] : []),
+    ].map((e) => ({ ...e, at: m.now }));
+    return { m, id, granted, events, values: requestValues(m.catalog, m.now, id, m.input, m.plan) };
+  });
+  const staging = stagingParams(
+    tx,
+    members[0]!.now,
+    rows.flatMap((r) => r.events),
+  );
+  if (!staging) throw new Error('a submission group must stage its events in its last statement');
+  const stages = rows.flatMap((r) =>
+    r.m.plan.stages.map((st, idx) => ({ request: r.id, idx, st })),
+  );
+  const grants = rows.flatMap((r) => (r.granted ? [r.granted.values] : []));
+  const inserted = await tx.query<{ id: string }>(INSERT_REQUESTS, [
+    JSON.stringify(
+      rows.map((r) =>
+        Object.fromEntries(
+          REQUEST_COLUMNS.map((c, k) => [c, c === 'decision' ? r.m.plan.decision : r.values[k]]),
+        ),
+      ),
+    ),
+    JSON.stringify(
+      stages.map((x) => ({
+        request_id: x.request,
+        idx: x.idx,
+        rule: x.st.rule,
+        approvers: x.st.approvers,
+        min_approvals: x.st.minApprovals,
+        fallback: x.st.fallback,
+      })),
+    ),
+    grantsJson(grants),
+    rows.length,
+    ...staging,
+  ]);
+  if (inserted.length < rows.length) return undefined;
+  stagedByStatement(tx);
+  return rows.map((r) =>
+    recordedView(
+      r.m.catalog,
+      r.m.now,
+      r.id,
+      r.m.input,
+      r.m.plan,
+      r.granted ? newGrantView(r.granted.id) : null,
+    ),
+  );
+}
+
 /**
  * recordDecision, answering with the request's view as this transaction wrote it: what
  * requestView would read back just after commit, without the round trip (ADR 0043).
@@ -190,32 +343,7 @@ async function record(
   endsTransaction = false,
 ): Promise<RequestView> {
   const id = newId('req');
-  const refs = input.grant ? [input.grant.id] : [];
-  const events = (p: DecisionPlan): AuditInput[] => [
-    {
-      actor: input.requester,
-      action: 'request.submitted',
-      subject: id,
-      refs,
-      details: {
-        kind: input.kind,
-        beneficiary: input.beneficiary.id,
-        entitlement: input.entitlement.id,
-        justification: input.justification,
-        ticket: input.ticket,
-        emergency: input.emergency,
-        extends_grant: input.grant?.id ?? null,
-        via: input.via ?? 'job',
-      },
-    },
-    {
-      actor: 'gatehouse',
-      action: 'request.decided',
-      subject: id,
-      refs,
-      details: { status: p.status, decision: p.decision },
-    },
-  ];
+  const events = (p: DecisionPlan) => decisionEvents(id, input, p);
   let plan = decided;
   // A plan with nothing to carry out, or a new grant approved at once with nothing after it
   // (not break-glass, whose review follows), ends the transaction with the request's INSERT:
@@ -295,6 +423,36 @@ async function record(
   return recordedView(catalog, now, id, input, plan, grant);
 }
 
+/** A request's `request.submitted` and `request.decided` events. */
+function decisionEvents(id: string, input: DecideInput, plan: DecisionPlan): AuditInput[] {
+  const refs = input.grant ? [input.grant.id] : [];
+  return [
+    {
+      actor: input.requester,
+      action: 'request.submitted',
+      subject: id,
+      refs,
+      details: {
+        kind: input.kind,
+        beneficiary: input.beneficiary.id,
+        entitlement: input.entitlement.id,
+        justification: input.justification,
+        ticket: input.ticket,
+        emergency: input.emergency,
+        extends_grant: input.grant?.id ?? null,
+        via: input.via ?? 'job',
+      },
+    },
+    {
+      actor: 'gatehouse',
+      action: 'request.decided',
+      subject: id,
+      refs,
+      details: { status: plan.status, decision: plan.decision },
+    },
+  ];
+}
+
 /**
  * The view of a request this transaction inserted, from the values it inserted: requestViews'
  * shape field for field (`recorded-view.test.ts` holds the two equal for every kind of outcome).
@@ -366,6 +524,77 @@ const INSERT_REQUEST_GRANTED_STAGED = prepared(
 );
 
 /**
+ * Many requests (`$1`, a JSON array of requestRow's objects) with their approval stages (`$2`:
+ * each stage's request id, index from 0, rule, approvers, minimum, fallback), the grants of those
+ * approved at once (`$3`, grantsCtes), and the events staged (from `$5`) when all `$4` requests
+ * went in. JSON rather than arrays, so that the plan is made once per connection (FACTS_MANY_SQL).
+ */
+const INSERT_REQUESTS = prepared(`WITH r AS (
+  INSERT INTO requests (id, requester, beneficiary, entitlement, justification, duration, ticket, emergency, kind,
+                        extends_grant, status, decision, created_at, lapses_at, closed_at)
+  SELECT * FROM jsonb_to_recordset($1::jsonb)
+           AS q(id text, requester text, beneficiary text, entitlement text, justification text, duration integer,
+                ticket text, emergency boolean, kind text, extends_grant text, status text, decision jsonb,
+                created_at timestamptz, lapses_at timestamptz, closed_at timestamptz)
+     ON CONFLICT (beneficiary, entitlement) WHERE status = 'pending_approval' DO NOTHING
+     RETURNING id),
+s AS (
+  INSERT INTO approval_stages (request_id, idx, rule, approvers, min_approvals, fallback, state)
+  SELECT x.request_id, x.idx, x.rule, ARRAY(SELECT jsonb_array_elements_text(x.approvers)), x.min_approvals,
+         x.fallback, CASE WHEN x.idx = 0 THEN 'pending' ELSE 'waiting' END
+    FROM jsonb_to_recordset($2::jsonb)
+           AS x(request_id text, idx integer, rule text, approvers jsonb, min_approvals integer, fallback boolean)
+   WHERE x.request_id IN (SELECT id FROM r)),
+${grantsCtes(3)},
+${stagingCtes(5, '(SELECT count(*) FROM r) = $4')}
+SELECT id FROM r`);
+
+const REQUEST_COLUMNS = [
+  'id',
+  'requester',
+  'beneficiary',
+  'entitlement',
+  'justification',
+  'duration',
+  'ticket',
+  'emergency',
+  'kind',
+  'extends_grant',
+  'status',
+  'decision',
+  'created_at',
+  'lapses_at',
+  'closed_at',
+] as const;
+
+/** A request's row as INSERT_PARTS' first fifteen values. */
+function requestValues(
+  catalog: Catalog,
+  now: Date,
+  id: string,
+  input: DecideInput,
+  plan: DecisionPlan,
+): unknown[] {
+  return [
+    id,
+    input.requester,
+    input.beneficiary.id,
+    input.entitlement.id,
+    input.justification,
+    plan.duration,
+    input.ticket,
+    input.emergency,
+    input.kind,
+    input.grant?.id ?? null,
+    plan.status,
+    JSON.stringify(plan.decision),
+    now,
+    lapsesAtFor(catalog, now, plan),
+    plan.status === 'pending_approval' ? null : now,
+  ];
+}
+
+/**
  * Inserts the request row and its approval stages; false, and neither, when another live request
  * for the same beneficiary and entitlement holds the unique index (`requests_one_live`, migration 005).
  */
@@ -381,28 +610,13 @@ async function insertRequest(
   /** With staging: the grant (grantValues) made with the request, when it goes in. */
   grant?: unknown[],
 ): Promise<boolean> {
-  const lapsesAt = lapsesAtFor(catalog, now, plan);
   const text = !staging
     ? INSERT_REQUEST
     : grant
       ? INSERT_REQUEST_GRANTED_STAGED
       : INSERT_REQUEST_STAGED;
   const rows = await tx.query(text, [
-    id,
-    input.requester,
-    input.beneficiary.id,
-    input.entitlement.id,
-    input.justification,
-    plan.duration,
-    input.ticket,
-    input.emergency,
-    input.kind,
-    input.grant?.id ?? null,
-    plan.status,
-    JSON.stringify(plan.decision),
-    now,
-    lapsesAt,
-    plan.status === 'pending_approval' ? null : now,
+    ...requestValues(catalog, now, id, input, plan),
     plan.stages.map((st) => st.rule),
     plan.stages.map((st) => JSON.stringify(st.approvers)),
     plan.stages.map((st) => st.minApprovals),
