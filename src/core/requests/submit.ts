@@ -266,16 +266,7 @@ export async function recordGroup(
   const rows = members.map((m) => {
     const id = newId('req');
     const granted =
-      m.plan.status === 'approved'
-        ? grantValues(newId('grt'), m.now, 'gatehouse', {
-            identity: m.input.beneficiary,
-            entitlement: m.input.entitlement,
-            requestId: id,
-            trigger: 'request',
-            emergency: false,
-            duration: m.plan.duration,
-          })
-        : undefined;
+      m.plan.status === 'approved' ? grantedAtOnce(id, m.now, m.input, m.plan) : undefined;
     const events = [
       ...decisionEvents(id, m.input, m.plan),
       ...(granted ? [granted.created] : []),
@@ -350,16 +341,7 @@ async function record(
   // the grant, its job and every event go in the same statement (ADR 0045).
   const grantHere =
     endsTransaction && plan.status === 'approved' && input.kind === 'access' && !input.emergency;
-  let granted = grantHere
-    ? grantValues(newId('grt'), now, 'gatehouse', {
-        identity: input.beneficiary,
-        entitlement: input.entitlement,
-        requestId: id,
-        trigger: 'request',
-        emergency: false,
-        duration: plan.duration,
-      })
-    : undefined;
+  let granted = grantHere ? grantedAtOnce(id, now, input, plan) : undefined;
   let staging =
     endsTransaction && (plan.status !== 'approved' || granted)
       ? stagingParams(tx, now, [...events(plan), ...(granted ? [granted.created] : [])])
@@ -422,6 +404,17 @@ async function record(
         : null;
   return recordedView(catalog, now, id, input, plan, grant);
 }
+
+/** The grant of a new access request approved at once (not break-glass), as grantValues gives it. */
+const grantedAtOnce = (id: string, now: Date, input: DecideInput, plan: DecisionPlan) =>
+  grantValues(newId('grt'), now, 'gatehouse', {
+    identity: input.beneficiary,
+    entitlement: input.entitlement,
+    requestId: id,
+    trigger: 'request',
+    emergency: false,
+    duration: plan.duration,
+  });
 
 /** A request's `request.submitted` and `request.decided` events. */
 function decisionEvents(id: string, input: DecideInput, plan: DecisionPlan): AuditInput[] {
@@ -524,7 +517,7 @@ const INSERT_REQUEST_GRANTED_STAGED = prepared(
 );
 
 /**
- * Many requests (`$1`, a JSON array of requestRow's objects) with their approval stages (`$2`:
+ * Many requests (`$1`, a JSON array of each request's REQUEST_COLUMNS) with their approval stages (`$2`:
  * each stage's request id, index from 0, rule, approvers, minimum, fallback), the grants of those
  * approved at once (`$3`, grantsCtes), and the events staged (from `$5`) when all `$4` requests
  * went in. JSON rather than arrays, so that the plan is made once per connection (FACTS_MANY_SQL).
