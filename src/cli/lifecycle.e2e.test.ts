@@ -353,9 +353,10 @@ describe('grant lifecycle', () => {
     const v = await h.cli(['audit', 'verify']);
     assert.equal(v.json.ok, true);
     assert.ok(v.json.events > 50);
-    // The store refuses the UPDATE (migration 004); its owner can switch that off, as here.
+    // The store refuses the UPDATE (migrations 004 and 034); its owner can switch that off, as here.
     await h.store.sql.transaction(async (tx) => {
       await tx.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
+      await tx.query('ALTER TABLE audit_events DROP CONSTRAINT IF EXISTS audit_events_agree');
       await tx.query(`UPDATE audit_events SET details = '{"forged": true}' WHERE seq = 10`);
       await tx.query('ALTER TABLE audit_events ENABLE TRIGGER USER');
     });

@@ -90,7 +90,7 @@ async function upToDate(sql: Sql): Promise<boolean> {
  * PL/pgSQL function), whose own statements end the same way. Whole-line comments outside such a
  * body are dropped.
  */
-function splitStatements(text: string): string[] {
+export function splitStatements(text: string): string[] {
   const statements: string[] = [];
   let current: string[] = [];
   let quote: string | undefined;

@@ -65,6 +65,7 @@ CREATE TABLE audit_events (
   hash text NOT NULL,
   stage_id bigint,
   body text,
+  CONSTRAINT audit_events_agree CHECK ((((date_part('year'::text, (at AT TIME ZONE 'UTC'::text)) < (1)::double precision) OR (date_part('year'::text, (at AT TIME ZONE 'UTC'::text)) > (9999)::double precision)) OR ((body)::jsonb = jsonb_build_object('action', action, 'actor', actor, 'at', to_char((at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'::text), 'details', details, 'refs', to_jsonb(refs), 'seq', seq, 'subject', subject)))),
   CONSTRAINT audit_events_body CHECK ((body IS NOT NULL)) NOT VALID,
   CONSTRAINT audit_events_pkey PRIMARY KEY (seq)
 );

@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import type { Sql } from '../sql.js';
 import { testStore } from '../../store/test-store.js';
 import { type AuditEvent, eventBody, eventHash } from './chain.js';
-import { verifyAudit } from './verify.js';
+import { columnsHeldToBodies, verifyAudit } from './verify.js';
 
 const T0 = Date.parse('2026-04-01T09:00:00.000Z');
+const DROP_CHECK = 'ALTER TABLE audit_events DROP CONSTRAINT IF EXISTS audit_events_agree';
 
 async function asTableOwner(sql: Sql, ...statements: string[]): Promise<void> {
   await sql.transaction(async (tx) => {
@@ -86,8 +87,12 @@ test('verify by binary COPY finds what reading by pages finds, across its ranges
       [10_000, `UPDATE audit_events SET details = '{"seq": 10000}' WHERE seq = 10000`, 'altered'],
       [1, `UPDATE audit_events SET subject = 'grt_x' WHERE seq = 1`, 'altered'],
     ];
-    for (const [seq, statement, reason] of alterations) {
-      await asTableOwner(sql, statement);
+    for (const [i, [seq, statement, reason]] of alterations.entries()) {
+      // The first, below the millisecond the body renders, gets through the store's check of
+      // columns against bodies (migration 034), so COPY judges it while trusting that check; for
+      // the others the owner drops the check first.
+      await asTableOwner(sql, ...(i === 0 ? [] : [DROP_CHECK]), statement);
+      assert.equal(await columnsHeldToBodies(sql), i === 0, statement);
       const r = await both();
       assert.equal(r.ok === false && r.first_bad, seq, statement);
       assert.match(r.ok === false ? r.reason : '', new RegExp(reason), statement);

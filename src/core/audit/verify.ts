@@ -36,7 +36,9 @@ const GENESIS = 'genesis';
 export async function verifyAudit(sql: Sql): Promise<VerifyResult> {
   // Events staged by committed changes join the chain first: verify vouches for all of them.
   await sequenceAudit(sql);
-  const result = await checkChain(sql, sql.copyOut ? await intactPrefix(sql.copyOut) : START);
+  const held = await columnsHeldToBodies(sql);
+  const from = sql.copyOut ? await intactPrefix(sql.copyOut, held) : START;
+  const result = await checkChain(sql, from, held);
   if (result.ok) return result;
   return { ...result, head: await readHead(sql) };
 }
@@ -95,7 +97,47 @@ const PAGE_COLUMNS = `seq, prev_hash, hash, body, ${WHOLE_MS} AS whole_ms,
 const AGREES_WITH_BODY = `b->'details' = details AND b->>'actor' = actor AND b->>'action' = action
   AND b->>'subject' = subject AND b->>'seq' = seq::text AND b->'refs' = to_jsonb(refs)
   AND b->>'at' = to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const AGREES = `${AGREES_WITH_BODY} AS agrees`;
+
+/**
+ * Migration 034's check as the server prints it back (pg_get_constraintdef; the same on the
+ * server and the embedded store): every event written while it stands, with an ordinary `at`,
+ * has columns that agree with its body.
+ */
+const AGREE_CHECK =
+  `CHECK ((((date_part('year'::text, (at AT TIME ZONE 'UTC'::text)) < (1)::double precision) OR ` +
+  `(date_part('year'::text, (at AT TIME ZONE 'UTC'::text)) > (9999)::double precision)) OR ` +
+  `((body)::jsonb = jsonb_build_object('action', action, 'actor', actor, 'at', ` +
+  `to_char((at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'::text), 'details', ` +
+  `details, 'refs', to_jsonb(refs), 'seq', seq, 'subject', subject))))`;
+
+/** The rows the check lets through unjudged: verify judges those itself, whatever the catalog says. */
+const ORDINARY_AT = `date_part('year', at AT TIME ZONE 'UTC') BETWEEN 1 AND 9999`;
+
+/**
+ * Whether the store itself holds every event's columns to its body (ADR 0052): the check of
+ * migration 034 stands on audit_events, validated (so every row was checked, the old ones when it
+ * was validated), printed back exactly as written, and made only of the server's built-in
+ * functions and operators (a dependency on any other would be recorded in pg_depend; built-ins
+ * are pinned and never are). The table owner can drop it; a check added again is unvalidated or
+ * refuses the rows that disagree. Where anything here fails, verify judges every row's columns.
+ */
+export async function columnsHeldToBodies(sql: Sql): Promise<boolean> {
+  const row = await one<{ held: boolean }>(
+    sql,
+    `SELECT c.convalidated AND pg_get_constraintdef(c.oid) = $1 AND NOT EXISTS (
+              SELECT 1 FROM pg_depend d
+               WHERE d.classid = 'pg_constraint'::regclass AND d.objid = c.oid
+                 AND d.refclassid <> 'pg_class'::regclass) AS held
+       FROM pg_constraint c
+      WHERE c.conrelid = 'audit_events'::regclass AND c.conname = 'audit_events_agree'`,
+    [AGREE_CHECK],
+  );
+  return row?.held === true;
+}
+
+/** The per-row judgement of agreement: the server's comparison, or only `at` where the check held. */
+const agreement = (held: boolean) => (held ? ORDINARY_AT : AGREES_WITH_BODY);
+const parsedBody = (held: boolean) => (held ? 'NULL::jsonb' : 'body::jsonb');
 
 /** Pages asked for at once: one being hashed here, the others rendered meanwhile. */
 const READ_AHEAD = 3;
@@ -121,23 +163,35 @@ function eventRange(
    ORDER BY seq`;
 }
 
-function pageQuery(parsed: string, after: number | undefined, upTo: number): [string, unknown[]] {
-  const columns = `${PAGE_COLUMNS}, ${AGREES}`;
+function pageQuery(
+  parsed: string,
+  agrees: string,
+  after: number | undefined,
+  upTo: number,
+): [string, unknown[]] {
+  const columns = `${PAGE_COLUMNS}, ${agrees} AS agrees`;
   return after === undefined
     ? [eventRange(columns, parsed, [undefined, '$1'], VERIFY_PAGE), [upTo]]
     : [eventRange(columns, parsed, ['$1', '$2'], VERIFY_PAGE), [after, upTo]];
 }
 
 /**
- * A page, the columns judged against the body by the server. A body the server cannot read as
+ * A page, the columns judged against the body by the server (or, where the store holds them to
+ * it, only whether `at` is one the store's check covers). A body the server cannot read as
  * JSON (only an altered one) fails the page's query: the page is read again unjudged, and each
  * of its events is judged by its row (rowGivesBody) — slowly, but only in an altered log.
  * Exported for body.test.ts, which checks which events the server vouches for.
  */
-export function readPage(sql: Sql, after: number | undefined, upTo: number): Promise<HashRow[]> {
+export function readPage(
+  sql: Sql,
+  after: number | undefined,
+  upTo: number,
+  held = false,
+): Promise<HashRow[]> {
+  const agrees = agreement(held);
   const page = sql
-    .query<HashRow>(...pageQuery('body::jsonb', after, upTo))
-    .catch(() => sql.query<HashRow>(...pageQuery('NULL::jsonb', after, upTo)));
+    .query<HashRow>(...pageQuery(parsedBody(held), agrees, after, upTo))
+    .catch(() => sql.query<HashRow>(...pageQuery('NULL::jsonb', agrees, after, upTo)));
   // Read ahead while the page before is checked: a failure is thrown where it is awaited.
   page.catch(() => undefined);
   return page;
@@ -186,19 +240,23 @@ const START: Verified = { lastSeq: 0, lastHash: GENESIS, events: 0, bodies: fals
 const COPY_RANGE = 10_000;
 
 /**
- * A range of events for intactPrefix: seq, hash, prev_hash, the hashed bytes as one field, and
- * whether the server found the row's columns agreeing with its body at whole milliseconds (false
- * where it has no body). A body that is not JSON fails the statement, and the prefix ends there.
+ * A range of events for intactPrefix: seq, hash, prev_hash, the body, and whether the server
+ * found the row's columns agreeing with its body at whole milliseconds (false where it has no
+ * body); where the store holds columns to bodies (`held`), agreement is its check's, and only
+ * `at` is looked at. A body that is not JSON fails the statement, and the prefix ends there.
  */
-function copyRange(after: number | undefined, upTo: number): string {
+function copyRange(after: number | undefined, upTo: number, held: boolean): string {
   return eventRange(
-    `seq, hash, prev_hash, prev_hash || E'\n' || body AS bytes,
-     COALESCE(${WHOLE_MS} AND ${AGREES_WITH_BODY}, false) AS ok`,
-    'body::jsonb',
+    `seq, hash, prev_hash, body, COALESCE(${WHOLE_MS} AND ${agreement(held)}, false) AS ok`,
+    parsedBody(held),
     [after === undefined ? undefined : String(after), String(upTo)],
     COPY_RANGE,
   );
 }
+
+/** A SHA-256 in hex: what `hash` holds for every event. */
+const HEX_HASH = 64;
+const NEWLINE = 0x0a;
 
 /**
  * The chain from its start by binary COPY, for a driver that has it (ADR 0049): several ranges
@@ -207,25 +265,48 @@ function copyRange(after: number | undefined, upTo: number): string {
  * before, with a body that hashes to their hash and columns the server found agreeing with it —
  * and stops at the first that is not, at a range that fails or comes back short, or at the end.
  * checkChain goes on from there and judges whatever stopped it as it judges every event.
+ *
+ * The hashed bytes are built in one buffer that outlives the rows (the last hash, a newline, the
+ * body copied in), and hashes are compared as bytes there: a row costs one view and one digest
+ * string, not the strings and views that made a quarter of this loop's time collecting garbage.
  */
-async function intactPrefix(copyOut: (query: string) => Promise<Buffer[]>): Promise<Verified> {
+async function intactPrefix(
+  copyOut: (query: string) => Promise<Buffer[]>,
+  held: boolean,
+): Promise<Verified> {
   let { lastSeq, lastHash, events } = START;
+  // [0, linked): the hash the next event must name as prev_hash; then a newline and its body.
+  let hashed = Buffer.alloc(4096);
+  let linked = hashed.write(lastHash, 'latin1');
+  hashed[linked] = NEWLINE;
   let base: number | undefined;
   const inFlight: { upTo: number; chunks: Promise<Buffer[]> }[] = [];
   const ask = () => {
     const from = base;
     base = (from ?? 0) + COPY_RANGE;
-    const chunks = copyOut(copyRange(from, base));
+    const chunks = copyOut(copyRange(from, base, held));
     chunks.catch(() => undefined);
     inFlight.push({ upTo: base, chunks });
   };
   const intact = (buf: Buffer, f: Int32Array, count: number): boolean => {
-    if (count !== 5 || f[1] !== 8 || f[7]! < 0 || f[9] !== 1 || buf[f[8]!] !== 1) return false;
-    const seq = Number(buf.readBigInt64BE(f[0]));
+    if (count !== 5 || f[1] !== 8 || f[3] !== HEX_HASH || f[5] !== linked) return false;
+    if (f[7]! < 0 || f[9] !== 1 || buf[f[8]!] !== 1) return false;
+    // An int8 read as two halves: exact below 2^53, and no BigInt per row.
+    const seq = buf.readInt32BE(f[0]!) * 0x1_0000_0000 + buf.readUInt32BE(f[0]! + 4);
     if (seq !== lastSeq + 1) return false;
-    if (buf.toString('latin1', f[4], f[4]! + f[5]!) !== lastHash) return false;
-    const digest = hash('sha256', buf.subarray(f[6], f[6]! + f[7]!));
-    if (digest !== buf.toString('latin1', f[2], f[2]! + f[3]!)) return false;
+    if (buf.compare(hashed, 0, linked, f[4], f[4]! + linked) !== 0) return false;
+    const size = linked + 1 + f[7]!;
+    if (hashed.length < size) {
+      const bigger = Buffer.alloc(Math.max(size, hashed.length * 2));
+      hashed.copy(bigger, 0, 0, linked + 1);
+      hashed = bigger;
+    }
+    buf.copy(hashed, linked + 1, f[6], f[6]! + f[7]!);
+    const digest = hash('sha256', hashed.subarray(0, size));
+    // The digest becomes the next event's prefix; the row's hash must be these very bytes.
+    linked = hashed.write(digest, 0, 'latin1');
+    hashed[linked] = NEWLINE;
+    if (buf.compare(hashed, 0, linked, f[2], f[2]! + f[3]!) !== 0) return false;
     lastSeq = seq;
     lastHash = digest;
     events++;
@@ -244,7 +325,7 @@ async function intactPrefix(copyOut: (query: string) => Promise<Buffer[]>): Prom
   return { lastSeq, lastHash, events, bodies: events > 0 };
 }
 
-async function checkChain(sql: Sql, from: Verified): Promise<ChainCheck> {
+async function checkChain(sql: Sql, from: Verified, held: boolean): Promise<ChainCheck> {
   let { lastSeq, lastHash, events, bodies } = from;
   const bad = (first_bad: number, reason: string): ChainCheck => ({
     ok: false,
@@ -259,7 +340,7 @@ async function checkChain(sql: Sql, from: Verified): Promise<ChainCheck> {
   const ask = () => {
     const from = base;
     base = (from ?? 0) + VERIFY_PAGE;
-    inFlight.push(readPage(sql, from, base));
+    inFlight.push(readPage(sql, from, base, held));
   };
   for (;;) {
     while (inFlight.length < READ_AHEAD) ask();
