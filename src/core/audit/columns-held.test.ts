@@ -181,3 +181,23 @@ test('verify stops trusting the check once the owner drops it, weakens it or add
     assert.equal((await verifyAudit(sql)).ok, true);
   });
 });
+
+test('an upgrade over a log holding a body that is not JSON goes on, and verify names that event', async () => {
+  await withStore(async (sql) => {
+    await appendSix(sql);
+    await asTableOwner(
+      sql,
+      'ALTER TABLE audit_events DROP CONSTRAINT audit_events_agree',
+      `UPDATE audit_events SET body = 'not json' WHERE seq = 2`,
+    );
+    // Migration 034 run over it, as an upgrade would: the check stays unvalidated, no error.
+    await asTableOwner(sql, ...migration034);
+    assert.equal(await columnsHeldToBodies(sql), false);
+    const r = await verifyAudit(sql);
+    assert.equal(r.ok === false && r.first_bad, 2);
+    assert.equal(
+      r.ok === false && r.reason,
+      'event 2 was altered: its hash does not match its contents',
+    );
+  });
+});
