@@ -80,14 +80,24 @@ interface Chained {
 }
 
 /** An input as the chain holds it, before its place: the details as they will read back from jsonb. */
+/** A surrogate without its pair: JavaScript strings may hold one, UTF-8 text cannot. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * A text column's value as the store will keep it: both drivers send a lone surrogate as U+FFFD,
+ * so the body says the same as the column, which the store's check insists on (migration 034);
+ * a body saying `\ud800` would be refused, and a staged event with it would block the chain.
+ */
+const asStored = (text: string): string => text.replace(LONE_SURROGATE, '\uFFFD');
+
 function shaped(at: Date, input: AuditInput): Omit<AuditEvent, 'seq' | 'prev_hash' | 'hash'> {
   return {
     at: at.toISOString(),
-    actor: input.actor,
-    action: input.action,
-    subject: input.subject,
+    actor: asStored(input.actor),
+    action: asStored(input.action),
+    subject: asStored(input.subject),
     details: JSON.parse(JSON.stringify(input.details ?? {})) as Record<string, unknown>,
-    refs: [...new Set([input.subject, ...(input.refs ?? [])])],
+    refs: [...new Set([input.subject, ...(input.refs ?? [])].map(asStored))],
   };
 }
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { Sql } from '../sql.js';
 import { migrationFiles, splitStatements } from '../../store/migrate.js';
 import { testStore } from '../../store/test-store.js';
-import { appendAudit } from './chain.js';
+import { appendAudit, auditedTransaction, recordAudit } from './chain.js';
 import { columnsHeldToBodies, verifyAudit } from './verify.js';
 
 const T0 = Date.parse('2026-04-01T09:00:00.000Z');
@@ -199,5 +199,28 @@ test('an upgrade over a log holding a body that is not JSON goes on, and verify 
       r.ok === false && r.reason,
       'event 2 was altered: its hash does not match its contents',
     );
+  });
+});
+
+test('an actor or subject with a lone surrogate is chained as the store keeps it, and never blocks the chain', async () => {
+  await withStore(async (sql) => {
+    // The driver sends a lone surrogate as U+FFFD: the body must say the same, or the store's
+    // check would refuse the event for good, and every event staged after it with it.
+    const input = {
+      actor: 'mal\ud800lory@acme.test',
+      action: 'config.applied' as const,
+      subject: 'req_\udc00x',
+    };
+    await sql.transaction((tx) => appendAudit(tx, new Date(T0), input));
+    await auditedTransaction(sql, (tx) => recordAudit(tx, new Date(T0 + 1000), input));
+    await auditedTransaction(sql, (tx) =>
+      recordAudit(tx, new Date(T0 + 2000), { ...input, actor: 'alice@acme.test' }),
+    );
+    const r = await verifyAudit(sql);
+    assert.equal(r.ok && r.events, 3);
+    const rows = await sql.query<{ actor: string; subject: string }>(
+      'SELECT actor, subject FROM audit_events ORDER BY seq',
+    );
+    assert.deepEqual(rows[1], { actor: 'mal\ufffdlory@acme.test', subject: 'req_\ufffdx' });
   });
 });
