@@ -224,3 +224,32 @@ test('an actor or subject with a lone surrogate is chained as the store keeps it
     assert.deepEqual(rows[1], { actor: 'mal\ufffdlory@acme.test', subject: 'req_\ufffdx' });
   });
 });
+
+test('a check dropped while verify reads is caught at the end, and the chain read again row by row', async () => {
+  await withStore(async (sql) => {
+    await appendSix(sql);
+    // The owner drops the check and alters event 4 just after verify has found it standing.
+    let asked = 0;
+    const racing: Sql = {
+      ...sql,
+      query: async (text, params) => {
+        const rows = await sql.query(text, params);
+        if (text.includes('audit_events_agree') && ++asked === 1) {
+          await asTableOwner(
+            sql,
+            'ALTER TABLE audit_events DROP CONSTRAINT audit_events_agree',
+            `UPDATE audit_events SET actor = 'mallory' WHERE seq = 4`,
+          );
+        }
+        return rows as never;
+      },
+    };
+    const r = await verifyAudit(racing);
+    assert.equal(asked, 2);
+    assert.equal(r.ok === false && r.first_bad, 4);
+    assert.equal(
+      r.ok === false && r.reason,
+      'event 4 was altered: its hash does not match its contents',
+    );
+  });
+});

@@ -37,10 +37,17 @@ export async function verifyAudit(sql: Sql): Promise<VerifyResult> {
   // Events staged by committed changes join the chain first: verify vouches for all of them.
   await sequenceAudit(sql);
   const held = await columnsHeldToBodies(sql);
-  const from = sql.copyOut ? await intactPrefix(sql.copyOut, held) : START;
-  const result = await checkChain(sql, from, held);
+  let result = await verifyChain(sql, held);
+  // Trusted at the start, the check must still stand at the end: dropped meanwhile, rows read
+  // after that may have been changed unchecked, so the chain is read again, every row judged.
+  if (held && !(await columnsHeldToBodies(sql))) result = await verifyChain(sql, false);
   if (result.ok) return result;
   return { ...result, head: await readHead(sql) };
+}
+
+async function verifyChain(sql: Sql, held: boolean): Promise<ChainCheck> {
+  const from = sql.copyOut ? await intactPrefix(sql.copyOut, held) : START;
+  return checkChain(sql, from, held);
 }
 
 async function readHead(sql: Sql): Promise<AuditHead> {
@@ -110,7 +117,7 @@ const AGREE_CHECK =
   `to_char((at AT TIME ZONE 'UTC'::text), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'::text), 'details', ` +
   `details, 'refs', to_jsonb(refs), 'seq', seq, 'subject', subject))))`;
 
-/** The rows the check lets through unjudged: verify judges those itself, whatever the catalog says. */
+/** An `at` the check judges; an event outside these years got past it unjudged, and verify judges it. */
 const ORDINARY_AT = `date_part('year', at AT TIME ZONE 'UTC') BETWEEN 1 AND 9999`;
 
 /**
