@@ -79,7 +79,6 @@ interface Chained {
   body: string;
 }
 
-/** An input as the chain holds it, before its place: the details as they will read back from jsonb. */
 /** A surrogate without its pair: JavaScript strings may hold one, UTF-8 text cannot. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
@@ -90,6 +89,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  */
 const asStored = (text: string): string => text.replace(LONE_SURROGATE, '\uFFFD');
 
+/** An input as the chain holds it, before its place: the details as they will read back from jsonb. */
 function shaped(at: Date, input: AuditInput): Omit<AuditEvent, 'seq' | 'prev_hash' | 'hash'> {
   return {
     at: at.toISOString(),
