@@ -1,6 +1,16 @@
+import { createHash } from 'node:crypto';
 import type * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { Entitlement, Identity, Policy } from '../model.js';
 import { riskLevel } from '../model.js';
+import type { PolicyJson, PolicyReads } from './reads.js';
+import {
+  addReads,
+  admitsAction,
+  admitsResource,
+  emptyReads,
+  namesEntitlement,
+  readFields,
+} from './reads.js';
 
 export type PolicyAction = 'request' | 'auto_approve';
 
@@ -66,10 +76,6 @@ export function entitlementEntities(e: Entitlement): cedar.EntityJson[] {
   ];
 }
 
-/**
- * The policy set, parsed once per applied configuration and kept by Cedar under `key`; each call
- * passes only the three entities a decision needs.
- */
 type Cedar = typeof cedar;
 let loading: Promise<Cedar> | undefined;
 
@@ -82,24 +88,75 @@ function loadCedar(): Promise<Cedar> {
   return loading;
 }
 
+/** One policy with its JSON form; undefined where Cedar gave none (then it is kept everywhere). */
+interface Scoped {
+  policy: Policy;
+  json: PolicyJson | undefined;
+}
+
+/**
+ * The policy set, parsed once per applied configuration and kept by Cedar. Each call goes to a
+ * set holding only the policies whose scope admits its action and its entitlement, parsed when
+ * first asked for, and passes the three entities a decision needs with only the attributes and
+ * context fields some policy reads (ADR 0053).
+ */
 export class PolicyEngine {
+  private readonly sets = new Map<string, string>();
+
   private constructor(
     private readonly cedar: Cedar,
-    private readonly key: string,
     readonly policies: ReadonlyMap<string, Policy>,
+    private readonly scoped: readonly Scoped[],
+    private readonly reads: PolicyReads,
+    private readonly perEntitlement: boolean,
   ) {}
 
   static async prepare(key: string, policies: Policy[]): Promise<PolicyEngine> {
     const cedar = await loadCedar();
     const staticPolicies: Record<string, string> = {};
     for (const p of policies) staticPolicies[p.id] = p.text;
-    const r = cedar.preparsePolicySet(key, { staticPolicies });
-    if (r.type !== 'success') {
+    const all = cedar.preparsePolicySet(key, { staticPolicies });
+    if (all.type !== 'success') {
       throw new Error(
-        `stored policy set does not parse: ${r.errors.map((e) => e.message).join('; ')}`,
+        `stored policy set does not parse: ${all.errors.map((e) => e.message).join('; ')}`,
       );
     }
-    return new PolicyEngine(cedar, key, new Map(policies.map((p) => [p.id, p])));
+    const reads = emptyReads();
+    const scoped = policies.map((policy): Scoped => {
+      const r = cedar.policyToJson(policy.text);
+      const json = r.type === 'success' ? (r.json as unknown as PolicyJson) : undefined;
+      // A set that parsed has a JSON form; were one missing, passing everything stays exact.
+      if (json) addReads(json, reads);
+      else reads.wholeContext = reads.allAttributes = true;
+      return { policy, json };
+    });
+    const perEntitlement = scoped.some((s) => s.json && namesEntitlement(s.json));
+    return new PolicyEngine(
+      cedar,
+      new Map(policies.map((p) => [p.id, p])),
+      scoped,
+      reads,
+      perEntitlement,
+    );
+  }
+
+  /** The id of the set Cedar holds for this action and entitlement, parsed on first use. */
+  private setFor(action: PolicyAction, e: Entitlement): string {
+    const scope = `${action} ${this.perEntitlement ? e.id : e.app}`;
+    const known = this.sets.get(scope);
+    if (known) return known;
+    const staticPolicies: Record<string, string> = {};
+    for (const { policy, json } of this.scoped) {
+      if (!json || (admitsAction(json, action) && admitsResource(json, e.id, e.app)))
+        staticPolicies[policy.id] = policy.text;
+    }
+    // Named by content: Cedar keeps every set it is given for the life of the process, so sets
+    // alike (most apps' are) and engines of the same configuration share one.
+    const id = `policies/${createHash('sha256').update(JSON.stringify(staticPolicies)).digest('base64url')}`;
+    const r = this.cedar.preparsePolicySet(id, { staticPolicies });
+    if (r.type !== 'success') throw new Error(`the policies for ${scope} do not parse`);
+    this.sets.set(scope, id);
+    return id;
   }
 
   authorize(
@@ -112,9 +169,12 @@ export class PolicyEngine {
       principal: { type: 'Identity', id: principal.id },
       action: { type: 'Action', id: action },
       resource: { type: 'Entitlement', id: entitlement.id },
-      context: { ...context },
-      entities: [identityEntity(principal), ...entitlementEntities(entitlement)],
-      preparsedPolicySetId: this.key,
+      context: readFields({ ...context }, this.reads, this.reads.wholeContext),
+      entities: [identityEntity(principal), ...entitlementEntities(entitlement)].map((e) => ({
+        ...e,
+        attrs: readFields(e.attrs, this.reads, this.reads.allAttributes),
+      })),
+      preparsedPolicySetId: this.setFor(action, entitlement),
     });
     if (answer.type !== 'success') {
       throw new Error(
