@@ -43,6 +43,10 @@ export interface LoadResult {
   /** The next unused body index. */
   next: number;
   statuses: Record<string, number>;
+  /** CPU the load generator spent on the phase, ms (user + system). */
+  loadCpuMs?: number;
+  /** Set by the runner: CPU an answered call, ms, on each side (null where not readable). */
+  cpuMsPerCall?: { gatehouse_ms: number; server_ms: number | null; load_ms: number | null };
 }
 
 /**
@@ -219,8 +223,13 @@ async function runPaced(job: LoadJob & { rate: number }): Promise<LoadResult> {
 
 if (process.send) {
   process.once('message', (job: LoadJob) => {
+    const cpu = process.cpuUsage();
     runLoad(job).then(
-      (r) => process.send!({ ok: true, result: r }, () => process.exit(0)),
+      (r) => {
+        const spent = process.cpuUsage(cpu);
+        const result = { ...r, loadCpuMs: (spent.user + spent.system) / 1000 };
+        process.send!({ ok: true, result }, () => process.exit(0));
+      },
       (e: unknown) =>
         process.send!({ ok: false, error: String((e as Error).stack ?? e) }, () => process.exit(1)),
     );

@@ -18,6 +18,7 @@ import type { Sql } from '../core/sql.js';
 import { DEMO_CONFIG } from '../demo/seed.js';
 import { buildServer } from '../http/server.js';
 import { SqlTrace } from './suite/trace-sql.js';
+import { cpuWatch, serverIsLocal } from './suite/cpu.js';
 import { migrationFiles } from '../store/migrate.js';
 import { type LoadJob, type LoadResult, body } from './api-load.js';
 
@@ -118,6 +119,7 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
   // BENCH_TRACE=1: every statement the API's side makes, timed (the bare route's are not).
   const trace = process.env.BENCH_TRACE ? new SqlTrace() : undefined;
   const sql = trace ? trace.wrap(store) : store;
+  const local = serverIsLocal(process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres');
   const catalog = new CatalogCache();
   const connectors = connectorSource(
     async (name) => (await catalog.get(sql)).connectors.get(name),
@@ -152,6 +154,7 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
     const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
     let next = 0;
     const run = async (target: 'api' | 'bare', shape: Partial<LoadJob>, bound: number) => {
+      const cpu = cpuWatch(local);
       const r = await load(
         {
           url: target === 'api' ? apiUrl : bareUrl,
@@ -166,6 +169,15 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
         bound,
       );
       next = r.next;
+      // CPU an answered call: this process (the API), the server, the load generator.
+      const spent = cpu.stop(Math.max(1, r.ok));
+      r.cpuMsPerCall = {
+        ...spent,
+        load_ms:
+          r.loadCpuMs === undefined
+            ? null
+            : Math.round((r.loadCpuMs / Math.max(1, r.ok)) * 1000) / 1000,
+      };
       return r;
     };
     // Bounded in time as well as count: a server slower than the rate answers fewer, and the

@@ -12,6 +12,7 @@ import {
 import type { BenchStore } from '../suite/store.js';
 import { RequestDrawer } from './draw.js';
 import { SqlTrace } from '../suite/trace-sql.js';
+import { type CpuSpent, cpuWatch, serverIsLocal } from '../suite/cpu.js';
 
 /**
  * Requests submitted end to end (decided, decision record, audit events, work queued, committed)
@@ -25,6 +26,7 @@ export const submitScenario: Scenario = {
   usesWorld: true,
   async run({ profile, world, store, say }) {
     const drawer = new RequestDrawer(world, 303, true);
+    const local = store.kind === 'server' && serverIsLocal(process.env.DATABASE_URL);
     const out: Record<string, ScenarioResult> = {};
     await store.sql.query(
       'CREATE TABLE IF NOT EXISTS bench_submit_baseline (id bigserial PRIMARY KEY, beneficiary text NOT NULL, entitlement text NOT NULL, at timestamptz NOT NULL)',
@@ -41,9 +43,12 @@ export const submitScenario: Scenario = {
         const app = benchApp(trace ? trace.wrap(conns.sql) : conns.sql);
         await app.catalog(); // load the catalog before the clock starts
         const watch = new RssWatch();
+        const cpu = cpuWatch(local);
         const run = await concurrently(n, callers, (i) => app.request(inputs[i]!));
+        const runCpu = cpu.stop(n);
         const rss = watch.stop();
         for (const line of trace?.report(n) ?? []) say(`  trace ${line}`);
+        const baseWatch = cpuWatch(local);
         const base = await concurrently(n, callers, (i) =>
           conns.sql.transaction((tx) =>
             tx.query(
@@ -52,6 +57,7 @@ export const submitScenario: Scenario = {
             ),
           ),
         );
+        const baseCpu = baseWatch.stop(n);
         const rate = (n / run.ms) * 1000;
         const baseRate = (n / base.ms) * 1000;
         const { first, last } = tenths(run.done, run.start);
@@ -68,7 +74,8 @@ export const submitScenario: Scenario = {
           `submit, ${callers} caller${callers > 1 ? 's' : ''}: ${n} requests in ${(run.ms / 1000).toFixed(1)} s = ${rate.toFixed(0)}/s; ` +
             `baseline INSERT + COMMIT ${baseRate.toFixed(0)}/s; ratio ${((rate / baseRate) * 100).toFixed(1)} %; ` +
             `first 10 % ${first.toFixed(0)}/s, last 10 % ${last.toFixed(0)}/s; ` +
-            `a request p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms`,
+            `a request p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms; ` +
+            `CPU a request ${cpuText(runCpu)} (baseline ${cpuText(baseCpu)})`,
         );
         out[`submit-${callers}`] = {
           value: round(rate, 1),
@@ -86,6 +93,9 @@ export const submitScenario: Scenario = {
             last_tenth_per_s: round(last, 1),
             // Each request from its call to its answer: a stall of the store shows in the max.
             latency,
+            // What bounds the rate on two cores: CPU a request on each side, and the baseline's.
+            cpu_ms_per_request: runCpu,
+            baseline_cpu_ms_per_request: baseCpu,
           },
         };
       } finally {
@@ -95,6 +105,11 @@ export const submitScenario: Scenario = {
     return out;
   },
 };
+
+function cpuText(c: CpuSpent): string {
+  const server = c.server_ms === null ? '' : ` + server ${c.server_ms.toFixed(2)} ms`;
+  return `Gatehouse ${c.gatehouse_ms.toFixed(2)} ms${server}`;
+}
 
 /** Callers on connections of their own: a pool of that size on the server; PGlite has one. */
 function connections(store: BenchStore, callers: number): { sql: Sql; end(): Promise<void> } {

@@ -1,0 +1,94 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+
+/**
+ * CPU time spent (user + system, milliseconds) by this process and by the local PostgreSQL
+ * server's processes (every process named `postgres`: backends, WAL writer, checkpointer), so a
+ * rate can be read as CPU a request. On a 2-core machine a rate is bounded by 2,000 ms a second
+ * over the CPU milliseconds each request costs both sides, whatever the latency of one.
+ */
+export interface CpuSpent {
+  gatehouse_ms: number;
+  /** null where the server's processes cannot be read (another host, no /proc). */
+  server_ms: number | null;
+}
+
+let ticksPerSecond: number | undefined;
+
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** Sum of utime + stime over processes named `postgres`, in ms; null without /proc. */
+function serverMs(): number | null {
+  let ticks = 0;
+  let seen = 0;
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone since the listing
+    }
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+    // Fields after the command: state is field 3, utime 14 and stime 15 (proc(5)).
+    const fields = stat.slice(close + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+    seen++;
+  }
+  return seen === 0 ? null : (ticks * 1000) / clockTicks();
+}
+
+function now(): CpuSpent {
+  const u = process.cpuUsage();
+  return { gatehouse_ms: (u.user + u.system) / 1000, server_ms: serverMs() };
+}
+
+/**
+ * Starts counting; `stop(n)` gives the CPU spent since, per unit of `n`. A server on another host
+ * (or PGlite, which runs inside this process) reports `server_ms: null`.
+ */
+export function cpuWatch(local: boolean): { stop(units: number): CpuSpent } {
+  const start = now();
+  return {
+    stop(units) {
+      const end = now();
+      const server =
+        local && start.server_ms !== null && end.server_ms !== null
+          ? (end.server_ms - start.server_ms) / units
+          : null;
+      return {
+        gatehouse_ms: round3((end.gatehouse_ms - start.gatehouse_ms) / units),
+        server_ms: server === null ? null : round3(server),
+      };
+    },
+  };
+}
+
+/** Whether the server in `url` runs on this machine, where its processes can be read. */
+export function serverIsLocal(url: string | undefined): boolean {
+  if (!url) return false;
+  try {
+    const host = new URL(url).hostname;
+    return host === '' || host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+  } catch {
+    return false;
+  }
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
