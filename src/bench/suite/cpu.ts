@@ -26,10 +26,9 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** Sum of utime + stime over processes named `postgres`, in ms; null without /proc. */
-function serverMs(): number | null {
-  let ticks = 0;
-  let seen = 0;
+/** utime + stime of each process named `postgres`, in clock ticks; null without /proc. */
+function serverTicks(): Map<number, number> | null {
+  const ticks = new Map<number, number>();
   let names: string[];
   try {
     names = readdirSync('/proc');
@@ -48,32 +47,32 @@ function serverMs(): number | null {
     if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
     // Fields after the command: state is field 3, utime 14 and stime 15 (proc(5)).
     const fields = stat.slice(close + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-    seen++;
+    ticks.set(Number(name), Number(fields[11]) + Number(fields[12]));
   }
-  return seen === 0 ? null : (ticks * 1000) / clockTicks();
-}
-
-function now(): CpuSpent {
-  const u = process.cpuUsage();
-  return { gatehouse_ms: (u.user + u.system) / 1000, server_ms: serverMs() };
+  return ticks.size === 0 ? null : ticks;
 }
 
 /**
  * Starts counting; `stop(n)` gives the CPU spent since, per unit of `n`. A server on another host
- * (or PGlite, which runs inside this process) reports `server_ms: null`.
+ * (or PGlite, which runs inside this process) reports `server_ms: null`. The server's share is
+ * summed over its processes alive at the end (from zero for those started since): a process that
+ * ended in between (a parallel worker, a closed connection) is not counted, so it is a floor.
  */
 export function cpuWatch(local: boolean): { stop(units: number): CpuSpent } {
-  const start = now();
+  const startServer = local ? serverTicks() : null;
+  const startSelf = process.cpuUsage();
   return {
     stop(units) {
-      const end = now();
-      const server =
-        local && start.server_ms !== null && end.server_ms !== null
-          ? (end.server_ms - start.server_ms) / units
-          : null;
+      const self = process.cpuUsage(startSelf);
+      const endServer = startServer ? serverTicks() : null;
+      let server: number | null = null;
+      if (startServer && endServer) {
+        let ticks = 0;
+        for (const [pid, t] of endServer) ticks += t - (startServer.get(pid) ?? 0);
+        server = (ticks * 1000) / clockTicks() / units;
+      }
       return {
-        gatehouse_ms: round3((end.gatehouse_ms - start.gatehouse_ms) / units),
+        gatehouse_ms: round3((self.user + self.system) / 1000 / units),
         server_ms: server === null ? null : round3(server),
       };
     },
