@@ -45,6 +45,8 @@ export interface LoadResult {
   statuses: Record<string, number>;
   /** CPU the load generator spent on the phase, ms (user + system). */
   loadCpuMs?: number;
+  /** Set by the runner: this process's garbage-collection pauses during the phase. */
+  gc?: { pauses: number; max_ms: number; major: number; major_max_ms: number };
   /** Set by the runner: CPU an answered call, ms, on each side (null where not readable). */
   cpuMsPerCall?: { gatehouse_ms: number; server_ms: number | null; load_ms: number | null };
 }

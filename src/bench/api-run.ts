@@ -19,6 +19,7 @@ import { DEMO_CONFIG } from '../demo/seed.js';
 import { buildServer } from '../http/server.js';
 import { SqlTrace } from './suite/trace-sql.js';
 import { cpuWatch, serverIsLocal } from './suite/cpu.js';
+import { GcWatch } from './suite/measure.js';
 import { migrationFiles } from '../store/migrate.js';
 import { type LoadJob, type LoadResult, body } from './api-load.js';
 
@@ -155,6 +156,7 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
     let next = 0;
     const run = async (target: 'api' | 'bare', shape: Partial<LoadJob>, bound: number) => {
       const cpu = cpuWatch(local);
+      const gc = new GcWatch();
       const r = await load(
         {
           url: target === 'api' ? apiUrl : bareUrl,
@@ -169,6 +171,9 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
         bound,
       );
       next = r.next;
+      // A pause of this process is a pause of every call in flight: the first suspect of a p99.
+      const g = gc.stop();
+      r.gc = { pauses: g.pauses, max_ms: g.max_ms, major: g.major, major_max_ms: g.major_max_ms };
       // CPU an answered call: this process (the API), the server, the load generator.
       const spent = cpu.stop(Math.max(1, r.ok));
       r.cpuMsPerCall = {

@@ -205,7 +205,9 @@ export const scenario: Scenario = {
     const rss = watch.stop();
     const { fixedRate, max } = r;
     say(
-      `api: POST /api/v1/requests at ${profile.apiRate}/s p99 ${fixedRate.api.p99} ms (bare ${fixedRate.bare.p99} ms); ` +
+      `api: POST /api/v1/requests at ${profile.apiRate}/s p99 ${fixedRate.api.p99} ms (bare ${fixedRate.bare.p99} ms; ` +
+        `p50 ${fixedRate.api.p50}, p90 ${fixedRate.api.p90}, max ${fixedRate.api.max} ms; ` +
+        `GC ${fixedRate.api.gc?.pauses ?? '?'} pauses, longest ${fixedRate.api.gc?.max_ms ?? '?'} ms); ` +
         `max ${max.api.perSecond.toFixed(0)}/s beside bare ${max.bare.perSecond.toFixed(0)}/s; ` +
         `CPU a call at max: API ${cpuText(max.api)}, bare ${cpuText(max.bare)}`,
     );
@@ -223,6 +225,7 @@ export const scenario: Scenario = {
         p90_ms: fixedRate.api.p90,
         max_ms: fixedRate.api.max,
         bare_p50_ms: fixedRate.bare.p50,
+        gc: fixedRate.api.gc,
       },
       written: r.written,
     };
