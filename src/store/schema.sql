@@ -580,7 +580,7 @@ CREATE INDEX sign_ins_expiry ON sign_ins USING btree (expires_at);
 -- function audit_refuse_change()
 -- function audit_sequence(max_rows integer, durable boolean)
 -- function audit_sequence_quietly(max_rows integer)
--- function audit_stage_drain_only()
+-- function audit_stage_drained()
 -- function grant_is_live(state text)
 -- function peer_counts_from_identities()
 -- function peer_counts_truncated()
@@ -593,7 +593,7 @@ CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON public.audit_events F
 CREATE TRIGGER audit_head_forward BEFORE UPDATE ON public.audit_head FOR EACH ROW EXECUTE FUNCTION audit_head_forward_only();
 CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON public.audit_head FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
 CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON public.audit_head FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
-CREATE TRIGGER audit_stage_drain BEFORE DELETE ON public.audit_stage FOR EACH ROW EXECUTE FUNCTION audit_stage_drain_only();
+CREATE TRIGGER audit_stage_drain AFTER DELETE ON public.audit_stage REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION audit_stage_drained();
 CREATE TRIGGER audit_stage_no_truncate BEFORE TRUNCATE ON public.audit_stage FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
 CREATE TRIGGER audit_stage_no_update BEFORE UPDATE ON public.audit_stage FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
 CREATE TRIGGER peer_counts_truncate_grants AFTER TRUNCATE ON public.grants FOR EACH STATEMENT EXECUTE FUNCTION peer_counts_truncated();

@@ -209,18 +209,25 @@ test('an event appended at once follows the staged events of changes committed b
 test('staged events cannot be edited, wiped, or removed without being chained', async () => {
   await withStore(async ({ sql }) => {
     await auditedTransaction(diesAfterCommit(sql), (tx) => recordAudit(tx, at(1), event('staged')));
+    await auditedTransaction(diesAfterCommit(sql), (tx) => recordAudit(tx, at(2), event('second')));
     await assert.rejects(
       sql.query(`UPDATE audit_stage SET actor = 'mallory@acme.test'`),
       /append-only/,
     );
+    // Checked once per statement over every row it removed (migration 035): none leaves.
     await assert.rejects(sql.query('DELETE FROM audit_stage'), /leave only once chained/);
+    await assert.rejects(
+      sql.query('DELETE FROM audit_stage WHERE id = (SELECT max(id) FROM audit_stage)'),
+      /leave only once chained/,
+    );
     await assert.rejects(sql.query('TRUNCATE audit_stage'), /append-only/);
-    assert.equal(await staged(sql), 1);
-    assert.equal(await sequenceAudit(sql), 1);
+    assert.equal(await staged(sql), 2);
+    assert.equal(await sequenceAudit(sql), 2);
     assert.deepEqual(
       (await chained(sql)).map((e) => e.subject),
-      ['staged'],
+      ['staged', 'second'],
     );
+    assert.equal(await staged(sql), 0);
   });
 });
 
