@@ -18,8 +18,10 @@ CREATE FUNCTION audit_stage_drained() RETURNS trigger LANGUAGE plpgsql
 DECLARE
   unchained bigint;
 BEGIN
+  -- A correlated subquery, not NOT EXISTS: that would be planned as an anti-join free to read
+  -- all of audit_events; this is one probe of its stage_id index for each removed row.
   SELECT o.id INTO unchained FROM old_rows o
-   WHERE NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.stage_id = o.id)
+   WHERE (SELECT e.stage_id FROM audit_events e WHERE e.stage_id = o.id) IS NULL
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'audit_stage rows leave only once chained: DELETE of % refused', unchained
