@@ -23,6 +23,6 @@ export async function catalogFromConfig(
     birthright: cfg.birthright,
     groups: new Map(cfg.groups.map((g) => [g.id, g.members])),
     connectors: new Map(cfg.connectors.map((c) => [c.name, c])),
-    policy: await PolicyEngine.prepare(`candidate-${hash}`, cfg.policies),
+    policy: await PolicyEngine.prepare(cfg.policies),
   };
 }

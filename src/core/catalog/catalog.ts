@@ -83,7 +83,7 @@ export async function loadCatalog(sql: Sql, hash: string): Promise<Catalog> {
     birthright,
     groups,
     connectors: new Map(connectors.map((c) => [c.name, c])),
-    policy: await PolicyEngine.prepare(`gatehouse-${hash}`, policies),
+    policy: await PolicyEngine.prepare(policies),
   };
 }
 

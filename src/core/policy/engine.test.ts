@@ -95,7 +95,7 @@ function contexts(): PolicyContext[] {
 
 test('an answer from what the policies read is the answer from everything, errors included', async () => {
   const cedar = await import('@cedar-policy/cedar-wasm/nodejs');
-  const engine = await PolicyEngine.prepare('engine-test', POLICIES);
+  const engine = await PolicyEngine.prepare(POLICIES);
   const whole = cedar.preparsePolicySet('engine-test-whole', {
     staticPolicies: Object.fromEntries(POLICIES.map((p) => [p.id, p.text])),
   });
@@ -193,7 +193,7 @@ test('a policy set reads the names it accesses and the context as a whole only w
 });
 
 test('a policy set that uses the context as a whole is passed every field', async () => {
-  const engine = await PolicyEngine.prepare('engine-test-context', [
+  const engine = await PolicyEngine.prepare([
     {
       id: 'exact',
       text: 'permit (principal, action, resource) when { context == { "duration_hours": 8, "extension": false, "lifetime_hours": 8, "emergency": false, "ticket": true, "role_fit": 90, "requester_is_beneficiary": true } };',

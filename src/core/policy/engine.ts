@@ -95,8 +95,8 @@ interface Scoped {
 }
 
 /**
- * The policy set, parsed once per applied configuration and kept by Cedar. Each call goes to a
- * set holding only the policies whose scope admits its action and its entitlement, parsed when
+ * The policy set of an applied configuration, checked once. Each call goes to a set kept by
+ * Cedar holding only the policies whose scope admits its action and its entitlement, parsed when
  * first asked for, and passes the three entities a decision needs with only the attributes and
  * context fields some policy reads (ADR 0053).
  */
@@ -111,11 +111,12 @@ export class PolicyEngine {
     private readonly perEntitlement: boolean,
   ) {}
 
-  static async prepare(key: string, policies: Policy[]): Promise<PolicyEngine> {
+  static async prepare(policies: Policy[]): Promise<PolicyEngine> {
     const cedar = await loadCedar();
     const staticPolicies: Record<string, string> = {};
     for (const p of policies) staticPolicies[p.id] = p.text;
-    const all = cedar.preparsePolicySet(key, { staticPolicies });
+    // Checked whole, not kept: calls go to the sets of setFor, and Cedar never frees a set.
+    const all = cedar.checkParsePolicySet({ staticPolicies });
     if (all.type !== 'success') {
       throw new Error(
         `stored policy set does not parse: ${all.errors.map((e) => e.message).join('; ')}`,
