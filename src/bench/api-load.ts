@@ -7,6 +7,7 @@
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
+import type { CpuSpent } from './suite/cpu.js';
 
 export interface LoadJob {
   url: string;
@@ -48,7 +49,7 @@ export interface LoadResult {
   /** Set by the runner: this process's garbage-collection pauses during the phase. */
   gc?: { pauses: number; max_ms: number; major: number; major_max_ms: number };
   /** Set by the runner: CPU an answered call, ms, on each side (null where not readable). */
-  cpuMsPerCall?: { gatehouse_ms: number; server_ms: number | null; load_ms: number | null };
+  cpuMsPerCall?: CpuSpent;
 }
 
 /**

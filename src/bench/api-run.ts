@@ -18,7 +18,7 @@ import type { Sql } from '../core/sql.js';
 import { DEMO_CONFIG } from '../demo/seed.js';
 import { buildServer } from '../http/server.js';
 import { SqlTrace } from './suite/trace-sql.js';
-import { cpuWatch, serverIsLocal } from './suite/cpu.js';
+import { cpuWatch, perUnit, serverIsLocal } from './suite/cpu.js';
 import { GcWatch } from './suite/measure.js';
 import { migrationFiles } from '../store/migrate.js';
 import { type LoadJob, type LoadResult, body } from './api-load.js';
@@ -178,10 +178,7 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
       const spent = cpu.stop(Math.max(1, r.ok));
       r.cpuMsPerCall = {
         ...spent,
-        load_ms:
-          r.loadCpuMs === undefined
-            ? null
-            : Math.round((r.loadCpuMs / Math.max(1, r.ok)) * 1000) / 1000,
+        load_ms: r.loadCpuMs === undefined ? null : perUnit(r.loadCpuMs, Math.max(1, r.ok)),
       };
       return r;
     };

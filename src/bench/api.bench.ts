@@ -25,6 +25,7 @@ import { type ApiBenchResult, measureApi, measureCliChannel, pct } from './api-r
 import type { LoadResult } from './api-load.js';
 import { type Scenario, type ScenarioResult, RssWatch, round } from './suite/measure.js';
 import { benchStore } from './suite/store.js';
+import { cpuText } from './suite/cpu.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const OPTS = {
@@ -209,7 +210,7 @@ export const scenario: Scenario = {
         `p50 ${fixedRate.api.p50}, p90 ${fixedRate.api.p90}, max ${fixedRate.api.max} ms; ` +
         `GC ${fixedRate.api.gc?.pauses ?? '?'} pauses, longest ${fixedRate.api.gc?.max_ms ?? '?'} ms); ` +
         `max ${max.api.perSecond.toFixed(0)}/s beside bare ${max.bare.perSecond.toFixed(0)}/s; ` +
-        `CPU a call at max: API ${cpuText(max.api)}, bare ${cpuText(max.bare)}`,
+        `CPU a call at max: API ${cpuOf(max.api)}, bare ${cpuOf(max.bare)}`,
     );
     const failed = (x: LoadResult) => x.non2xx + x.errors + x.timeouts;
     const detail = {
@@ -282,12 +283,7 @@ export const scenario: Scenario = {
   },
 };
 
-function cpuText(x: LoadResult): string {
-  const c = x.cpuMsPerCall;
-  if (!c) return 'unknown';
-  const part = (name: string, v: number | null) => (v === null ? '' : ` + ${name} ${v.toFixed(2)}`);
-  return `${c.gatehouse_ms.toFixed(2)}${part('server', c.server_ms)}${part('load', c.load_ms)} ms`;
-}
+const cpuOf = (x: LoadResult) => (x.cpuMsPerCall ? cpuText(x.cpuMsPerCall) : 'unknown');
 
 // Imported by the suite, it only provides `scenario`; started directly, it runs on its own.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -4,7 +4,7 @@ import { type AuditEvent, bodyHash, eventBody } from '../../core/audit/chain.js'
 import { verifyAudit } from '../../core/audit/verify.js';
 import { csvField } from '../generate/write-config.js';
 import { type Scenario, RssWatch, round } from '../suite/measure.js';
-import { benchStore } from '../suite/store.js';
+import { benchStore, checkpoint } from '../suite/store.js';
 
 /**
  * `audit verify` over a long chain, loaded in bulk as a valid chain built with the real chain
@@ -124,12 +124,7 @@ export const auditVerifyScenario: Scenario = {
         // What the bulk load left for the server to write (gigabytes of WAL, dirty pages) is
         // written now, not by a checkpoint spread over the verify being measured (on this
         // machine: 13.2 s after a CHECKPOINT, 13.5-17.8 s with the load's checkpoint beside it).
-        let checkpointMs = 0;
-        if (store.kind === 'server') {
-          const tc = performance.now();
-          await store.sql.query('CHECKPOINT');
-          checkpointMs = performance.now() - tc;
-        }
+        const checkpointMs = await checkpoint(store);
         say(
           `audit-verify: ${loaded} events loaded (${((performance.now() - loadT) / 1000).toFixed(1)} s so far), verifying`,
         );

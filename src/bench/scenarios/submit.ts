@@ -12,7 +12,7 @@ import {
 import type { BenchStore } from '../suite/store.js';
 import { RequestDrawer } from './draw.js';
 import { SqlTrace } from '../suite/trace-sql.js';
-import { type CpuSpent, cpuWatch, serverIsLocal } from '../suite/cpu.js';
+import { cpuText, cpuWatch, serverIsLocal } from '../suite/cpu.js';
 
 /**
  * Requests submitted end to end (decided, decision record, audit events, work queued, committed)
@@ -26,7 +26,7 @@ export const submitScenario: Scenario = {
   usesWorld: true,
   async run({ profile, world, store, say }) {
     const drawer = new RequestDrawer(world, 303, true);
-    const local = store.kind === 'server' && serverIsLocal(process.env.DATABASE_URL);
+    const local = store.kind === 'server' && serverIsLocal(store.location);
     const out: Record<string, ScenarioResult> = {};
     await store.sql.query(
       'CREATE TABLE IF NOT EXISTS bench_submit_baseline (id bigserial PRIMARY KEY, beneficiary text NOT NULL, entitlement text NOT NULL, at timestamptz NOT NULL)',
@@ -105,11 +105,6 @@ export const submitScenario: Scenario = {
     return out;
   },
 };
-
-function cpuText(c: CpuSpent): string {
-  const server = c.server_ms === null ? '' : ` + server ${c.server_ms.toFixed(2)} ms`;
-  return `Gatehouse ${c.gatehouse_ms.toFixed(2)} ms${server}`;
-}
 
 /** Callers on connections of their own: a pool of that size on the server; PGlite has one. */
 function connections(store: BenchStore, callers: number): { sql: Sql; end(): Promise<void> } {

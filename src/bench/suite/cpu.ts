@@ -11,6 +11,8 @@ export interface CpuSpent {
   gatehouse_ms: number;
   /** null where the server's processes cannot be read (another host, no /proc). */
   server_ms: number | null;
+  /** The API's load generator, in its own process (api-throughput only). */
+  load_ms?: number | null;
 }
 
 let ticksPerSecond: number | undefined;
@@ -72,7 +74,7 @@ export function cpuWatch(local: boolean): { stop(units: number): CpuSpent } {
         server = (ticks * 1000) / clockTicks() / units;
       }
       return {
-        gatehouse_ms: round3((self.user + self.system) / 1000 / units),
+        gatehouse_ms: perUnit((self.user + self.system) / 1000, units),
         server_ms: server === null ? null : round3(server),
       };
     },
@@ -91,3 +93,13 @@ export function serverIsLocal(url: string | undefined): boolean {
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Milliseconds over `units`, to the microsecond. */
+export const perUnit = (ms: number, units: number) => round3(ms / units);
+
+/** "Gatehouse 0.81 ms + server 0.82 ms", with the load generator's share where measured. */
+export function cpuText(c: CpuSpent): string {
+  const part = (name: string, v: number | null | undefined) =>
+    v === null || v === undefined ? '' : ` + ${name} ${v.toFixed(2)} ms`;
+  return `Gatehouse ${c.gatehouse_ms.toFixed(2)} ms${part('server', c.server_ms)}${part('load', c.load_ms)}`;
+}
