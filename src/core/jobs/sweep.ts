@@ -1,7 +1,7 @@
 import { lapseOverdue } from '../approvals/act.js';
 import { auditedTransaction, recordAuditMany } from '../audit/chain.js';
 import { APPLY, REVOKE, enqueueGrantJobs } from '../grants/grants.js';
-import { cancelIdleMany } from './queue.js';
+import { LEASE_PLANNER, cancelIdleMany } from './queue.js';
 import { remindExpiring } from '../grants/reminders.js';
 import { type WorkerDeps, grantHandlers } from '../grants/worker.js';
 import { removalHandler } from '../reconcile/remove.js';
@@ -19,6 +19,7 @@ import type { ItsmSource } from '../ports/itsm.js';
 import { openHandler } from '../itsm/outbound.js';
 import { trackTickets, writebackHandler } from '../itsm/writeback.js';
 import type { Sql } from '../sql.js';
+import { ANALYZE_EVERY_MINUTES, refreshStatistics } from './statistics.js';
 import {
   type FailureReport,
   type JobHandler,
@@ -44,6 +45,23 @@ interface Expiring {
 }
 
 /**
+ * One batch of due grants, oldest first: a walk of `grants_expiry_page` in order that stops at the
+ * limit. Planned without a sort (the lease's setting, ADR 0021), because that walk must not depend
+ * on the statistics: taken after a burst (ADR 0055 analyzes a table as it grows), they count no
+ * active grant, and the planner would then gather every due grant and sort them, for each batch.
+ */
+export const EXPIRY_SQL = `WITH due AS (
+         SELECT id FROM grants WHERE state = 'active' AND expires_at <= $1
+          ORDER BY expires_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+       UPDATE grants g SET state = 'revoking', revoke_trigger = 'expiry', revoke_reason = 'expired',
+              revoke_requested_at = $1, failure = NULL
+         FROM due WHERE g.id = due.id
+       RETURNING g.id, g.identity, g.entitlement, g.app, g.request_id, g.expires_at`;
+
+/** The rest of expiry's transaction is planned as any other. */
+const SORTS_AGAIN = 'SET LOCAL enable_sort = on';
+
+/**
  * Expiry is enforced by the engine: every active grant past `expires_at` starts revocation, as
  * startRevocation does for one grant (state, revoke job, `grant.expired`), but set-based: one
  * batch is a few statements, not five per grant. An active grant has no apply in flight, so
@@ -56,16 +74,9 @@ export async function expireDue(
   limit = EXPIRY_BATCH,
 ): Promise<number> {
   return auditedTransaction(sql, async (tx) => {
-    const rows = await tx.query<Expiring>(
-      `WITH due AS (
-         SELECT id FROM grants WHERE state = 'active' AND expires_at <= $1
-          ORDER BY expires_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-       UPDATE grants g SET state = 'revoking', revoke_trigger = 'expiry', revoke_reason = 'expired',
-              revoke_requested_at = $1, failure = NULL
-         FROM due WHERE g.id = due.id
-       RETURNING g.id, g.identity, g.entitlement, g.app, g.request_id, g.expires_at`,
-      [now, limit],
-    );
+    await tx.query(LEASE_PLANNER);
+    const rows = await tx.query<Expiring>(EXPIRY_SQL, [now, limit]);
+    await tx.query(SORTS_AGAIN);
     if (rows.length === 0) return 0;
     // Oldest due first, as the selection was: revocations are leased in this order.
     const due = rows.sort(
@@ -101,38 +112,6 @@ export async function expireDue(
   });
 }
 
-/**
- * The tables whose plans the use cases and expiry depend on. Not `jobs`: a queue's statistics
- * describe a moment, and taken between bursts (every pending-row partial index empty) they make
- * the planner probe whichever of those indexes for the lease query's per-subject check, a scan of
- * every pending job per candidate once the queue fills. The runtime's queries are written to be
- * planned right on no statistics at all (src/core/jobs/scale.test.ts checks their plans).
- */
-const ANALYZED = ['grants', 'requests', 'audit_events'];
-
-/** Default for SweepDeps.analyzeEveryMinutes. */
-export const ANALYZE_EVERY_MINUTES = 10;
-
-/**
- * Refreshes the planner's statistics of the busy tables, at most once per `minutes` of the
- * engine's clock across every process on the store: PGlite has no autovacuum and some servers run
- * without it, and plans chosen on statistics taken when a table was empty can turn an index
- * probe into a scan of everything. The claim is one statement, so two sweeps never both run it.
- */
-export async function refreshStatistics(sql: Sql, now: Date, minutes: number): Promise<boolean> {
-  const claimed = await sql.query(
-    `INSERT INTO maintenance_runs (name, last_run_at) VALUES ('analyze', $1)
-     ON CONFLICT (name) DO UPDATE SET last_run_at = EXCLUDED.last_run_at
-      WHERE maintenance_runs.last_run_at <= $1::timestamptz - $2::int * interval '1 minute'
-         OR maintenance_runs.last_run_at > $1::timestamptz
-     RETURNING name`,
-    [now, minutes],
-  );
-  if (claimed.length === 0) return false;
-  await sql.query(`ANALYZE ${ANALYZED.join(', ')}`);
-  return true;
-}
-
 export interface SweepDeps extends WorkerDeps {
   runtime?: Partial<RuntimeSettings>;
   /** Planner statistics are refreshed at most this often (minutes of the injected clock). */
@@ -163,8 +142,7 @@ export function gatehouseRuntime(d: SweepDeps, periodic = true): JobRuntime {
       atRest: true,
       run: async (now) => ({
         count: (await refreshStatistics(d.sql, now, d.analyzeEveryMinutes ?? ANALYZE_EVERY_MINUTES))
-          ? 1
-          : 0,
+          .length,
         more: false,
       }),
     },
