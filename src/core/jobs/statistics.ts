@@ -1,25 +1,13 @@
 import type { Sql } from '../sql.js';
 
 /**
- * The tables whose plans the use cases, the API's authentication and expiry depend on. Not
- * `jobs` nor `audit_stage`: a queue's statistics describe a moment, and taken between bursts
- * (every pending-row partial index empty, the stage drained) they make the planner probe the
- * wrong index, a scan of every pending job per candidate once the queue fills. The runtime's
- * queries are written to be planned right on no statistics at all (scale.test.ts checks them).
+ * Every table of the store is analyzed but these. A queue's statistics describe a moment: taken
+ * between bursts (every pending-row partial index empty, the stage drained, the windows reset)
+ * they make the planner probe the wrong index, a scan of every pending job per candidate once the
+ * queue fills. The runtime's queries are written to be planned right on no statistics at all
+ * (scale.test.ts checks them).
  */
-export const ANALYZED = [
-  'api_tokens',
-  'approval_stages',
-  'approvals',
-  'audit_events',
-  'entitlement_holders',
-  'grants',
-  'identities',
-  'peer_holders',
-  'peer_members',
-  'requests',
-  'sessions',
-];
+export const NOT_ANALYZED = ['jobs', 'audit_stage', 'rate_windows'];
 
 /** Default for SweepDeps.analyzeEveryMinutes. */
 export const ANALYZE_EVERY_MINUTES = 10;
@@ -41,17 +29,18 @@ const CLAIM_SQL = `INSERT INTO maintenance_runs (name, last_run_at) VALUES ('ana
 
 // `relpages` is the size ANALYZE (or VACUUM) last saw; the file's size is the table's now. Grown
 // is autoanalyze's rule in pages: a tenth more, and at least eight pages, since the last look.
-const DUE_SQL = `SELECT t.name
-     FROM unnest($1::text[]) AS t(name)
+const DUE_SQL = `SELECT c.relname AS name, quote_ident(c.relname) AS quoted
+     FROM pg_class c
      CROSS JOIN LATERAL (
-       SELECT c.relpages, pg_relation_size(c.oid) / current_setting('block_size')::int AS pages
-         FROM pg_class c WHERE c.oid = to_regclass(t.name)) s
-    WHERE s.pages >= $2::int
-      AND ($3::boolean OR s.pages >= s.relpages + greatest(8, s.relpages / 10))
-    ORDER BY t.name`;
+       SELECT pg_relation_size(c.oid) / current_setting('block_size')::int AS pages) s
+    WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+      AND c.relname <> ALL($1::text[])
+      AND s.pages >= $2::int
+      AND ($3::boolean OR s.pages >= c.relpages + greatest(8, c.relpages / 10))
+    ORDER BY c.relname`;
 
 /**
- * Refreshes the planner's statistics of the busy tables: those grown by a tenth since they were
+ * Refreshes the planner's statistics of the store's tables: those grown by a tenth since they were
  * last analyzed, at every run, and all of them at most once per `minutes` of the engine's clock
  * across every process on the store. PGlite has no autovacuum and some servers run without it;
  * ANALYZE is also what makes every connection plan its prepared statements again, so a table that
@@ -66,9 +55,12 @@ export async function refreshStatistics(sql: Sql, now: Date, minutes: number): P
     );
     if (!lock?.held) return [];
     const claimed = (await tx.query(CLAIM_SQL, [now, minutes])).length > 0;
-    const due = await tx.query<{ name: string }>(DUE_SQL, [ANALYZED, MIN_ANALYZED_PAGES, claimed]);
-    const names = due.map((t) => t.name);
-    if (names.length > 0) await tx.query(`ANALYZE ${names.join(', ')}`);
-    return names;
+    const due = await tx.query<{ name: string; quoted: string }>(DUE_SQL, [
+      NOT_ANALYZED,
+      MIN_ANALYZED_PAGES,
+      claimed,
+    ]);
+    if (due.length > 0) await tx.query(`ANALYZE ${due.map((t) => t.quoted).join(', ')}`);
+    return due.map((t) => t.name);
   });
 }
