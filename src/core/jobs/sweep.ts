@@ -59,7 +59,7 @@ export const EXPIRY_SQL = `WITH due AS (
        RETURNING g.id, g.identity, g.entitlement, g.app, g.request_id, g.expires_at`;
 
 /** The rest of expiry's transaction is planned as any other. */
-const SORTS_AGAIN = 'SET LOCAL enable_sort = on';
+const SORTS_AGAIN = 'SET LOCAL enable_sort TO DEFAULT';
 
 /**
  * Expiry is enforced by the engine: every active grant past `expires_at` starts revocation, as
