@@ -66,6 +66,9 @@ const IDENTITIES = [
   person(2, 'human', { employment_type: 'contractor', location: 'mars', nickname: 'x' }),
   person(3, 'ai_agent', {}),
   person(4, 'service_account', { clearance: 'none', nickname: 'svc' }),
+  // i1 under another id: every value a policy reads is i1's, so an answer kept for one is the
+  // other's; the error a policy raises names each by its own id.
+  person(5, 'human', { employment_type: 'employee', location: 'paris' }),
 ];
 const ENTITLEMENTS = [
   entitlement('vault:read', 'vault', 'low', false),
@@ -93,7 +96,7 @@ function contexts(): PolicyContext[] {
   return out;
 }
 
-test('an answer from what the policies read is the answer from everything, errors included', async () => {
+test('an answer from what the policies read, or kept from a call passed the same, is the answer from everything, errors included', async () => {
   const cedar = await import('@cedar-policy/cedar-wasm/nodejs');
   const engine = await PolicyEngine.prepare(POLICIES);
   const whole = cedar.preparsePolicySet('engine-test-whole', {
@@ -108,6 +111,11 @@ test('an answer from what the policies read is the answer from everything, error
       for (const context of contexts())
         for (const action of ['request', 'auto_approve'] as PolicyAction[]) {
           const got = engine.authorize(action, who, ent, context);
+          // Cedar's reasons come in no set order, asked again or not.
+          const again = engine.authorize(action, who, ent, context);
+          assert.equal(again.allowed, got.allowed, 'asked again');
+          assert.deepEqual([...again.policies].sort(), [...got.policies].sort(), 'asked again');
+          assert.deepEqual([...again.errors].sort(), [...got.errors].sort(), 'asked again');
           const full = cedar.statefulIsAuthorized({
             principal: { type: 'Identity', id: who.id },
             action: { type: 'Action', id: action },
@@ -208,4 +216,36 @@ test('a policy set that uses the context as a whole is passed every field', asyn
     engine.authorize('request', IDENTITIES[0]!, ENTITLEMENTS[0]!, context).allowed,
     true,
   );
+});
+
+test('principals alike in every value read are told apart where a policy names one or compares principals', async () => {
+  const policy = (text: string, i: number): Policy => ({
+    id: `q${i}`,
+    text,
+    reason: null,
+    file: 'test.cedar',
+    line: i + 1,
+  });
+  const [i1, , , , i5] = IDENTITIES;
+  const [context] = contexts();
+  const ent = ENTITLEMENTS[0]!;
+  for (const texts of [
+    ['permit (principal == Identity::"i1", action == Action::"request", resource);'],
+    [
+      'permit (principal, action == Action::"request", resource);',
+      'forbid (principal, action, resource) when { principal in [Identity::"i5"] };',
+    ],
+  ]) {
+    const engine = await PolicyEngine.prepare(texts.map(policy));
+    assert.equal(engine.authorize('request', i1!, ent, context!).allowed, true, texts.join(' '));
+    assert.equal(engine.authorize('request', i5!, ent, context!).allowed, false, texts.join(' '));
+  }
+  const cedar = await import('@cedar-policy/cedar-wasm/nodejs');
+  const reads = emptyReads();
+  for (const t of TEXTS) {
+    const r = cedar.policyToJson(t);
+    assert.equal(r.type, 'success');
+    addReads((r as { json: unknown }).json as PolicyJson, reads);
+  }
+  assert.equal(reads.principalIdentity, false, 'attributes alone: one answer serves both');
 });

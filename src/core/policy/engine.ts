@@ -77,6 +77,13 @@ export function entitlementEntities(e: Entitlement): cedar.EntityJson[] {
 }
 
 type Cedar = typeof cedar;
+
+/**
+ * Answers an engine keeps. A key is the handful of values the policies read: an organisation's
+ * departments, kinds and employment types by its entitlements and a few durations and fits make
+ * thousands, not millions; past this the oldest go.
+ */
+const ANSWERS_KEPT = 10_000;
 let loading: Promise<Cedar> | undefined;
 
 /**
@@ -102,6 +109,8 @@ interface Scoped {
  */
 export class PolicyEngine {
   private readonly sets = new Map<string, string>();
+  /** Answers by what Cedar was passed, oldest first. */
+  private readonly answers = new Map<string, PolicyAnswer>();
 
   private constructor(
     private readonly cedar: Cedar,
@@ -128,7 +137,7 @@ export class PolicyEngine {
       const json = r.type === 'success' ? (r.json as unknown as PolicyJson) : undefined;
       // A set that parsed has a JSON form; were one missing, passing everything stays exact.
       if (json) addReads(json, reads);
-      else reads.wholeContext = reads.allAttributes = true;
+      else reads.wholeContext = reads.allAttributes = reads.principalIdentity = true;
       return { policy, json };
     });
     const perEntitlement = scoped.some((s) => s.json && namesEntitlement(s.json));
@@ -160,13 +169,45 @@ export class PolicyEngine {
     return id;
   }
 
+  /**
+   * Cedar's answer for the call, from the answers already given where Cedar was passed the same
+   * values (ADR 0056). What Cedar is passed is a function of the action's set, the entitlement,
+   * the values some policy reads and, where a policy can tell principals apart, the principal's
+   * id; evaluation is deterministic, so a call passed what an earlier one was gets its answer.
+   * An answer with errors is never kept: Cedar's messages may name the entity they concern.
+   */
   authorize(
     action: PolicyAction,
     principal: Identity,
     entitlement: Entitlement,
     context: PolicyContext,
   ): PolicyAnswer {
-    const answer = this.cedar.statefulIsAuthorized({
+    const request = this.request(action, principal, entitlement, context);
+    const key = JSON.stringify([
+      request.preparsedPolicySetId,
+      this.reads.principalIdentity ? principal.id : '',
+      entitlement.id,
+      request.context,
+      request.entities.map((e) => e.attrs),
+    ]);
+    const known = this.answers.get(key);
+    if (known) return known;
+    const answer = this.evaluate(request);
+    if (answer.errors.length === 0) {
+      if (this.answers.size >= ANSWERS_KEPT) this.answers.delete(this.answers.keys().next().value!);
+      this.answers.set(key, answer);
+    }
+    return answer;
+  }
+
+  /** What Cedar is passed for the call: only the fields some policy reads (ADR 0053). */
+  private request(
+    action: PolicyAction,
+    principal: Identity,
+    entitlement: Entitlement,
+    context: PolicyContext,
+  ): cedar.StatefulAuthorizationCall {
+    return {
       principal: { type: 'Identity', id: principal.id },
       action: { type: 'Action', id: action },
       resource: { type: 'Entitlement', id: entitlement.id },
@@ -176,18 +217,24 @@ export class PolicyEngine {
         attrs: readFields(e.attrs, this.reads, this.reads.allAttributes),
       })),
       preparsedPolicySetId: this.setFor(action, entitlement),
-    });
+    };
+  }
+
+  private evaluate(request: cedar.StatefulAuthorizationCall): PolicyAnswer {
+    const answer = this.cedar.statefulIsAuthorized(request);
     if (answer.type !== 'success') {
       throw new Error(
         `policy evaluation failed: ${answer.errors.map((e) => e.message).join('; ')}`,
       );
     }
     const { decision, diagnostics } = answer.response;
-    return {
+    return Object.freeze({
       allowed: decision === 'allow',
-      policies: diagnostics.reason,
-      errors: diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
-    };
+      policies: Object.freeze(diagnostics.reason) as string[],
+      errors: Object.freeze(
+        diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
+      ) as string[],
+    });
   }
 
   /** The message a determining policy gives: its @reason, else its id. */

@@ -12,6 +12,7 @@
 
 /** One policy in Cedar's JSON form, as `policyToJson` returns it; only the parts read here are typed. */
 export interface PolicyJson {
+  principal: { op: string };
   action: { op: string; entity?: Uid; entities?: Uid[] };
   resource: { op: string; entity?: Uid };
   conditions: unknown[];
@@ -29,14 +30,21 @@ export interface PolicyReads {
   wholeContext: boolean;
   /** A policy whose JSON form was not to be had: then every attribute is passed. */
   allAttributes: boolean;
+  /**
+   * Some policy can tell one principal from another with the same attributes: its scope names
+   * one (`principal == Identity::"x"`, `in`, `is`), or a condition uses `principal` as a value
+   * (`principal == …`, `principal in …`) rather than reading its attributes.
+   */
+  principalIdentity: boolean;
 }
 
 export function emptyReads(): PolicyReads {
-  return { names: new Set(), wholeContext: false, allAttributes: false };
+  return { names: new Set(), wholeContext: false, allAttributes: false, principalIdentity: false };
 }
 
 /** Adds what one policy reads to `into`. */
 export function addReads(policy: PolicyJson, into: PolicyReads): void {
+  if (policy.principal.op !== 'All') into.principalIdentity = true;
   for (const c of policy.conditions) walk(c, into, false);
 }
 
@@ -48,6 +56,7 @@ function walk(node: unknown, into: PolicyReads, readByName: boolean): void {
   if (node === null || typeof node !== 'object') return;
   const o = node as Record<string, unknown>;
   if (o.Var === 'context' && !readByName) into.wholeContext = true;
+  if (o.Var === 'principal' && !readByName) into.principalIdentity = true;
   for (const [k, v] of Object.entries(o)) {
     if ((k === '.' || k === 'has') && v !== null && typeof v === 'object') {
       const access = v as { left?: unknown; attr?: unknown };
