@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import pg from 'pg';
 import type { Sql } from '../sql.js';
 import { FACTS_SQL } from '../decision/inputs.js';
+import { pgSql } from '../../store/pg-sql.js';
 import { testStore } from '../../store/test-store.js';
 import { refreshStatistics } from './statistics.js';
 
@@ -110,6 +112,46 @@ test('a prepared decision statement planned while the grants were empty reads th
       await tx.query('DEALLOCATE facts');
     });
   } finally {
+    await store.close();
+  }
+});
+
+test('two processes refreshing the statistics at once analyze the tables once: the second finds the first at it and does nothing', async () => {
+  const store = await testStore();
+  // PGlite has one connection: the processes are the server's connections.
+  const pool =
+    store.kind === 'server' ? new pg.Pool({ connectionString: store.location, max: 4 }) : undefined;
+  pool?.on('error', () => undefined);
+  try {
+    const { sql } = store;
+    const other = pool ? pgSql(pool) : sql;
+    await grow(sql, 1, 2000);
+    const runs = await Promise.all([
+      refreshStatistics(sql, at(0), 10),
+      refreshStatistics(other, at(0), 10),
+    ]);
+    assert.deepEqual(
+      runs.map((r) => r.join(',')).sort(),
+      ['', 'grants,identities'],
+      'one analyzes the grown tables; the other, under the lock or after it, finds nothing due',
+    );
+    if (!pool) return;
+    // Deterministically: while one process holds the task, another skips it at once, whatever
+    // is due, instead of queueing behind its ANALYZE.
+    await grow(sql, 2001, 4000);
+    const holder = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT pg_advisory_xact_lock(hashtext('gatehouse.statistics'))`);
+      assert.deepEqual(await refreshStatistics(sql, at(1), 10), [], 'held elsewhere: skipped');
+      await holder.query('COMMIT');
+    } finally {
+      holder.release();
+    }
+    const after = await refreshStatistics(sql, at(1), 10);
+    assert.ok(after.includes('grants') && after.includes('identities'), after.join(', '));
+  } finally {
+    await pool?.end();
     await store.close();
   }
 });
