@@ -216,4 +216,45 @@ describe('submissions arriving together', () => {
       `the others are recorded: ${answers.join(' | ')}`,
     );
   });
+
+  test('start the next transaction while the one before waits on its COMMIT', async (t) => {
+    // PGlite has one connection: its transactions take turns whatever the queue does.
+    if (h.store.kind !== 'server') return t.skip('needs a second connection');
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let first = true;
+    // The first transaction stops after its write, its COMMIT not yet sent.
+    const sql: Sql = {
+      query: (text, params) => h.store.sql.query(text, params),
+      transaction: (fn, then) =>
+        h.store.sql.transaction(async (tx) => {
+          const value = await fn(tx);
+          if (first) {
+            first = false;
+            await held;
+          }
+          return value;
+        }, then),
+    };
+    const catalog = await new CatalogCache().get(sql);
+    const order: string[] = [];
+    const [a, ...rest] = ['frank', 'grace', 'sam', 'erin'].map((p) => {
+      const input = ask(`${p}@acme.test`, 'analytics:writer', { duration: 7 * 86400 });
+      return outcome(submissions(sql).submit(catalog, AT, input)).then((o) => {
+        order.push(p);
+        return o;
+      });
+    });
+    // Were the queue to wait for the COMMIT, the first would be let go first.
+    const timeout = setTimeout(release, 10_000);
+    const others = await Promise.all(rest);
+    release();
+    clearTimeout(timeout);
+    const answers = [await a!, ...others];
+    assert.ok(
+      answers.every((o) => !o.includes('Error')),
+      answers.join(' | '),
+    );
+    assert.deepEqual(order.slice(-1), ['frank'], `answered in the order ${order.join(', ')}`);
+  });
 });

@@ -711,10 +711,14 @@ export async function submitRequest(
   catalog: Catalog,
   now: Date,
   input: RequestInput,
+  /** Called once the request is written, before its COMMIT (submit-group.ts). */
+  written?: () => void,
 ): Promise<RequestView> {
   return auditedTransaction(sql, async (tx) => {
     const di = await accessDecideInput(tx, catalog, input, true);
-    return record(tx, catalog, now, di, await decide(tx, catalog, now, di), true);
+    const view = await record(tx, catalog, now, di, await decide(tx, catalog, now, di), true);
+    written?.();
+    return view;
   });
 }
 
