@@ -340,7 +340,9 @@ test("a target's membership look-ups use its catalog's indexes whatever its stat
       const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, params);
       const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
       assert.doesNotMatch(plan, /Seq Scan on pg_(auth_members|authid)/, `${name}:\n${plan}`);
-      assert.match(plan, /pg_auth_members_role_member_index/, `${name}:\n${plan}`);
+      // Either of the catalog's two indexes on (role, member) answers a probe of both columns;
+      // which one the server picks follows the shared catalog's statistics (CI, 2026-12-07).
+      assert.match(plan, /pg_auth_members_(role_member|member_role)_index/, `${name}:\n${plan}`);
     }
   } finally {
     await client.end();
