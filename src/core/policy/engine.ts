@@ -40,12 +40,13 @@ export const RECHECK_CONTEXT: PolicyContext = {
   requester_is_beneficiary: false,
 };
 
+/** Shared by every call given the same values (ADR 0056): read, never changed. */
 export interface PolicyAnswer {
-  allowed: boolean;
+  readonly allowed: boolean;
   /** @id of every policy that determined the answer. */
-  policies: string[];
+  readonly policies: readonly string[];
   /** Policies that failed at run time (a missing attribute, say): Cedar skips them. */
-  errors: string[];
+  readonly errors: readonly string[];
 }
 
 /** Attributes every identity entity has, so `principal.employment_type == …` never errors on absence. */
@@ -230,10 +231,8 @@ export class PolicyEngine {
     const { decision, diagnostics } = answer.response;
     return Object.freeze({
       allowed: decision === 'allow',
-      policies: Object.freeze(diagnostics.reason) as string[],
-      errors: Object.freeze(
-        diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
-      ) as string[],
+      policies: Object.freeze(diagnostics.reason),
+      errors: Object.freeze(diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`)),
     });
   }
 

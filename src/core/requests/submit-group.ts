@@ -10,8 +10,8 @@ import type { RequestView } from './view.js';
 /**
  * Submissions through one store handle (a pool), decided together when they arrive together
  * (ADR 0051). Alone, a submission is submitRequest's transaction, unchanged. While GROUPS
- * transactions of submissions are under way (one), newcomers wait, and the next transaction takes up to
- * GROUP_SIZE of them: their beneficiaries locked by one statement, their facts read by one, each
+ * transactions of submissions are being decided and written, newcomers wait, and the next
+ * transaction takes up to GROUP_SIZE of them: their beneficiaries locked by one statement, their facts read by one, each
  * decided here, and every request, stage, grant, job and event written by one, then one commit
  * and one sequencer run.
  */
