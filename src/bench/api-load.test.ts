@@ -5,10 +5,18 @@ import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { runLoad } from './api-load.js';
 
-/** A server that notes when each call arrived and answers after `delayMs` (the first call only). */
+/**
+ * A server that notes when each call (a POST) arrived and answers after `delayMs` (the first call
+ * only). The sender's warm-up GETs are answered at once and not noted.
+ */
 async function slowFirst(delayMs: number) {
   const arrivals: number[] = [];
+  let warmed = 0;
   const server = createServer((req, res) => {
+    if (req.method === 'GET') {
+      warmed++;
+      return void res.writeHead(404).end();
+    }
     arrivals.push(performance.now());
     req.resume();
     req.once('end', () => {
@@ -19,7 +27,12 @@ async function slowFirst(delayMs: number) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, arrivals, close: () => server.close() };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    arrivals,
+    warmed: () => warmed,
+    close: () => server.close(),
+  };
 }
 
 const job = { path: '/x', token: 't', first: 0, people: 100, entitlements: ['a:b'] };
@@ -31,6 +44,7 @@ test('a paced load sends one call every 1/rate seconds, never a second quota at 
     const r = await runLoad({ ...job, url: s.url, connections: 4, rate: 50, amount: 20 });
     assert.equal(r.ok, 20);
     assert.equal(r.next, 20);
+    assert.ok(s.warmed() > 0, 'the sender warmed its sockets before the clock started');
     // No call goes out before it is due: the sender starts 50 ms after it is called and call k
     // is due 20k ms after that, so the k-th arrival cannot come sooner. Measured from the call,
     // not from the first arrival, whose connection set-up can make it late and the span short

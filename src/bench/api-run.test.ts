@@ -10,19 +10,23 @@ test('the API benchmark runs end to end at a small size: every call answered 2xx
       rate: 20,
       rateSeconds: 1,
       maxSeconds: 1,
-      connections: 2,
+      concurrency: [1, 2],
+      slices: 2,
       warmup: 5,
       people: 3000, // enough distinct pairs for whatever a quiet machine sends in the max phase
       sequential: 5,
       cliRuns: 0,
     });
-    for (const x of [r.fixedRate.api, r.fixedRate.bare, r.max.api, r.max.bare]) {
+    const maxes = r.maxRuns.flatMap((m) => [m.api, m.bare]);
+    assert.equal(maxes.length, 4, 'each route at each concurrency');
+    for (const x of [r.fixedRate.api, r.fixedRate.bare, ...maxes]) {
       assert.equal(x.non2xx + x.errors + x.timeouts, 0, JSON.stringify(x.statuses));
       assert.ok(x.ok > 0);
     }
     assert.equal(r.core.sequential.length, 5);
     assert.equal(r.core.httpSequential.ok, 5);
-    const viaHttp = 5 + r.fixedRate.api.ok + r.max.api.ok + r.core.httpSequential.ok;
+    const maxApi = r.maxRuns.reduce((a, m) => a + m.api.ok, 0);
+    const viaHttp = 5 + r.fixedRate.api.ok + maxApi + r.core.httpSequential.ok;
     assert.ok(r.written.requests >= viaHttp, 'every 2xx left its request');
     assert.equal(r.written.autoApproved, r.written.requests, 'none stopped before the grant');
     assert.equal(r.written.jobs, r.written.requests, 'each has its apply job');

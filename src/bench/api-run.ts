@@ -23,14 +23,22 @@ import { GcWatch } from './suite/measure.js';
 import { migrationFiles } from '../store/migrate.js';
 import { ANALYZE_EVERY_MINUTES, refreshStatistics } from '../core/jobs/statistics.js';
 import { type LoadJob, type LoadResult, body } from './api-load.js';
+import { best, combined } from './api-slices.js';
 
 export interface ApiBenchOptions {
   /** The fixed rate of phase (a), requests per second, and how long it runs. */
   rate: number;
   rateSeconds: number;
-  /** How long phase (b), as fast as the server answers, runs; with how many connections. */
+  /** How long phase (b), as fast as the server answers, loads each route at each concurrency. */
   maxSeconds: number;
-  connections: number;
+  /**
+   * Callers at once in phase (b), each a kept-alive connection: each route is loaded at each
+   * count, and its rate is the best of them (ADR 0057). The largest also sets the paced phase's
+   * sockets and the in-process callers.
+   */
+  concurrency: readonly number[];
+  /** Phase (b)'s time cut into this many turns, the routes alternating, so drift hits both. */
+  slices: number;
   /** Requests sent before measuring (JIT, plan caches, the catalog). */
   warmup: number;
   /** Seeded people: with the auto-approved entitlements, the distinct pairs available. */
@@ -46,18 +54,28 @@ export interface Phase {
   bare: LoadResult;
 }
 
+/** Phase (b) at one concurrency: each route's slices taken together (`combined`). */
+export interface MaxRun {
+  connections: number;
+  api: LoadResult;
+  bare: LoadResult;
+}
+
 /** The same use case called in this process, without HTTP: what the core costs on its own. */
 export interface CoreResult {
   /** One at a time: milliseconds per call, beside one HTTP connection sending one at a time. */
   sequential: number[];
   httpSequential: LoadResult;
-  /** `connections` callers at once for the max phase's time: calls per second. */
+  /** The largest concurrency's callers at once for the max phase's time: calls per second. */
   perSecond: number;
 }
 
 export interface ApiBenchResult {
   fixedRate: Phase;
-  max: Phase;
+  /** Phase (b): each route at the concurrency where it answered most (named in `connections`). */
+  max: Phase & { connections: { api: number; bare: number } };
+  /** Phase (b) at every concurrency. */
+  maxRuns: MaxRun[];
   core: CoreResult;
   /** What the API's 2xx answers left in the store: one request, its audit events, a job each. */
   written: { requests: number; autoApproved: number; jobs: number; auditEvents: number };
@@ -167,6 +185,7 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
     const apiUrl = await server.listen({ port: 0, host: '127.0.0.1' });
     const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
     let next = 0;
+    const widest = Math.max(...opts.concurrency);
     const run = async (target: 'api' | 'bare', shape: Partial<LoadJob>, bound: number) => {
       const cpu = cpuWatch(local);
       const gc = new GcWatch();
@@ -175,7 +194,7 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
           url: target === 'api' ? apiUrl : bareUrl,
           path: target === 'api' ? '/api/v1/requests' : '/bare',
           token,
-          connections: opts.connections,
+          connections: widest,
           first: next,
           people: opts.people,
           entitlements,
@@ -201,17 +220,45 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
     const bound = opts.rateSeconds * 3 + 60;
     if (opts.warmup > 0) {
       const warm = { rate: opts.rate, seconds: Math.max(1, Math.round(opts.warmup / opts.rate)) };
+      // A second as fast as each route answers as well: at the paced rate the pool opens some
+      // of its connections late or not at all, and a connection's first use of each statement
+      // plans it on a backend with cold caches, tens of milliseconds that landed in the measured
+      // phase's first calls (the p99 of 2,000 is its 20 slowest).
+      const burst = { seconds: 1, connections: widest };
       await run('api', warm, bound);
+      await run('api', burst, bound);
       await run('bare', warm, bound);
+      await run('bare', burst, bound);
     }
     const fixedRate = {
       api: await run('api', fixed, bound),
       bare: await run('bare', fixed, bound),
     };
-    const flat = { seconds: opts.maxSeconds };
+    // Each route at each concurrency for maxSeconds, in `slices` turns: a turn loads the API
+    // and the bare route one after the other, which goes first alternating, so a machine that
+    // speeds up or slows down during the phase weighs on both routes alike (ADR 0057).
+    const slice = { seconds: Math.max(1, Math.round(opts.maxSeconds / opts.slices)) };
+    const sliced = new Map<string, LoadResult[]>();
+    for (let turn = 0; turn < opts.slices; turn++)
+      for (const connections of opts.concurrency)
+        for (const target of turn % 2 === 0
+          ? (['api', 'bare'] as const)
+          : (['bare', 'api'] as const)) {
+          const r = await run(target, { ...slice, connections }, slice.seconds + 30);
+          const key = `${target} ${connections}`;
+          sliced.set(key, [...(sliced.get(key) ?? []), r]);
+        }
+    const maxRuns: MaxRun[] = opts.concurrency.map((connections) => ({
+      connections,
+      api: combined(sliced.get(`api ${connections}`)!),
+      bare: combined(sliced.get(`bare ${connections}`)!),
+    }));
+    const bestOf = (target: 'api' | 'bare') =>
+      best(maxRuns.map((m) => ({ connections: m.connections, result: m[target] })));
     const max = {
-      api: await run('api', flat, opts.maxSeconds + 30),
-      bare: await run('bare', flat, opts.maxSeconds + 30),
+      api: bestOf('api').result,
+      bare: bestOf('bare').result,
+      connections: { api: bestOf('api').connections, bare: bestOf('bare').connections },
     };
     const inProcess = await measureCore(
       (i) => {
@@ -249,6 +296,7 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
     return {
       fixedRate,
       max,
+      maxRuns,
       core,
       written: {
         requests: Number(w!.requests),
@@ -281,7 +329,7 @@ async function measureCore(
   const start = performance.now();
   const until = start + opts.maxSeconds * 1000;
   await Promise.all(
-    Array.from({ length: opts.connections }, async () => {
+    Array.from({ length: Math.max(...opts.concurrency) }, async () => {
       while (performance.now() < until) {
         await call(index());
         done++;

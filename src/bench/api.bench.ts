@@ -9,7 +9,8 @@
  * (beneficiary, entitlement) pair each time, so every call is decided, auto-approved and written:
  * request, audit events, grant, apply job. (a) at a fixed rate, one call every 1/rate s from a
  * paced sender, latency counted from when each call was due (ADR 0048); (b) as fast as it
- * answers (autocannon): throughput. The baseline: a bare Fastify route doing one INSERT + COMMIT
+ * answers (autocannon), each route at 16 and at 64 connections in alternating slices, its best
+ * concurrency giving its rate (ADR 0057): throughput. The baseline: a bare Fastify route doing one INSERT + COMMIT
  * through the same pool, under the same load. Then a CLI command through the local command channel, beside
  * `node -e 0`. Prints a table and writes bench/results/api.json.
  */
@@ -32,7 +33,10 @@ const OPTS = {
   rate: num('BENCH_API_RATE', 200),
   rateSeconds: num('BENCH_API_SECONDS', 10),
   maxSeconds: num('BENCH_API_MAX_SECONDS', 10),
-  connections: num('BENCH_API_CONNECTIONS', 16),
+  // Where the bare route peaks (16) and where the API, which decides callers together, does (64):
+  // each route's rate is its best of the two (ADR 0057).
+  concurrency: (process.env.BENCH_API_CONNECTIONS ?? '16,64').split(',').map(Number),
+  slices: num('BENCH_API_SLICES', 2),
   warmup: num('BENCH_API_WARMUP', 500),
   // Every call needs a (person, entitlement) pair of its own: 20,000 people ran out on a fast
   // machine, whose phases and in-process calls answered more than that.
@@ -60,8 +64,10 @@ function table(r: ApiBenchResult): string[] {
     row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
     line(`(a) POST /api/v1/requests at ${OPTS.rate}/s`, r.fixedRate.api),
     line(`(a) baseline: bare INSERT + COMMIT at ${OPTS.rate}/s`, r.fixedRate.bare),
-    line('(b) POST /api/v1/requests, max', r.max.api),
-    line('(b) baseline: bare INSERT + COMMIT, max', r.max.bare),
+    ...r.maxRuns.flatMap((m) => [
+      line(`(b) POST /api/v1/requests, max, ${m.connections} connections`, m.api),
+      line(`(b) baseline: bare INSERT + COMMIT, max, ${m.connections} connections`, m.bare),
+    ]),
   ];
   const seq = r.core.sequential;
   out.push(
@@ -76,7 +82,7 @@ function table(r: ApiBenchResult): string[] {
     ]),
     line('POST /api/v1/requests, one connection, one at a time', r.core.httpSequential),
     row([
-      `core: the use case in process, ${OPTS.connections} at once, max`,
+      `core: the use case in process, ${Math.max(...OPTS.concurrency)} at once, max`,
       '',
       '',
       `${r.core.perSecond.toFixed(0)}/s`,
@@ -149,7 +155,7 @@ async function main() {
     `\nwritten by the API's 2xx answers: ${written.requests} requests (${written.autoApproved} auto-approved), ${written.jobs} jobs, ${written.auditEvents} audit events in all`,
   );
   console.log(
-    `throughput: ${(share * 100).toFixed(1)} % of the bare route; CLI channel p50 ${ms(cliP50)} beside node -e 0 p50 ${ms(pct(cli!.nodeNoop, 50))}`,
+    `throughput: ${(share * 100).toFixed(1)} % of the bare route (API at ${max.connections.api} connections, bare at ${max.connections.bare}); CLI channel p50 ${ms(cliP50)} beside node -e 0 p50 ${ms(pct(cli!.nodeNoop, 50))}`,
   );
   console.log(
     `load average (1 min) during the run: ${Math.min(...load1).toFixed(2)}–${Math.max(...load1).toFixed(2)}`,
@@ -186,6 +192,7 @@ export const scenario: Scenario = {
   usesWorld: false,
   async run({ profile, say }) {
     const store = await benchStore('api');
+    const c = Math.min(16, Math.max(2, Math.round(profile.apiRate / 12)));
     const watch = new RssWatch();
     let r: ApiBenchResult;
     try {
@@ -193,7 +200,8 @@ export const scenario: Scenario = {
         rate: profile.apiRate,
         rateSeconds: profile.apiSeconds,
         maxSeconds: profile.apiSeconds,
-        connections: Math.min(16, Math.max(2, Math.round(profile.apiRate / 12))),
+        concurrency: [c, 4 * c],
+        slices: 2,
         // The test's tiny run skips the warm-up: it checks the code runs, not its speed.
         warmup: profile.apiSeconds > 2 ? profile.apiRate : 0,
         people: profile.apiPeople,
@@ -209,7 +217,7 @@ export const scenario: Scenario = {
       `api: POST /api/v1/requests at ${profile.apiRate}/s p99 ${fixedRate.api.p99} ms (bare ${fixedRate.bare.p99} ms; ` +
         `p50 ${fixedRate.api.p50}, p90 ${fixedRate.api.p90}, max ${fixedRate.api.max} ms; ` +
         `GC ${fixedRate.api.gc?.pauses ?? '?'} pauses, longest ${fixedRate.api.gc?.max_ms ?? '?'} ms); ` +
-        `max ${max.api.perSecond.toFixed(0)}/s beside bare ${max.bare.perSecond.toFixed(0)}/s; ` +
+        `max ${max.api.perSecond.toFixed(0)}/s (${max.connections.api} connections) beside bare ${max.bare.perSecond.toFixed(0)}/s (${max.connections.bare}); ` +
         `CPU a call at max: API ${cpuOf(max.api)}, bare ${cpuOf(max.bare)}`,
     );
     const failed = (x: LoadResult) => x.non2xx + x.errors + x.timeouts;
@@ -253,6 +261,15 @@ export const scenario: Scenario = {
         pass: share >= 0.4,
         peak_rss_mb: rss.peak_mb,
         detail: {
+          // Each route's best concurrency gives its rate (ADR 0057); every one is listed.
+          connections: max.connections,
+          by_connections: r.maxRuns.map((m) => ({
+            connections: m.connections,
+            api_per_second: round(m.api.perSecond, 1),
+            bare_per_second: round(m.bare.perSecond, 1),
+            api_p99_ms: m.api.p99,
+            bare_p99_ms: m.bare.p99,
+          })),
           // What bounds the rate on two cores: CPU an answered call in each process.
           cpu_ms_per_call: max.api.cpuMsPerCall,
           baseline_cpu_ms_per_call: max.bare.cpuMsPerCall,

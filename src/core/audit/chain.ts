@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type AfterCommit, type Sql, prepared } from '../sql.js';
 import type { AuditAction } from './actions.js';
+import { canonicalJson } from './hash-body.js';
 
 export interface AuditInput {
   actor: string;
@@ -38,6 +39,8 @@ export function canonical(value: unknown): string {
  * `head + seq + tail` (keys sorted, so seq comes after refs and before subject). A writer that
  * stages an event renders it so, before anyone knows its seq; the sequencer in the store
  * (migration 029) puts the number between the two and hashes the same bytes eventHash does.
+ * The fields are JSON values (`shaped`, or a row read back), so canonicalJson renders them: the
+ * same text as canonical(), in fewer allocations, on the path of every write.
  */
 export function bodyParts(e: Omit<AuditEvent, 'hash' | 'seq' | 'prev_hash'>): {
   head: string;
@@ -45,9 +48,9 @@ export function bodyParts(e: Omit<AuditEvent, 'hash' | 'seq' | 'prev_hash'>): {
 } {
   return {
     head:
-      `{"action":${canonical(e.action)},"actor":${canonical(e.actor)},"at":${canonical(e.at)},` +
-      `"details":${canonical(e.details)},"refs":${canonical(e.refs)},"seq":`,
-    tail: `,"subject":${canonical(e.subject)}}`,
+      `{"action":${canonicalJson(e.action)},"actor":${canonicalJson(e.actor)},"at":${canonicalJson(e.at)},` +
+      `"details":${canonicalJson(e.details)},"refs":${canonicalJson(e.refs)},"seq":`,
+    tail: `,"subject":${canonicalJson(e.subject)}}`,
   };
 }
 

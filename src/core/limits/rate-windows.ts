@@ -18,7 +18,7 @@ export function windowStart(now: Date, windowMs: number): Date {
  * passed; every node computes the same window from the clock, so they add to one count. The keys
  * come in a fixed order from each caller, so two requests lock shared rows in the same order.
  */
-export const HIT_SQL = `
+const HIT_SQL = `
   INSERT INTO rate_windows AS r (key, window_start, hits)
   SELECT k, $2::timestamptz, 1 FROM unnest($1::text[]) AS k
   ON CONFLICT (key) DO UPDATE
