@@ -85,17 +85,21 @@ function admissionsOf(sql: Sql): (w: Waiting) => void {
     // One window a statement: calls of another (a window that has just turned) go next.
     const first = waiting[0]!;
     const batch: Waiting[] = [];
-    for (let i = 0; i < waiting.length;) {
-      const w = waiting[i]!;
-      if (w.windowMs === first.windowMs && w.start === first.start) {
-        batch.push(w);
-        waiting.splice(i, 1);
-      } else i++;
-    }
-    void admitBatch(sql, batch).finally(() => {
-      running = false;
-      pump();
-    });
+    const later: Waiting[] = [];
+    for (const w of waiting)
+      (w.windowMs === first.windowMs && w.start === first.start ? batch : later).push(w);
+    waiting.length = 0;
+    for (const w of later) waiting.push(w);
+    // admitBatch answers every call itself; a throw past that still answers them, never the
+    // process's unhandled rejection.
+    void admitBatch(sql, batch)
+      .catch((e: unknown) => {
+        for (const w of batch) w.reject(e);
+      })
+      .finally(() => {
+        running = false;
+        pump();
+      });
   };
   return (w) => {
     waiting.push(w);
