@@ -255,10 +255,11 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
     }));
     const bestOf = (target: 'api' | 'bare') =>
       best(maxRuns.map((m) => ({ connections: m.connections, result: m[target] })));
+    const [apiBest, bareBest] = [bestOf('api'), bestOf('bare')];
     const max = {
-      api: bestOf('api').result,
-      bare: bestOf('bare').result,
-      connections: { api: bestOf('api').connections, bare: bestOf('bare').connections },
+      api: apiBest.result,
+      bare: bareBest.result,
+      connections: { api: apiBest.connections, bare: bareBest.connections },
     };
     const inProcess = await measureCore(
       (i) => {

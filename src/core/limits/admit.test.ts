@@ -11,33 +11,39 @@ import { countHits } from './rate-windows.js';
 
 const AT = new Date('2026-03-02T09:00:30.000Z');
 
+/** Ann, with a valid token and a revoked one. */
+async function annWithTokens(sql: Sql) {
+  await sql.query(
+    `INSERT INTO identities (id, kind, status, created_at, updated_at)
+     VALUES ('ann@acme.test', 'human', 'active', $1, $1)`,
+    [AT],
+  );
+  const make = () =>
+    createToken(sql, AT, {
+      identity: 'ann@acme.test',
+      scopes: ['read'],
+      actor: 'admin',
+      via: 'cli',
+    });
+  const good = await make();
+  const revoked = await make();
+  await revokeToken(sql, AT, { id: revoked.id, actor: 'admin', via: 'cli' });
+  return { good: good.token, revoked: revoked.token };
+}
+
 test('a call counted and its token read in one statement is judged as authentication alone judges it, and counts as countHits counts', async () => {
   const store = await testStore();
   try {
     const { sql } = store;
-    await sql.query(
-      `INSERT INTO identities (id, kind, status, created_at, updated_at)
-       VALUES ('ann@acme.test', 'human', 'active', $1, $1)`,
-      [AT],
-    );
-    const make = () =>
-      createToken(sql, AT, {
-        identity: 'ann@acme.test',
-        scopes: ['read'],
-        actor: 'admin',
-        via: 'cli',
-      });
-    const good = await make();
-    const revoked = await make();
-    await revokeToken(sql, AT, { id: revoked.id, actor: 'admin', via: 'cli' });
+    const { good, revoked } = await annWithTokens(sql);
     const later = new Date(AT.getTime() + 90 * 86400_000 + 1000);
     const cases: [string, string, Date][] = [
-      ['valid', good.token, AT],
-      ['wrong secret', `${good.token.slice(0, -4)}AAAA`, AT],
+      ['valid', good, AT],
+      ['wrong secret', `${good.slice(0, -4)}AAAA`, AT],
       ['malformed', 'not-a-token', AT],
-      ['unknown id', good.token.replace(/^gh_[0-9a-f]{4}/, 'gh_ffff'), AT],
-      ['revoked', revoked.token, AT],
-      ['expired', good.token, later],
+      ['unknown id', good.replace(/^gh_[0-9a-f]{4}/, 'gh_ffff'), AT],
+      ['revoked', revoked, AT],
+      ['expired', good, later],
     ];
     let n = 0;
     for (const [what, token, now] of cases) {
@@ -73,25 +79,6 @@ function counting(sql: Sql): { sql: Sql; counts: () => number } {
     },
     counts: () => n,
   };
-}
-
-async function annWithTokens(sql: Sql) {
-  await sql.query(
-    `INSERT INTO identities (id, kind, status, created_at, updated_at)
-     VALUES ('ann@acme.test', 'human', 'active', $1, $1)`,
-    [AT],
-  );
-  const make = () =>
-    createToken(sql, AT, {
-      identity: 'ann@acme.test',
-      scopes: ['read'],
-      actor: 'admin',
-      via: 'cli',
-    });
-  const good = await make();
-  const revoked = await make();
-  await revokeToken(sql, AT, { id: revoked.id, actor: 'admin', via: 'cli' });
-  return { good: good.token, revoked: revoked.token };
 }
 
 test('calls that arrive together are counted by one statement, each told its own place in the shared count and judged by its own token', async () => {

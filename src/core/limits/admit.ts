@@ -6,23 +6,16 @@ import {
   judgeToken,
   presentedTokenId,
 } from '../tokens/authenticate.js';
-import { type WindowCount, windowCounts, windowStart } from './rate-windows.js';
+import { HIT_SQL, type WindowCount, windowCounts, windowStart } from './rate-windows.js';
 
 /*
  * The rate-limit counts of the API calls waiting on one store handle, and the rows of the tokens
  * they present, in one statement: the hit rows (key set), then the token rows (key null). Each
- * key is added to once, by as many calls as name it, in sorted order, so two nodes' statements
- * lock shared rows in the same order.
+ * key is added to once, by as many calls as name it, keys sorted, so two nodes' statements lock
+ * shared rows in the same order.
  */
 const HITS_AND_TOKENS = prepared(`
-  WITH hit AS (
-    INSERT INTO rate_windows AS r (key, window_start, hits)
-    SELECT k, $2::timestamptz, n FROM unnest($1::text[], $3::int[]) AS u(k, n)
-    ON CONFLICT (key) DO UPDATE
-      SET hits = CASE WHEN r.window_start = EXCLUDED.window_start THEN r.hits + EXCLUDED.hits
-                      ELSE EXCLUDED.hits END,
-          window_start = EXCLUDED.window_start
-    RETURNING key, hits)
+  WITH hit AS (${HIT_SQL})
   SELECT key, hits, NULL::text AS token_id, NULL::bytea AS secret_hash, NULL::text AS identity,
          NULL::text[] AS scopes, NULL::timestamptz AS expires_at, NULL::timestamptz AS revoked_at,
          NULL::timestamptz AS last_used_at, NULL::text AS status
@@ -90,8 +83,8 @@ function admissionsOf(sql: Sql): (w: Waiting) => void {
       (w.windowMs === first.windowMs && w.start === first.start ? batch : later).push(w);
     waiting.length = 0;
     for (const w of later) waiting.push(w);
-    // admitBatch answers every call itself; a throw past that still answers them, never the
-    // process's unhandled rejection.
+    // A failed statement (or any throw) answers every call of the batch, never the process's
+    // unhandled rejection.
     void admitBatch(sql, batch)
       .catch((e: unknown) => {
         for (const w of batch) w.reject(e);
@@ -108,23 +101,16 @@ function admissionsOf(sql: Sql): (w: Waiting) => void {
 }
 
 async function admitBatch(sql: Sql, batch: readonly Waiting[]): Promise<void> {
+  const named = batch.map((w) => [...new Set(w.keys)]);
   const added = new Map<string, number>();
-  for (const w of batch) for (const k of new Set(w.keys)) added.set(k, (added.get(k) ?? 0) + 1);
+  for (const keys of named) for (const k of keys) added.set(k, (added.get(k) ?? 0) + 1);
   const keys = [...added.keys()].sort();
   const ids = [...new Set(batch.flatMap((w) => (w.id ? [w.id] : [])))];
   const { windowMs, start } = batch[0]!;
-  let rows: ({ key: string | null; hits: number | null; token_id: string | null } & TokenRow)[];
-  try {
-    rows = await sql.query(HITS_AND_TOKENS, [
-      keys,
-      new Date(start).toISOString(),
-      keys.map((k) => added.get(k)!),
-      ids,
-    ]);
-  } catch (e) {
-    for (const w of batch) w.reject(e);
-    return;
-  }
+  // A failure rejects every call of the batch (admissionsOf's catch).
+  const rows = await sql.query<
+    { key: string | null; hits: number | null; token_id: string | null } & TokenRow
+  >(HITS_AND_TOKENS, [keys, new Date(start).toISOString(), keys.map((k) => added.get(k)!), ids]);
   const total = new Map<string, number>();
   const tokens = new Map<string, TokenRow>();
   for (const r of rows)
@@ -132,8 +118,8 @@ async function admitBatch(sql: Sql, batch: readonly Waiting[]): Promise<void> {
     else if (r.token_id !== null) tokens.set(r.token_id, r);
   // The calls naming a key took its last `added` places, in the order they arrived.
   const taken = new Map<string, number>();
-  for (const w of batch) {
-    const hits = [...new Set(w.keys)].map((key) => {
+  batch.forEach((w, i) => {
+    const hits = named[i]!.map((key) => {
       const place = (taken.get(key) ?? 0) + 1;
       taken.set(key, place);
       return { key, hits: total.get(key)! - added.get(key)! + place };
@@ -143,5 +129,5 @@ async function admitBatch(sql: Sql, batch: readonly Waiting[]): Promise<void> {
       counts: windowCounts(hits, new Date(start), windowMs, w.now),
       authenticate: () => judgeToken(sql, w.now, w.token, w.id, row),
     });
-  }
+  });
 }

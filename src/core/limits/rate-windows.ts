@@ -14,15 +14,17 @@ export function windowStart(now: Date, windowMs: number): Date {
 }
 
 /*
- * One statement counts a request against all its keys. A key's row is reset when its window has
- * passed; every node computes the same window from the clock, so they add to one count. The keys
- * come in a fixed order from each caller, so two requests lock shared rows in the same order.
+ * One statement counts requests against all their keys: `$3` holds how many to add to each key of
+ * `$1`. A key's row is reset when its window has passed; every node computes the same window from
+ * the clock, so they add to one count. Callers pass the keys in a fixed order, so two statements
+ * lock shared rows in the same order.
  */
-const HIT_SQL = `
+export const HIT_SQL = `
   INSERT INTO rate_windows AS r (key, window_start, hits)
-  SELECT k, $2::timestamptz, 1 FROM unnest($1::text[]) AS k
+  SELECT k, $2::timestamptz, n FROM unnest($1::text[], $3::int[]) AS u(k, n)
   ON CONFLICT (key) DO UPDATE
-    SET hits = CASE WHEN r.window_start = EXCLUDED.window_start THEN r.hits + 1 ELSE 1 END,
+    SET hits = CASE WHEN r.window_start = EXCLUDED.window_start THEN r.hits + EXCLUDED.hits
+                    ELSE EXCLUDED.hits END,
         window_start = EXCLUDED.window_start
   RETURNING key, hits`;
 const HIT = prepared(HIT_SQL);
@@ -36,7 +38,11 @@ export async function countHits(
 ): Promise<WindowCount[]> {
   if (keys.length === 0) return [];
   const start = windowStart(now, windowMs);
-  const rows = await sql.query<{ key: string; hits: number }>(HIT, [keys, start.toISOString()]);
+  const rows = await sql.query<{ key: string; hits: number }>(HIT, [
+    keys,
+    start.toISOString(),
+    keys.map(() => 1),
+  ]);
   return windowCounts(rows, start, windowMs, now);
 }
 
