@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
-import { runLoad } from './api-load.js';
+import { runLoad, tailOf } from './api-load.js';
 
 /**
  * A server that notes when each call (a POST) arrived and answers after `delayMs` (the first call
@@ -71,4 +71,27 @@ test('a paced call that waits for a busy connection has the wait counted in its 
   } finally {
     s.close();
   }
+});
+
+test('the tail of a paced load counts its slow calls in stalls of calls due close together', () => {
+  const calls = [
+    ...Array.from({ length: 100 }, (_, k) => ({ due: k * 5, ms: 4 })),
+    // One stall of three calls due 5 ms apart, and one slow call alone 1 s later.
+    { due: 200, ms: 80 },
+    { due: 205, ms: 75 },
+    { due: 210, ms: 70 },
+    { due: 1210, ms: 40 },
+  ];
+  assert.deepEqual(tailOf(calls, 10), {
+    above_ms: 10,
+    calls: 4,
+    stalls: 2,
+    largest: { calls: 3, at_ms: 200 },
+  });
+  assert.deepEqual(tailOf(calls, 100), {
+    above_ms: 100,
+    calls: 0,
+    stalls: 0,
+    largest: { calls: 0, at_ms: 0 },
+  });
 });

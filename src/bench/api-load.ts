@@ -4,10 +4,14 @@
  * job as an IPC message, runs it on loopback, and answers with what it measured: autocannon as
  * fast as the server answers, a paced sender of its own at a fixed rate (ADR 0048).
  */
+import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import type { CpuSpent } from './suite/cpu.js';
+import { LoopWatch } from './suite/measure.js';
 
 export interface LoadJob {
   url: string;
@@ -50,6 +54,44 @@ export interface LoadResult {
   gc?: { pauses: number; max_ms: number; major: number; major_max_ms: number };
   /** Set by the runner: CPU an answered call, ms, on each side (null where not readable). */
   cpuMsPerCall?: CpuSpent;
+  /** Set by the runner: how late this (the API's) process's event loop ran, ms. */
+  loop?: { max_ms: number; p99_ms: number };
+  /** Paced loads only: how late the sender's own event loop ran, ms (a late sender is counted). */
+  senderLoop?: { max_ms: number; p99_ms: number };
+  /** Paced loads only: where the calls slower than the p99 were due (tailOf). */
+  tail?: Tail;
+}
+
+/**
+ * The calls of a paced load slower than its p99, in runs of calls due close together: whether a
+ * p99 comes from one stall (everything waiting on one thing at once) or from calls slow here and
+ * there, which need different remedies.
+ */
+export interface Tail {
+  /** The threshold: the load's p99, ms. */
+  above_ms: number;
+  /** Calls slower than that. */
+  calls: number;
+  /** Runs of them, each call due within STALL_GAP_MS of the one before. */
+  stalls: number;
+  /** The largest run: how many calls, and when its first was due, ms into the load. */
+  largest: { calls: number; at_ms: number };
+}
+
+const STALL_GAP_MS = 100;
+
+/** Tail of calls `(due ms into the load, latency ms)`, sorted by due or not. */
+export function tailOf(calls: readonly { due: number; ms: number }[], aboveMs: number): Tail {
+  const slow = calls.filter((c) => c.ms > aboveMs).sort((a, b) => a.due - b.due);
+  const runs: { calls: number; at_ms: number }[] = [];
+  let prev = -Infinity;
+  for (const c of slow) {
+    if (c.due - prev > STALL_GAP_MS) runs.push({ calls: 0, at_ms: Math.round(c.due) });
+    runs[runs.length - 1]!.calls++;
+    prev = c.due;
+  }
+  const largest = runs.reduce((a, b) => (b.calls > a.calls ? b : a), { calls: 0, at_ms: 0 });
+  return { above_ms: aboveMs, calls: slow.length, stalls: runs.length, largest };
 }
 
 /**
@@ -136,7 +178,7 @@ async function runPaced(job: LoadJob & { rate: number }): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: job.connections });
   const total = job.amount ?? Math.round(job.rate * (job.seconds ?? 1));
   const interval = 1000 / job.rate;
-  const latencies: number[] = [];
+  const timeline: { due: number; ms: number }[] = [];
   const statuses: Record<string, number> = {};
   let ok = 0;
   let non2xx = 0;
@@ -153,7 +195,7 @@ async function runPaced(job: LoadJob & { rate: number }): Promise<LoadResult> {
         finished = true;
         const end = performance.now();
         last = Math.max(last, end);
-        latencies.push(end - due);
+        timeline.push({ due, ms: end - due });
         if (status !== undefined) {
           statuses[status] = (statuses[status] ?? 0) + 1;
           if (status >= 200 && status < 300) ok++;
@@ -194,6 +236,7 @@ async function runPaced(job: LoadJob & { rate: number }): Promise<LoadResult> {
       req.end(payload);
     });
   await warmClient(job.url, agent, Math.min(job.connections, 8));
+  const loop = new LoopWatch();
   const start = performance.now() + 50;
   const inFlight: Promise<void>[] = [];
   for (let k = 0; k < total; k++) {
@@ -205,9 +248,12 @@ async function runPaced(job: LoadJob & { rate: number }): Promise<LoadResult> {
     inFlight.push(call(k, due));
   }
   await Promise.all(inFlight);
+  const senderLoop = loop.stop();
   agent.destroy();
-  const sorted = latencies.sort((a, b) => a - b);
+  writeTimeline(job, start, timeline);
+  const sorted = timeline.map((c) => c.ms).sort((a, b) => a - b);
   const seconds = (last - start) / 1000;
+  const p99 = at(sorted, 99);
   return {
     sent: total,
     ok,
@@ -218,11 +264,33 @@ async function runPaced(job: LoadJob & { rate: number }): Promise<LoadResult> {
     perSecond: ok / seconds,
     p50: at(sorted, 50),
     p90: at(sorted, 90),
-    p99: at(sorted, 99),
+    p99,
     max: at(sorted, 100),
     next: job.first + total,
     statuses,
+    senderLoop,
+    tail: tailOf(
+      timeline.map((c) => ({ due: c.due - start, ms: c.ms })),
+      p99,
+    ),
   };
+}
+
+/**
+ * BENCH_API_TIMELINE=dir: each paced load's calls, `due` as epoch ms and `ms` its latency, in a
+ * file of that directory, to set beside what else was sampled with the wall clock (the server's
+ * waits, its checkpoints in the server log).
+ */
+function writeTimeline(job: LoadJob, start: number, timeline: { due: number; ms: number }[]) {
+  const dir = process.env.BENCH_API_TIMELINE;
+  if (!dir) return;
+  const epoch = performance.timeOrigin;
+  const file = join(
+    dir,
+    `paced-${job.path.replaceAll('/', '_')}-${Math.round(epoch + start)}.json`,
+  );
+  const calls = timeline.map((c) => ({ due: Math.round((epoch + c.due) * 10) / 10, ms: c.ms }));
+  writeFileSync(file, JSON.stringify(calls));
 }
 
 /**
@@ -247,7 +315,8 @@ async function warmClient(base: string, agent: Agent, sockets: number): Promise<
   for (let round = 0; round < 2; round++) await Promise.all(Array.from({ length: sockets }, once));
 }
 
-if (process.send) {
+// Forked as a process of its own; imported (for `body`), it listens to nobody's messages.
+if (process.send && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.once('message', (job: LoadJob) => {
     const cpu = process.cpuUsage();
     runLoad(job).then(

@@ -4,7 +4,15 @@
  * Fastify route doing one INSERT + COMMIT through the same store connection pool.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,7 +27,7 @@ import { DEMO_CONFIG } from '../demo/seed.js';
 import { buildServer } from '../http/server.js';
 import { SqlTrace } from './suite/trace-sql.js';
 import { cpuWatch, perUnit, serverIsLocal } from './suite/cpu.js';
-import { GcWatch } from './suite/measure.js';
+import { GcWatch, LoopWatch } from './suite/measure.js';
 import { migrationFiles } from '../store/migrate.js';
 import { ANALYZE_EVERY_MINUTES, refreshStatistics } from '../core/jobs/statistics.js';
 import { type LoadJob, type LoadResult, body } from './api-load.js';
@@ -84,6 +92,38 @@ export interface ApiBenchResult {
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
+/**
+ * measureApi in a child process of its own (api-server-child.ts) on a bench store of its own: the
+ * API's server with a heap of its own, as `serve` has. The child inherits this process's Node
+ * flags and environment.
+ */
+export function measureApiApart(
+  opts: ApiBenchOptions,
+): Promise<{ result: ApiBenchResult; peakRssMb: number; storeKind: string }> {
+  return new Promise((resolve, reject) => {
+    const child = fork(here('./api-server-child.js'), [], { stdio: 'inherit' });
+    let answered = false;
+    child.once(
+      'message',
+      (m: {
+        ok: boolean;
+        result?: ApiBenchResult;
+        peakRssMb?: number;
+        storeKind?: string;
+        error?: string;
+      }) => {
+        answered = true;
+        if (m.ok) resolve({ result: m.result!, peakRssMb: m.peakRssMb!, storeKind: m.storeKind! });
+        else reject(new Error(m.error));
+      },
+    );
+    child.once('exit', (code) => {
+      if (!answered) reject(new Error(`the API's benchmark process exited with ${code}`));
+    });
+    child.send(opts);
+  });
+}
+
 /** One load job in a child process of its own; killed if it outlives its bound. */
 function load(job: LoadJob, boundSeconds: number): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
@@ -141,7 +181,10 @@ async function bareServer(sql: Sql): Promise<FastifyInstance> {
  */
 export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<ApiBenchResult> {
   // BENCH_TRACE=1: every statement the API's side makes, timed (the bare route's are not).
-  const trace = process.env.BENCH_TRACE ? new SqlTrace() : undefined;
+  // BENCH_API_TIMELINE=dir as well: each statement's and each call's times, to that directory.
+  const timeline = process.env.BENCH_API_TIMELINE;
+  const trace = process.env.BENCH_TRACE ? new SqlTrace({ events: Boolean(timeline) }) : undefined;
+  const calls: { start: number; end: number; status: number }[] = [];
   const sql = trace ? trace.wrap(store) : store;
   const local = serverIsLocal(process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres');
   const catalog = new CatalogCache();
@@ -172,6 +215,11 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
     rateLimits: { apiPerToken: 1e9, apiPerAddress: 1e9 },
     signIn: { env: {}, cookieSecure: false },
   });
+  if (timeline)
+    server.addHook('onResponse', async (req, reply) => {
+      const end = performance.timeOrigin + performance.now();
+      calls.push({ start: end - reply.elapsedTime, end, status: reply.statusCode });
+    });
   const bare = await bareServer(store);
   // The statistics refresh of serve's sweep (its jobs are left alone: they would provision every
   // grant into the demo's targets), on serve's interval, as the tables grow from empty.
@@ -189,6 +237,7 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
     const run = async (target: 'api' | 'bare', shape: Partial<LoadJob>, bound: number) => {
       const cpu = cpuWatch(local);
       const gc = new GcWatch();
+      const loop = new LoopWatch();
       const r = await load(
         {
           url: target === 'api' ? apiUrl : bareUrl,
@@ -206,6 +255,7 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
       // A pause of this process is a pause of every call in flight: the first suspect of a p99.
       const g = gc.stop();
       r.gc = { pauses: g.pauses, max_ms: g.max_ms, major: g.major, major_max_ms: g.major_max_ms };
+      r.loop = loop.stop();
       // CPU an answered call: this process (the API), the server, the load generator.
       const spent = cpu.stop(Math.max(1, r.ok));
       r.cpuMsPerCall = {
@@ -218,22 +268,22 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
     // table says how many it answered at what latency.
     const fixed = { rate: opts.rate, seconds: opts.rateSeconds };
     const bound = opts.rateSeconds * 3 + 60;
-    if (opts.warmup > 0) {
-      const warm = { rate: opts.rate, seconds: Math.max(1, Math.round(opts.warmup / opts.rate)) };
-      // A second as fast as each route answers as well: at the paced rate the pool opens some
-      // of its connections late or not at all, and a connection's first use of each statement
-      // plans it on a backend with cold caches, tens of milliseconds that landed in the measured
-      // phase's first calls (the p99 of 2,000 is its 20 slowest).
-      const burst = { seconds: 1, connections: widest };
-      await run('api', warm, bound);
-      await run('api', burst, bound);
-      await run('bare', warm, bound);
-      await run('bare', burst, bound);
-    }
-    const fixedRate = {
-      api: await run('api', fixed, bound),
-      bare: await run('bare', fixed, bound),
+    // Each route warmed just before its own phase: a route left idle while the other was warmed
+    // and measured (4 s and more) began its phase cold, its first 60 ms of statements taking 2–6
+    // ms where they take 0.3–0.9, 8–15 of the 20 calls that make a p99 of 2,000 (ADR 0060).
+    const warmThenMeasure = async (target: 'api' | 'bare') => {
+      if (opts.warmup > 0) {
+        const warm = { rate: opts.rate, seconds: Math.max(1, Math.round(opts.warmup / opts.rate)) };
+        // A second as fast as the route answers first: at the paced rate the pool opens some of
+        // its connections late or not at all, and a connection's first use of each statement
+        // plans it on a backend with cold caches, tens of milliseconds that landed in the
+        // measured phase's first calls. Then the paced rate, so the phase starts from it.
+        await run(target, { seconds: 1, connections: widest }, bound);
+        await run(target, warm, bound);
+      }
+      return run(target, fixed, bound);
     };
+    const fixedRate = { api: await warmThenMeasure('api'), bare: await warmThenMeasure('bare') };
     // Each route at each concurrency for maxSeconds, in `slices` turns: a turn loads the API
     // and the bare route one after the other, which goes first alternating, so a machine that
     // speeds up or slows down during the phase weighs on both routes alike (ADR 0057).
@@ -294,6 +344,11 @@ export async function measureApi(store: Sql, opts: ApiBenchOptions): Promise<Api
     );
     for (const line of trace?.report(Number(w!.requests)) ?? [])
       process.stderr.write(`trace ${line}\n`);
+    if (timeline) {
+      writeFileSync(join(timeline, 'server-calls.json'), JSON.stringify(calls));
+      if (trace?.events)
+        writeFileSync(join(timeline, 'statements.json'), JSON.stringify(trace.events));
+    }
     return {
       fixedRate,
       max,

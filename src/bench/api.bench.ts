@@ -22,10 +22,15 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { openStore } from '../store/open.js';
 import { withDb } from '../store/test-store.js';
-import { type ApiBenchResult, measureApi, measureCliChannel, pct } from './api-run.js';
-import type { LoadResult } from './api-load.js';
-import { type Scenario, type ScenarioResult, RssWatch, round } from './suite/measure.js';
-import { benchStore } from './suite/store.js';
+import {
+  type ApiBenchResult,
+  measureApi,
+  measureApiApart,
+  measureCliChannel,
+  pct,
+} from './api-run.js';
+import type { LoadResult, Tail } from './api-load.js';
+import { type Scenario, type ScenarioResult, round } from './suite/measure.js';
 import { cpuText } from './suite/cpu.js';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -46,6 +51,13 @@ const OPTS = {
 };
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
+const tailText = (t: Tail | undefined) =>
+  t
+    ? `${t.calls} calls above ${t.above_ms} ms in ${t.stalls} stalls, the largest ${t.largest.calls} calls due at ${(t.largest.at_ms / 1000).toFixed(2)} s`
+    : 'unknown';
+// Which process was late, if any: the server's loop, or the sender's.
+const loopText = (x: LoadResult) =>
+  `event loop late at most ${x.loop?.max_ms ?? '?'} ms in the server, ${x.senderLoop?.max_ms ?? '?'} ms in the sender`;
 const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
 
 function table(r: ApiBenchResult): string[] {
@@ -157,6 +169,11 @@ async function main() {
   console.log(
     `throughput: ${(share * 100).toFixed(1)} % of the bare route (API at ${max.connections.api} connections, bare at ${max.connections.bare}); CLI channel p50 ${ms(cliP50)} beside node -e 0 p50 ${ms(pct(cli!.nodeNoop, 50))}`,
   );
+  for (const [name, x] of [
+    ['API', fixedRate.api],
+    ['bare', fixedRate.bare],
+  ] as const)
+    console.log(`tail at ${OPTS.rate}/s, ${name}: ${tailText(x.tail)}; ${loopText(x)}`);
   console.log(
     `load average (1 min) during the run: ${Math.min(...load1).toFixed(2)}–${Math.max(...load1).toFixed(2)}`,
   );
@@ -191,38 +208,37 @@ export const scenario: Scenario = {
   name: 'api',
   usesWorld: false,
   async run({ profile, say }) {
-    const store = await benchStore('api');
     const c = Math.min(16, Math.max(2, Math.round(profile.apiRate / 12)));
-    const watch = new RssWatch();
-    let r: ApiBenchResult;
-    try {
-      r = await measureApi(store.sql, {
-        rate: profile.apiRate,
-        rateSeconds: profile.apiSeconds,
-        maxSeconds: profile.apiSeconds,
-        concurrency: [c, 4 * c],
-        slices: 2,
-        // The test's tiny run skips the warm-up: it checks the code runs, not its speed.
-        warmup: profile.apiSeconds > 2 ? profile.apiRate : 0,
-        people: profile.apiPeople,
-        sequential: Math.max(5, profile.apiRate),
-        cliRuns: 0,
-      });
-    } finally {
-      await store.close();
-    }
-    const rss = watch.stop();
+    // The server in a process of its own, as serve runs, not in the suite's (ADR 0060).
+    const {
+      result: r,
+      peakRssMb,
+      storeKind,
+    } = await measureApiApart({
+      rate: profile.apiRate,
+      rateSeconds: profile.apiSeconds,
+      maxSeconds: profile.apiSeconds,
+      concurrency: [c, 4 * c],
+      slices: 2,
+      // The test's tiny run skips the warm-up: it checks the code runs, not its speed.
+      warmup: profile.apiSeconds > 2 ? profile.apiRate : 0,
+      people: profile.apiPeople,
+      sequential: Math.max(5, profile.apiRate),
+      cliRuns: 0,
+    });
+    const rss = { peak_mb: peakRssMb };
     const { fixedRate, max } = r;
     say(
       `api: POST /api/v1/requests at ${profile.apiRate}/s p99 ${fixedRate.api.p99} ms (bare ${fixedRate.bare.p99} ms; ` +
         `p50 ${fixedRate.api.p50}, p90 ${fixedRate.api.p90}, max ${fixedRate.api.max} ms; ` +
-        `GC ${fixedRate.api.gc?.pauses ?? '?'} pauses, longest ${fixedRate.api.gc?.max_ms ?? '?'} ms); ` +
+        `GC ${fixedRate.api.gc?.pauses ?? '?'} pauses, longest ${fixedRate.api.gc?.max_ms ?? '?'} ms; ` +
+        `tail ${tailText(fixedRate.api.tail)}; ${loopText(fixedRate.api)}); ` +
         `max ${max.api.perSecond.toFixed(0)}/s (${max.connections.api} connections) beside bare ${max.bare.perSecond.toFixed(0)}/s (${max.connections.bare}); ` +
         `CPU a call at max: API ${cpuOf(max.api)}, bare ${cpuOf(max.bare)}`,
     );
     const failed = (x: LoadResult) => x.non2xx + x.errors + x.timeouts;
     const detail = {
-      store: store.kind,
+      store: storeKind,
       answered_2xx: fixedRate.api.ok + max.api.ok,
       failed: failed(fixedRate.api) + failed(max.api),
       p50_ms: fixedRate.api.p50,
@@ -235,6 +251,10 @@ export const scenario: Scenario = {
         max_ms: fixedRate.api.max,
         bare_p50_ms: fixedRate.bare.p50,
         gc: fixedRate.api.gc,
+        tail: fixedRate.api.tail,
+        loop: fixedRate.api.loop,
+        sender_loop: fixedRate.api.senderLoop,
+        bare_tail: fixedRate.bare.tail,
       },
       written: r.written,
     };

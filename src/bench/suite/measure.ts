@@ -1,4 +1,9 @@
-import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
+import {
+  PerformanceObserver,
+  constants,
+  monitorEventLoopDelay,
+  performance,
+} from 'node:perf_hooks';
 import type { BenchWorld } from '../generate/world.js';
 import type { Profile } from '../generate/profiles.js';
 import type { BenchStore } from './store.js';
@@ -122,6 +127,24 @@ export class GcWatch {
       major_ms: round(major.reduce((a, p) => a + p.ms, 0)),
       major_max_ms: round(Math.max(0, ...major.map((p) => p.ms))),
     };
+  }
+}
+
+/**
+ * How late this process's event loop ran its timers while watched: a stall of the loop holds
+ * every call in flight, as a GC pause does, but GcWatch does not see one that is not a collection.
+ */
+export class LoopWatch {
+  private readonly histogram = monitorEventLoopDelay({ resolution: 10 });
+
+  constructor() {
+    this.histogram.enable();
+  }
+
+  stop(): { max_ms: number; p99_ms: number } {
+    this.histogram.disable();
+    const ms = (ns: number) => round(ns / 1e6, 1);
+    return { max_ms: ms(this.histogram.max), p99_ms: ms(this.histogram.percentile(99)) };
   }
 }
 

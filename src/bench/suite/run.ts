@@ -108,6 +108,8 @@ export async function runSuite(opts: {
     const ctx: ScenarioContext = { profile, world, store, configDir, say };
     world = undefined; // ctx holds it, until releaseWorld
     const lastWorldUse = scenarios.findLastIndex((s) => s.usesWorld);
+    // No scenario of this run needs it (`--scenario api`, say): dropped before the first.
+    if (lastWorldUse < 0) releaseWorld(ctx);
     for (const [i, s] of scenarios.entries()) {
       const ts = performance.now();
       const r = await s.run(ctx);

@@ -88,6 +88,10 @@ test('every scenario of the small profile runs once with tiny counts and reports
   // API call was answered, and each UI page's calls answered 200 (the scenario throws otherwise).
   assert.equal(r.scenarios.reconcile!.detail!.status, 'complete/complete');
   assert.equal(r.scenarios.api!.detail!.failed, 0);
+  // The API's server ran in a process of its own (ADR 0060), on the suite's kind of store, and
+  // said where its slowest paced calls were.
+  assert.equal(r.scenarios.api!.detail!.store, r.store);
+  assert.ok((r.scenarios.api!.detail!.at_rate as { tail?: object }).tail);
   for (const page of ['ui-access', 'ui-access-deep', 'ui-access-person', 'ui-inbox'])
     assert.ok(r.scenarios[page], `${page} reported`);
 });

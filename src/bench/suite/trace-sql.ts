@@ -15,6 +15,12 @@ interface Tally {
 export class SqlTrace {
   private readonly statements = new Map<string, Tally>();
   private readonly transactions = new Map<string, Tally>();
+  /** With `events`: each statement's start and end, epoch ms, and its key (tx: in a transaction). */
+  readonly events: { start: number; end: number; key: string; tx: boolean }[] | undefined;
+
+  constructor(opts: { events?: boolean } = {}) {
+    this.events = opts.events ? [] : undefined;
+  }
 
   wrap(sql: Sql): Sql {
     return this.wrapIn(sql, undefined);
@@ -31,7 +37,10 @@ export class SqlTrace {
         try {
           return await sql.query<T>(text, params);
         } finally {
-          add(this.statements, key, performance.now() - t);
+          const end = performance.now();
+          add(this.statements, key, end - t);
+          const at = performance.timeOrigin;
+          this.events?.push({ start: at + t, end: at + end, key, tx: onFirst !== undefined });
         }
       },
       transaction: async <T>(fn: (tx: Sql) => Promise<T>) => {

@@ -66,18 +66,21 @@ test('a call counted and its token read in one statement is judged as authentica
   }
 });
 
-/** `sql` counting the statements that add to rate_windows. */
-function counting(sql: Sql): { sql: Sql; counts: () => number } {
+/** `sql` counting the statements that add to rate_windows, and those that record a token's use. */
+function counting(sql: Sql): { sql: Sql; counts: () => number; uses: () => number } {
   let n = 0;
+  let uses = 0;
   return {
     sql: {
       query: (text, params) => {
         if (text.includes('rate_windows')) n++;
+        if (text.startsWith('UPDATE api_tokens SET last_used_at')) uses++;
         return sql.query(text, params);
       },
       transaction: (fn, after) => sql.transaction(fn, after),
     },
     counts: () => n,
+    uses: () => uses,
   };
 }
 
@@ -85,7 +88,7 @@ test('calls that arrive together are counted by one statement, each told its own
   const store = await testStore();
   try {
     const { good, revoked } = await annWithTokens(store.sql);
-    const { sql, counts } = counting(store.sql);
+    const { sql, counts, uses } = counting(store.sql);
     const before = counts();
     const tokens = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? good : revoked));
     const admitted = await Promise.all(
@@ -106,6 +109,8 @@ test('calls that arrive together are counted by one statement, each told its own
       judged.map((j) => (j.ok ? 'ok' : j.code)),
       tokens.map((t) => (t === good ? 'ok' : 'token_revoked')),
     );
+    // Each statement read the good token's row once, unused; one call of each records the use.
+    assert.equal(uses(), 2);
     const next = await countHits(store.sql, ['api-address:1'], 60_000, AT);
     assert.equal(next[0]!.hits, 13, 'the store holds every call counted');
   } finally {

@@ -89,10 +89,14 @@ export async function judgeToken(
     return { ok: false, code: 'token_expired', ...who };
   if (row.status !== 'active') return { ok: false, code: 'identity_inactive', ...who };
   const last = row.last_used_at ? new Date(row.last_used_at).getTime() : 0;
-  if (now.getTime() - last >= LAST_USED_GRANULARITY_MS)
+  if (now.getTime() - last >= LAST_USED_GRANULARITY_MS) {
+    // The calls counted together (admit.ts) share one row: the first to get here records the
+    // use for all of them, instead of each queueing on the token row's lock for a no-op.
+    row.last_used_at = now;
     await sql.query(
       'UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)',
       [id, now],
     );
+  }
   return { ok: true, caller: { tokenId: id, identity: row.identity, scopes: row.scopes } };
 }
