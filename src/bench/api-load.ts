@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
+import { answerJob } from './child-job.js';
 import type { CpuSpent } from './suite/cpu.js';
 import { LoopWatch } from './suite/measure.js';
 
@@ -316,17 +317,10 @@ async function warmClient(base: string, agent: Agent, sockets: number): Promise<
 }
 
 // Forked as a process of its own; imported (for `body`), it listens to nobody's messages.
-if (process.send && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.once('message', (job: LoadJob) => {
+if (process.send && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  answerJob(async (job: LoadJob) => {
     const cpu = process.cpuUsage();
-    runLoad(job).then(
-      (r) => {
-        const spent = process.cpuUsage(cpu);
-        const result = { ...r, loadCpuMs: (spent.user + spent.system) / 1000 };
-        process.send!({ ok: true, result }, () => process.exit(0));
-      },
-      (e: unknown) =>
-        process.send!({ ok: false, error: String((e as Error).stack ?? e) }, () => process.exit(1)),
-    );
+    const r = await runLoad(job);
+    const spent = process.cpuUsage(cpu);
+    return { ...r, loadCpuMs: (spent.user + spent.system) / 1000 };
   });
-}

@@ -3,7 +3,7 @@
  * them small): the real server as `serve` builds it, loaded from a second process, beside a bare
  * Fastify route doing one INSERT + COMMIT through the same store connection pool.
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -32,6 +32,7 @@ import { migrationFiles } from '../store/migrate.js';
 import { ANALYZE_EVERY_MINUTES, refreshStatistics } from '../core/jobs/statistics.js';
 import { type LoadJob, type LoadResult, body } from './api-load.js';
 import { best, combined } from './api-slices.js';
+import { runJob } from './child-job.js';
 
 export interface ApiBenchOptions {
   /** The fixed rate of phase (a), requests per second, and how long it runs. */
@@ -100,49 +101,12 @@ const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 export function measureApiApart(
   opts: ApiBenchOptions,
 ): Promise<{ result: ApiBenchResult; peakRssMb: number; storeKind: string }> {
-  return new Promise((resolve, reject) => {
-    const child = fork(here('./api-server-child.js'), [], { stdio: 'inherit' });
-    let answered = false;
-    child.once(
-      'message',
-      (m: {
-        ok: boolean;
-        result?: ApiBenchResult;
-        peakRssMb?: number;
-        storeKind?: string;
-        error?: string;
-      }) => {
-        answered = true;
-        if (m.ok) resolve({ result: m.result!, peakRssMb: m.peakRssMb!, storeKind: m.storeKind! });
-        else reject(new Error(m.error));
-      },
-    );
-    child.once('exit', (code) => {
-      if (!answered) reject(new Error(`the API's benchmark process exited with ${code}`));
-    });
-    child.send(opts);
-  });
+  return runJob(here('./api-server-child.js'), opts, "the API's benchmark process");
 }
 
 /** One load job in a child process of its own; killed if it outlives its bound. */
 function load(job: LoadJob, boundSeconds: number): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = fork(here('./api-load.js'), [], { stdio: 'inherit' });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the load generator ran over ${boundSeconds} s`));
-    }, boundSeconds * 1000);
-    child.once('message', (m: { ok: boolean; result?: LoadResult; error?: string }) => {
-      clearTimeout(timer);
-      if (m.ok) resolve(m.result!);
-      else reject(new Error(m.error));
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`the load generator exited with ${code}`));
-    });
-    child.send(job);
-  });
+  return runJob(here('./api-load.js'), job, 'the load generator', boundSeconds);
 }
 
 async function seedPeople(sql: Sql, people: number): Promise<void> {
